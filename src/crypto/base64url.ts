@@ -1,0 +1,88 @@
+/**
+ * @module
+ * Strict base64url without padding (RFC 4648 §5), the text form of every v1 structure.
+ *
+ * Strict means one byte string has exactly one accepted text: no padding, no whitespace,
+ * no characters outside the URL-safe alphabet, no length ≡ 1 (mod 4), and the unused low
+ * bits of the last character must be zero. Lenient decoders (Node's Buffer among them)
+ * accept many texts for one value, which would let a server store two different strings
+ * that open to the same ciphertext.
+ */
+import { CryptoError } from './errors.js';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+// Buffer is used when present purely for speed (native code); its output is only
+// trusted after the strict checks below have accepted the text.
+type BufferLike = {
+  from(s: string, enc: 'base64url'): Uint8Array;
+  from(b: ArrayBufferLike, off: number, len: number): { toString(enc: 'base64url'): string };
+};
+const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
+const VALID = /^[A-Za-z0-9_-]*$/;
+
+export function base64urlEncode(b: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+  let s = '';
+  let i = 0;
+  for (; i + 2 < b.length; i += 3) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
+    s += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = b.length - i;
+  if (rest === 1) {
+    const n = b[i]! << 16;
+    s += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]!;
+  } else if (rest === 2) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8);
+    s += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]!;
+  }
+  return s;
+}
+
+/** Decodes canonical unpadded base64url; anything else is ENVELOPE_MALFORMED. */
+export function base64urlDecode(s: string): Uint8Array {
+  const rem = s.length % 4;
+  if (rem === 1) throw malformed('impossible base64url length');
+  if (!VALID.test(s)) throw malformed('characters outside the base64url alphabet');
+  if (rem !== 0) {
+    // The last character carries 4 (rem 2) or 2 (rem 3) unused low bits; canonical text
+    // has them zero.
+    const last = DECODE[s.charCodeAt(s.length - 1)]!;
+    const unusedMask = rem === 2 ? 0x0f : 0x03;
+    if ((last & unusedMask) !== 0) throw malformed('non-canonical base64url (unused bits set)');
+  }
+  if (NodeBuffer) {
+    const buf = NodeBuffer.from(s, 'base64url');
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
+  let o = 0;
+  let i = 0;
+  for (; i + 3 < s.length; i += 4) {
+    const n =
+      (DECODE[s.charCodeAt(i)]! << 18) |
+      (DECODE[s.charCodeAt(i + 1)]! << 12) |
+      (DECODE[s.charCodeAt(i + 2)]! << 6) |
+      DECODE[s.charCodeAt(i + 3)]!;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  if (rem === 2) {
+    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12);
+    out[o++] = n >> 16;
+  } else if (rem === 3) {
+    const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (DECODE[s.charCodeAt(i + 2)]! << 6);
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+  }
+  return out;
+}
+
+function malformed(why: string): CryptoError {
+  return new CryptoError('ENVELOPE_MALFORMED', why);
+}

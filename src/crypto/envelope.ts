@@ -1,0 +1,279 @@
+/**
+ * @module
+ * The sealed-value envelope, v1: what a SHARED or PRIVATE field (and a message body)
+ * holds on the wire and at rest. Specified byte for byte in docs/crypto.md §Envelope.
+ *
+ *   off  len  field
+ *   0    1    version      0x01
+ *   1    1    suite        0x01 = XChaCha20-Poly1305, SHA-256, Ed25519
+ *   2    1    flags        bit 0 = signed; all other bits zero
+ *   3    16   keyId        lineage id of the symmetric key
+ *   19   4    keyVersion   u32 big-endian
+ *   23   16   locationTag  see ./location.ts
+ *   39   24   nonce        random
+ *   63   16   signerKeyId  only when signed: key id of the signer's Ed25519 key
+ *   H    n    ciphertext   AEAD(padded plaintext), n ≥ 17 (1 padding byte + 16 tag)
+ *   H+n  64   signature    only when signed
+ *
+ * AEAD associated data = the header (bytes 0..H), so version, suite, flags, key id and
+ * version, location tag and the signer's id are all authenticated. The signature (when
+ * present) is Ed25519 over "veilgraph/v1/envelope-signature" ‖ 0x00 ‖ bytes 0..H+n:
+ * encrypt-then-sign, verifiable by anyone (the server included) without the key, while
+ * the signer id inside the AEAD means nobody without the key can re-sign a ciphertext as
+ * their own.
+ */
+import type { CryptoBackend } from './backend.js';
+import { base64urlDecode, base64urlEncode } from './base64url.js';
+import { assertBytes, equalBytes, utf8Decode, utf8Encode } from './bytes.js';
+import { CryptoError } from './errors.js';
+import { LABEL } from './labels.js';
+import { KEY_ID_BYTES, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
+import { LOCATION_TAG_BYTES, describeLocation, locationTag, type Location } from './location.js';
+import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
+import { concatBytes } from './bytes.js';
+
+export const ENVELOPE_VERSION = 0x01;
+export const SUITE_XCHACHA20POLY1305 = 0x01;
+export const FLAG_SIGNED = 0x01;
+export const NONCE_BYTES = 24;
+export const TAG_BYTES = 16;
+export const SIGNATURE_BYTES = 64;
+/** Header length without and with the signer's key id. */
+export const HEADER_BYTES = 3 + KEY_ID_BYTES + 4 + LOCATION_TAG_BYTES + NONCE_BYTES;
+export const SIGNED_HEADER_BYTES = HEADER_BYTES + KEY_ID_BYTES;
+/** Smallest possible ciphertext: the padding marker plus the tag. */
+export const MIN_CIPHERTEXT_BYTES = 1 + TAG_BYTES;
+/** Default upper bound on one envelope (binary), enforced before any decoding. */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
+
+const OFF_KEY_ID = 3;
+const OFF_KEY_VERSION = OFF_KEY_ID + KEY_ID_BYTES;
+const OFF_LOCATION = OFF_KEY_VERSION + 4;
+const OFF_NONCE = OFF_LOCATION + LOCATION_TAG_BYTES;
+
+export interface ParsedEnvelope {
+  readonly bytes: Uint8Array;
+  readonly signed: boolean;
+  readonly keyId: Uint8Array;
+  readonly keyVersion: number;
+  readonly locationTag: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly signerKeyId: Uint8Array | null;
+  /** Bytes 0..H: the AEAD's associated data. */
+  readonly header: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly signature: Uint8Array | null;
+}
+
+export interface SealOptions {
+  /** How to hide the plaintext length. Default: PADMÉ. */
+  readonly padding?: PaddingPolicy;
+}
+
+export interface ParseOptions {
+  /** Largest accepted envelope in bytes (binary). Default 1 MiB. */
+  readonly maxBytes?: number;
+}
+
+function malformed(why: string): CryptoError {
+  return new CryptoError('ENVELOPE_MALFORMED', `envelope: ${why}`);
+}
+
+/** The text length that can hold an envelope of `maxBytes` bytes, for a check before decoding. */
+export function maxTextLength(maxBytes: number): number {
+  return Math.ceil((maxBytes * 4) / 3);
+}
+
+/**
+ * Strict structural parse, no cryptography: the version and suite are known, reserved
+ * flag bits are zero, the lengths add up exactly, nothing trails. Cheap enough for a
+ * server to run on every write.
+ */
+export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): ParsedEnvelope {
+  assertBytes(bytes, undefined, 'envelope');
+  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (bytes.length > max) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope: ${bytes.length} bytes exceeds the limit of ${max}`);
+  if (bytes.length < HEADER_BYTES + MIN_CIPHERTEXT_BYTES) throw malformed('too short');
+  if (bytes[0] !== ENVELOPE_VERSION) throw malformed(`unsupported version ${bytes[0]}`);
+  if (bytes[1] !== SUITE_XCHACHA20POLY1305) throw malformed(`unsupported suite ${bytes[1]}`);
+  const flags = bytes[2]!;
+  if ((flags & ~FLAG_SIGNED) !== 0) throw malformed('reserved flag bits set');
+  const signed = (flags & FLAG_SIGNED) !== 0;
+  const headerLen = signed ? SIGNED_HEADER_BYTES : HEADER_BYTES;
+  const trailer = signed ? SIGNATURE_BYTES : 0;
+  if (bytes.length < headerLen + MIN_CIPHERTEXT_BYTES + trailer) throw malformed('too short');
+  const ctEnd = bytes.length - trailer;
+  return {
+    bytes,
+    signed,
+    keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
+    keyVersion: ((bytes[OFF_KEY_VERSION]! << 24) | (bytes[OFF_KEY_VERSION + 1]! << 16) | (bytes[OFF_KEY_VERSION + 2]! << 8) | bytes[OFF_KEY_VERSION + 3]!) >>> 0,
+    locationTag: bytes.subarray(OFF_LOCATION, OFF_LOCATION + LOCATION_TAG_BYTES),
+    nonce: bytes.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES),
+    signerKeyId: signed ? bytes.subarray(HEADER_BYTES, SIGNED_HEADER_BYTES) : null,
+    header: bytes.subarray(0, headerLen),
+    ciphertext: bytes.subarray(headerLen, ctEnd),
+    signature: signed ? bytes.subarray(ctEnd) : null,
+  };
+}
+
+/** Decodes the text form (strict base64url) and parses it; checks the size before decoding. */
+export function parseEnvelopeText(text: string, options: ParseOptions = {}): ParsedEnvelope {
+  if (typeof text !== 'string') throw malformed('expected a string');
+  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
+  return parseEnvelope(base64urlDecode(text), options);
+}
+
+function toParsed(input: string | Uint8Array | ParsedEnvelope, options?: ParseOptions): ParsedEnvelope {
+  if (typeof input === 'string') return parseEnvelopeText(input, options);
+  if (input instanceof Uint8Array) return parseEnvelope(input, options);
+  return input;
+}
+
+function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): Uint8Array {
+  const header = new Uint8Array(signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES);
+  header[0] = ENVELOPE_VERSION;
+  header[1] = SUITE_XCHACHA20POLY1305;
+  header[2] = signerKeyId ? FLAG_SIGNED : 0;
+  header.set(key.id, OFF_KEY_ID);
+  const v = key.version;
+  header[OFF_KEY_VERSION] = v >>> 24;
+  header[OFF_KEY_VERSION + 1] = (v >>> 16) & 0xff;
+  header[OFF_KEY_VERSION + 2] = (v >>> 8) & 0xff;
+  header[OFF_KEY_VERSION + 3] = v & 0xff;
+  header.set(locationTag(backend, location), OFF_LOCATION);
+  header.set(backend.randomBytes(NONCE_BYTES), OFF_NONCE);
+  if (signerKeyId) header.set(signerKeyId, HEADER_BYTES);
+  return header;
+}
+
+function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+  const padded = pad(plaintext, padding);
+  const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
+  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, header);
+  padded.fill(0);
+  return ct;
+}
+
+function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: SealOptions): { pt: Uint8Array; padding: PaddingPolicy } {
+  assertSymmetricKey(key);
+  const padding = options.padding ?? PADDING_PADME;
+  assertPaddingPolicy(padding);
+  const pt = typeof plaintext === 'string' ? utf8Encode(plaintext) : plaintext;
+  assertBytes(pt, undefined, 'plaintext');
+  return { pt, padding };
+}
+
+/** Seals without a signature. Synchronous: the per-field hot path. */
+export function sealEnvelope(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): Uint8Array {
+  const { pt, padding } = prepare(key, plaintext, options);
+  const header = buildHeader(backend, key, location, null);
+  return concatBytes(header, encrypt(backend, key, header, pt, padding));
+}
+
+/** Seals and signs with the writer's Ed25519 key (encrypt-then-sign, see the module comment). */
+export async function sealSignedEnvelope(
+  backend: CryptoBackend,
+  key: SymmetricKey,
+  location: Location,
+  plaintext: string | Uint8Array,
+  signer: SigningKeyPair,
+  options: SealOptions = {},
+): Promise<Uint8Array> {
+  const { pt, padding } = prepare(key, plaintext, options);
+  assertBytes(signer.keyId, KEY_ID_BYTES, 'signer key id');
+  const header = buildHeader(backend, key, location, signer.keyId);
+  const body = concatBytes(header, encrypt(backend, key, header, pt, padding));
+  const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));
+  return concatBytes(body, signature);
+}
+
+export interface OpenedEnvelope {
+  readonly plaintext: Uint8Array;
+  /**
+   * Key id of the signer named in the header, or null when unsigned. Authenticated by
+   * the AEAD (only a key holder can have set it) but not proof of authorship: use
+   * `openVerifiedEnvelope` for that.
+   */
+  readonly signerKeyId: Uint8Array | null;
+}
+
+/**
+ * Opens an envelope sealed for `location` with a key from `keys`. Checks, in order:
+ * structure (ENVELOPE_MALFORMED / ENVELOPE_TOO_LARGE), location (WRONG_LOCATION), key id
+ * and version (KEY_NOT_FOUND / KEY_VERSION_MISMATCH), authentication (ENVELOPE_TAMPERED).
+ * Does not verify a signature.
+ */
+export function openEnvelope(
+  backend: CryptoBackend,
+  input: string | Uint8Array | ParsedEnvelope,
+  keys: KeySource,
+  location: Location,
+  options?: ParseOptions,
+): OpenedEnvelope {
+  const env = toParsed(input, options);
+  if (!equalBytes(env.locationTag, locationTag(backend, location))) {
+    throw new CryptoError('WRONG_LOCATION', `envelope was not sealed for ${describeLocation(location)}`);
+  }
+  const key = lookupKey(keys, env.keyId, env.keyVersion);
+  const padded = backend.xchacha20poly1305Open(key.bytes, env.nonce, env.ciphertext, env.header);
+  if (!padded) throw new CryptoError('ENVELOPE_TAMPERED', 'envelope failed authentication');
+  return { plaintext: unpad(padded), signerKeyId: env.signerKeyId };
+}
+
+/** Like `openEnvelope`, decoding the plaintext as UTF-8. */
+export function openEnvelopeText(
+  backend: CryptoBackend,
+  input: string | Uint8Array | ParsedEnvelope,
+  keys: KeySource,
+  location: Location,
+  options?: ParseOptions,
+): string {
+  return utf8Decode(openEnvelope(backend, input, keys, location, options).plaintext);
+}
+
+/**
+ * Verifies that `signerPublicKey` (an Ed25519 key) signed this envelope. Needs no
+ * symmetric key, so a server can check a writer's signature on data it cannot read.
+ * SIGNATURE_INVALID when unsigned, signed by another key, or the signature is bad.
+ */
+export async function verifyEnvelopeSignature(
+  backend: CryptoBackend,
+  input: string | Uint8Array | ParsedEnvelope,
+  signerPublicKey: Uint8Array,
+  options?: ParseOptions,
+): Promise<ParsedEnvelope> {
+  const env = toParsed(input, options);
+  if (!env.signed || !env.signerKeyId || !env.signature) throw new CryptoError('SIGNATURE_INVALID', 'envelope is not signed');
+  if (!equalBytes(env.signerKeyId, keyIdOf(backend, 'ed25519', signerPublicKey))) {
+    throw new CryptoError('SIGNATURE_INVALID', `envelope is signed by key ${keyIdText(env.signerKeyId)}, not the expected signer`);
+  }
+  const body = env.bytes.subarray(0, env.bytes.length - SIGNATURE_BYTES);
+  const ok = await backend.ed25519Verify(signerPublicKey, concatBytes(LABEL.envelopeSignature, body), env.signature);
+  if (!ok) throw new CryptoError('SIGNATURE_INVALID', 'envelope signature does not verify');
+  return env;
+}
+
+/** Verifies the signature, then opens: proof that `signerPublicKey`'s holder wrote the plaintext. */
+export async function openVerifiedEnvelope(
+  backend: CryptoBackend,
+  input: string | Uint8Array | ParsedEnvelope,
+  keys: KeySource,
+  location: Location,
+  signerPublicKey: Uint8Array,
+  options?: ParseOptions,
+): Promise<OpenedEnvelope> {
+  const env = await verifyEnvelopeSignature(backend, input, signerPublicKey, options);
+  return openEnvelope(backend, env, keys, location);
+}
+
+/** Text form for the `Sealed` GraphQL scalar. */
+export function envelopeToText(bytes: Uint8Array): string {
+  return base64urlEncode(bytes);
+}
+
+/** `sealEnvelope` returning the text form. */
+export function sealEnvelopeText(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): string {
+  return base64urlEncode(sealEnvelope(backend, key, location, plaintext, options));
+}

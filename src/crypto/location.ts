@@ -1,0 +1,75 @@
+/**
+ * @module
+ * Where a ciphertext belongs. Every envelope and wrapped key is bound to a location so it
+ * cannot be moved to another field, row or owner: a server (or anyone with database
+ * access) that swaps Alice's `Profile.diary` into Bob's row, or into her `Profile.bio`,
+ * gets WRONG_LOCATION instead of a plausible plaintext.
+ *
+ * Encoding (all lengths big-endian u16, strings UTF-8):
+ *   enc(loc) = len(coordinate) ‖ coordinate ‖ len(ownerId) ‖ ownerId ‖ objectFlag [‖ len(objectId) ‖ objectId]
+ * with objectFlag 0x00 (no object id) or 0x01. The location tag carried in headers is
+ *   SHA-256("veilgraph/v1/location" ‖ 0x00 ‖ enc(loc))[0..16].
+ */
+import type { CryptoBackend } from './backend.js';
+import { utf8Encode } from './bytes.js';
+import { CryptoError } from './errors.js';
+import { LABEL } from './labels.js';
+
+export const LOCATION_TAG_BYTES = 16;
+const MAX_PART_BYTES = 1024;
+// `Type.field` (a schema coordinate) or `Type` alone (for keys that cover a whole object).
+const COORDINATE = /^[_A-Za-z][_0-9A-Za-z]*(\.[_A-Za-z][_0-9A-Za-z]*)?$/;
+
+export interface Location {
+  /** Schema coordinate `Type.field`, or `Type` for a key covering a whole object. */
+  readonly coordinate: string;
+  /** Id of the user (or conversation) that owns the value. */
+  readonly ownerId: string;
+  /** Id of the object (row) when known at sealing time. */
+  readonly objectId?: string | null | undefined;
+}
+
+function part(s: string, what: string): Uint8Array {
+  if (typeof s !== 'string' || s.length === 0) throw new CryptoError('INVALID_ARGUMENT', `location ${what} must be a non-empty string`);
+  const b = utf8Encode(s);
+  if (b.length > MAX_PART_BYTES) throw new CryptoError('INVALID_ARGUMENT', `location ${what} exceeds ${MAX_PART_BYTES} bytes`);
+  return b;
+}
+
+/** `"veilgraph/v1/location" ‖ 0x00 ‖ enc(loc)`: the input hashed into the location tag. */
+export function locationTagInput(loc: Location): Uint8Array {
+  if (typeof loc.coordinate !== 'string' || !COORDINATE.test(loc.coordinate)) {
+    throw new CryptoError('INVALID_ARGUMENT', 'location coordinate must look like Type.field or Type');
+  }
+  const c = part(loc.coordinate, 'coordinate');
+  const o = part(loc.ownerId, 'ownerId');
+  const hasObject = loc.objectId !== undefined && loc.objectId !== null;
+  const j = hasObject ? part(loc.objectId as string, 'objectId') : undefined;
+  const n = LABEL.location.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0);
+  const out = new Uint8Array(n);
+  let p = 0;
+  out.set(LABEL.location, p);
+  p += LABEL.location.length;
+  for (const s of [c, o]) {
+    out[p++] = s.length >> 8;
+    out[p++] = s.length & 0xff;
+    out.set(s, p);
+    p += s.length;
+  }
+  out[p++] = j ? 1 : 0;
+  if (j) {
+    out[p++] = j.length >> 8;
+    out[p++] = j.length & 0xff;
+    out.set(j, p);
+  }
+  return out;
+}
+
+/** The 16-byte tag stored in headers. Public: derived from public facts only. */
+export function locationTag(backend: CryptoBackend, loc: Location): Uint8Array {
+  return backend.sha256(locationTagInput(loc)).subarray(0, LOCATION_TAG_BYTES);
+}
+
+export function describeLocation(loc: Location): string {
+  return `${loc.coordinate} of owner ${loc.ownerId}${loc.objectId != null ? `, object ${loc.objectId}` : ''}`;
+}
