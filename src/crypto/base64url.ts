@@ -56,8 +56,8 @@ export function base64urlDecode(s: string): Uint8Array {
     if ((last & unusedMask) !== 0) throw malformed('non-canonical base64url (unused bits set)');
   }
   if (NodeBuffer) {
-    const buf = NodeBuffer.from(s, 'base64url');
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Copy: small Buffers are views into a shared pool whose other bytes are not ours.
+    return new Uint8Array(NodeBuffer.from(s, 'base64url'));
   }
   const out = new Uint8Array(Math.floor((s.length * 3) / 4));
   let o = 0;

@@ -8,7 +8,14 @@ import { CryptoError } from './errors.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Encodes UTF-8, refusing strings with lone surrogates: TextEncoder would silently turn
+ * them into U+FFFD, so two different strings would encode (and bind, and hash) alike.
+ */
 export function utf8Encode(s: string): Uint8Array {
+  if (LONE_SURROGATE.test(s)) throw new CryptoError('INVALID_ARGUMENT', 'string is not well-formed UTF-16 (lone surrogate)');
   return encoder.encode(s);
 }
 

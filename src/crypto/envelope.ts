@@ -27,7 +27,7 @@ import { base64urlDecode, base64urlEncode } from './base64url.js';
 import { assertBytes, equalBytes, utf8Decode, utf8Encode } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
-import { KEY_ID_BYTES, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
+import { KEY_ID_BYTES, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, type Location } from './location.js';
 import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
 import { concatBytes } from './bytes.js';
@@ -182,7 +182,7 @@ export async function sealSignedEnvelope(
   options: SealOptions = {},
 ): Promise<Uint8Array> {
   const { pt, padding } = prepare(key, plaintext, options);
-  assertBytes(signer.keyId, KEY_ID_BYTES, 'signer key id');
+  assertSigner(signer);
   const header = buildHeader(backend, key, location, signer.keyId);
   const body = concatBytes(header, encrypt(backend, key, header, pt, padding));
   const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));

@@ -74,6 +74,12 @@ export function generateEncryptionKeyPair(backend: CryptoBackend): Promise<Encry
   return encryptionKeyPairFromPrivate(backend, backend.randomBytes(32));
 }
 
+/** Throws INVALID_ARGUMENT unless `signer` has a 16-byte key id and a 32-byte seed. */
+export function assertSigner(signer: SigningKeyPair): void {
+  assertBytes(signer.keyId, KEY_ID_BYTES, 'signer key id');
+  assertBytes(signer.seed, 32, 'signer seed');
+}
+
 export function assertSymmetricKey(key: SymmetricKey): void {
   assertBytes(key.id, KEY_ID_BYTES, 'key id');
   assertBytes(key.bytes, SYMMETRIC_KEY_BYTES, 'symmetric key');
@@ -144,6 +150,7 @@ export type KeySource = SymmetricKey | SymmetricKeyRing;
 
 export function lookupKey(source: KeySource, id: Uint8Array, version: number): SymmetricKey {
   if (source instanceof SymmetricKeyRing) return source.get(id, version);
+  assertSymmetricKey(source);
   if (!sameId(source.id, id)) throw new CryptoError('KEY_NOT_FOUND', `envelope is for key ${keyIdText(id)}, not ${keyIdText(source.id)}`);
   if (source.version !== version) {
     throw new CryptoError('KEY_VERSION_MISMATCH', `envelope is for key version ${version}, the key given is version ${source.version}`);

@@ -29,11 +29,17 @@ export const MESSAGE_BUCKETS: PaddingPolicy = { kind: 'buckets', sizes: [256, 10
 /** PADMÉ: keep the top bits of L that fit in log2(log2(L)) + 1 bits, round the rest up. */
 export function padme(len: number): number {
   if (len < 2) return len;
-  const e = Math.floor(Math.log2(len));
-  const s = Math.floor(Math.log2(e)) + 1;
-  const lastBits = e - s;
-  const mask = 2 ** lastBits;
+  const e = floorLog2(len);
+  const s = floorLog2(e) + 1;
+  const mask = 2 ** (e - s);
   return Math.ceil(len / mask) * mask;
+}
+
+// Exact for every safe integer, unlike Math.floor(Math.log2(x)) near powers of two.
+function floorLog2(x: number): number {
+  let e = 0;
+  while (2 ** (e + 1) <= x) e++;
+  return e;
 }
 
 /** The padded length (marker included) for a plaintext of `len` bytes. */

@@ -34,6 +34,7 @@ import { LABEL } from './labels.js';
 import {
   KEY_ID_BYTES,
   SYMMETRIC_KEY_BYTES,
+  assertSigner,
   assertSymmetricKey,
   keyIdOf,
   keyIdText,
@@ -41,6 +42,7 @@ import {
   type SigningKeyPair,
   type SymmetricKey,
 } from './keys.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, maxTextLength, type ParseOptions } from './envelope.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, type Location } from './location.js';
 
 export const WRAP_VERSION = 0x01;
@@ -76,6 +78,12 @@ export interface ParsedWrappedKey {
   readonly signature: Uint8Array | null;
 }
 
+function decodeText(text: string, options: ParseOptions): Uint8Array {
+  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `wrapped key text exceeds the limit of ${max} bytes`);
+  return base64urlDecode(text);
+}
+
 function malformed(why: string): CryptoError {
   return new CryptoError('ENVELOPE_MALFORMED', `wrapped key: ${why}`);
 }
@@ -86,8 +94,10 @@ function compareIds(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Strict structural parse: known version and suite, exact length, stanzas sorted and unique. */
-export function parseWrappedKey(bytes: Uint8Array): ParsedWrappedKey {
+export function parseWrappedKey(bytes: Uint8Array, options: ParseOptions = {}): ParsedWrappedKey {
   assertBytes(bytes, undefined, 'wrapped key');
+  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (bytes.length > max) throw new CryptoError('ENVELOPE_TOO_LARGE', `wrapped key: ${bytes.length} bytes exceeds the limit of ${max}`);
   if (bytes.length < WRAP_HEADER_BYTES) throw malformed('too short');
   if (bytes[0] !== WRAP_VERSION) throw malformed(`unsupported version ${bytes[0]}`);
   if (bytes[1] !== SUITE_X25519_WRAP) throw malformed(`unsupported suite ${bytes[1]}`);
@@ -141,6 +151,7 @@ export async function wrapKey(
   signer?: SigningKeyPair,
 ): Promise<Uint8Array> {
   assertSymmetricKey(key);
+  if (signer) assertSigner(signer);
   if (recipients.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'wrapKey needs at least one recipient');
   if (recipients.length > MAX_RECIPIENTS) throw new CryptoError('INVALID_ARGUMENT', `at most ${MAX_RECIPIENTS} recipients per wrapped key`);
   for (const r of recipients) {
@@ -201,8 +212,9 @@ export async function unwrapKey(
   identity: EncryptionKeyPair,
   location: Location,
   signerPublicKey?: Uint8Array,
+  options: ParseOptions = {},
 ): Promise<SymmetricKey> {
-  const w = parseWrappedKey(typeof input === 'string' ? base64urlDecode(input) : input);
+  const w = parseWrappedKey(typeof input === 'string' ? decodeText(input, options) : input, options);
   if (!equalBytes(w.locationTag, locationTag(backend, location))) {
     throw new CryptoError('WRONG_LOCATION', `wrapped key is not for ${describeLocation(location)}`);
   }
@@ -211,7 +223,13 @@ export async function unwrapKey(
   if (index < 0) throw new CryptoError('KEY_NOT_FOUND', `wrapped key has no stanza for recipient ${keyIdText(identity.keyId)}`);
   const o = WRAP_HEADER_BYTES + index * STANZA_BYTES;
   const header = w.bytes.subarray(0, WRAP_HEADER_BYTES);
-  const shared = await backend.x25519(identity.privateKey, w.ephemeral);
+  let shared: Uint8Array;
+  try {
+    shared = await backend.x25519(identity.privateKey, w.ephemeral);
+  } catch (cause) {
+    // Only a changed ephemeral key can be of low order: report it as tampering.
+    throw new CryptoError('ENVELOPE_TAMPERED', 'wrapped key has an invalid ephemeral key', { cause });
+  }
   const wk = wrapKeyFor(backend, shared, w.ephemeral, identity.publicKey);
   const bytes = backend.chacha20poly1305Open(wk, ZERO_NONCE, w.bytes.subarray(o + KEY_ID_BYTES, o + STANZA_BYTES), concatBytes(header, identity.keyId));
   shared.fill(0);

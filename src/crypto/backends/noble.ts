@@ -10,6 +10,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { CryptoBackend } from '../backend.js';
 import { CryptoError } from '../errors.js';
+import { isAcceptableEd25519PublicKey } from '../ed25519-key-check.js';
 import { randomBytes } from '../random.js';
 
 function aeadOpen(f: () => Uint8Array): Uint8Array | null {
@@ -51,9 +52,10 @@ export const nobleBackend: CryptoBackend = {
   ed25519PublicKey: async (seed) => ed25519.getPublicKey(seed),
   ed25519Sign: async (seed, msg) => ed25519.sign(msg, seed),
   ed25519Verify: async (pub, msg, sig) => {
+    if (!isAcceptableEd25519PublicKey(pub)) return false;
     try {
-      // zip215: false = strict RFC 8032 verification, the rule OpenSSL and WebCrypto apply,
-      // so every backend accepts exactly the same signatures.
+      // zip215: false = strict RFC 8032 verification (canonical S and R), as OpenSSL and
+      // WebCrypto apply it; small-order keys are refused above for every backend.
       return ed25519.verify(sig, msg, pub, { zip215: false });
     } catch {
       return false;

@@ -22,6 +22,7 @@ import {
 } from 'node:crypto';
 import type { CryptoBackend } from '../backend.js';
 import { CryptoError } from '../errors.js';
+import { isAcceptableEd25519PublicKey } from '../ed25519-key-check.js';
 import { randomBytes } from '../random.js';
 import { xchachaSubkey } from '../xchacha.js';
 import { x25519Checked } from './noble.js';
@@ -72,23 +73,24 @@ function open(key: Uint8Array, nonce: Uint8Array, ct: Uint8Array, aad: Uint8Arra
   return u8(pt);
 }
 
-function assertKey(key: Uint8Array): void {
+function assertKey(key: Uint8Array, nonce: Uint8Array, nonceLength: number): void {
   if (key.length !== 32) throw new CryptoError('INVALID_ARGUMENT', 'AEAD key must be 32 bytes');
+  if (nonce.length !== nonceLength) throw new CryptoError('INVALID_ARGUMENT', `AEAD nonce must be ${nonceLength} bytes`);
 }
 
 export const nodeBackend: CryptoBackend = {
   name: 'node',
   randomBytes,
   chacha20poly1305Seal: (key, nonce, pt, aad) => {
-    assertKey(key);
+    assertKey(key, nonce, 12);
     return seal(key, nonce, pt, aad);
   },
   chacha20poly1305Open: (key, nonce, ct, aad) => {
-    assertKey(key);
+    assertKey(key, nonce, 12);
     return open(key, nonce, ct, aad);
   },
   xchacha20poly1305Seal: (key, nonce, pt, aad) => {
-    assertKey(key);
+    assertKey(key, nonce, 24);
     const { subkey, nonce12 } = xchachaSubkey(key, nonce);
     try {
       return seal(subkey, nonce12, pt, aad);
@@ -97,7 +99,7 @@ export const nodeBackend: CryptoBackend = {
     }
   },
   xchacha20poly1305Open: (key, nonce, ct, aad) => {
-    assertKey(key);
+    assertKey(key, nonce, 24);
     const { subkey, nonce12 } = xchachaSubkey(key, nonce);
     try {
       return open(subkey, nonce12, ct, aad);
@@ -122,6 +124,7 @@ export const nodeBackend: CryptoBackend = {
   ed25519PublicKey: async (seed) => rawPublic(createPublicKey(privateKey('ed25519', seed))),
   ed25519Sign: async (seed, msg) => u8(sign(null, msg, privateKey('ed25519', seed))),
   ed25519Verify: async (pub, msg, sig) => {
+    if (!isAcceptableEd25519PublicKey(pub)) return false;
     try {
       return verify(null, msg, publicKey('ed25519', pub), sig);
     } catch {

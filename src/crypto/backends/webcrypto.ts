@@ -7,6 +7,7 @@
  */
 import type { CryptoBackend } from '../backend.js';
 import { CryptoError } from '../errors.js';
+import { isAcceptableEd25519PublicKey } from '../ed25519-key-check.js';
 import { nobleBackend, x25519Checked } from './noble.js';
 import { pkcs8 } from './der.js';
 
@@ -70,6 +71,7 @@ export const webCryptoBackend: CryptoBackend = {
     return new Uint8Array(await s.sign({ name: 'Ed25519' }, key, buf(msg)));
   },
   ed25519Verify: async (pub, msg, sig) => {
+    if (!isAcceptableEd25519PublicKey(pub)) return false;
     try {
       const s = subtle();
       const key = await s.importKey('raw', buf(pub), { name: 'Ed25519' }, false, ['verify']);
