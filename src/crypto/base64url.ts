@@ -17,7 +17,7 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 // Buffer is used when present purely for speed (native code); its output is only
 // trusted after the strict checks below have accepted the text.
 type BufferLike = {
-  from(s: string, enc: 'base64url'): Uint8Array;
+  from(s: string, enc: 'base64url'): Uint8Array & { buffer: ArrayBufferLike };
   from(b: ArrayBufferLike, off: number, len: number): { toString(enc: 'base64url'): string };
 };
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
@@ -45,20 +45,35 @@ export function base64urlEncode(b: Uint8Array): string {
 
 /** Decodes canonical unpadded base64url; anything else is ENVELOPE_MALFORMED. */
 export function base64urlDecode(s: string): Uint8Array {
+  if (NodeBuffer) {
+    // Buffer's decoder is lenient (it skips or stops at foreign characters, accepts '+',
+    // '/' and '=', ignores set unused bits, and reads non-Latin-1 characters by their low
+    // byte), but its encoder is canonical: a text is accepted exactly when re-encoding the
+    // decoded bytes gives it back. Strict by construction, at native speed.
+    const buf = NodeBuffer.from(s, 'base64url');
+    if (NodeBuffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('base64url') !== s) {
+      throw malformed('not canonical unpadded base64url');
+    }
+    // Copy: small Buffers are views into a shared pool whose other bytes are not ours.
+    return new Uint8Array(buf);
+  }
+  return portableDecode(s);
+}
+
+function checkUnusedBits(s: string, rem: number): void {
+  // The last character carries 4 (rem 2) or 2 (rem 3) unused low bits; canonical text has
+  // them zero. A character outside the alphabet decodes to -1 here and is refused too.
+  const last = DECODE[s.charCodeAt(s.length - 1)] ?? -1;
+  if (last < 0) throw malformed('characters outside the base64url alphabet');
+  if ((last & (rem === 2 ? 0x0f : 0x03)) !== 0) throw malformed('non-canonical base64url (unused bits set)');
+}
+
+/** The portable decoder, used where there is no Buffer (browsers). Exported for tests. */
+export function portableDecode(s: string): Uint8Array {
   const rem = s.length % 4;
   if (rem === 1) throw malformed('impossible base64url length');
   if (!VALID.test(s)) throw malformed('characters outside the base64url alphabet');
-  if (rem !== 0) {
-    // The last character carries 4 (rem 2) or 2 (rem 3) unused low bits; canonical text
-    // has them zero.
-    const last = DECODE[s.charCodeAt(s.length - 1)]!;
-    const unusedMask = rem === 2 ? 0x0f : 0x03;
-    if ((last & unusedMask) !== 0) throw malformed('non-canonical base64url (unused bits set)');
-  }
-  if (NodeBuffer) {
-    // Copy: small Buffers are views into a shared pool whose other bytes are not ours.
-    return new Uint8Array(NodeBuffer.from(s, 'base64url'));
-  }
+  if (rem !== 0) checkUnusedBits(s, rem);
   const out = new Uint8Array(Math.floor((s.length * 3) / 4));
   let o = 0;
   let i = 0;

@@ -15,8 +15,10 @@
  *   H    n    ciphertext   AEAD(padded plaintext), n ≥ 17 (1 padding byte + 16 tag)
  *   H+n  64   signature    only when signed
  *
- * AEAD associated data = the header (bytes 0..H), so version, suite, flags, key id and
- * version, location tag and the signer's id are all authenticated. The signature (when
+ * AEAD associated data = the header (bytes 0..H) ‖ the full location encoding, so version,
+ * suite, flags, key id and version, the location and the signer's id are all
+ * authenticated; the tag in the header lets anyone without the key (the server) check
+ * where an envelope belongs. The signature (when
  * present) is Ed25519 over "veilgraph/v1/envelope-signature" ‖ 0x00 ‖ bytes 0..H+n:
  * encrypt-then-sign, verifiable by anyone (the server included) without the key, while
  * the signer id inside the AEAD means nobody without the key can re-sign a ciphertext as
@@ -28,7 +30,7 @@ import { assertBytes, equalBytes, utf8Decode, utf8Encode } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import { KEY_ID_BYTES, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
-import { LOCATION_TAG_BYTES, describeLocation, locationTag, type Location } from './location.js';
+import { LOCATION_TAG_BYTES, describeLocation, locationTag, prefixedLocationInput, type Location } from './location.js';
 import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
 import { concatBytes } from './bytes.js';
 
@@ -59,7 +61,7 @@ export interface ParsedEnvelope {
   readonly locationTag: Uint8Array;
   readonly nonce: Uint8Array;
   readonly signerKeyId: Uint8Array | null;
-  /** Bytes 0..H: the AEAD's associated data. */
+  /** Bytes 0..H (the AEAD's associated data, followed by the location encoding). */
   readonly header: Uint8Array;
   readonly ciphertext: Uint8Array;
   readonly signature: Uint8Array | null;
@@ -148,10 +150,15 @@ function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Locati
   return header;
 }
 
-function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+/** AEAD associated data: the header, then the full location encoding (see docs/crypto.md §6). */
+function associatedData(header: Uint8Array, location: Location): Uint8Array {
+  return prefixedLocationInput(header, location);
+}
+
+function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, location: Location, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
   const padded = pad(plaintext, padding);
   const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
-  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, header);
+  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, associatedData(header, location));
   padded.fill(0);
   return ct;
 }
@@ -169,7 +176,7 @@ function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: Sea
 export function sealEnvelope(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): Uint8Array {
   const { pt, padding } = prepare(key, plaintext, options);
   const header = buildHeader(backend, key, location, null);
-  return concatBytes(header, encrypt(backend, key, header, pt, padding));
+  return concatBytes(header, encrypt(backend, key, header, location, pt, padding));
 }
 
 /** Seals and signs with the writer's Ed25519 key (encrypt-then-sign, see the module comment). */
@@ -184,7 +191,7 @@ export async function sealSignedEnvelope(
   const { pt, padding } = prepare(key, plaintext, options);
   assertSigner(signer);
   const header = buildHeader(backend, key, location, signer.keyId);
-  const body = concatBytes(header, encrypt(backend, key, header, pt, padding));
+  const body = concatBytes(header, encrypt(backend, key, header, location, pt, padding));
   const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));
   return concatBytes(body, signature);
 }
@@ -213,13 +220,28 @@ export function openEnvelope(
   options?: ParseOptions,
 ): OpenedEnvelope {
   const env = toParsed(input, options);
+  // The success path never hashes the location: the AEAD authenticates the full location
+  // encoding. Only when something fails is the tag compared, so that a wrong location is
+  // reported as such (and before key errors), as docs/crypto.md §6 orders the checks.
+  let key: SymmetricKey;
+  try {
+    key = lookupKey(keys, env.keyId, env.keyVersion);
+  } catch (e) {
+    assertLocation(backend, env, location);
+    throw e;
+  }
+  const padded = backend.xchacha20poly1305Open(key.bytes, env.nonce, env.ciphertext, associatedData(env.header, location));
+  if (!padded) {
+    assertLocation(backend, env, location);
+    throw new CryptoError('ENVELOPE_TAMPERED', 'envelope failed authentication');
+  }
+  return { plaintext: unpad(padded), signerKeyId: env.signerKeyId };
+}
+
+function assertLocation(backend: CryptoBackend, env: ParsedEnvelope, location: Location): void {
   if (!equalBytes(env.locationTag, locationTag(backend, location))) {
     throw new CryptoError('WRONG_LOCATION', `envelope was not sealed for ${describeLocation(location)}`);
   }
-  const key = lookupKey(keys, env.keyId, env.keyVersion);
-  const padded = backend.xchacha20poly1305Open(key.bytes, env.nonce, env.ciphertext, env.header);
-  if (!padded) throw new CryptoError('ENVELOPE_TAMPERED', 'envelope failed authentication');
-  return { plaintext: unpad(padded), signerKeyId: env.signerKeyId };
 }
 
 /** Like `openEnvelope`, decoding the plaintext as UTF-8. */

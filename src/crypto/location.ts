@@ -29,39 +29,62 @@ export interface Location {
   readonly objectId?: string | null | undefined;
 }
 
-function part(s: string, what: string): Uint8Array {
+// A location part as either an ASCII string (written char by char, no allocation: ids and
+// coordinates nearly always are) or its UTF-8 bytes.
+type Part = string | Uint8Array;
+
+function part(s: unknown, what: string): Part {
   if (typeof s !== 'string' || s.length === 0) throw new CryptoError('INVALID_ARGUMENT', `location ${what} must be a non-empty string`);
-  const b = utf8Encode(s);
-  if (b.length > MAX_PART_BYTES) throw new CryptoError('INVALID_ARGUMENT', `location ${what} exceeds ${MAX_PART_BYTES} bytes`);
-  return b;
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  const p: Part = ascii ? s : utf8Encode(s);
+  if (p.length > MAX_PART_BYTES) throw new CryptoError('INVALID_ARGUMENT', `location ${what} exceeds ${MAX_PART_BYTES} bytes`);
+  return p;
+}
+
+function writePart(out: Uint8Array, at: number, p: Part): number {
+  const n = p.length;
+  out[at++] = n >> 8;
+  out[at++] = n & 0xff;
+  if (typeof p === 'string') {
+    for (let i = 0; i < n; i++) out[at + i] = p.charCodeAt(i);
+  } else {
+    out.set(p, at);
+  }
+  return at + n;
 }
 
 /** `"veilgraph/v1/location" ‖ 0x00 ‖ enc(loc)`: the input hashed into the location tag. */
 export function locationTagInput(loc: Location): Uint8Array {
+  return prefixedLocationInput(EMPTY, loc);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * `prefix ‖ locationTagInput(loc)` in one allocation: the envelope's associated data is
+ * the header followed by this, built once per field on the hot path.
+ */
+export function prefixedLocationInput(prefix: Uint8Array, loc: Location): Uint8Array {
   if (typeof loc.coordinate !== 'string' || !COORDINATE.test(loc.coordinate)) {
     throw new CryptoError('INVALID_ARGUMENT', 'location coordinate must look like Type.field or Type');
   }
   const c = part(loc.coordinate, 'coordinate');
   const o = part(loc.ownerId, 'ownerId');
-  const hasObject = loc.objectId !== undefined && loc.objectId !== null;
-  const j = hasObject ? part(loc.objectId as string, 'objectId') : undefined;
-  const n = LABEL.location.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0);
-  const out = new Uint8Array(n);
-  let p = 0;
-  out.set(LABEL.location, p);
-  p += LABEL.location.length;
-  for (const s of [c, o]) {
-    out[p++] = s.length >> 8;
-    out[p++] = s.length & 0xff;
-    out.set(s, p);
-    p += s.length;
-  }
+  const j = loc.objectId !== undefined && loc.objectId !== null ? part(loc.objectId, 'objectId') : undefined;
+  const label = LABEL.location;
+  const out = new Uint8Array(prefix.length + label.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0));
+  out.set(prefix, 0);
+  out.set(label, prefix.length);
+  let p = writePart(out, prefix.length + label.length, c);
+  p = writePart(out, p, o);
   out[p++] = j ? 1 : 0;
-  if (j) {
-    out[p++] = j.length >> 8;
-    out[p++] = j.length & 0xff;
-    out.set(j, p);
-  }
+  if (j) writePart(out, p, j);
   return out;
 }
 

@@ -12,8 +12,15 @@ import { hchacha } from '@noble/ciphers/chacha.js';
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function words(b: Uint8Array, len: number): Uint32Array {
-  const w = new Uint32Array(len);
+// Scratch space reused across calls (synchronous, so never shared by two calls at once);
+// allocation was most of HChaCha20's cost. Wiped after each use.
+const KEY_WORDS = new Uint32Array(8);
+const NONCE_WORDS = new Uint32Array(4);
+const OUT_WORDS = new Uint32Array(8);
+const OUT_BYTES = new Uint8Array(OUT_WORDS.buffer);
+
+function words(b: Uint8Array, w: Uint32Array): Uint32Array {
+  const len = w.length;
   for (let i = 0; i < len; i++) {
     const o = i * 4;
     w[i] = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -23,11 +30,12 @@ function words(b: Uint8Array, len: number): Uint32Array {
 
 /** Derives the XChaCha20 subkey and 12-byte ChaCha20 nonce for a 32-byte key and 24-byte nonce. */
 export function xchachaSubkey(key: Uint8Array, nonce: Uint8Array): { subkey: Uint8Array; nonce12: Uint8Array } {
-  const out = new Uint32Array(8);
-  hchacha(SIGMA, words(key, 8), words(nonce, 4), out);
+  const out = OUT_WORDS;
+  hchacha(SIGMA, words(key, KEY_WORDS), words(nonce, NONCE_WORDS), out);
+  KEY_WORDS.fill(0);
   const subkey = new Uint8Array(32);
   if (LITTLE_ENDIAN) {
-    subkey.set(new Uint8Array(out.buffer));
+    subkey.set(OUT_BYTES);
   } else {
     for (let i = 0; i < 8; i++) {
       const v = out[i]!;

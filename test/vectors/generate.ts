@@ -54,6 +54,7 @@ import {
   type SymmetricKey,
 } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { locationTagInput } from '../../src/crypto/location.js';
 import { FIXED_RANDOM_ALGORITHM, FixedRandom, fixedBytes, fromHex, toHex, withFixedRandom } from '../helpers/fixed-random.js';
 import {
   ENVELOPE_VECTORS_FILE,
@@ -423,9 +424,10 @@ function setLastBits(text: string, bits: number): string {
   return text.slice(0, -1) + B64URL_ALPHABET[last | bits]!;
 }
 
-function sealRaw(key: SymmetricKey, header: Uint8Array, padded: Uint8Array): Uint8Array {
+/** Seals hand-made padded bytes exactly as the format does: AAD = header ‖ location tag input. */
+function sealRaw(key: SymmetricKey, header: Uint8Array, location: Location, padded: Uint8Array): Uint8Array {
   const nonce = header.subarray(39, 63);
-  return concat(header, nobleBackend.xchacha20poly1305Seal(key.bytes, nonce, padded, header));
+  return concat(header, nobleBackend.xchacha20poly1305Seal(key.bytes, nonce, padded, concat(header, locationTagInput(location))));
 }
 
 async function invalidEnvelopeVectors(signer: SigningKeyPair, otherSigner: SigningKeyPair): Promise<InvalidEnvelopeVector[]> {
@@ -496,10 +498,10 @@ async function invalidEnvelopeVectors(signer: SigningKeyPair, otherSigner: Signi
     { code: 'ENVELOPE_MALFORMED', description: 'non-canonical last character (length ≡ 3 mod 4, an unused low bit set)', text: setLastBits(t(u3), 0x01) },
     { code: 'ENVELOPE_MALFORMED', description: 'non-canonical last character (length ≡ 3 mod 4, both unused bits set)', text: setLastBits(t(u3), 0x03) },
     // Authenticated, but the padding is not the v1 encoding
-    { code: 'ENVELOPE_MALFORMED', description: 'authentic, but the padded plaintext is all zeros (no 0x80 marker)', text: t(sealRaw(K, rawHeader('zeros'), new Uint8Array(8))) },
-    { code: 'ENVELOPE_MALFORMED', description: "authentic, but the padded plaintext is 'hello' with no marker", text: t(sealRaw(K, rawHeader('no-marker'), utf8('hello'))) },
-    { code: 'ENVELOPE_MALFORMED', description: "authentic, but the marker is 0x81 ('hi' ‖ 81 00 00)", text: t(sealRaw(K, rawHeader('marker-81'), new Uint8Array([0x68, 0x69, 0x81, 0, 0]))) },
-    { code: 'ENVELOPE_MALFORMED', description: "authentic, but a non-zero byte follows the marker ('hi' ‖ 80 01)", text: t(sealRaw(K, rawHeader('after-marker'), new Uint8Array([0x68, 0x69, 0x80, 0x01]))) },
+    { code: 'ENVELOPE_MALFORMED', description: 'authentic, but the padded plaintext is all zeros (no 0x80 marker)', text: t(sealRaw(K, rawHeader('zeros'), L, new Uint8Array(8))) },
+    { code: 'ENVELOPE_MALFORMED', description: "authentic, but the padded plaintext is 'hello' with no marker", text: t(sealRaw(K, rawHeader('no-marker'), L, utf8('hello'))) },
+    { code: 'ENVELOPE_MALFORMED', description: "authentic, but the marker is 0x81 ('hi' ‖ 81 00 00)", text: t(sealRaw(K, rawHeader('marker-81'), L, new Uint8Array([0x68, 0x69, 0x81, 0, 0]))) },
+    { code: 'ENVELOPE_MALFORMED', description: "authentic, but a non-zero byte follows the marker ('hi' ‖ 80 01)", text: t(sealRaw(K, rawHeader('after-marker'), L, new Uint8Array([0x68, 0x69, 0x80, 0x01]))) },
     // Size limits (checked before decoding)
     { code: 'ENVELOPE_TOO_LARGE', description: 'one byte over maxBytes (85-byte envelope, maxBytes 84)', text: ut, maxBytes: 84 },
     { code: 'ENVELOPE_TOO_LARGE', description: 'far over maxBytes (183-byte envelope, maxBytes 64)', text: t(ulong), maxBytes: 64 },

@@ -1,0 +1,47 @@
+/**
+ * @module
+ * `npm run bench [-- --quick] [-- --only crypto]`: runs the benchmark suites and prints a
+ * Markdown report on stdout (progress goes to stderr when it is a terminal).
+ *
+ * A suite is a module exporting `run…Bench(opts)`; register it in SUITES. Later suites
+ * (server, client, subscriptions) slot in the same way.
+ */
+import { runCryptoBench } from './crypto.js';
+import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
+
+interface Suite {
+  readonly name: string;
+  readonly description: string;
+  run(opts: BenchOptions): Promise<unknown>;
+}
+
+const SUITES: readonly Suite[] = [
+  { name: 'crypto', description: 'sealed envelopes vs raw AEAD; asymmetric ops per backend', run: runCryptoBench },
+  // { name: 'server', ... }, { name: 'client', ... }, { name: 'subscriptions', ... }
+];
+
+async function main(): Promise<void> {
+  const opts = parseBenchOptions();
+  const unknown = opts.only.filter((n) => !SUITES.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`bench: unknown suite(s) ${unknown.join(', ')}; available: ${SUITES.map((s) => s.name).join(', ')}`);
+  }
+  const selected = opts.only.length > 0 ? SUITES.filter((s) => opts.only.includes(s.name)) : SUITES;
+
+  console.log('# veilgraph benchmarks');
+  console.log('');
+  console.log('```');
+  for (const line of environmentLines(opts)) console.log(line);
+  console.log(`suites:   ${selected.map((s) => s.name).join(', ')}`);
+  console.log('```');
+  console.log('');
+  const started = performance.now();
+  for (const suite of selected) await suite.run(opts);
+  console.log(`(total ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+main().catch((err: unknown) => {
+  // Usage errors (`bench: …`) need no stack trace.
+  console.error(err instanceof Error ? (err.message.startsWith('bench:') ? err.message : (err.stack ?? err.message)) : err);
+  process.exitCode = 1;
+});
