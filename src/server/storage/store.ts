@@ -1,0 +1,97 @@
+/**
+ * @module
+ * The storage contract the gateway codes against. Two implementations sit behind it, one
+ * per database (SQLite embedded default, PostgreSQL at scale), both on Prisma with driver
+ * adapters; nothing above this file knows which one runs.
+ *
+ * Rows hold what the server may hold: PUBLIC values in clear, SERVER values sealed under
+ * the gateway key ring (one envelope per row, `serverSealed`), SHARED/PRIVATE values as
+ * the client's envelope text, blind indexes as base64url HMACs. All ids are strings.
+ */
+
+export interface UserRow {
+  readonly id: string;
+  readonly username: string;
+  /** Ed25519 public key, 32 bytes. */
+  readonly signingKey: Uint8Array;
+  /** X25519 public key, 32 bytes. */
+  readonly encryptionKey: Uint8Array;
+  readonly createdAt: Date;
+}
+
+export interface ProfileRow {
+  readonly id: string;
+  readonly ownerId: string;
+  /** PUBLIC. */
+  readonly displayName: string;
+  /** SERVER fields of this row, one envelope under the gateway key ring; null when none set. */
+  readonly serverSealed: Uint8Array | null;
+  /** Key ring version `serverSealed` is sealed under (0 when null): lets rotation find stale rows. */
+  readonly serverKeyVersion: number;
+  /** Blind index of the SERVER field `email` (searchable). */
+  readonly emailIndex: string | null;
+  /** SHARED envelope text. */
+  readonly bio: string | null;
+  /** PRIVATE envelope text. */
+  readonly diary: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type ProfileCreate = Omit<ProfileRow, 'createdAt' | 'updatedAt'>;
+export type ProfileUpdate = Partial<Omit<ProfileRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>>;
+
+export type Access = 'READ' | 'WRITE';
+
+export interface GrantRow {
+  /** GraphQL type name of the object, e.g. `Profile`. */
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly granteeId: string;
+  readonly access: Access;
+  readonly createdAt: Date;
+}
+
+export interface Store {
+  /** `sqlite` or `postgres`. */
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Runs `fn` in one database transaction; everything it wrote is rolled back if it throws. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  createUser(user: Omit<UserRow, 'createdAt'>): Promise<UserRow>;
+  findUserById(id: string): Promise<UserRow | null>;
+  findUserByUsername(username: string): Promise<UserRow | null>;
+
+  /**
+   * Records a login challenge as used. Returns false when it was already used (replay).
+   * `expiresAt` lets old entries be purged; purging never re-allows an unexpired one.
+   */
+  consumeChallenge(challengeId: string, expiresAt: Date): Promise<boolean>;
+  purgeExpiredChallenges(now: Date): Promise<number>;
+
+  createProfile(p: ProfileCreate): Promise<ProfileRow>;
+  /** Updates the given columns; returns null when the row does not exist. */
+  updateProfile(id: string, patch: ProfileUpdate): Promise<ProfileRow | null>;
+  /**
+   * Compare-and-swap of the SERVER blob, for key rotation racing live writes: updates only
+   * when the row still holds `expected`. Returns whether it did.
+   */
+  swapProfileServerSealed(id: string, expected: Uint8Array, next: Uint8Array, nextVersion: number): Promise<boolean>;
+  deleteProfile(id: string): Promise<boolean>;
+  findProfileById(id: string): Promise<ProfileRow | null>;
+  findProfileByOwner(ownerId: string): Promise<ProfileRow | null>;
+  findProfilesByEmailIndex(index: string): Promise<ProfileRow[]>;
+  /** Profiles ordered by id, after `cursor` (exclusive), at most `limit`. */
+  listProfiles(limit: number, cursor?: string): Promise<ProfileRow[]>;
+  /** Profiles whose SERVER blob is sealed under a version other than `version` (rotation). */
+  listProfilesNotOnKeyVersion(version: number, limit: number): Promise<ProfileRow[]>;
+  countProfilesNotOnKeyVersion(version: number): Promise<number>;
+
+  upsertGrant(g: Omit<GrantRow, 'createdAt'>): Promise<GrantRow>;
+  deleteGrant(objectType: string, objectId: string, granteeId: string): Promise<boolean>;
+  /** Grants on the given objects (one query for many objects: authorization of lists). */
+  grantsFor(objectType: string, objectIds: readonly string[]): Promise<GrantRow[]>;
+
+  close(): Promise<void>;
+}
