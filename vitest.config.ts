@@ -1,6 +1,16 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships CommonJS (`main`) and ESM (`module`) builds. Node, and every
+    // dependency it loads (Apollo, graphql-tools), gets the CommonJS one; Vite would pick
+    // the ESM one for test files, and graphql refuses types from "another realm". One
+    // instance for everybody: the one Node uses.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Tamper and property tests run thousands of crypto operations; give them room on

@@ -1,15 +1,53 @@
 /**
- * veilgraph command line: `serve` (the gateway) and maintenance commands.
- * The gateway itself arrives with the gateway issue; until then `serve` says so plainly.
+ * veilgraph command line.
+ *
+ *   veilgraph serve                 start the gateway (settings: src/server/config.ts)
+ *   veilgraph keys rotate           add a key ring version and re-seal SERVER fields
+ *   veilgraph health [url]          exit 0 when a gateway answers /health
  */
-const [command = 'serve'] = process.argv.slice(2);
+import { configFromEnv } from './server/config.js';
+import { startGateway } from './server/gateway.js';
 
-switch (command) {
-  case 'serve':
-    console.error('veilgraph: the gateway is not built yet (crypto core only). Run `npm test` or `npm run bench`.');
-    process.exit(1);
-    break;
-  default:
-    console.error(`veilgraph: unknown command "${command}". Commands: serve`);
-    process.exit(2);
+async function serve(): Promise<void> {
+  const gateway = await startGateway(configFromEnv());
+  console.log(`veilgraph gateway on ${gateway.url.replace('127.0.0.1', 'localhost')}`);
+  const stop = (signal: string): void => {
+    gateway.log.info('gateway.stopping', { signal });
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 }
+
+async function health(url = `http://127.0.0.1:${process.env.PORT ?? 4000}/health`): Promise<void> {
+  const res = await fetch(url).catch(() => null);
+  const ok = res?.status === 200;
+  console.log(ok ? `healthy: ${url}` : `unhealthy: ${url}${res ? ` (HTTP ${res.status})` : ' (no answer)'}`);
+  process.exit(ok ? 0 : 1);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve();
+    case 'health':
+      return health(rest[0]);
+    case 'keys': {
+      const { runKeysCommand } = await import('./server/rotation-cli.js');
+      return runKeysCommand(rest);
+    }
+    default:
+      console.error(`veilgraph: unknown command "${command}". Commands: serve, keys rotate, health [url]`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const code = (e as { code?: unknown }).code;
+  console.error(`veilgraph: ${e instanceof Error ? e.message : String(e)}${typeof code === 'string' ? ` [${code}]` : ''}`);
+  process.exit(1);
+});

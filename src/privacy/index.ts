@@ -1,0 +1,21 @@
+/**
+ * @module
+ * The privacy model shared by the gateway and the code generator: the directives, the
+ * manifest derived from annotated SDL, the wire schema, and key-less checks of sealed
+ * values. Imports only src/crypto.
+ */
+export { PRIVACY_SDL } from './sdl.js';
+export { PRIVACY_LEVELS, isSealedLevel, type PrivacyLevel } from './levels.js';
+export { PrivacySchemaError } from './errors.js';
+export {
+  MANIFEST_VERSION,
+  buildPrivacyManifest,
+  levelOf,
+  type FieldPrivacy,
+  type InputFieldPrivacy,
+  type InputPrivacy,
+  type ObjectPrivacy,
+  type PrivacyManifest,
+} from './manifest.js';
+export { toWireSchema } from './wire-schema.js';
+export { sealedForLocation, sealedShapeProblem, type SealedShapeOptions } from './sealed-value.js';

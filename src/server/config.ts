@@ -1,0 +1,66 @@
+/**
+ * @module
+ * Gateway settings from the environment, with defaults that need no set-up.
+ *
+ *   PORT               4000
+ *   HOST               127.0.0.1 (set 0.0.0.0 to listen on every interface)
+ *   VEIL_DATA_DIR      ./data (SQLite file, key ring, secrets)
+ *   DATABASE_URL       unset = SQLite in VEIL_DATA_DIR; postgres://… = PostgreSQL
+ *   NODE_ENV           production turns off introspection and error details
+ *   VEIL_REALM         veilgraph (bound into login signatures and tokens)
+ *   VEIL_KEYRING       key ring JSON (else <data>/keyring.json, generated on first start)
+ *   VEIL_JWT_SECRET    token signing secret, base64url ≥ 32 bytes (else <data>/secrets.json)
+ *   VEIL_CHALLENGE_KEY challenge MAC key, base64url ≥ 32 bytes (else <data>/secrets.json)
+ *   VEIL_TOKEN_TTL     access token lifetime in seconds, 900
+ *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
+ *   LOG_LEVEL          info
+ */
+import { resolve } from 'node:path';
+import type { LogLevel } from './log.js';
+
+export interface GatewayConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly production: boolean;
+  readonly realm: string;
+  readonly keyring: string | undefined;
+  readonly jwtSecret: string | undefined;
+  readonly challengeKey: string | undefined;
+  readonly tokenTtlSeconds: number;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const level = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error`);
+  return {
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir: resolve(env.VEIL_DATA_DIR || './data'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    production: env.NODE_ENV === 'production',
+    realm: env.VEIL_REALM || 'veilgraph',
+    keyring: env.VEIL_KEYRING || undefined,
+    jwtSecret: env.VEIL_JWT_SECRET || undefined,
+    challengeKey: env.VEIL_CHALLENGE_KEY || undefined,
+    tokenTtlSeconds: int(env, 'VEIL_TOKEN_TTL', 900, 30, 86_400),
+    bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    logLevel: level,
+  };
+}

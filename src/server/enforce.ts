@@ -1,0 +1,43 @@
+/**
+ * @module
+ * Enforces the manifest on every protected output field: the viewer must be allowed to
+ * read the field's level (else FORBIDDEN for that field, never a silent null and never
+ * the ciphertext); SERVER fields are then decrypted from the row's sealed blob; SHARED and
+ * PRIVATE fields return the stored envelope, which only the client can open.
+ */
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import type { PrivacyManifest } from '../privacy/manifest.js';
+import type { RequestAccess } from './access.js';
+import { forbidden } from './errors.js';
+import type { ServerFieldCodec, ServerRow } from './server-fields.js';
+
+export interface EnforcementContext {
+  readonly access: RequestAccess;
+}
+
+type Row = ServerRow & Record<string, unknown>;
+
+export function enforcePrivacy(schema: GraphQLSchema, manifest: PrivacyManifest, codec: ServerFieldCodec): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
+      const object = manifest.objects[typeName];
+      const level = object?.fields[fieldName]?.level;
+      if (!object || !level || level === 'PUBLIC') return config;
+      const original: GraphQLFieldResolver<Row, EnforcementContext> = config.resolve ?? defaultFieldResolver;
+      const what = `read ${typeName}.${fieldName}`;
+      const resolve: GraphQLFieldResolver<Row, EnforcementContext> = (parent, args, ctx, info) => {
+        const ownerId = String(parent[object.owner]);
+        const objectId = String(parent[object.id]);
+        const finish = (ok: boolean): unknown => {
+          if (!ok) throw forbidden(what);
+          if (level === 'SERVER') return codec.open(typeName, parent, ownerId, objectId)[fieldName] ?? null;
+          return original(parent, args, ctx, info);
+        };
+        const allowed = ctx.access.canRead(typeName, objectId, ownerId, level);
+        return typeof allowed === 'boolean' ? finish(allowed) : allowed.then(finish);
+      };
+      return { ...config, resolve };
+    },
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * @module
+ * GraphQL errors with stable codes. Every error a client can act on carries
+ * `extensions.code`; messages name fields and coordinates, never values.
+ */
+import { GraphQLError } from 'graphql';
+
+export type GatewayErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'BAD_USER_INPUT'
+  | 'BAD_SEALED_VALUE'
+  | 'RATE_LIMITED'
+  | 'QUERY_TOO_COMPLEX'
+  | 'INTERNAL_SERVER_ERROR';
+
+export function gatewayError(code: GatewayErrorCode | string, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+export function forbidden(what: string): GraphQLError {
+  return gatewayError('FORBIDDEN', `not allowed to ${what}`);
+}
+
+export function unauthenticated(): GraphQLError {
+  return gatewayError('UNAUTHENTICATED', 'sign in first: send a token from `login` as "Authorization: Bearer <token>"');
+}
+
+/**
+ * Carries a code through graphql-js's input coercion: for a scalar's parse error,
+ * graphql-js builds a new error from `originalError`, whose `extensions` survive.
+ */
+export class CodedInputError extends Error {
+  readonly extensions: { code: string };
+  constructor(code: string, message: string) {
+    super(message);
+    this.extensions = { code };
+  }
+}
+
+// Only our own error classes are translated; anything else (a Node system error, a driver
+// error) may carry paths or connection strings and stays an internal error.
+const EXPOSED = new Set(['CryptoError', 'AuthError', 'StorageError']);
+
+/** Our own typed errors (crypto, auth, storage) become GraphQL errors with their code. */
+export function toGraphQLError(e: unknown): unknown {
+  if (e instanceof GraphQLError) return e;
+  if (e instanceof Error && EXPOSED.has(e.name) && typeof (e as { code?: unknown }).code === 'string') {
+    const extra: Record<string, unknown> = {};
+    const retry = (e as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retry === 'number') extra.retryAfterSeconds = retry;
+    return gatewayError((e as unknown as { code: string }).code, e.message, extra);
+  }
+  return e;
+}

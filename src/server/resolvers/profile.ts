@@ -1,0 +1,173 @@
+/**
+ * @module
+ * Resolvers for the reference `Profile` type. They show the pattern for any annotated
+ * type: PUBLIC columns are stored as given; SERVER values go through the codec (one sealed
+ * blob per row plus blind indexes); SHARED/PRIVATE values arrive as envelopes, are checked
+ * to be sealed for this owner, object and field, and are stored as they are. Reads need
+ * nothing here: the enforcement layer (../enforce.ts) authorises and decrypts per field.
+ */
+import { isSealedLevel, type PrivacyLevel } from '../../privacy/levels.js';
+import type { GatewayContext } from '../context.js';
+import { requireViewer } from '../context.js';
+import { forbidden, gatewayError } from '../errors.js';
+import { assertSealedInputLocations } from '../sealed-input.js';
+import type { Access, GrantRow, ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
+import { withErrorCodes } from './wrap.js';
+
+const TYPE = 'Profile';
+/** Client-chosen ids: long enough to be unguessable when random, URL-safe. */
+const OBJECT_ID = /^[A-Za-z0-9_-]{16,64}$/;
+const MAX_DISPLAY_NAME = 200;
+const MAX_PAGE = 200;
+
+type ProfileFields = { displayName?: string | null; email?: string | null; phone?: string | null; bio?: string | null; diary?: string | null };
+
+function notFound(): Error {
+  return gatewayError('NOT_FOUND', 'no such profile');
+}
+
+function checkDisplayName(v: unknown): void {
+  if (typeof v !== 'string' || v.trim().length === 0 || v.length > MAX_DISPLAY_NAME) {
+    throw gatewayError('BAD_USER_INPUT', `displayName must be 1–${MAX_DISPLAY_NAME} characters`, { field: 'displayName' });
+  }
+}
+
+function inputLevel(ctx: GatewayContext, inputType: string, field: string): PrivacyLevel {
+  return ctx.manifest.inputs[inputType]?.fields[field]?.level ?? 'PUBLIC';
+}
+
+/** SERVER values present in an input (null = clear the value). */
+function serverValues(ctx: GatewayContext, inputType: string, input: ProfileFields): Record<string, unknown> | null {
+  let out: Record<string, unknown> | null = null;
+  for (const [name, v] of Object.entries(input)) {
+    if (v !== undefined && inputLevel(ctx, inputType, name) === 'SERVER') (out ??= {})[name] = v;
+  }
+  return out;
+}
+
+function sealServer(ctx: GatewayContext, ownerId: string, id: string, values: Record<string, unknown>): Pick<ProfileRow, 'serverSealed' | 'serverKeyVersion' | 'emailIndex'> {
+  const sealed = ctx.codec.seal(TYPE, ownerId, id, values);
+  const email = values.email;
+  return {
+    serverSealed: sealed?.sealed ?? null,
+    serverKeyVersion: sealed?.keyVersion ?? 0,
+    emailIndex: typeof email === 'string' ? ctx.codec.blindIndex('Profile.email', email) : null,
+  };
+}
+
+async function ownProfileOrThrow(store: Store, ctx: GatewayContext, id: string, what: string): Promise<ProfileRow> {
+  const viewer = requireViewer(ctx);
+  const row = await store.findProfileById(id);
+  if (!row) throw notFound();
+  if (row.ownerId !== viewer.id) throw forbidden(what);
+  return row;
+}
+
+export const profileResolvers = {
+  Query: withErrorCodes({
+    myProfile: (_: unknown, __: unknown, ctx: GatewayContext) => ctx.store.findProfileByOwner(requireViewer(ctx).id),
+    profile: (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      return ctx.store.findProfileById(args.id);
+    },
+    profiles: async (_: unknown, args: { first: number; after?: string | null }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_PAGE) {
+        throw gatewayError('BAD_USER_INPUT', `first must be 1–${MAX_PAGE}`);
+      }
+      const nodes = await ctx.store.listProfiles(args.first, args.after ?? undefined);
+      return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
+    },
+    profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const rows = await ctx.store.findProfilesByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email));
+      return rows[0] ?? null;
+    },
+    profileGrants: async (_: unknown, args: { profileId: string }, ctx: GatewayContext) => {
+      await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'see the grants of this profile');
+      return ctx.store.grantsFor(TYPE, [args.profileId]);
+    },
+  }),
+
+  Mutation: withErrorCodes({
+    createProfile: async (_: unknown, args: { input: ProfileFields & { id: string; displayName: string } }, ctx: GatewayContext) => {
+      const viewer = requireViewer(ctx);
+      const { input } = args;
+      if (!OBJECT_ID.test(input.id)) throw gatewayError('BAD_USER_INPUT', 'id must be 16–64 base64url characters, chosen at random by the client', { field: 'id' });
+      checkDisplayName(input.displayName);
+      assertSealedInputLocations(ctx.backend, ctx.manifest, 'CreateProfileInput', input, { ownerId: viewer.id, objectId: input.id });
+      const server = sealServer(ctx, viewer.id, input.id, serverValues(ctx, 'CreateProfileInput', input) ?? {});
+      return ctx.store.createProfile({
+        id: input.id,
+        ownerId: viewer.id,
+        displayName: input.displayName,
+        ...server,
+        bio: input.bio ?? null,
+        diary: input.diary ?? null,
+      });
+    },
+
+    updateProfile: async (_: unknown, args: { id: string; input: ProfileFields }, ctx: GatewayContext) => {
+      requireViewer(ctx);
+      const { input } = args;
+      // Everything is checked before anything is written; the read-modify-write of the
+      // SERVER blob happens in one transaction so a concurrent update cannot be lost.
+      return ctx.store.transaction(async (tx) => {
+        const row = await tx.findProfileById(args.id);
+        if (!row) throw notFound();
+        for (const [name, v] of Object.entries(input)) {
+          if (v === undefined) continue;
+          const level = inputLevel(ctx, 'UpdateProfileInput', name);
+          if (!(await ctx.access.canWrite(TYPE, row.id, row.ownerId, level))) throw forbidden(`write Profile.${name}`);
+        }
+        if (input.displayName !== undefined) checkDisplayName(input.displayName);
+        assertSealedInputLocations(ctx.backend, ctx.manifest, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id });
+        const patch: { -readonly [K in keyof ProfileUpdate]: ProfileUpdate[K] } = {};
+        if (input.displayName != null) patch.displayName = input.displayName;
+        for (const name of ['bio', 'diary'] as const) {
+          if (input[name] !== undefined && isSealedLevel(inputLevel(ctx, 'UpdateProfileInput', name))) patch[name] = input[name] ?? null;
+        }
+        const server = serverValues(ctx, 'UpdateProfileInput', input);
+        if (server) {
+          const merged = { ...ctx.codec.open(TYPE, row as ProfileRow & Record<string, unknown>, row.ownerId, row.id), ...server };
+          Object.assign(patch, sealServer(ctx, row.ownerId, row.id, merged));
+        }
+        const updated = await tx.updateProfile(row.id, patch);
+        if (!updated) throw notFound();
+        return updated;
+      });
+    },
+
+    deleteProfile: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+      await ownProfileOrThrow(ctx.store, ctx, args.id, 'delete this profile');
+      return ctx.store.deleteProfile(args.id);
+    },
+
+    grantProfileAccess: async (_: unknown, args: { profileId: string; username: string; access: Access }, ctx: GatewayContext) => {
+      const row = await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'grant access to this profile');
+      const grantee = await ctx.store.findUserByUsername(args.username);
+      if (!grantee) throw gatewayError('NOT_FOUND', 'no such user');
+      if (grantee.id === row.ownerId) throw gatewayError('BAD_USER_INPUT', 'the owner already has access');
+      return ctx.store.upsertGrant({ objectType: TYPE, objectId: row.id, granteeId: grantee.id, access: args.access });
+    },
+
+    revokeProfileAccess: async (_: unknown, args: { profileId: string; username: string }, ctx: GatewayContext) => {
+      const row = await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'revoke access to this profile');
+      const grantee = await ctx.store.findUserByUsername(args.username);
+      if (!grantee) throw gatewayError('NOT_FOUND', 'no such user');
+      return ctx.store.deleteGrant(TYPE, row.id, grantee.id);
+    },
+  }),
+
+  Profile: {
+    owner: (p: ProfileRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(p.ownerId),
+    createdAt: (p: ProfileRow) => p.createdAt.toISOString(),
+    updatedAt: (p: ProfileRow) => p.updatedAt.toISOString(),
+  },
+
+  Grant: {
+    profileId: (g: GrantRow) => g.objectId,
+    grantee: (g: GrantRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(g.granteeId),
+    createdAt: (g: GrantRow) => g.createdAt.toISOString(),
+  },
+};

@@ -1,0 +1,50 @@
+/**
+ * @module
+ * The gateway's own secrets (token signing, challenge MACs): from the environment, else
+ * from `<dataDir>/secrets.json` (mode 0600), generated on first start.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
+import { ConfigError } from './config.js';
+
+export interface GatewaySecrets {
+  readonly jwtSecret: Uint8Array;
+  readonly challengeKey: Uint8Array;
+}
+
+function decode(name: string, text: string): Uint8Array {
+  let b: Uint8Array;
+  try {
+    b = base64urlDecode(text);
+  } catch {
+    throw new ConfigError(`${name} must be base64url`);
+  }
+  if (b.length < 32) throw new ConfigError(`${name} must be at least 32 bytes`);
+  return b;
+}
+
+export function loadSecrets(
+  backend: CryptoBackend,
+  dataDir: string,
+  env: { jwtSecret?: string | undefined; challengeKey?: string | undefined },
+  onGenerated?: (path: string) => void,
+): GatewaySecrets {
+  const path = join(dataDir, 'secrets.json');
+  let file: { jwtSecret: string; challengeKey: string } | undefined;
+  if (!env.jwtSecret || !env.challengeKey) {
+    if (existsSync(path)) {
+      file = JSON.parse(readFileSync(path, 'utf8')) as { jwtSecret: string; challengeKey: string };
+    } else {
+      file = { jwtSecret: base64urlEncode(backend.randomBytes(32)), challengeKey: base64urlEncode(backend.randomBytes(32)) };
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+      onGenerated?.(path);
+    }
+  }
+  return {
+    jwtSecret: decode('VEIL_JWT_SECRET', env.jwtSecret ?? file!.jwtSecret),
+    challengeKey: decode('VEIL_CHALLENGE_KEY', env.challengeKey ?? file!.challengeKey),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Test harness: a real gateway on a loopback port over a real database (a fresh SQLite
+ * file in a temp dir, or a URL such as a throwaway PostgreSQL), plus a minimal client
+ * that registers, logs in and seals values the way a real client must. The log lines the
+ * gateway writes are captured for inspection (canary tests).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
+import { sealEnvelopeText } from '../../src/crypto/envelope.js';
+import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
+import { loginMessage, registrationMessage } from '../../src/server/auth/messages.js';
+import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
+
+export interface GqlResponse<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly data?: T | null;
+  readonly errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; [k: string]: unknown } }[];
+}
+
+export interface TestGateway {
+  readonly gateway: RunningGateway;
+  readonly dataDir: string;
+  readonly logs: string[];
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResponse<T>>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(overrides: Partial<GatewayOptions> = {}): Promise<TestGateway> {
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'veilgraph-test-'));
+  const logs: string[] = [];
+  const gateway = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    databaseUrl: undefined,
+    production: false,
+    realm: 'veilgraph',
+    keyring: undefined,
+    jwtSecret: undefined,
+    challengeKey: undefined,
+    tokenTtlSeconds: 900,
+    bodyLimitBytes: 4 * 1024 * 1024,
+    logLevel: 'debug',
+    logSink: (line) => logs.push(line),
+    ...overrides,
+  });
+  return {
+    gateway,
+    dataDir,
+    logs,
+    async gql(query, variables, token) {
+      const res = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as GqlResponse;
+      return { ...body, status: res.status } as never;
+    },
+    async close() {
+      await gateway.close();
+      if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestUser {
+  readonly id: string;
+  readonly username: string;
+  readonly token: string;
+  readonly signing: SigningKeyPair;
+  readonly encryption: EncryptionKeyPair;
+  /** The user's vault key for PRIVATE fields (client-side only). */
+  readonly vault: SymmetricKey;
+}
+
+export async function registerAndLogin(t: TestGateway, username: string, realm = 'veilgraph'): Promise<TestUser> {
+  const signing = await generateSigningKeyPair(nodeBackend);
+  const encryption = await generateEncryptionKeyPair(nodeBackend);
+  const sig = await nodeBackend.ed25519Sign(
+    signing.seed,
+    registrationMessage({ realm, username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }),
+  );
+  const reg = await t.gql<{ register: { id: string } }>(
+    'mutation R($i: RegisterInput!) { register(input: $i) { id } }',
+    { i: { username, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) } },
+  );
+  if (!reg.data?.register) throw new Error(`register failed: ${JSON.stringify(reg.errors)}`);
+  const token = await login(t, username, signing, realm);
+  return { id: reg.data.register.id, username, token, signing, encryption, vault: generateSymmetricKey(nodeBackend) };
+}
+
+export async function login(t: TestGateway, username: string, signing: SigningKeyPair, realm = 'veilgraph'): Promise<string> {
+  const ch = await t.gql<{ challenge: { challenge: string } }>('mutation C($u: String!) { challenge(username: $u) { challenge } }', { u: username });
+  if (!ch.data?.challenge) throw new Error(`challenge failed: ${JSON.stringify(ch.errors)}`);
+  const challenge = ch.data.challenge.challenge;
+  const sig = await nodeBackend.ed25519Sign(signing.seed, loginMessage({ realm, username, purpose: 'LOGIN', challenge: base64urlDecode(challenge) }));
+  const res = await t.gql<{ login: { token: string } }>('mutation L($u: String!, $c: String!, $s: String!) { login(username: $u, challenge: $c, signature: $s) { token } }', {
+    u: username,
+    c: challenge,
+    s: base64urlEncode(sig),
+  });
+  if (!res.data?.login) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
+  return res.data.login.token;
+}
+
+/** Seals a field value as a client does: JSON of the value, bound to Type.field, owner and object. */
+export function seal(key: SymmetricKey, coordinate: string, ownerId: string, objectId: string, value: unknown): string {
+  return sealEnvelopeText(nodeBackend, key, { coordinate, ownerId, objectId }, JSON.stringify(value));
+}
+
+/** A random client-chosen object id (22 base64url characters). */
+export function newObjectId(): string {
+  return base64urlEncode(nodeBackend.randomBytes(16));
+}
+
+/** A random printable canary string (so it can be searched for in raw bytes). */
+export function canary(tag: string): string {
+  return `canary-${tag}-${base64urlEncode(nodeBackend.randomBytes(12))}`;
+}
