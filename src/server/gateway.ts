@@ -23,6 +23,7 @@ import type { PrivacyManifest } from '../privacy/manifest.js';
 import { RequestAccess } from './access.js';
 import { createAuthService } from './auth/service.js';
 import type { GatewayConfig } from './config.js';
+import { CodedInputError } from './errors.js';
 import type { GatewayContext, GatewayServices } from './context.js';
 import { enforcePrivacy } from './enforce.js';
 import { createHttpHandler } from './http.js';
@@ -33,7 +34,7 @@ import { authResolvers } from './resolvers/auth.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
-import { createSealedScalar } from './sealed-scalar.js';
+import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
@@ -70,6 +71,19 @@ function bearer(req: IncomingMessage): string | null {
   const m = /^Bearer ([A-Za-z0-9._-]+)$/.exec(h);
   if (!m) throw new GraphQLError('the Authorization header must be "Bearer <token>"', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
   return m[1]!;
+}
+
+// Codes our validation rules set; Apollo would report them all as GRAPHQL_VALIDATION_FAILED.
+const OUR_VALIDATION_CODES = new Set(['BAD_SEALED_VALUE', 'QUERY_TOO_COMPLEX']);
+
+/** The first `extensions.code` set by us somewhere down an error's `originalError` chain. */
+function codedCause(error: unknown): string | undefined {
+  for (let e = error as { originalError?: unknown; extensions?: { code?: unknown } } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof CodedInputError) return e.extensions.code;
+    if (e instanceof GraphQLError && typeof e.extensions?.code === 'string' && OUR_VALIDATION_CODES.has(e.extensions.code)) return e.extensions.code;
+    e = e.originalError as typeof e;
+  }
+  return undefined;
 }
 
 /**
@@ -121,7 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     schema,
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
-    validationRules: [createLimitsRule(options.limits ?? DEFAULT_LIMITS)],
+    validationRules: [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)],
     // The default cache-control plugin is most of Apollo's per-field cost and we set no
     // cache hints; reporting plugins would send data to a vendor.
     plugins: [
@@ -147,8 +161,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         },
       },
     ],
-    formatError: (formatted: GraphQLFormattedError): GraphQLFormattedError => {
-      const code = formatted.extensions?.code;
+    formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+      // Apollo re-codes validation and variable errors (GRAPHQL_VALIDATION_FAILED,
+      // BAD_USER_INPUT); a code we set deeper in the chain is the more precise one.
+      const inner = codedCause(error);
+      const code = inner ?? formatted.extensions?.code;
+      if (inner) formatted = { ...formatted, extensions: { ...formatted.extensions, code: inner } };
       if (code === 'BAD_SEALED_VALUE' || formatted.message.startsWith('Variable "$')) {
         return { ...formatted, message: withoutEchoedValue(formatted.message) };
       }

@@ -110,18 +110,21 @@ export const profileResolvers = {
     updateProfile: async (_: unknown, args: { id: string; input: ProfileFields }, ctx: GatewayContext) => {
       requireViewer(ctx);
       const { input } = args;
-      // Everything is checked before anything is written; the read-modify-write of the
-      // SERVER blob happens in one transaction so a concurrent update cannot be lost.
+      // Everything is checked before anything is written. Owner and id never change, so
+      // authorization and location checks use a first read; the read-modify-write of the
+      // SERVER blob then happens in one transaction so a concurrent update cannot be lost.
+      const current = await ctx.store.findProfileById(args.id);
+      if (!current) throw notFound();
+      for (const [name, v] of Object.entries(input)) {
+        if (v === undefined) continue;
+        const level = inputLevel(ctx, 'UpdateProfileInput', name);
+        if (!(await ctx.access.canWrite(TYPE, current.id, current.ownerId, level))) throw forbidden(`write Profile.${name}`);
+      }
+      if (input.displayName !== undefined) checkDisplayName(input.displayName);
+      assertSealedInputLocations(ctx.backend, ctx.manifest, 'UpdateProfileInput', input, { ownerId: current.ownerId, objectId: current.id });
       return ctx.store.transaction(async (tx) => {
         const row = await tx.findProfileById(args.id);
         if (!row) throw notFound();
-        for (const [name, v] of Object.entries(input)) {
-          if (v === undefined) continue;
-          const level = inputLevel(ctx, 'UpdateProfileInput', name);
-          if (!(await ctx.access.canWrite(TYPE, row.id, row.ownerId, level))) throw forbidden(`write Profile.${name}`);
-        }
-        if (input.displayName !== undefined) checkDisplayName(input.displayName);
-        assertSealedInputLocations(ctx.backend, ctx.manifest, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id });
         const patch: { -readonly [K in keyof ProfileUpdate]: ProfileUpdate[K] } = {};
         if (input.displayName != null) patch.displayName = input.displayName;
         for (const name of ['bio', 'diary'] as const) {

@@ -1,0 +1,255 @@
+/**
+ * @module
+ * The authentication service (docs/auth.md): registration with proof of possession of the
+ * signing key, stateless login challenges, Ed25519 challenge-response login, short-lived
+ * access tokens, and per-client rate limits. Transport-agnostic: the GraphQL layer maps
+ * AuthError codes to `extensions.code` and passes the requester's address as `clientKey`.
+ */
+import type { CryptoBackend } from '../../crypto/backend.js';
+import { base64urlEncode } from '../../crypto/base64url.js';
+import { equalBytes, wipe } from '../../crypto/bytes.js';
+import { isAcceptableEd25519PublicKey } from '../../crypto/ed25519-key-check.js';
+import { isCryptoError } from '../../crypto/errors.js';
+import type { Store, UserRow } from '../storage/store.js';
+import { CHALLENGE_TTL_MS, MIN_CHALLENGE_KEY_BYTES, issueChallenge, verifyChallenge, type ChallengeKeying } from './challenge.js';
+import { AuthError, loginFailed, rateLimited } from './errors.js';
+import { createTokenService, type TokenClaims } from './jwt.js';
+import {
+  AuthPurpose,
+  DEFAULT_REALM,
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+  isAuthPurpose,
+  loginMessage,
+  registrationMessage,
+} from './messages.js';
+import { TokenBucketLimiter, type RateLimitRule } from './rate-limit.js';
+import { decodeFixedBase64url, isCanonicalX25519PublicKey, parseUsername } from './validate.js';
+
+/** Per-client limits (docs/auth.md §6). Rates are per gateway instance. */
+export interface AuthLimits {
+  /** `challenge:<client>`: challenges per client address. */
+  readonly challenge: RateLimitRule;
+  /** `login:<client>`: login attempts per client address, any username. */
+  readonly login: RateLimitRule;
+  /** `login:<client>:<username>`: login attempts per client address and username. */
+  readonly loginPerUser: RateLimitRule;
+  /** `register:<client>`: registrations (and USERNAME_TAKEN probes) per client address. */
+  readonly register: RateLimitRule;
+  /** Most buckets each limiter holds (default 10,000). */
+  readonly maxKeys?: number;
+}
+
+export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+  challenge: { capacity: 20, refillPerSecond: 1 / 3 }, // burst 20, then 20 per minute
+  login: { capacity: 20, refillPerSecond: 1 / 3 }, // burst 20, then 20 per minute
+  loginPerUser: { capacity: 5, refillPerSecond: 1 / 12 }, // burst 5, then 5 per minute
+  register: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
+};
+
+export interface AuthServiceOptions {
+  readonly store: Store;
+  readonly backend: CryptoBackend;
+  /** Deployment name bound into every signed message, challenge MAC and token `aud` (default "veilgraph"). */
+  readonly realm?: string;
+  /** HMAC key for challenges: ≥ 32 random bytes, the same on every instance, independent of `jwtSecret`. */
+  readonly challengeKey: Uint8Array;
+  /** HS256 secret for access tokens: ≥ 32 random bytes, the same on every instance. */
+  readonly jwtSecret: Uint8Array;
+  /** Access token lifetime (default 900 s). */
+  readonly tokenTtlSeconds?: number;
+  /** Challenge lifetime (default 300 s). */
+  readonly challengeTtlSeconds?: number;
+  /** Clock in Unix milliseconds (tests inject one). */
+  readonly now?: () => number;
+  readonly limits?: Partial<AuthLimits>;
+}
+
+export interface RegisterInput {
+  readonly username: string;
+  /** Ed25519 public key, base64url (32 bytes). */
+  readonly signingKey: string;
+  /** X25519 public key, base64url (32 bytes). */
+  readonly encryptionKey: string;
+  /** Ed25519 signature over the registration message by `signingKey`, base64url (64 bytes). */
+  readonly signature: string;
+}
+
+export interface ChallengeResult {
+  /** base64url, 76 characters; the client decodes it and signs the login message over the bytes. */
+  readonly challenge: string;
+  readonly expiresAt: Date;
+}
+
+export interface LoginResult {
+  readonly token: string;
+  readonly expiresAt: Date;
+  /** The store's row (keys as bytes); the GraphQL `User` resolvers encode them. */
+  readonly user: UserRow;
+}
+
+export interface AuthService {
+  readonly realm: string;
+  /** `clientKey` (the requester's address) enables the `register` rate limit; the gateway should always pass it. */
+  register(input: RegisterInput, clientKey?: string): Promise<UserRow>;
+  challenge(username: string, purpose: string, clientKey: string): Promise<ChallengeResult>;
+  login(username: string, challenge: string, signatureB64: string, clientKey: string): Promise<LoginResult>;
+  verifyToken(token: string): Promise<TokenClaims>;
+  /** Deletes used-challenge records that can no longer matter; run periodically. */
+  purgeExpiredChallenges(): Promise<number>;
+}
+
+export const USER_ID_BYTES = 16;
+/**
+ * A used challenge is remembered this long past its own expiry, so that an instance whose
+ * clock lags the one that purges still finds it (and refuses the replay).
+ */
+export const CONSUMED_CHALLENGE_GRACE_MS = 10 * 60_000;
+const REALM_PATTERN = /^[\x21-\x7e]{1,128}$/;
+const MAX_CLIENT_KEY_LENGTH = 512;
+
+function isConflict(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'CONFLICT';
+}
+
+function assertSecret(b: unknown, what: string): asserts b is Uint8Array {
+  if (!(b instanceof Uint8Array) || b.length < MIN_CHALLENGE_KEY_BYTES) {
+    throw new TypeError(`${what} must be a Uint8Array of at least ${MIN_CHALLENGE_KEY_BYTES} bytes`);
+  }
+}
+
+function assertClientKey(k: unknown): asserts k is string {
+  if (typeof k !== 'string' || k.length === 0 || k.length > MAX_CLIENT_KEY_LENGTH) {
+    throw new TypeError('clientKey must be a non-empty string (the requester address)');
+  }
+}
+
+export function createAuthService(options: AuthServiceOptions): AuthService {
+  const { store, backend } = options;
+  const realm = options.realm ?? DEFAULT_REALM;
+  if (!REALM_PATTERN.test(realm)) throw new TypeError('realm must be 1–128 printable ASCII characters without spaces');
+  assertSecret(options.challengeKey, 'challengeKey');
+  assertSecret(options.jwtSecret, 'jwtSecret');
+  if (equalBytes(options.challengeKey, options.jwtSecret)) throw new TypeError('challengeKey and jwtSecret must be different keys');
+  const now = options.now ?? Date.now;
+  const challengeTtlMs = options.challengeTtlSeconds === undefined ? CHALLENGE_TTL_MS : options.challengeTtlSeconds * 1000;
+  if (!Number.isSafeInteger(challengeTtlMs) || challengeTtlMs < 1000 || challengeTtlMs > 3_600_000) {
+    throw new RangeError('challenge lifetime must be a whole number of seconds between 1 and 3600');
+  }
+  const keying: ChallengeKeying = { backend, key: options.challengeKey.slice() };
+  const tokens = createTokenService({ secret: options.jwtSecret, audience: realm, ttlSeconds: options.tokenTtlSeconds, now });
+
+  const limits: AuthLimits = { ...DEFAULT_AUTH_LIMITS, ...options.limits };
+  const limiter = (rule: RateLimitRule): TokenBucketLimiter => new TokenBucketLimiter({ ...rule, maxKeys: limits.maxKeys, now });
+  const challengeLimiter = limiter(limits.challenge);
+  const loginLimiter = limiter(limits.login);
+  const loginUserLimiter = limiter(limits.loginPerUser);
+  const registerLimiter = limiter(limits.register);
+  const enforce = (l: TokenBucketLimiter, key: string): void => {
+    const d = l.take(key);
+    if (!d.allowed) throw rateLimited(d.retryAfterSeconds);
+  };
+
+  // Unknown users are "verified" against this key so that their login costs what a real
+  // one costs. Its seed is random and dropped at once: no signature can ever verify.
+  let dummyKey: Promise<Uint8Array> | undefined;
+  const dummySigningKey = (): Promise<Uint8Array> =>
+    (dummyKey ??= (async () => {
+      const seed = backend.randomBytes(32);
+      try {
+        return await backend.ed25519PublicKey(seed);
+      } finally {
+        wipe(seed);
+      }
+    })());
+
+  async function isLowOrderX25519(pub: Uint8Array): Promise<boolean> {
+    const scalar = backend.randomBytes(32);
+    try {
+      await backend.x25519(scalar, pub);
+      return false;
+    } catch (e) {
+      if (isCryptoError(e, 'INVALID_PUBLIC_KEY')) return true;
+      throw e;
+    } finally {
+      wipe(scalar);
+    }
+  }
+
+  return {
+    realm,
+
+    async register(input, clientKey) {
+      if (clientKey !== undefined) {
+        assertClientKey(clientKey);
+        enforce(registerLimiter, `register:${clientKey}`);
+      }
+      if (typeof input !== 'object' || input === null) throw new AuthError('BAD_USER_INPUT', 'registration input missing');
+      const username = parseUsername(input.username);
+      const signingKey = decodeFixedBase64url(input.signingKey, PUBLIC_KEY_BYTES, 'signingKey');
+      const encryptionKey = decodeFixedBase64url(input.encryptionKey, PUBLIC_KEY_BYTES, 'encryptionKey');
+      const signature = decodeFixedBase64url(input.signature, SIGNATURE_BYTES, 'signature');
+      if (!isAcceptableEd25519PublicKey(signingKey)) {
+        throw new AuthError('BAD_USER_INPUT', 'signingKey is not an acceptable Ed25519 public key (small order or non-canonical)');
+      }
+      if (!isCanonicalX25519PublicKey(encryptionKey) || (await isLowOrderX25519(encryptionKey))) {
+        throw new AuthError('BAD_USER_INPUT', 'encryptionKey is not an acceptable X25519 public key (low order or non-canonical)');
+      }
+      const message = registrationMessage({ realm, username, signingKey, encryptionKey });
+      if (!(await backend.ed25519Verify(signingKey, message, signature))) {
+        throw new AuthError('BAD_REGISTRATION_SIGNATURE', 'registration signature does not verify');
+      }
+      if (await store.findUserByUsername(username)) throw new AuthError('USERNAME_TAKEN', 'username is taken');
+      try {
+        return await store.createUser({ id: base64urlEncode(backend.randomBytes(USER_ID_BYTES)), username, signingKey, encryptionKey });
+      } catch (e) {
+        // Lost a race with a concurrent registration of the same name (unique index).
+        if (isConflict(e)) throw new AuthError('USERNAME_TAKEN', 'username is taken');
+        throw e;
+      }
+    },
+
+    async challenge(username, purpose, clientKey) {
+      assertClientKey(clientKey);
+      enforce(challengeLimiter, `challenge:${clientKey}`);
+      const name = parseUsername(username);
+      if (!isAuthPurpose(purpose)) throw new AuthError('BAD_USER_INPUT', 'unknown challenge purpose');
+      // No database access: known and unknown usernames get the same kind of challenge.
+      const issued = issueChallenge(keying, { realm, username: name, purpose }, now(), challengeTtlMs);
+      return { challenge: issued.text, expiresAt: issued.expiresAt };
+    },
+
+    async login(username, challenge, signatureB64, clientKey) {
+      assertClientKey(clientKey);
+      enforce(loginLimiter, `login:${clientKey}`);
+      const name = parseUsername(username);
+      enforce(loginUserLimiter, `login:${clientKey}:${name}`);
+      const signature = decodeFixedBase64url(signatureB64, SIGNATURE_BYTES, 'signature');
+      const binding = { realm, username: name, purpose: AuthPurpose.LOGIN };
+      const verified = verifyChallenge(keying, binding, challenge, now());
+
+      const user = await store.findUserByUsername(name);
+      const key = user ? user.signingKey : await dummySigningKey();
+      const ok = await backend.ed25519Verify(key, loginMessage({ ...binding, challenge: verified.bytes }), signature);
+      if (!user || !ok) throw loginFailed();
+
+      // Consumed only now, after the signature verified: a request with a bad signature
+      // (or for an unknown user) never burns a challenge. The store's insert is atomic, so of
+      // two concurrent logins with the same challenge exactly one wins.
+      const expiresAt = new Date(verified.expiresAt.getTime() + CONSUMED_CHALLENGE_GRACE_MS);
+      if (!(await store.consumeChallenge(verified.id, expiresAt))) {
+        throw new AuthError('CHALLENGE_REPLAYED', 'challenge already used');
+      }
+      const issued = await tokens.issue(user.id);
+      return { token: issued.token, expiresAt: issued.expiresAt, user };
+    },
+
+    verifyToken(token) {
+      return tokens.verify(token);
+    },
+
+    purgeExpiredChallenges() {
+      return store.purgeExpiredChallenges(new Date(now()));
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * @module
+ * Storage failures callers can act on, each with a stable `code`. Anything else (a bug, an
+ * unexpected database error) propagates as it is.
+ */
+
+export type StorageErrorCode =
+  /** The database cannot be reached, opened, or does not exist. */
+  | 'DATABASE_UNAVAILABLE'
+  /** `DATABASE_URL` has a scheme we do not support (or is not a URL). */
+  | 'UNSUPPORTED_DATABASE_URL'
+  /** A unique key is taken (username, profile owner, id). */
+  | 'CONFLICT'
+  /** A row refers to one that does not exist (profile owner, grantee). */
+  | 'INVALID_REFERENCE'
+  /** An argument the database would not be able to hold (e.g. access not READ/WRITE). */
+  | 'INVALID_ARGUMENT'
+  /** Applying the schema migrations failed, or an applied migration was edited afterwards. */
+  | 'MIGRATION_FAILED';
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  readonly code: StorageErrorCode;
+  /** For CONFLICT: the columns of the violated unique key, when the database says. */
+  readonly fields: readonly string[] | undefined;
+
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown; fields?: readonly string[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.fields = options?.fields;
+  }
+}
+
+export function isStorageError(e: unknown, code?: StorageErrorCode): e is StorageError {
+  return e instanceof StorageError && (code === undefined || e.code === code);
+}
+
+/** The URL with any password replaced by `***`; only the scheme when it does not parse. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0];
+    return scheme ? `${scheme}…` : '(not a URL)';
+  }
+}
+
+/** Removes `secret` (as written and URL-decoded) from `text`. */
+export function scrub(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  let out = text.split(secret).join('***');
+  try {
+    const decoded = decodeURIComponent(secret);
+    if (decoded) out = out.split(decoded).join('***');
+  } catch {
+    // not URL-encoded
+  }
+  return out;
+}
+
+interface PrismaLikeError {
+  name?: string;
+  code?: string;
+  errorCode?: string;
+  message?: string;
+  meta?: {
+    target?: unknown;
+    driverAdapterError?: { cause?: { kind?: string; constraint?: { fields?: unknown } } };
+  };
+}
+
+/** Prisma error codes meaning the database is not there (P1xxx, pool timeouts, dropped links). */
+const UNAVAILABLE_CODES = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1010', 'P1011', 'P1017', 'P2024']);
+const UNAVAILABLE_ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'DatabaseDoesNotExist',
+  'DatabaseAccessDenied',
+  'AuthenticationFailed',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TlsConnectionError',
+]);
+
+function conflictFields(e: PrismaLikeError): string[] | undefined {
+  const target = e.meta?.target ?? e.meta?.driverAdapterError?.cause?.constraint?.fields;
+  // SQLite reports `User.username`-style names, PostgreSQL quoted ones: keep the bare column.
+  if (Array.isArray(target)) return target.filter((f): f is string => typeof f === 'string').map((f) => f.replace(/^"|"$/g, ''));
+  return undefined;
+}
+
+/**
+ * A StorageError for Prisma/driver errors callers can act on; `e` itself otherwise.
+ * `what` names the operation for the message; `secret` is scrubbed from messages.
+ */
+export function mapStorageError(e: unknown, what: string, secret?: string): unknown {
+  if (e instanceof StorageError || typeof e !== 'object' || e === null) return e;
+  const err = e as PrismaLikeError;
+  const code = err.code ?? err.errorCode;
+  const kind = err.meta?.driverAdapterError?.cause?.kind;
+  const message = scrub(String(err.message ?? ''), secret).trim();
+  if (code === 'P2002') {
+    const fields = conflictFields(err);
+    return new StorageError('CONFLICT', `${what}: ${fields?.length ? fields.join(', ') : 'a unique key'} already exists`, { cause: e, fields });
+  }
+  if (code === 'P2003') {
+    return new StorageError('INVALID_REFERENCE', `${what}: it refers to a row that does not exist`, { cause: e });
+  }
+  if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || (kind !== undefined && UNAVAILABLE_ADAPTER_KINDS.has(kind)) || err.name === 'PrismaClientInitializationError') {
+    return new StorageError('DATABASE_UNAVAILABLE', `${what}: database unavailable: ${lastLine(message)}`, { cause: e });
+  }
+  return e;
+}
+
+function lastLine(message: string): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.at(-1) ?? 'unknown error';
+}
