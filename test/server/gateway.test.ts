@@ -161,7 +161,7 @@ describe('authorization per level', () => {
 
   it('a WRITE grantee may update SHARED fields but never PRIVATE ones', async () => {
     await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "bob", access: WRITE) { access } }', { p: profileId }, alice.token);
-    const ok = await t.gql<{ updateProfile: { bio: string } }>(UPDATE, { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'edited by bob') } }, bob.token);
+    const ok = await t.gql<{ updateProfile: { bio: string } }>('mutation U($id: ID!, $i: UpdateProfileInput!) { updateProfile(id: $id, input: $i) { bio } }', { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'edited by bob') } }, bob.token);
     expect(ok.errors).toBeUndefined();
     expect(JSON.parse(openEnvelopeText(nodeBackend, ok.data!.updateProfile.bio, dataKey, { coordinate: 'Profile.bio', ownerId: alice.id, objectId: profileId }))).toBe('edited by bob');
     const no = await t.gql(UPDATE, { id: profileId, i: { diary: seal(alice.vault, 'Profile.diary', alice.id, profileId, 'bob writes diary') } }, bob.token);
