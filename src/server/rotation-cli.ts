@@ -15,12 +15,27 @@ import { createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
 
+const USAGE = 'usage: veilgraph keys rotate|reseal [--batch N] [--pause-ms N]';
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`${name} takes a whole number. ${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
 export async function runKeysCommand(args: string[]): Promise<void> {
   const [sub] = args;
   if (sub !== 'rotate' && sub !== 'reseal') {
-    console.error('usage: veilgraph keys rotate | veilgraph keys reseal');
+    console.error(USAGE);
     process.exit(2);
   }
+  const batchSize = Math.max(1, flag(args, '--batch', 200));
+  const pauseMs = flag(args, '--pause-ms', 0);
   const config = configFromEnv();
   if (sub === 'rotate') {
     if (config.keyring) {
@@ -38,6 +53,8 @@ export async function runKeysCommand(args: string[]): Promise<void> {
       store,
       keyring,
       codec: new ServerFieldCodec(nodeBackend, keyring, manifest),
+      batchSize,
+      pauseMs,
       onProgress: (p) => console.log(`re-sealed ${p.done}/${p.total} ${p.type} rows onto key version ${p.version}`),
     });
     console.log(`done: ${result.resealed} rows re-sealed; all SERVER fields are on key version ${result.version}`);
