@@ -19,6 +19,7 @@ const TYPE = 'Profile';
 const OBJECT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 const MAX_DISPLAY_NAME = 200;
 const MAX_PAGE = 200;
+const MAX_UPDATE_ATTEMPTS = 5;
 
 type ProfileFields = { displayName?: string | null; email?: string | null; phone?: string | null; bio?: string | null; diary?: string | null };
 
@@ -122,8 +123,11 @@ export const profileResolvers = {
       }
       if (input.displayName !== undefined) checkDisplayName(input.displayName);
       assertSealedInputLocations(ctx.backend, ctx.manifest, 'UpdateProfileInput', input, { ownerId: current.ownerId, objectId: current.id });
-      return ctx.store.transaction(async (tx) => {
-        const row = await tx.findProfileById(args.id);
+      // The SERVER blob is read, merged and written back with compare-and-swap (no
+      // transaction: see Store.updateProfileIfServerSealed); a concurrent write to the
+      // same row makes us merge again from the newer blob.
+      for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+        const row = attempt === 0 ? current : await ctx.store.findProfileById(args.id);
         if (!row) throw notFound();
         const patch: { -readonly [K in keyof ProfileUpdate]: ProfileUpdate[K] } = {};
         if (input.displayName != null) patch.displayName = input.displayName;
@@ -135,10 +139,11 @@ export const profileResolvers = {
           const merged = { ...ctx.codec.open(TYPE, row as ProfileRow & Record<string, unknown>, row.ownerId, row.id), ...server };
           Object.assign(patch, sealServer(ctx, row.ownerId, row.id, merged));
         }
-        const updated = await tx.updateProfile(row.id, patch);
-        if (!updated) throw notFound();
-        return updated;
-      });
+        const updated = await ctx.store.updateProfileIfServerSealed(row.id, row.serverSealed, patch);
+        if (updated === null) throw notFound();
+        if (updated !== 'conflict') return updated;
+      }
+      throw gatewayError('CONFLICT', 'the profile kept changing while it was being updated; try again');
     },
 
     deleteProfile: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {

@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Prisma, type Grant, type Profile, type User } from './generated/sqlite/client.js';
 import { mapStorageError, StorageError } from './errors.js';
+import { MIGRATIONS_TABLE } from './migrate.js';
 import type { Access, GrantRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserRow } from './store.js';
 
 /** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
@@ -102,6 +103,15 @@ function profileData(patch: ProfileUpdate): Prisma.ProfileUpdateInput {
 const CONSUME_CHALLENGE_PG = 'INSERT INTO "public"."UsedChallenge" ("id", "expiresAt") VALUES ($1, $2) ON CONFLICT ("id") DO NOTHING';
 const CONSUME_CHALLENGE_SQLITE = 'INSERT INTO "UsedChallenge" ("id", "expiresAt") VALUES (?, ?) ON CONFLICT ("id") DO NOTHING';
 
+/**
+ * SQLite: the first statement of every `transaction()`, a write that changes nothing, so the
+ * transaction holds the write lock from the start like `BEGIN IMMEDIATE` (the adapter only
+ * issues a deferred `BEGIN`). A deferred transaction that reads and then writes fails at
+ * once with SQLITE_BUSY_SNAPSHOT when another process (the rotation CLI, say) wrote in
+ * between; taking the lock first makes the other process wait (busy timeout) instead.
+ */
+const SQLITE_TAKE_WRITE_LOCK = `UPDATE "${MIGRATIONS_TABLE}" SET "name" = "name" WHERE 0`;
+
 /** The kind of object grants on profiles are recorded under. */
 const PROFILE_OBJECT_TYPE = 'Profile';
 
@@ -170,8 +180,12 @@ export class PrismaStore implements Store {
       if (gate === null) return await root.$transaction(body, TX_OPTIONS);
       this.#refuseReentry();
       const context = { gate, open: true };
+      const immediate = async (tx: Db): Promise<T> => {
+        await tx.$executeRawUnsafe(SQLITE_TAKE_WRITE_LOCK);
+        return openTransaction.run(context, () => body(tx));
+      };
       try {
-        return await gate.run(() => root.$transaction((tx) => openTransaction.run(context, () => body(tx)), TX_OPTIONS));
+        return await gate.run(() => root.$transaction(immediate, TX_OPTIONS));
       } finally {
         context.open = false; // work `fn` left running may use the root store afterwards
       }
@@ -252,6 +266,19 @@ export class PrismaStore implements Store {
         if ((e as { code?: unknown }).code === 'P2025') return null;
         throw e;
       }
+    });
+  }
+
+  updateProfileIfServerSealed(id: string, expected: Uint8Array | null, patch: ProfileUpdate): Promise<ProfileRow | null | 'conflict'> {
+    return this.#op('update profile', async (db) => {
+      // One conditional UPDATE: the database compares and writes atomically.
+      const { count } = await db.profile.updateMany({
+        where: { id, serverSealed: expected === null ? null : { equals: bytesIn(expected) } },
+        data: profileData(patch) as Prisma.ProfileUpdateManyMutationInput,
+      });
+      const row = await db.profile.findUnique({ where: { id } });
+      if (!row) return null;
+      return count === 1 ? toProfile(row) : 'conflict';
     });
   }
 

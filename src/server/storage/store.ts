@@ -74,6 +74,14 @@ export interface Store {
   /** Updates the given columns; returns null when the row does not exist. */
   updateProfile(id: string, patch: ProfileUpdate): Promise<ProfileRow | null>;
   /**
+   * Applies `patch` only if the row's SERVER blob is still `expected` (null: still none):
+   * a read-modify-write of the blob without a transaction, so it works the same against a
+   * concurrent writer in another process (SQLite cannot upgrade a reading transaction to
+   * a writing one while another process writes). `'conflict'` when the blob changed;
+   * null when the row does not exist.
+   */
+  updateProfileIfServerSealed(id: string, expected: Uint8Array | null, patch: ProfileUpdate): Promise<ProfileRow | null | 'conflict'>;
+  /**
    * Compare-and-swap of the SERVER blob, for key rotation racing live writes: updates only
    * when the row still holds `expected`. Returns whether it did.
    */
