@@ -89,11 +89,11 @@ export function portableDecode(s: string): Uint8Array {
   }
   if (rem === 2) {
     const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12);
-    out[o++] = n >> 16;
+    out[o] = n >> 16;
   } else if (rem === 3) {
     const n = (DECODE[s.charCodeAt(i)]! << 18) | (DECODE[s.charCodeAt(i + 1)]! << 12) | (DECODE[s.charCodeAt(i + 2)]! << 6);
-    out[o++] = n >> 16;
-    out[o++] = (n >> 8) & 0xff;
+    out[o] = n >> 16;
+    out[o + 1] = (n >> 8) & 0xff;
   }
   return out;
 }

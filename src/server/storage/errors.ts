@@ -67,7 +67,7 @@ interface PrismaLikeError {
   message?: string;
   meta?: {
     target?: unknown;
-    driverAdapterError?: { cause?: { kind?: string; constraint?: { fields?: unknown } } };
+    driverAdapterError?: { cause?: { kind?: string; code?: unknown; constraint?: { fields?: unknown } } };
   };
 }
 
@@ -93,13 +93,21 @@ function conflictFields(e: PrismaLikeError): string[] | undefined {
 
 /**
  * A StorageError for Prisma/driver errors callers can act on; `e` itself otherwise.
- * `what` names the operation for the message; `secret` is scrubbed from messages.
+ * `what` names the operation for the message. Messages may reach API clients (the gateway
+ * exposes StorageError codes and messages), so they name no host, file or value; only
+ * `detail` (for opening, which the operator sees) adds the driver's reason, with `secret`
+ * scrubbed. The original error stays available as `cause`.
  */
-export function mapStorageError(e: unknown, what: string, secret?: string): unknown {
+export function mapStorageError(e: unknown, what: string, secret?: string, detail = false): unknown {
   if (e instanceof StorageError || typeof e !== 'object' || e === null) return e;
   const err = e as PrismaLikeError;
   const code = err.code ?? err.errorCode;
-  const kind = err.meta?.driverAdapterError?.cause?.kind;
+  const cause = err.meta?.driverAdapterError?.cause;
+  const kind = cause?.kind;
+  // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P01-03 (server shutting
+  // down / starting up) arrive unclassified (kind "postgres").
+  const pgState = kind === 'postgres' && typeof cause?.code === 'string' ? cause.code : '';
+  const pgUnavailable = pgState.startsWith('08') || /^57P0[123]$/.test(pgState);
   const message = scrub(String(err.message ?? ''), secret).trim();
   if (code === 'P2002') {
     const fields = conflictFields(err);
@@ -108,8 +116,8 @@ export function mapStorageError(e: unknown, what: string, secret?: string): unkn
   if (code === 'P2003') {
     return new StorageError('INVALID_REFERENCE', `${what}: it refers to a row that does not exist`, { cause: e });
   }
-  if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || (kind !== undefined && UNAVAILABLE_ADAPTER_KINDS.has(kind)) || err.name === 'PrismaClientInitializationError') {
-    return new StorageError('DATABASE_UNAVAILABLE', `${what}: database unavailable: ${lastLine(message)}`, { cause: e });
+  if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || (kind !== undefined && UNAVAILABLE_ADAPTER_KINDS.has(kind)) || pgUnavailable || err.name === 'PrismaClientInitializationError') {
+    return new StorageError('DATABASE_UNAVAILABLE', `${what}: database unavailable${detail ? `: ${lastLine(message)}` : ''}`, { cause: e });
   }
   return e;
 }

@@ -5,7 +5,8 @@
  * `_veilgraph_migrations`; running again applies only files not recorded yet.
  *
  * All pending files run in ONE transaction (DDL is transactional in both databases), so a
- * failing migration leaves the database as it was. On PostgreSQL the transaction first
+ * failing migration leaves the database as it was. On SQLite it is `BEGIN IMMEDIATE`: a
+ * second process opening the same file at the same time waits for it. On PostgreSQL the transaction first
  * takes an advisory lock, so gateways starting together migrate one after the other and
  * the later ones find nothing to do. (`pg_advisory_xact_lock`, released at commit: a
  * session lock would have to be held on one pooled connection across the whole run.)
@@ -91,7 +92,9 @@ function applyPending(client: MigratingClient, kind: 'sqlite' | 'postgres', migr
   // Placeholders differ: PostgreSQL numbers them, SQLite takes `?`.
   const insert = `INSERT INTO "${MIGRATIONS_TABLE}" ("name", "checksum") VALUES ${kind === 'postgres' ? '($1, $2)' : '(?, ?)'}`;
 
-  return client.$transaction(
+  return inTransaction(
+    client,
+    kind,
     async (tx) => {
       if (kind === 'postgres') {
         // Waits for any other gateway migrating this database; released at commit/rollback.
@@ -130,7 +133,27 @@ function applyPending(client: MigratingClient, kind: 'sqlite' | 'postgres', migr
       }
       return { applied };
     },
-    // Waiting for another gateway's migration happens inside the transaction.
-    { maxWait: 30_000, timeout: 300_000 },
   );
+}
+
+/**
+ * PostgreSQL: an interactive Prisma transaction (waiting for another gateway's migration
+ * happens inside it, hence the long timeout). SQLite: `BEGIN IMMEDIATE` on the client's one
+ * connection, so the write lock is taken before anything is read (a deferred transaction
+ * that read first would fail with SQLITE_BUSY_SNAPSHOT if another process wrote meanwhile;
+ * this one waits for the busy timeout instead). Nothing else uses the connection while a
+ * store is being opened.
+ */
+async function inTransaction<R>(client: MigratingClient, kind: 'sqlite' | 'postgres', fn: (tx: RawClient) => Promise<R>): Promise<R> {
+  if (kind === 'postgres') return client.$transaction(fn, { maxWait: 30_000, timeout: 300_000 });
+  await client.$executeRawUnsafe('BEGIN IMMEDIATE');
+  let result: R;
+  try {
+    result = await fn(client);
+  } catch (e) {
+    await Promise.resolve(client.$executeRawUnsafe('ROLLBACK')).catch(() => undefined);
+    throw e;
+  }
+  await client.$executeRawUnsafe('COMMIT');
+  return result;
 }

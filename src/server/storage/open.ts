@@ -83,8 +83,7 @@ export function resolveDatabaseTarget(options: OpenStoreOptions): Target {
 export function createClient(target: Target): RootDb & MigratingClient {
   if (target.kind === 'sqlite') {
     const adapter = new PrismaBetterSQLite3({ url: target.file, timeout: SQLITE_BUSY_TIMEOUT_MS });
-    // Typed as the shared client type; see the PostgreSQL branch for why a cast is needed.
-    return new SqliteClient({ adapter }) as unknown as RootDb & MigratingClient;
+    return new SqliteClient({ adapter });
   }
   const adapter = new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
   // The one cast between the two generated clients: the PostgreSQL client's model API is a
@@ -136,7 +135,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 
 function openError(e: unknown, label: string, secret: string | undefined): unknown {
   if (e instanceof StorageError) return e;
-  const mapped = mapStorageError(e, `cannot open ${label}`, secret);
+  const mapped = mapStorageError(e, `cannot open ${label}`, secret, true);
   if (mapped instanceof StorageError) return mapped;
   // Opening failed some other way (a corrupt file, a permission error): still the database.
   const message = scrub(e instanceof Error ? e.message : String(e), secret);
