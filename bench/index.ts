@@ -8,6 +8,7 @@
  */
 import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
+import { runServerBench } from './server.js';
 
 interface Suite {
   readonly name: string;
@@ -17,7 +18,12 @@ interface Suite {
 
 const SUITES: readonly Suite[] = [
   { name: 'crypto', description: 'sealed envelopes vs raw AEAD; asymmetric ops per backend', run: runCryptoBench },
-  // { name: 'server', ... }, { name: 'client', ... }, { name: 'subscriptions', ... }
+  {
+    name: 'server',
+    description: 'reference list query through the gateway vs Apollo without the layer; SERVER-field decryption vs raw AEAD',
+    run: runServerBench,
+  },
+  // { name: 'client', ... }, { name: 'subscriptions', ... }
 ];
 
 async function main(): Promise<void> {

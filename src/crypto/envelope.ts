@@ -26,7 +26,7 @@
  */
 import type { CryptoBackend } from './backend.js';
 import { base64urlDecode, base64urlEncode } from './base64url.js';
-import { assertBytes, equalBytes, utf8Decode, utf8Encode } from './bytes.js';
+import { assertBytes, equalBytes, readU32, utf8Decode, utf8Encode, writeU32 } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import { KEY_ID_BYTES, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
@@ -109,7 +109,7 @@ export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): Pa
     bytes,
     signed,
     keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
-    keyVersion: ((bytes[OFF_KEY_VERSION]! << 24) | (bytes[OFF_KEY_VERSION + 1]! << 16) | (bytes[OFF_KEY_VERSION + 2]! << 8) | bytes[OFF_KEY_VERSION + 3]!) >>> 0,
+    keyVersion: readU32(bytes, OFF_KEY_VERSION),
     locationTag: bytes.subarray(OFF_LOCATION, OFF_LOCATION + LOCATION_TAG_BYTES),
     nonce: bytes.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES),
     signerKeyId: signed ? bytes.subarray(HEADER_BYTES, SIGNED_HEADER_BYTES) : null,
@@ -139,11 +139,7 @@ function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Locati
   header[1] = SUITE_XCHACHA20POLY1305;
   header[2] = signerKeyId ? FLAG_SIGNED : 0;
   header.set(key.id, OFF_KEY_ID);
-  const v = key.version;
-  header[OFF_KEY_VERSION] = v >>> 24;
-  header[OFF_KEY_VERSION + 1] = (v >>> 16) & 0xff;
-  header[OFF_KEY_VERSION + 2] = (v >>> 8) & 0xff;
-  header[OFF_KEY_VERSION + 3] = v & 0xff;
+  writeU32(header, OFF_KEY_VERSION, key.version);
   header.set(locationTag(backend, location), OFF_LOCATION);
   header.set(backend.randomBytes(NONCE_BYTES), OFF_NONCE);
   if (signerKeyId) header.set(signerKeyId, HEADER_BYTES);

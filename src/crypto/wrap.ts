@@ -28,7 +28,7 @@
  */
 import type { CryptoBackend } from './backend.js';
 import { base64urlDecode, base64urlEncode } from './base64url.js';
-import { assertBytes, concatBytes, equalBytes } from './bytes.js';
+import { assertBytes, concatBytes, equalBytes, readU32, writeU32 } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import {
@@ -121,7 +121,7 @@ export function parseWrappedKey(bytes: Uint8Array, options: ParseOptions = {}): 
     bytes,
     signed,
     keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
-    keyVersion: ((bytes[OFF_KEY_VERSION]! << 24) | (bytes[OFF_KEY_VERSION + 1]! << 16) | (bytes[OFF_KEY_VERSION + 2]! << 8) | bytes[OFF_KEY_VERSION + 3]!) >>> 0,
+    keyVersion: readU32(bytes, OFF_KEY_VERSION),
     locationTag: bytes.subarray(OFF_LOCATION, OFF_LOCATION + LOCATION_TAG_BYTES),
     ephemeral: bytes.subarray(OFF_EPHEMERAL, OFF_EPHEMERAL + 32),
     recipientKeyIds: ids,
@@ -172,8 +172,7 @@ export async function wrapKey(
   header[1] = SUITE_X25519_WRAP;
   header[2] = signer ? FLAG_SIGNED : 0;
   header.set(key.id, OFF_KEY_ID);
-  const v = key.version;
-  header.set([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff], OFF_KEY_VERSION);
+  writeU32(header, OFF_KEY_VERSION, key.version);
   header.set(locationTag(backend, location), OFF_LOCATION);
   header.set(ephemeral, OFF_EPHEMERAL);
   header[OFF_COUNT] = sorted.length >> 8;
