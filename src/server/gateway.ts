@@ -8,22 +8,14 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ApolloServer } from '@apollo/server';
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-  ApolloServerPluginSchemaReportingDisabled,
-  ApolloServerPluginUsageReportingDisabled,
-} from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { nodeBackend } from '../crypto/backends/node.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { RequestAccess } from './access.js';
+import { createGatewayApollo } from './apollo.js';
 import { createAuthService } from './auth/service.js';
 import type { GatewayConfig } from './config.js';
-import { CodedInputError } from './errors.js';
 import type { GatewayContext, GatewayServices } from './context.js';
 import { enforcePrivacy } from './enforce.js';
 import { createHttpHandler } from './http.js';
@@ -73,31 +65,6 @@ function bearer(req: IncomingMessage): string | null {
   return m[1]!;
 }
 
-// Codes our validation rules set; Apollo would report them all as GRAPHQL_VALIDATION_FAILED.
-const OUR_VALIDATION_CODES = new Set(['BAD_SEALED_VALUE', 'QUERY_TOO_COMPLEX']);
-
-/** The first `extensions.code` set by us somewhere down an error's `originalError` chain. */
-function codedCause(error: unknown): string | undefined {
-  for (let e = error as { originalError?: unknown; extensions?: { code?: unknown } } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e instanceof CodedInputError) return e.extensions.code;
-    if (e instanceof GraphQLError && typeof e.extensions?.code === 'string' && OUR_VALIDATION_CODES.has(e.extensions.code)) return e.extensions.code;
-    e = e.originalError as typeof e;
-  }
-  return undefined;
-}
-
-/**
- * graphql-js reports a bad variable as `Variable "$x" got invalid value <the value> at
- * "x.field"; <reason>`. For sealed fields the value is plaintext that should never have
- * been sent: answer with the field path and the reason only.
- */
-function withoutEchoedValue(message: string): string {
-  const m = /^Variable "\$([^"]+)" got invalid value [\s\S]*? at "([^"]+)"; ([\s\S]*)$/.exec(message);
-  if (m) return `Variable "$${m[1]}" at "${m[2]}": ${m[3]}`;
-  const top = /^Variable "\$([^"]+)" got invalid value [\s\S]*?; ([\s\S]*)$/.exec(message);
-  return top ? `Variable "$${top[1]}": ${top[2]}` : message;
-}
-
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const backend = options.backend ?? nodeBackend;
   const log = createLogger({ level: options.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
@@ -130,57 +97,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log };
 
-  const production = options.production;
-  const apollo = new ApolloServer<GatewayContext>({
+  const apollo = createGatewayApollo<GatewayContext>({
     schema,
-    introspection: !production,
-    includeStacktraceInErrorResponses: !production,
+    log,
+    production: options.production,
     validationRules: [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)],
-    // The default cache-control plugin is most of Apollo's per-field cost and we set no
-    // cache hints; reporting plugins would send data to a vendor.
-    plugins: [
-      ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginInlineTraceDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginSchemaReportingDisabled(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
-      {
-        async requestDidStart() {
-          const started = performance.now();
-          return {
-            async willSendResponse(rc) {
-              const errors = 'singleResult' in rc.response.body ? rc.response.body.singleResult.errors : undefined;
-              // Operation name and error codes only: never variables, values or messages.
-              log.info('graphql.request', {
-                operation: rc.operationName ?? null,
-                ms: Math.round((performance.now() - started) * 10) / 10,
-                errors: errors?.map((e) => e.extensions?.code ?? 'UNKNOWN') ?? [],
-              });
-            },
-          };
-        },
-      },
-    ],
-    formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-      // Apollo re-codes validation and variable errors (GRAPHQL_VALIDATION_FAILED,
-      // BAD_USER_INPUT); a code we set deeper in the chain is the more precise one.
-      const inner = codedCause(error);
-      const code = inner ?? formatted.extensions?.code;
-      if (inner) formatted = { ...formatted, extensions: { ...formatted.extensions, code: inner } };
-      if (code === 'BAD_SEALED_VALUE' || formatted.message.startsWith('Variable "$')) {
-        return { ...formatted, message: withoutEchoedValue(formatted.message) };
-      }
-      if (production && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
-        return { message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
-      }
-      return formatted;
-    },
-    logger: {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (m) => log.warn('apollo.warn', { detail: String(m).slice(0, 200) }),
-      error: () => log.error('apollo.error', {}),
-    },
   });
   await apollo.start();
 
@@ -221,7 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`;
   const purge = setInterval(() => void auth.purgeExpiredChallenges().catch(() => undefined), 10 * 60_000);
   purge.unref();
-  log.info('gateway.started', { url, database: store.kind, production });
+  log.info('gateway.started', { url, database: store.kind, production: options.production });
 
   return {
     url,
