@@ -1,0 +1,900 @@
+/**
+ * @module
+ * Server suite: what the gateway's privacy layer costs on the reference list query, next
+ * to Apollo Server set-ups without it, all measured in the same run, interleaved.
+ *
+ * Servers (each on its own 127.0.0.1 port in this process):
+ *
+ *   gateway      the real `startGateway` over a temp SQLite dir: JWT check per request,
+ *                rows read through Prisma, one grants query per page, per-field access
+ *                checks, SERVER fields decrypted per row, SHARED envelopes passed through.
+ *   plain        Apollo Server 5 with its default plugins (cache control on), a plain schema
+ *                of the same shape, rows from memory holding the same strings.
+ *   same-mem     the gateway's Apollo set-up (`createGatewayApollo` from src/server/apollo.ts:
+ *                unused default plugins off, the request-log plugin, the same logger; the
+ *                limits rule; the same HTTP handler from src/server/http.ts) with the plain
+ *                schema, rows from memory.
+ *   same-db      same-mem, but the resolver reads the page through the gateway's own Store
+ *                (same Prisma client, same SQLite file); email/phone come from a map. This
+ *                is "the same set-up without the layer" including storage.
+ *
+ * Every server answers the same HTTP requests with byte-identical JSON (checked before
+ * timing), so the only differences are the work each does.
+ *
+ * Data: N = 1,000 owners and profiles created through the Store, sealed exactly as the API
+ * does (SERVER blob through the gateway's codec, blind index, SHARED/PRIVATE as client
+ * envelopes of ~200-byte plaintexts). One reader, registered and logged in through the
+ * API, holds a READ grant on every profile, so it may read PUBLIC, SERVER and SHARED
+ * fields (PRIVATE is the owner's only and is not selected).
+ *
+ * Queries (one HTTP POST each, Bearer token sent to every server):
+ *   all levels  nodes { id displayName email phone bio }   PUBLIC + SERVER + SHARED
+ *   E2EE only   nodes { id displayName bio }               PUBLIC + SHARED (passthrough)
+ * The gateway pages at most 200 profiles (MAX_PAGE in src/server/resolvers/profile.ts),
+ * so N = 1,000 is one request with five aliased pages (`p0: profiles(first: 200)`,
+ * `p1: profiles(first: 200, after: $a1)`, …); every server gets that same document.
+ *
+ * Load: a worker thread (its own core) keeps CONCURRENCY requests in flight over keep-alive
+ * connections; one timed operation is a batch of requests, so the harness's interleaved
+ * samples apply unchanged and req/s = batch / time. The worker checks every response's
+ * status and length.
+ *
+ * SERVER micro-benchmark: `codec.open` (one envelope per row) on fresh row objects vs the
+ * raw native AEAD (node:crypto chacha20-poly1305) decrypting the same fields' plaintext
+ * bytes, one AEAD per field, i.e. two per row.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import type { GraphQLSchema } from 'graphql';
+import { nodeBackend } from '../src/crypto/backends/node.js';
+import { base64urlDecode, base64urlEncode } from '../src/crypto/base64url.js';
+import { utf8Decode, utf8Encode } from '../src/crypto/bytes.js';
+import { openEnvelope, sealEnvelope, sealEnvelopeText } from '../src/crypto/envelope.js';
+import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey } from '../src/crypto/keys.js';
+import { createGatewayApollo } from '../src/server/apollo.js';
+import { createTokenService } from '../src/server/auth/jwt.js';
+import { loginMessage, registrationMessage } from '../src/server/auth/messages.js';
+import type { GatewayContext } from '../src/server/context.js';
+import { startGateway, type RunningGateway } from '../src/server/gateway.js';
+import { createHttpHandler } from '../src/server/http.js';
+import { DEFAULT_LIMITS, createLimitsRule } from '../src/server/limits.js';
+import { createLogger, type Logger } from '../src/server/log.js';
+import type { ProfileRow } from '../src/server/storage/store.js';
+import { nodeRaw } from './crypto.js';
+import { fmtNs, fmtOps, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+
+export const SIZES = [1, 100, 1000] as const;
+/** The gateway's largest page (MAX_PAGE in src/server/resolvers/profile.ts). */
+const PAGE = 200;
+/** Requests in flight from the load worker. */
+export const CONCURRENCY = 8;
+/** Server samples are this many times the harness's sample length (requests are long). */
+const SAMPLE_SCALE = 3;
+/**
+ * Requests per timed operation, per N: long enough that the batch's start and drain are
+ * small next to it; halved in quick mode (a gateway batch at N = 1,000 takes seconds).
+ */
+const BATCH: Record<number, number> = { 1: 64, 100: 32, 1000: 16 };
+const batchFor = (n: number, opts: BenchOptions): number => Math.max(CONCURRENCY, (BATCH[n] ?? 16) / (opts.quick ? 2 : 1));
+const ROWS_MICRO = 100;
+const REALM = 'veilgraph';
+
+export const GOAL_VS_PLAIN = 1.0;
+export const GOAL_VS_SAME = 0.95;
+export const GOAL_SERVER = 1.5;
+
+export const FIELDS_ALL = 'id displayName email phone bio';
+export const FIELDS_E2EE = 'id displayName bio';
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`bench self-check failed: ${what}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Data
+
+/** What a reader granted READ sees of one profile (the strings every server returns). */
+export interface PlainProfile {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly displayName: string;
+  readonly email: string;
+  readonly phone: string;
+  /** The stored SHARED envelope text. */
+  readonly bio: string;
+}
+
+const randomId = (): string => base64urlEncode(nodeBackend.randomBytes(16));
+
+function filler(i: number, len: number, what: string): string {
+  const s = `${what} of profile ${i}: `;
+  return (s + 'lorem ipsum dolor sit amet consectetur adipiscing elit '.repeat(Math.ceil(len / 50))).slice(0, len);
+}
+
+/** Registers and logs in one user through the API; returns its id and bearer token. */
+async function registerAndLogin(url: string, username: string): Promise<{ id: string; token: string }> {
+  const gql = async (query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown };
+    if (!body.data) throw new Error(`bench set-up: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  };
+  const signing = await generateSigningKeyPair(nodeBackend);
+  const encryption = await generateEncryptionKeyPair(nodeBackend);
+  const sig = await nodeBackend.ed25519Sign(signing.seed, registrationMessage({ realm: REALM, username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
+  const reg = await gql('mutation R($i: RegisterInput!) { register(input: $i) { id } }', {
+    i: { username, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) },
+  });
+  const ch = await gql('mutation C($u: String!) { challenge(username: $u) { challenge } }', { u: username });
+  const challenge = (ch.challenge as { challenge: string }).challenge;
+  const loginSig = await nodeBackend.ed25519Sign(signing.seed, loginMessage({ realm: REALM, username, purpose: 'LOGIN', challenge: base64urlDecode(challenge) }));
+  const login = await gql('mutation L($u: String!, $c: String!, $s: String!) { login(username: $u, challenge: $c, signature: $s) { token } }', {
+    u: username,
+    c: challenge,
+    s: base64urlEncode(loginSig),
+  });
+  return { id: (reg.register as { id: string }).id, token: (login.login as { token: string }).token };
+}
+
+/**
+ * N owners, each with one profile sealed as the API seals it, and a READ grant for the
+ * reader on each. Written through the Store in transactions of 100 (the API would take
+ * a register + login + createProfile + grant round trip per owner).
+ */
+async function seedProfiles(gw: RunningGateway, readerId: string, n: number): Promise<PlainProfile[]> {
+  const clientKey = generateSymmetricKey(nodeBackend); // stands in for each owner's profile key
+  const out: PlainProfile[] = [];
+  for (let start = 0; start < n; start += 100) {
+    await gw.store.transaction(async (tx) => {
+      for (let i = start; i < Math.min(n, start + 100); i++) {
+        const ownerId = randomId();
+        const id = randomId();
+        const email = `owner${String(i).padStart(4, '0')}@example.com`;
+        const phone = `+44 20 7946 ${String(i).padStart(4, '0')}`;
+        const displayName = `Owner ${i}`;
+        const seal = (field: string, value: string): string =>
+          sealEnvelopeText(nodeBackend, clientKey, { coordinate: `Profile.${field}`, ownerId, objectId: id }, JSON.stringify(value));
+        const bio = seal('bio', filler(i, 200, 'bio'));
+        const diary = seal('diary', filler(i, 200, 'diary'));
+        const server = gw.codec.seal('Profile', ownerId, id, { email, phone });
+        await tx.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) });
+        await tx.createProfile({
+          id,
+          ownerId,
+          displayName,
+          serverSealed: server?.sealed ?? null,
+          serverKeyVersion: server?.keyVersion ?? 0,
+          emailIndex: gw.codec.blindIndex('Profile.email', email),
+          bio,
+          diary,
+        });
+        await tx.upsertGrant({ objectType: 'Profile', objectId: id, granteeId: readerId, access: 'READ' });
+        out.push({ id, ownerId, displayName, email, phone, bio });
+      }
+    });
+  }
+  // The order `profiles` pages in (ids ascending; ASCII, so code-unit order is byte order).
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Documents
+
+export interface Doc {
+  readonly label: string;
+  readonly fields: string;
+  readonly body: string;
+}
+
+/** The list query for the first `n` profiles: one page, or aliased pages of PAGE. */
+export function listDocument(label: string, fields: string, n: number, sorted: readonly PlainProfile[]): Doc {
+  if (n <= PAGE) {
+    return { label, fields, body: JSON.stringify({ query: `query L($first: Int!) { profiles(first: $first) { nodes { ${fields} } } }`, variables: { first: n } }) };
+  }
+  check(n % PAGE === 0, `N = ${n} must be a multiple of the page size ${PAGE}`);
+  const pages = n / PAGE;
+  const vars: Record<string, unknown> = { first: PAGE };
+  const decl = ['$first: Int!'];
+  const sel: string[] = [];
+  for (let p = 0; p < pages; p++) {
+    if (p === 0) {
+      sel.push(`p0: profiles(first: $first) { nodes { ${fields} } }`);
+      continue;
+    }
+    decl.push(`$a${p}: ID!`);
+    vars[`a${p}`] = sorted[p * PAGE - 1]!.id;
+    sel.push(`p${p}: profiles(first: $first, after: $a${p}) { nodes { ${fields} } }`);
+  }
+  return { label, fields, body: JSON.stringify({ query: `query L(${decl.join(', ')}) { ${sel.join(' ')} }`, variables: vars }) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Baseline servers
+
+const PLAIN_SDL = /* GraphQL */ `
+  type Profile {
+    id: ID!
+    displayName: String!
+    email: String
+    phone: String
+    bio: String
+  }
+  type ProfileConnection {
+    nodes: [Profile!]!
+    endCursor: ID
+  }
+  type Query {
+    profiles(first: Int = 50, after: ID): ProfileConnection!
+  }
+`;
+
+type Row = Pick<PlainProfile, 'id' | 'displayName' | 'email' | 'phone' | 'bio'>;
+
+/** Same shape and paging contract as the gateway's `profiles`, over `page(first, after)`. */
+function plainSchema(page: (first: number, after: string | undefined) => Promise<Row[]>): GraphQLSchema {
+  return makeExecutableSchema({
+    typeDefs: PLAIN_SDL,
+    resolvers: {
+      Query: {
+        profiles: async (_: unknown, args: { first: number; after?: string | null }) => {
+          if (!Number.isInteger(args.first) || args.first < 1 || args.first > PAGE) throw new Error(`first must be 1–${PAGE}`);
+          const nodes = await page(args.first, args.after ?? undefined);
+          return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
+        },
+      },
+    },
+  });
+}
+
+function memoryPage(sorted: readonly PlainProfile[]): (first: number, after: string | undefined) => Promise<Row[]> {
+  const index = new Map(sorted.map((p, i) => [p.id, i]));
+  const rows: Row[] = sorted.map(({ id, displayName, email, phone, bio }) => ({ id, displayName, email, phone, bio }));
+  return (first, after) => {
+    const start = after === undefined ? 0 : (index.get(after) ?? rows.length) + 1;
+    return Promise.resolve(rows.slice(start, start + first));
+  };
+}
+
+interface Listening {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server): Promise<string> {
+  // Keep-alive connections must outlive a round of other cases' samples.
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+}
+
+/** Apollo behind the gateway's own HTTP handler (src/server/http.ts). */
+async function startApollo(apollo: ApolloServer<BaseContext>, log: Logger, bodyLimitBytes: number): Promise<Listening> {
+  await apollo.start();
+  const server = createServer(
+    createHttpHandler({
+      apollo: apollo as unknown as ApolloServer<GatewayContext>,
+      context: () => Promise.resolve({} as GatewayContext),
+      health: () => Promise.resolve(true),
+      bodyLimitBytes,
+      log,
+    }),
+  );
+  const url = await listen(server);
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}
+
+function quietLogger() {
+  return { debug: () => undefined, info: () => undefined, warn: (m: unknown) => console.error(`apollo warn: ${String(m)}`), error: (m: unknown) => console.error(`apollo error: ${String(m)}`) };
+}
+
+/** Plain Apollo Server: default plugins (cache control, …), nothing configured. */
+function plainApollo(schema: GraphQLSchema): ApolloServer<BaseContext> {
+  return new ApolloServer({ schema, logger: quietLogger() });
+}
+
+/** The gateway's own Apollo configuration (src/server/apollo.ts, production), without the privacy schema and auth. */
+function sameSetupApollo(schema: GraphQLSchema, log: Logger): ApolloServer<BaseContext> {
+  return createGatewayApollo<BaseContext>({ schema, log, production: true, validationRules: [createLimitsRule(DEFAULT_LIMITS)] });
+}
+
+// ---------------------------------------------------------------------------------------
+// Load worker
+
+// Plain JavaScript so the worker needs no TypeScript loader. Keeps `concurrency` requests in
+// flight on keep-alive sockets; every response must be 200 with the expected length.
+const WORKER_SOURCE = `
+const http = require('node:http');
+const { parentPort } = require('node:worker_threads');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
+const targets = new Map();
+function one(t) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: t.host, port: t.port, path: t.path, method: 'POST', headers: t.headers }, (res) => {
+      let n = 0;
+      res.on('data', (c) => { n += c.length; });
+      res.on('end', () => {
+        if (res.statusCode !== 200 || n !== t.expectBytes) reject(new Error('bad response from ' + t.port + ': status ' + res.statusCode + ', ' + n + ' bytes, expected ' + t.expectBytes));
+        else resolve();
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(t.body);
+  });
+}
+async function run(t, count, concurrency) {
+  let started = 0;
+  const lane = async () => { while (started < count) { started++; await one(t); } };
+  await Promise.all(Array.from({ length: Math.min(count, concurrency) }, lane));
+}
+parentPort.on('message', (m) => {
+  if (m.type === 'target') {
+    targets.set(m.id, { ...m.target, body: Buffer.from(m.target.body) });
+    parentPort.postMessage({ seq: m.seq });
+  } else if (m.type === 'run') {
+    run(targets.get(m.id), m.count, m.concurrency).then(
+      () => parentPort.postMessage({ seq: m.seq }),
+      (e) => parentPort.postMessage({ seq: m.seq, error: String((e && e.stack) || e) }),
+    );
+  }
+});
+`;
+
+export interface Target {
+  readonly url: string;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  readonly expectBytes: number;
+}
+
+/** A load generator on its own thread (so on the other core). */
+export class LoadClient {
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private seq = 0;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.worker.on('message', (m: { seq: number; error?: string }) => {
+      const p = this.pending.get(m.seq);
+      this.pending.delete(m.seq);
+      if (m.error) p?.reject(new Error(m.error));
+      else p?.resolve();
+    });
+    this.worker.on('error', (e) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    });
+  }
+
+  private send(msg: Record<string, unknown>): Promise<void> {
+    const seq = this.seq++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.worker.postMessage({ ...msg, seq });
+    });
+  }
+
+  async target(t: Target): Promise<number> {
+    const u = new URL(t.url);
+    const id = this.nextId++;
+    const headers = { ...t.headers, 'content-length': String(Buffer.byteLength(t.body)) };
+    await this.send({ type: 'target', id, target: { host: u.hostname, port: Number(u.port), path: u.pathname, headers, body: t.body, expectBytes: t.expectBytes } });
+    return id;
+  }
+
+  run(id: number, count: number, concurrency: number): Promise<void> {
+    return this.send({ type: 'run', id, count, concurrency });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixture
+
+export interface ServerFixture {
+  readonly gateway: RunningGateway;
+  /** The gateway's temp data dir (SQLite file `veilgraph.db`, key ring, secrets). */
+  readonly dataDir: string;
+  readonly plain: Listening;
+  readonly sameMem: Listening;
+  readonly sameDb: Listening;
+  readonly profiles: readonly PlainProfile[];
+  readonly token: string;
+  readonly client: LoadClient;
+  /** Log lines the gateway and same-set-up servers wrote (dropped, counted). */
+  logLines(): number;
+  close(): Promise<void>;
+}
+
+export async function setUpServerBench(n: number = Math.max(...SIZES)): Promise<ServerFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-bench-'));
+  let lines = 0;
+  const sink = (): void => {
+    lines++;
+  };
+  const bodyLimitBytes = 4 * 1024 * 1024;
+  const gateway = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    databaseUrl: undefined,
+    production: true,
+    realm: REALM,
+    keyring: undefined,
+    jwtSecret: undefined,
+    challengeKey: undefined,
+    tokenTtlSeconds: 3600,
+    bodyLimitBytes,
+    logLevel: 'info',
+    logSink: sink,
+  });
+  gateway.httpServer.keepAliveTimeout = 120_000;
+  const closers: (() => Promise<void>)[] = [async () => gateway.close(), async () => rmSync(dataDir, { recursive: true, force: true })];
+  try {
+    const reader = await registerAndLogin(gateway.url, 'bench-reader');
+    const profiles = await seedProfiles(gateway, reader.id, n);
+    const log = createLogger({ level: 'info', sink });
+    const plain = await startApollo(plainApollo(plainSchema(memoryPage(profiles))), log, bodyLimitBytes);
+    closers.unshift(() => plain.close());
+    const sameMem = await startApollo(sameSetupApollo(plainSchema(memoryPage(profiles)), log), log, bodyLimitBytes);
+    closers.unshift(() => sameMem.close());
+    const byId = new Map(profiles.map((p) => [p.id, p]));
+    const dbPage = async (first: number, after: string | undefined): Promise<Row[]> =>
+      (await gateway.store.listProfiles(first, after)).map((r) => {
+        const p = byId.get(r.id)!;
+        return { id: r.id, displayName: r.displayName, email: p.email, phone: p.phone, bio: r.bio ?? '' };
+      });
+    const sameDb = await startApollo(sameSetupApollo(plainSchema(dbPage), log), log, bodyLimitBytes);
+    closers.unshift(() => sameDb.close());
+    const client = new LoadClient();
+    closers.unshift(() => client.close());
+    return {
+      gateway,
+      dataDir,
+      plain,
+      sameMem,
+      sameDb,
+      profiles,
+      token: reader.token,
+      client,
+      logLines: () => lines,
+      async close() {
+        for (const c of closers) await c();
+      },
+    };
+  } catch (e) {
+    for (const c of closers) await c().catch(() => undefined);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP cases
+
+interface Variant {
+  readonly key: 'gateway' | 'plain' | 'sameMem' | 'sameDb';
+  readonly name: string;
+}
+
+const VARIANTS: readonly Variant[] = [
+  { key: 'gateway', name: 'gateway (privacy layer)' },
+  { key: 'plain', name: 'plain Apollo, default plugins, memory' },
+  { key: 'sameMem', name: 'same set-up, no layer, memory' },
+  { key: 'sameDb', name: 'same set-up, no layer, same SQLite store' },
+];
+
+interface HttpResult {
+  readonly n: number;
+  readonly doc: string;
+  readonly variant: Variant;
+  readonly result: CaseResult;
+  readonly batch: number;
+  readonly bytes: number;
+}
+
+const reqPerSec = (r: HttpResult): number => (1e9 * r.batch) / r.result.medianNs;
+const nsPerReq = (r: HttpResult): number => r.result.medianNs / r.batch;
+
+/** Sends the document once and checks the answer holds exactly the expected nodes. */
+async function checkedResponse(url: string, doc: Doc, n: number, headers: Record<string, string>, expected: readonly PlainProfile[], what: string): Promise<string> {
+  const res = await fetch(url, { method: 'POST', headers, body: doc.body });
+  const text = await res.text();
+  check(res.status === 200, `${what}: status ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as { data?: Record<string, { nodes: Record<string, unknown>[] }>; errors?: unknown };
+  check(body.errors === undefined && body.data !== undefined, `${what}: errors ${JSON.stringify(body.errors)?.slice(0, 300)}`);
+  const nodes = Object.values(body.data!).flatMap((c) => c.nodes);
+  check(nodes.length === n, `${what}: ${nodes.length} nodes, expected ${n}`);
+  const fields = doc.fields.split(' ');
+  nodes.forEach((node, i) => {
+    const p = expected[i]!;
+    check(Object.keys(node).join(' ') === doc.fields, `${what}: node ${i} has fields ${Object.keys(node).join(' ')}`);
+    for (const f of fields) check(node[f] === p[f as keyof PlainProfile], `${what}: node ${i}.${f} = ${JSON.stringify(node[f])?.slice(0, 80)}`);
+  });
+  return text;
+}
+
+async function httpBench(fx: ServerFixture, opts: BenchOptions): Promise<HttpResult[]> {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${fx.token}` };
+  const urls: Record<Variant['key'], string> = { gateway: fx.gateway.url, plain: fx.plain.url, sameMem: fx.sameMem.url, sameDb: fx.sameDb.url };
+  const sampleOpts: BenchOptions = { ...opts, sampleMs: opts.sampleMs * SAMPLE_SCALE };
+  const out: HttpResult[] = [];
+  for (const n of SIZES) {
+    const docs = [listDocument('all levels', FIELDS_ALL, n, fx.profiles), listDocument('E2EE only', FIELDS_E2EE, n, fx.profiles)];
+    const batch = batchFor(n, opts);
+    const cases: Case[] = [];
+    const meta: Omit<HttpResult, 'result'>[] = [];
+    for (const doc of docs) {
+      // Every server must return byte-identical JSON for the same request.
+      let reference: string | undefined;
+      for (const v of VARIANTS) {
+        const text = await checkedResponse(urls[v.key], doc, n, headers, fx.profiles, `${v.name}, ${doc.label}, N=${n}`);
+        reference ??= text;
+        check(text === reference, `${v.name}, ${doc.label}, N=${n}: response differs from the gateway's`);
+        const id = await fx.client.target({ url: urls[v.key], body: doc.body, headers, expectBytes: Buffer.byteLength(text) });
+        cases.push({ name: `${v.key} ${doc.label} ${n}`, fn: () => fx.client.run(id, batch, CONCURRENCY), async: true });
+        meta.push({ n, doc: doc.label, variant: v, batch, bytes: Buffer.byteLength(text) });
+      }
+    }
+    progress(`server: N=${n}, ${cases.length} cases`);
+    const results = await runInterleaved(cases, sampleOpts);
+    results.forEach((result, i) => out.push({ ...meta[i]!, result }));
+  }
+  progressDone();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// SERVER fields: codec.open vs raw AEAD
+
+interface MicroResult {
+  readonly codecOpen: CaseResult;
+  readonly rawPerField: CaseResult;
+  readonly rawPerRow: CaseResult;
+  readonly unbatched: CaseResult;
+  readonly rows: number;
+  readonly emailBytes: number;
+  readonly phoneBytes: number;
+  readonly blobBytes: number;
+}
+
+async function serverFieldBench(fx: ServerFixture, opts: BenchOptions): Promise<MicroResult> {
+  const { codec, keyring, store } = fx.gateway;
+  const rows: ProfileRow[] = await store.listProfiles(ROWS_MICRO);
+  const byId = new Map(fx.profiles.map((p) => [p.id, p]));
+  const key = nodeBackend.randomBytes(32);
+  const raw = nodeRaw(key);
+  const current = keyring.current();
+  const ring = keyring.ringFor(current.version);
+  const fixtures = rows.map((r) => {
+    const p = byId.get(r.id)!;
+    const blob = JSON.stringify({ email: p.email, phone: p.phone });
+    const field = (name: 'email' | 'phone') => {
+      const loc = { coordinate: `Profile.${name}`, ownerId: r.ownerId, objectId: r.id };
+      return { loc, env: sealEnvelope(nodeBackend, current, loc, JSON.stringify(p[name])) };
+    };
+    return {
+      row: r,
+      p,
+      email: raw.sealed(utf8Encode(p.email)),
+      phone: raw.sealed(utf8Encode(p.phone)),
+      blob: raw.sealed(utf8Encode(blob)),
+      blobBytes: utf8Encode(blob).length,
+      perField: [field('email'), field('phone')] as const,
+    };
+  });
+  // Fresh row objects: codec.open memoises per row object, as it must within one request.
+  const fresh = (r: ProfileRow): ProfileRow & Record<string, unknown> => ({ ...r }) as ProfileRow & Record<string, unknown>;
+  for (const f of fixtures) {
+    const v = codec.open('Profile', fresh(f.row), f.row.ownerId, f.row.id);
+    check(v.email === f.p.email && v.phone === f.p.phone, `codec.open ${f.row.id}`);
+    check(utf8Decode(new Uint8Array(f.email.open())) === f.p.email && utf8Decode(new Uint8Array(f.phone.open())) === f.p.phone, 'raw open');
+    check(JSON.parse(utf8Decode(openEnvelope(nodeBackend, f.perField[0].env, ring, f.perField[0].loc).plaintext)) === f.p.email, 'per-field open');
+  }
+  const cases: Case[] = [
+    {
+      name: 'codec.open (one envelope per row)',
+      fn: () => {
+        let last: unknown;
+        for (const f of fixtures) last = codec.open('Profile', fresh(f.row), f.row.ownerId, f.row.id);
+        return last;
+      },
+    },
+    {
+      name: 'raw AEAD, one per field',
+      fn: () => {
+        let last: unknown;
+        for (const f of fixtures) {
+          fresh(f.row);
+          last = [f.email.open(), f.phone.open()];
+        }
+        return last;
+      },
+    },
+    {
+      name: 'raw AEAD, one per row (JSON blob)',
+      fn: () => {
+        let last: unknown;
+        for (const f of fixtures) {
+          fresh(f.row);
+          last = f.blob.open();
+        }
+        return last;
+      },
+    },
+    {
+      name: 'envelope per field (unbatched)',
+      fn: () => {
+        let last: unknown;
+        for (const f of fixtures) {
+          fresh(f.row);
+          for (const { loc, env } of f.perField) last = JSON.parse(utf8Decode(openEnvelope(nodeBackend, env, ring, loc).plaintext));
+        }
+        return last;
+      },
+    },
+  ];
+  progress('server: SERVER-field decryption');
+  const [codecOpen, rawPerField, rawPerRow, unbatched] = await runInterleaved(cases, opts);
+  progressDone();
+  const f0 = fixtures[0]!;
+  return {
+    codecOpen: codecOpen!,
+    rawPerField: rawPerField!,
+    rawPerRow: rawPerRow!,
+    unbatched: unbatched!,
+    rows: fixtures.length,
+    emailBytes: utf8Encode(f0.p.email).length,
+    phoneBytes: utf8Encode(f0.p.phone).length,
+    blobBytes: f0.blobBytes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Where a gateway request's fixed costs go: the two storage reads of a grantee's page and
+// the token check, each timed alone on the same store and the same code.
+
+interface PartResult {
+  readonly name: string;
+  readonly result: CaseResult;
+}
+
+async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartResult[]> {
+  const store = fx.gateway.store;
+  const ids = fx.profiles.map((p) => p.id);
+  const tokens = createTokenService({ secret: nodeBackend.randomBytes(32), audience: REALM, ttlSeconds: 3600 });
+  const { token } = await tokens.issue(fx.profiles[0]!.ownerId);
+  check((await tokens.verify(token)).sub === fx.profiles[0]!.ownerId, 'token verify');
+  for (const n of [1, 100, PAGE]) {
+    check((await store.listProfiles(n)).length === n, `listProfiles(${n})`);
+    check((await store.grantsFor('Profile', ids.slice(0, n))).length === n, `grantsFor(${n})`);
+  }
+  const cases: Case[] = [
+    ...[1, 100, PAGE].flatMap((n): Case[] => [
+      { name: `store.listProfiles(${n}): the page`, fn: () => store.listProfiles(n), async: true },
+      { name: `store.grantsFor(${n} ids): the grantee's access check`, fn: () => store.grantsFor('Profile', ids.slice(0, n)), async: true },
+    ]),
+    { name: 'token verify (createTokenService().verify, jose HS256)', fn: () => tokens.verify(token), async: true },
+  ];
+  progress('server: storage and token parts');
+  const results = await runInterleaved(cases, opts);
+  progressDone();
+  return results.map((result, i) => ({ name: cases[i]!.name, result }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+export interface ServerBenchResult {
+  readonly http: readonly HttpResult[];
+  readonly micro: MicroResult;
+  readonly parts: readonly PartResult[];
+  readonly goals: { readonly name: string; readonly pass: boolean }[];
+}
+
+function find(rs: readonly HttpResult[], n: number, doc: string, key: Variant['key']): HttpResult {
+  return rs.find((r) => r.n === n && r.doc === doc && r.variant.key === key)!;
+}
+
+interface Ratio {
+  readonly ratio: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Throughput ratio a/b (req/s): ratio of the medians, and the range of the per-round paired ratios. */
+function throughputRatio(a: HttpResult, b: HttpResult): Ratio {
+  const paired = a.result.nsPerOp.map((x, i) => b.result.nsPerOp[i]! / x);
+  return { ratio: b.result.medianNs / a.result.medianNs, min: Math.min(...paired), max: Math.max(...paired) };
+}
+
+const fmtR = (r: Ratio): string => `${fmtRatio(r.ratio)} (${fmtRatio(r.min)}–${fmtRatio(r.max)})`;
+const us = (ns: number): string => (ns / 1e3).toFixed(2);
+
+/**
+ * What selecting the two SERVER fields adds per row in the gateway beyond what two plain
+ * String fields add in the same set-up without the layer, per round (the four samples of a
+ * round are taken back to back), then the median over rounds.
+ */
+function serverAddedPerRow(rs: readonly HttpResult[], n: number): { gateway: number; same: number; layer: number; layerMin: number; layerMax: number } {
+  const per = (doc: string, key: Variant['key']): number[] => {
+    const r = find(rs, n, doc, key);
+    return r.result.nsPerOp.map((x) => x / r.batch / n);
+  };
+  const gAll = per('all levels', 'gateway');
+  const gE = per('E2EE only', 'gateway');
+  const sAll = per('all levels', 'sameMem');
+  const sE = per('E2EE only', 'sameMem');
+  const g = gAll.map((x, i) => x - gE[i]!);
+  const b = sAll.map((x, i) => x - sE[i]!);
+  const layer = g.map((x, i) => x - b[i]!);
+  return { gateway: median(g), same: median(b), layer: median(layer), layerMin: Math.min(...layer), layerMax: Math.max(...layer) };
+}
+
+function report(rs: readonly HttpResult[], micro: MicroResult, parts: readonly PartResult[], fx: ServerFixture): ServerBenchResult['goals'] {
+  const docs = ['all levels', 'E2EE only'];
+  const batches = SIZES.map((n) => `${find(rs, n, 'all levels', 'gateway').batch} (N=${n})`).join(', ');
+  console.log(
+    `Reference list query over HTTP: ${CONCURRENCY} requests in flight from a worker thread on keep-alive connections; one timed operation = a batch of ${batches} requests. ` +
+      'req/s = batch ÷ median sample time per batch; ±spread = half the IQR of the samples.',
+  );
+  console.log(`all levels = nodes { ${FIELDS_ALL} } (PUBLIC + SERVER + SHARED); E2EE only = nodes { ${FIELDS_E2EE} } (PUBLIC + SHARED, no decryption).`);
+  console.log(
+    `Reader = READ grantee of all ${fx.profiles.length.toLocaleString('en-US')} profiles; N = 1,000 is one request of five aliased pages of ${PAGE} (the gateway's page limit). ` +
+      'Every server returned byte-identical JSON for each request (checked before timing).',
+  );
+  console.log('');
+  const rows: string[][] = [];
+  for (const n of SIZES) {
+    for (const doc of docs) {
+      for (const v of VARIANTS) {
+        const r = find(rs, n, doc, v.key);
+        rows.push([n.toLocaleString('en-US'), doc, v.name, `${fmtOps(reqPerSec(r))} ${fmtSpread(r.result.spread)}`, fmtNs(nsPerReq(r)), r.bytes.toLocaleString('en-US')]);
+      }
+    }
+  }
+  console.log(table(['N', 'query', 'server', 'req/s', 'time/req', 'response B'], rows, ['r', 'l', 'l', 'r', 'r', 'r']));
+  console.log('');
+  console.log('Throughput ratios: gateway req/s ÷ baseline req/s (≥ 1 = gateway faster); in brackets the range of the per-round paired ratios');
+  console.log('');
+  const ratioRows: string[][] = [];
+  for (const n of SIZES) {
+    for (const doc of docs) {
+      const gw = find(rs, n, doc, 'gateway');
+      ratioRows.push([
+        n.toLocaleString('en-US'),
+        doc,
+        fmtR(throughputRatio(gw, find(rs, n, doc, 'plain'))),
+        fmtR(throughputRatio(gw, find(rs, n, doc, 'sameMem'))),
+        fmtR(throughputRatio(gw, find(rs, n, doc, 'sameDb'))),
+        fmtR(throughputRatio(find(rs, n, doc, 'sameMem'), find(rs, n, doc, 'plain'))),
+      ]);
+    }
+  }
+  console.log(
+    table(['N', 'query', 'gateway ÷ plain default', 'gateway ÷ same set-up, memory', 'gateway ÷ same set-up, SQLite', 'same set-up, memory ÷ plain'], ratioRows, [
+      'r',
+      'l',
+      'r',
+      'r',
+      'r',
+      'r',
+    ]),
+  );
+  console.log('');
+
+  // SERVER fields
+  const perRow = (c: CaseResult): number => c.medianNs / micro.rows;
+  const rawRow = perRow(micro.rawPerField);
+  const microRatio = micro.codecOpen.medianNs / micro.rawPerField.medianNs;
+  console.log(`SERVER fields: decrypting email (${micro.emailBytes} B) and phone (${micro.phoneBytes} B) of ${micro.rows} rows, interleaved; ratio = time ÷ raw AEAD one per field`);
+  console.log('');
+  const mrow = (what: string, c: CaseResult): string[] => [what, us(perRow(c)), fmtSpread(c.spread), fmtRatio(c.medianNs / micro.rawPerField.medianNs)];
+  console.log(
+    table(
+      ['path', 'µs/row', 'spread', 'ratio'],
+      [
+        mrow('codec.open: one envelope per row (the gateway)', micro.codecOpen),
+        mrow('raw node:crypto chacha20-poly1305, one per field (2/row)', micro.rawPerField),
+        mrow(`raw node:crypto chacha20-poly1305, one per row (${micro.blobBytes} B JSON)`, micro.rawPerRow),
+        mrow('an envelope per field (unbatched, 2/row)', micro.unbatched),
+      ],
+      ['l', 'r', 'r', 'r'],
+    ),
+  );
+  console.log('');
+  const added = SIZES.filter((n) => n >= 100).map((n) => ({ n, ...serverAddedPerRow(rs, n) }));
+  console.log('End to end: time per row that selecting email + phone adds (all levels − E2EE only), per round, median; layer = gateway − same set-up (memory)');
+  console.log('');
+  console.log(
+    table(
+      ['N', 'gateway µs/row', 'same set-up µs/row', 'layer µs/row (range)', 'layer ÷ raw AEAD per row'],
+      added.map((a) => [a.n.toLocaleString('en-US'), us(a.gateway), us(a.same), `${us(a.layer)} (${us(a.layerMin)}–${us(a.layerMax)})`, fmtRatio(a.layer / rawRow)]),
+      ['r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+  console.log('');
+  console.log('Parts of a gateway request, timed alone (same store, same SQLite file), interleaved');
+  console.log('');
+  console.log(
+    table(
+      ['part', 'time', 'spread'],
+      parts.map((p) => [p.name, fmtNs(p.result.medianNs), fmtSpread(p.result.spread)]),
+      ['l', 'r', 'r'],
+    ),
+  );
+  console.log('');
+
+  // Goals
+  const goals: ServerBenchResult['goals'] = [];
+  const line = (name: string, detail: string, pass: boolean): void => {
+    goals.push({ name, pass });
+    console.log(`  ${name}: ${detail} → ${pass ? 'PASS' : 'MISS'}`);
+  };
+  console.log('goals (E2EE goals judged on the E2EE-only query at every N; the all-levels ratios follow in brackets):');
+  for (const [base, goal, label] of [
+    ['plain', GOAL_VS_PLAIN, 'plain Apollo (default plugins)'],
+    ['sameMem', GOAL_VS_SAME, 'the same set-up without the layer (rows from memory)'],
+    ['sameDb', GOAL_VS_SAME, 'the same set-up without the layer (same SQLite store)'],
+  ] as const) {
+    const e2ee = SIZES.map((n) => throughputRatio(find(rs, n, 'E2EE only', 'gateway'), find(rs, n, 'E2EE only', base)).ratio);
+    const all = SIZES.map((n) => throughputRatio(find(rs, n, 'all levels', 'gateway'), find(rs, n, 'all levels', base)).ratio);
+    line(
+      `E2EE fields ≥ ${fmtRatio(goal)}× ${label}`,
+      `N=${SIZES.join('/')}: ${e2ee.map(fmtRatio).join(' / ')} (all levels: ${all.map(fmtRatio).join(' / ')})`,
+      e2ee.every((r) => r >= goal),
+    );
+  }
+  line(
+    `SERVER reads ≤ ${GOAL_SERVER}× raw native AEAD, decryption path (codec.open vs one AEAD per field)`,
+    `${fmtRatio(microRatio)}× (${us(perRow(micro.codecOpen))} vs ${us(rawRow)} µs/row)`,
+    microRatio <= GOAL_SERVER,
+  );
+  line(
+    `SERVER reads ≤ ${GOAL_SERVER}× raw native AEAD, end to end (layer time per row)`,
+    added.map((a) => `N=${a.n}: ${fmtRatio(a.layer / rawRow)}×`).join(', '),
+    added.every((a) => a.layer / rawRow <= GOAL_SERVER),
+  );
+  return goals;
+}
+
+export async function runServerBench(opts: BenchOptions): Promise<ServerBenchResult> {
+  console.log('## server');
+  console.log('');
+  progress('server: setting up (gateway, 1,000 profiles, baselines)');
+  const t0 = performance.now();
+  const fx = await setUpServerBench();
+  try {
+    console.log(`set-up: gateway on SQLite, ${fx.profiles.length} profiles sealed and granted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const http = await httpBench(fx, opts);
+    const micro = await serverFieldBench(fx, opts);
+    const parts = await partsBench(fx, opts);
+    const goals = report(http, micro, parts, fx);
+    console.log('');
+    return { http, micro, parts, goals };
+  } finally {
+    progressDone();
+    await fx.close();
+  }
+}
