@@ -49,9 +49,9 @@ export class RequestAccess {
       const ids = new Set<string>();
       const done = Promise.resolve().then(async () => {
         this.batches.delete(typeName);
-        const rows = await this.store.grantsFor(typeName, [...ids]);
+        const rows = await this.store.grantsFor(typeName, [...ids], viewer.id);
         for (const id of ids) this.grants.set(this.key(typeName, id), null);
-        for (const r of rows) if (r.granteeId === viewer.id) this.grants.set(this.key(typeName, r.objectId), r.access);
+        for (const r of rows) this.grants.set(this.key(typeName, r.objectId), r.access);
       });
       batch = { ids, done };
       this.batches.set(typeName, batch);
@@ -60,11 +60,25 @@ export class RequestAccess {
     return batch.done.then(() => this.grants.get(k) ?? null);
   }
 
+  /**
+   * Loads the viewer's grants on many objects in one query, ahead of resolving their
+   * fields: a list resolver calls this so every field check is then synchronous.
+   */
+  async prefetch(typeName: string, objectIds: readonly string[]): Promise<void> {
+    const viewer = this.viewer;
+    if (!viewer || objectIds.length === 0) return;
+    const rows = await this.store.grantsFor(typeName, objectIds, viewer.id);
+    for (const id of objectIds) this.grants.set(this.key(typeName, id), null);
+    for (const r of rows) this.grants.set(this.key(typeName, r.objectId), r.access);
+  }
+
   canRead(typeName: string, objectId: string, ownerId: string, level: PrivacyLevel): boolean | Promise<boolean> {
     if (level === 'PUBLIC') return true;
     if (!this.viewer) return false;
     if (this.viewer.id === ownerId) return true;
     if (level === 'PRIVATE') return false;
+    const known = this.grants.get(this.key(typeName, objectId));
+    if (known !== undefined) return known !== null;
     return this.grantOf(typeName, objectId).then((g) => g !== null);
   }
 

@@ -18,7 +18,7 @@ const TYPE = 'Profile';
 /** Client-chosen ids: long enough to be unguessable when random, URL-safe. */
 const OBJECT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 const MAX_DISPLAY_NAME = 200;
-const MAX_PAGE = 200;
+const MAX_PAGE = 1000;
 const MAX_UPDATE_ATTEMPTS = 5;
 
 type ProfileFields = { displayName?: string | null; email?: string | null; phone?: string | null; bio?: string | null; diary?: string | null };
@@ -77,6 +77,7 @@ export const profileResolvers = {
         throw gatewayError('BAD_USER_INPUT', `first must be 1–${MAX_PAGE}`);
       }
       const nodes = await ctx.store.listProfiles(args.first, args.after ?? undefined);
+      await ctx.access.prefetch(TYPE, nodes.filter((n) => n.ownerId !== ctx.viewer?.id).map((n) => n.id));
       return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
     },
     profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {

@@ -370,13 +370,14 @@ export class PrismaStore implements Store {
     return this.#op('delete grant', async (db) => (await db.grant.deleteMany({ where: { objectType, objectId, granteeId } })).count > 0);
   }
 
-  async grantsFor(objectType: string, objectIds: readonly string[]): Promise<GrantRow[]> {
+  async grantsFor(objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]> {
     const ids = [...new Set(objectIds)];
     if (ids.length === 0) return [];
     return this.#op('find grants', async (db) => {
       const rows: Grant[] = [];
       for (let i = 0; i < ids.length; i += IN_CHUNK) {
-        rows.push(...(await db.grant.findMany({ where: { objectType, objectId: { in: ids.slice(i, i + IN_CHUNK) } } })));
+        const objectId = { in: ids.slice(i, i + IN_CHUNK) };
+        rows.push(...(await db.grant.findMany({ where: granteeId === undefined ? { objectType, objectId } : { objectType, objectId, granteeId } })));
       }
       // One order whatever the chunking: by object, then grantee.
       rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0));

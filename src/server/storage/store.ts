@@ -98,8 +98,11 @@ export interface Store {
 
   upsertGrant(g: Omit<GrantRow, 'createdAt'>): Promise<GrantRow>;
   deleteGrant(objectType: string, objectId: string, granteeId: string): Promise<boolean>;
-  /** Grants on the given objects (one query for many objects: authorization of lists). */
-  grantsFor(objectType: string, objectIds: readonly string[]): Promise<GrantRow[]>;
+  /**
+   * Grants on the given objects (one query for many objects: authorization of lists),
+   * only those of `granteeId` when given.
+   */
+  grantsFor(objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]>;
 
   close(): Promise<void>;
 }
