@@ -263,6 +263,21 @@ export function storeSuite(target: SuiteTarget): void {
         expect(await store.grantsFor('Profile', ['p1'])).toEqual([]);
       });
 
+      it('grantsFor filters by grantee when asked', async () => {
+        await store.createProfile(profile('p1', 'alice'));
+        await store.createProfile(profile('p2', 'bob'));
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p1', granteeId: 'bob', access: 'READ' });
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p2', granteeId: 'alice', access: 'WRITE' });
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p2', granteeId: 'bob', access: 'WRITE' });
+        const bobs = await store.grantsFor('Profile', ['p1', 'p2'], 'bob');
+        expect(bobs.map((g) => [g.objectId, g.granteeId, g.access])).toEqual([
+          ['p1', 'bob', 'READ'],
+          ['p2', 'bob', 'WRITE'],
+        ]);
+        expect(await store.grantsFor('Profile', ['p1'], 'alice')).toEqual([]);
+        expect(await store.grantsFor('Profile', ['p1', 'p2'])).toHaveLength(3);
+      });
+
       it('deleting a profile deletes the grants on it, and only those', async () => {
         await store.createProfile(profile('p1', 'alice'));
         await store.createProfile(profile('p2', 'bob'));
