@@ -1,0 +1,20 @@
+/**
+ * @module
+ * veilgraph's isomorphic client core (Node and browsers, no `node:` imports): seals the
+ * SHARED and PRIVATE values of an operation's variables before it is sent, and opens them
+ * in results after it returns, driven by the privacy manifest. docs/client.md explains
+ * the API, the location rule, the reserved aliases and the error behaviour.
+ */
+export { VeilClientError, isVeilClientError, type VeilClientErrorCode } from './errors.js';
+export { staticClientKeys, type ClientKeys, type KeyRequest, type SealedLevel, type StaticClientKeysOptions } from './keys.js';
+export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX, withVeilFields } from './veil.js';
+export {
+  sealVariables,
+  type InputLocation,
+  type InputPath,
+  type LocationContext,
+  type LocationFor,
+  type SealVariablesOptions,
+  type Variables,
+} from './seal.js';
+export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type VeilFieldError } from './open.js';
