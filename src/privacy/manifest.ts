@@ -20,6 +20,7 @@ import { getDirective } from '@graphql-tools/utils';
 import {
   getNamedType,
   isInputObjectType,
+  isInterfaceType,
   isIntrospectionType,
   isLeafType,
   isObjectType,
@@ -31,7 +32,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { PrivacySchemaError } from './errors.js';
-import { PRIVACY_LEVELS, type PrivacyLevel } from './levels.js';
+import { PRIVACY_LEVELS, isSealedLevel, type PrivacyLevel } from './levels.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -107,6 +108,7 @@ export function buildPrivacyManifest(schema: GraphQLSchema): PrivacyManifest {
       if (o) objects[type.name] = o;
     }
   }
+  checkInterfaces(schema, objects, problems);
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isUserType(type) || !isInputObjectType(type)) continue;
     const i = inputPrivacy(schema, type, objects, problems);
@@ -114,6 +116,41 @@ export function buildPrivacyManifest(schema: GraphQLSchema): PrivacyManifest {
   }
   if (problems.length > 0) throw new PrivacySchemaError(problems);
   return { version: MANIFEST_VERSION, objects, inputs };
+}
+
+/**
+ * An interface field travels as `Sealed` exactly when its implementations' fields do, so
+ * the wire schema stays valid; implementations that disagree cannot be expressed.
+ */
+function checkInterfaces(schema: GraphQLSchema, objects: Record<string, ObjectPrivacy>, problems: string[]): void {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isUserType(type) || !isInterfaceType(type)) continue;
+    for (const field of Object.keys(type.getFields())) {
+      const sealed = new Set<boolean>();
+      for (const impl of schema.getPossibleTypes(type)) {
+        const level = objects[impl.name]?.fields[field]?.level ?? 'PUBLIC';
+        sealed.add(isSealedLevel(level));
+      }
+      if (sealed.size > 1) {
+        problems.push(`${type.name}.${field}: implementations of ${type.name} disagree on whether ${field} is sealed (SHARED/PRIVATE); give it the same kind of level in every implementation`);
+      }
+    }
+  }
+}
+
+/** Interface fields whose implementations are sealed (so the interface field is `Sealed` too). */
+export function sealedInterfaceFields(schema: GraphQLSchema, manifest: PrivacyManifest): Set<string> {
+  const out = new Set<string>();
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isUserType(type) || !isInterfaceType(type)) continue;
+    for (const field of Object.keys(type.getFields())) {
+      const impls = schema.getPossibleTypes(type);
+      if (impls.length > 0 && impls.every((impl) => isSealedLevel(manifest.objects[impl.name]?.fields[field]?.level ?? 'PUBLIC'))) {
+        out.add(`${type.name}.${field}`);
+      }
+    }
+  }
+  return out;
 }
 
 function checkArgs(coordinate: string, level: PrivacyLevel, args: PrivacyArgs | undefined, problems: string[]): void {

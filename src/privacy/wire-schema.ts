@@ -17,7 +17,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { isSealedLevel } from './levels.js';
-import type { PrivacyManifest } from './manifest.js';
+import { sealedInterfaceFields, type PrivacyManifest } from './manifest.js';
 
 function sealedType(original: GraphQLOutputType | GraphQLInputType, sealed: GraphQLScalarType): GraphQLScalarType | GraphQLNonNull<GraphQLScalarType> {
   return isNonNullType(original) ? new GraphQLNonNull(sealed) : sealed;
@@ -27,7 +27,12 @@ function sealedType(original: GraphQLOutputType | GraphQLInputType, sealed: Grap
 export function toWireSchema(schema: GraphQLSchema, manifest: PrivacyManifest): GraphQLSchema {
   const sealed = schema.getType('Sealed') as GraphQLScalarType | undefined;
   if (!sealed) throw new GraphQLError('the schema has no Sealed scalar: include PRIVACY_SDL');
+  const sealedInterfaces = sealedInterfaceFields(schema, manifest);
   return mapSchema(schema, {
+    [MapperKind.INTERFACE_FIELD]: (config, fieldName, typeName) => {
+      if (!sealedInterfaces.has(`${typeName}.${fieldName}`)) return config;
+      return { ...config, type: sealedType(config.type, sealed) };
+    },
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const level = manifest.objects[typeName]?.fields[fieldName]?.level;
       if (!level || !isSealedLevel(level)) return config;

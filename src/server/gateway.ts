@@ -14,7 +14,7 @@ import { nodeBackend } from '../crypto/backends/node.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { RequestAccess } from './access.js';
 import { createGatewayApollo } from './apollo.js';
-import { createAuthService } from './auth/service.js';
+import { createAuthService, type AuthLimits } from './auth/service.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext, GatewayServices } from './context.js';
 import { enforcePrivacy } from './enforce.js';
@@ -42,6 +42,8 @@ export interface GatewayOptions extends GatewayConfig {
   readonly backend?: CryptoBackend;
   /** Where log lines go (default stdout). */
   readonly logSink?: LogSink;
+  /** Overrides of the auth rate limits (tests; docs/auth.md §7). */
+  readonly authLimits?: Partial<AuthLimits>;
 }
 
 export interface RunningGateway {
@@ -94,6 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     challengeKey: secrets.challengeKey,
     jwtSecret: secrets.jwtSecret,
     tokenTtlSeconds: options.tokenTtlSeconds,
+    ...(options.authLimits ? { limits: options.authLimits } : {}),
   });
   const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log };
 

@@ -66,7 +66,9 @@ export function createLimitsRule(limits: QueryLimits = DEFAULT_LIMITS): Validati
       if (m.depth > limits.maxDepth || m.cost > limits.maxCost) return;
       for (const sel of set.selections) {
         if (sel.kind === Kind.FIELD) {
-          if (sel.alias) m.aliases++;
+          // The client link's own `_vg…` aliases (owner and id of sealed objects) are not
+          // the caller's: they would otherwise eat the budget of every sealed selection.
+          if (sel.alias && !sel.alias.value.startsWith('_vg')) m.aliases++;
           m.cost += multiplier;
           if (!sel.selectionSet) continue;
           const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;

@@ -108,6 +108,24 @@ describe('manifest', () => {
   });
 });
 
+describe('interfaces', () => {
+  const BASE = `
+    interface Owned { id: ID! text: String }
+    type Note implements Owned @owner(field: "author") { id: ID! author: ID! text: String @privacy(level: SHARED) }
+  `;
+
+  it('an interface field is Sealed on the wire when every implementation seals it', () => {
+    const { wire } = build(`${BASE} type Memo implements Owned @owner(field: "o") { id: ID! o: ID! text: String @privacy(level: PRIVATE) }`);
+    expect(String((wire.getType('Owned') as GraphQLObjectType).getFields().text!.type)).toBe('Sealed');
+    expect(String((wire.getType('Note') as GraphQLObjectType).getFields().text!.type)).toBe('Sealed');
+  });
+
+  it('implementations that disagree on sealing fail the build', () => {
+    const p = problemsOf(`${BASE} type Memo implements Owned { id: ID! text: String }`);
+    expect(p.join('\n')).toMatch(/Owned\.text: implementations of Owned disagree/);
+  });
+});
+
 describe('schema build errors', () => {
   it('an unknown level fails the build', () => {
     expect(() => build('type T @owner(field: "o") { id: ID! o: ID! x: String @privacy(level: SECRET) }')).toThrow(/SECRET/);

@@ -186,6 +186,9 @@ describe('limits', () => {
     expect(codes(await t.gql(`{ ${aliases} }`, {}, alice.token))).toContain('QUERY_TOO_COMPLEX');
     const cost = await t.gql('{ profiles(first: 200) { nodes { owner { profile { owner { profile { id } } } } } } }', {}, alice.token);
     expect(codes(cost)).toEqual([]);
+    // The client link's own _vg aliases do not count against the caller's budget.
+    const linkAliases = Array.from({ length: 40 }, (_, i) => `_vg${i}: me { id }`).join(' ');
+    expect(codes(await t.gql(`{ ${linkAliases} }`, {}, alice.token))).toEqual([]);
   });
 });
 
