@@ -18,3 +18,4 @@ export {
   type Variables,
 } from './seal.js';
 export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type VeilFieldError } from './open.js';
+export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
