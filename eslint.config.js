@@ -16,6 +16,6 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['warn', 'error'] }],
     },
   },
-  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/server/rotation-cli.ts'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/server/rotation-cli.ts', 'src/demo/**'], rules: { 'no-console': 'off' } },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

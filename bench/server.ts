@@ -59,7 +59,7 @@ import { openEnvelope, sealEnvelope, sealEnvelopeText } from '../src/crypto/enve
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey } from '../src/crypto/keys.js';
 import { createGatewayApollo } from '../src/server/apollo.js';
 import { createTokenService } from '../src/server/auth/jwt.js';
-import { loginMessage, registrationMessage } from '../src/server/auth/messages.js';
+import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.js';
 import type { GatewayContext } from '../src/server/context.js';
 import { startGateway, type RunningGateway } from '../src/server/gateway.js';
 import { createHttpHandler } from '../src/server/http.js';

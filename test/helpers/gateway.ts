@@ -11,7 +11,7 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { sealEnvelopeText } from '../../src/crypto/envelope.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
-import { loginMessage, registrationMessage } from '../../src/server/auth/messages.js';
+import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
 
 export interface GqlResponse<T = Record<string, unknown>> {

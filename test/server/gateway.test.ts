@@ -8,7 +8,7 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { openEnvelopeText } from '../../src/crypto/envelope.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { loginMessage } from '../../src/server/auth/messages.js';
+import { loginMessage } from '../../src/crypto/auth-messages.js';
 import { canary, newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const PROFILE_FIELDS = 'id ownerId displayName email phone bio diary';

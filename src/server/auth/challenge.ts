@@ -21,7 +21,7 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../../crypto/base64url.js';
 import { concatBytes, equalBytes, utf8Encode } from '../../crypto/bytes.js';
 import { AuthError } from './errors.js';
-import { CHALLENGE_BYTES, lengthPrefixed, type AuthPurpose } from './messages.js';
+import { CHALLENGE_BYTES, lengthPrefixed, type AuthPurpose } from '../../crypto/auth-messages.js';
 
 export const CHALLENGE_VERSION = 0x01;
 export const CHALLENGE_RANDOM_BYTES = 16;

@@ -6,26 +6,9 @@
  * failures) anything that tells whether a username exists.
  */
 
-export type AuthErrorCode =
-  /** A username, key, signature or challenge text is malformed (charset, length, encoding). */
-  | 'BAD_USER_INPUT'
-  /** Registration: the username is already registered. */
-  | 'USERNAME_TAKEN'
-  /** Registration: the signature over the registration message does not verify. */
-  | 'BAD_REGISTRATION_SIGNATURE'
-  /** Login: the challenge was not issued by this server for this realm, user and purpose. */
-  | 'CHALLENGE_INVALID'
-  /** Login: the challenge is authentic but past its lifetime. */
-  | 'CHALLENGE_EXPIRED'
-  /** Login: the challenge was already used for a successful login. */
-  | 'CHALLENGE_REPLAYED'
-  /** Login: the signature does not verify, or the user does not exist (indistinguishable). */
-  | 'LOGIN_FAILED'
-  /** Access token missing, malformed, forged, for another realm, or expired. */
-  | 'UNAUTHENTICATED'
-  /** Too many requests from this client; see `retryAfterSeconds`. */
-  | 'RATE_LIMITED';
 
+import type { AuthErrorCode } from '../../crypto/auth-messages.js';
+export type { AuthErrorCode };
 export class AuthError extends Error {
   override readonly name = 'AuthError';
   readonly code: AuthErrorCode;

@@ -18,7 +18,7 @@ export {
   registrationMessage,
   type LoginMessageInput,
   type RegistrationMessageInput,
-} from './messages.js';
+} from '../../crypto/auth-messages.js';
 export {
   CHALLENGE_TEXT_LENGTH,
   CHALLENGE_TTL_MS,

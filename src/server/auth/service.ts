@@ -22,7 +22,7 @@ import {
   isAuthPurpose,
   loginMessage,
   registrationMessage,
-} from './messages.js';
+} from '../../crypto/auth-messages.js';
 import { TokenBucketLimiter, type RateLimitRule } from './rate-limit.js';
 import { decodeFixedBase64url, isCanonicalX25519PublicKey, parseUsername } from './validate.js';
 

@@ -14,7 +14,7 @@ import {
   type ChallengeKeying,
 } from '../../../src/server/auth/challenge.js';
 import { AuthError, type AuthErrorCode } from '../../../src/server/auth/errors.js';
-import { AuthPurpose, CHALLENGE_BYTES, type AuthPurpose as AuthPurposeType } from '../../../src/server/auth/messages.js';
+import { AuthPurpose, CHALLENGE_BYTES, type AuthPurpose as AuthPurposeType } from '../../../src/crypto/auth-messages.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const keying: ChallengeKeying = { backend: nodeBackend, key: new Uint8Array(32).fill(0x11) };

@@ -10,7 +10,7 @@ import type { CryptoBackend } from '../../../src/crypto/backend.js';
 import { fromHex, hex } from '../../../src/crypto/bytes.js';
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
 import { issueChallenge } from '../../../src/server/auth/challenge.js';
-import { AuthPurpose, loginMessage, registrationMessage } from '../../../src/server/auth/messages.js';
+import { AuthPurpose, loginMessage, registrationMessage } from '../../../src/crypto/auth-messages.js';
 
 /** Fixed inputs: RFC 8032 §7.1 test 1 seed, RFC 7748 §6.1 Alice's X25519 key. */
 export const EXAMPLE = {

@@ -13,8 +13,8 @@
  *   register = "veilgraph/v1/register" ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ signingKey(32) ‖ encryptionKey(32)
  *   login    = "veilgraph/v1/login"    ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ lp(purpose) ‖ challenge(57)
  */
-import { concatBytes, utf8Encode } from '../../crypto/bytes.js';
-import { CryptoError } from '../../crypto/errors.js';
+import { concatBytes, utf8Encode } from './bytes.js';
+import { CryptoError } from './errors.js';
 
 /** Realm used when a deployment does not configure its own. */
 export const DEFAULT_REALM = 'veilgraph';
@@ -100,3 +100,24 @@ export function loginMessage(m: LoginMessageInput): Uint8Array {
     exactly(m.challenge, CHALLENGE_BYTES, 'challenge'),
   );
 }
+
+/** The error codes of the auth protocol (docs/auth.md §8), as the gateway sends them in `extensions.code`. */
+export type AuthErrorCode =
+  /** A username, key, signature or challenge text is malformed (charset, length, encoding). */
+  | 'BAD_USER_INPUT'
+  /** Registration: the username is already registered. */
+  | 'USERNAME_TAKEN'
+  /** Registration: the signature over the registration message does not verify. */
+  | 'BAD_REGISTRATION_SIGNATURE'
+  /** Login: the challenge was not issued by this server for this realm, user and purpose. */
+  | 'CHALLENGE_INVALID'
+  /** Login: the challenge is authentic but past its lifetime. */
+  | 'CHALLENGE_EXPIRED'
+  /** Login: the challenge was already used for a successful login. */
+  | 'CHALLENGE_REPLAYED'
+  /** Login: the signature does not verify, or the user does not exist (indistinguishable). */
+  | 'LOGIN_FAILED'
+  /** Access token missing, malformed, forged, for another realm, or expired. */
+  | 'UNAUTHENTICATED'
+  /** Too many requests from this client; see `retryAfterSeconds`. */
+  | 'RATE_LIMITED';
