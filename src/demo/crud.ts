@@ -186,7 +186,9 @@ async function main(): Promise<number> {
           return row.serverSealed ? `sealed blob (${row.serverSealed.length} bytes, key version ${row.serverKeyVersion})` : 'null';
         default: {
           const text = row[name as 'bio' | 'diary'];
-          return text === null ? 'null' : `${text.slice(0, 24)}… (${text.length} chars)`;
+          // The first characters are the fixed header (version, suite, key id): show the tail,
+          // which is ciphertext and changes with every write.
+          return text === null ? 'null' : `envelope …${text.slice(-20)} (${text.length} chars)`;
         }
       }
     }
