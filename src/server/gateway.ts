@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { IResolvers } from '@graphql-tools/utils';
 import { GraphQLError } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { nodeBackend } from '../crypto/backends/node.js';
@@ -42,6 +43,8 @@ export interface GatewayOptions extends GatewayConfig {
   readonly backend?: CryptoBackend;
   /** Where log lines go (default stdout). */
   readonly logSink?: LogSink;
+  /** Resolvers for types the schema author added to `schemaDir` (docs/privacy.md). */
+  readonly resolvers?: IResolvers[];
   /** Overrides of the auth rate limits (tests; docs/auth.md §7). */
   readonly authLimits?: Partial<AuthLimits>;
 }
@@ -86,6 +89,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { Sealed: createSealedScalar(MAX_SEALED_BYTES) },
     authResolvers,
     profileResolvers,
+    ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);
   const schema = enforcePrivacy(built.wire, built.manifest, codec);

@@ -1,0 +1,56 @@
+/**
+ * @module
+ * The write path for any annotated type, driven by the manifest: what a resolver stores
+ * for an input of a `@writes` input type. Schema authors call this instead of writing
+ * crypto code:
+ *
+ *   const row = prepareWrite(ctx, 'NoteInput', input, { ownerId, objectId }, previousRow);
+ *
+ * It checks every SHARED/PRIVATE value is sealed for (Type.field, ownerId, objectId)
+ * (BAD_SEALED_VALUE otherwise), passes PUBLIC and sealed values through, seals all SERVER
+ * values of the row into one envelope (`serverSealed`, `serverKeyVersion`; merged with the
+ * previous row's SERVER values on updates), and computes `<field>Index` blind indexes
+ * for searchable SERVER fields. Fields of the input that write nothing (e.g. `id`) are
+ * left to the caller.
+ */
+import type { GatewayServices } from './context.js';
+import { assertSealedInputLocations } from './sealed-input.js';
+import type { ServerRow } from './server-fields.js';
+
+export interface PreparedWrite {
+  /** Column values to store: PUBLIC as given, SHARED/PRIVATE envelopes as given, SERVER sealed. */
+  readonly columns: Record<string, unknown>;
+}
+
+export function prepareWrite(
+  services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec'>,
+  inputType: string,
+  input: Readonly<Record<string, unknown>>,
+  where: { readonly ownerId: string; readonly objectId: string },
+  previous?: ServerRow & Record<string, unknown>,
+): PreparedWrite {
+  const spec = services.manifest.inputs[inputType];
+  if (!spec) throw new Error(`${inputType} has no @writes(type: ...): nothing to prepare`);
+  assertSealedInputLocations(services.backend, services.manifest, inputType, input, where);
+  const columns: Record<string, unknown> = {};
+  const server: Record<string, unknown> = {};
+  let serverTouched = false;
+  for (const [name, f] of Object.entries(spec.fields)) {
+    const v = input[name];
+    if (v === undefined) continue;
+    if (f.level === 'SERVER') {
+      server[name] = v;
+      serverTouched = true;
+      if (f.searchable) columns[`${name}Index`] = typeof v === 'string' ? services.codec.blindIndex(f.coordinate, v) : null;
+    } else {
+      columns[name] = v;
+    }
+  }
+  if (serverTouched) {
+    const merged = previous ? { ...services.codec.open(spec.writes, previous, where.ownerId, where.objectId), ...server } : server;
+    const sealed = services.codec.seal(spec.writes, where.ownerId, where.objectId, merged);
+    columns.serverSealed = sealed?.sealed ?? null;
+    columns.serverKeyVersion = sealed?.keyVersion ?? 0;
+  }
+  return { columns };
+}
