@@ -6,11 +6,11 @@
  * to be sealed for this owner, object and field, and are stored as they are. Reads need
  * nothing here: the enforcement layer (../enforce.ts) authorises and decrypts per field.
  */
-import { isSealedLevel, type PrivacyLevel } from '../../privacy/levels.js';
+import type { PrivacyLevel } from '../../privacy/levels.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError } from '../errors.js';
-import { assertSealedInputLocations } from '../sealed-input.js';
+import { prepareWrite } from '../write.js';
 import type { Access, GrantRow, ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
 import { withErrorCodes } from './wrap.js';
 
@@ -35,25 +35,6 @@ function checkDisplayName(v: unknown): void {
 
 function inputLevel(ctx: GatewayContext, inputType: string, field: string): PrivacyLevel {
   return ctx.manifest.inputs[inputType]?.fields[field]?.level ?? 'PUBLIC';
-}
-
-/** SERVER values present in an input (null = clear the value). */
-function serverValues(ctx: GatewayContext, inputType: string, input: ProfileFields): Record<string, unknown> | null {
-  let out: Record<string, unknown> | null = null;
-  for (const [name, v] of Object.entries(input)) {
-    if (v !== undefined && inputLevel(ctx, inputType, name) === 'SERVER') (out ??= {})[name] = v;
-  }
-  return out;
-}
-
-function sealServer(ctx: GatewayContext, ownerId: string, id: string, values: Record<string, unknown>): Pick<ProfileRow, 'serverSealed' | 'serverKeyVersion' | 'emailIndex'> {
-  const sealed = ctx.codec.seal(TYPE, ownerId, id, values);
-  const email = values.email;
-  return {
-    serverSealed: sealed?.sealed ?? null,
-    serverKeyVersion: sealed?.keyVersion ?? 0,
-    emailIndex: typeof email === 'string' ? ctx.codec.blindIndex('Profile.email', email) : null,
-  };
 }
 
 async function ownProfileOrThrow(store: Store, ctx: GatewayContext, id: string, what: string): Promise<ProfileRow> {
@@ -97,15 +78,17 @@ export const profileResolvers = {
       const { input } = args;
       if (!OBJECT_ID.test(input.id)) throw gatewayError('BAD_USER_INPUT', 'id must be 16–64 base64url characters, chosen at random by the client', { field: 'id' });
       checkDisplayName(input.displayName);
-      assertSealedInputLocations(ctx.backend, ctx.manifest, 'CreateProfileInput', input, { ownerId: viewer.id, objectId: input.id });
-      const server = sealServer(ctx, viewer.id, input.id, serverValues(ctx, 'CreateProfileInput', input) ?? {});
+      const { columns } = prepareWrite(ctx, 'CreateProfileInput', input, { ownerId: viewer.id, objectId: input.id });
       return ctx.store.createProfile({
+        serverSealed: null,
+        serverKeyVersion: 0,
+        emailIndex: null,
+        bio: null,
+        diary: null,
+        ...(columns as Partial<ProfileRow>),
         id: input.id,
         ownerId: viewer.id,
         displayName: input.displayName,
-        ...server,
-        bio: input.bio ?? null,
-        diary: input.diary ?? null,
       });
     },
 
@@ -123,24 +106,16 @@ export const profileResolvers = {
         if (!(await ctx.access.canWrite(TYPE, current.id, current.ownerId, level))) throw forbidden(`write Profile.${name}`);
       }
       if (input.displayName !== undefined) checkDisplayName(input.displayName);
-      assertSealedInputLocations(ctx.backend, ctx.manifest, 'UpdateProfileInput', input, { ownerId: current.ownerId, objectId: current.id });
       // The SERVER blob is read, merged and written back with compare-and-swap (no
       // transaction: see Store.updateProfileIfServerSealed); a concurrent write to the
       // same row makes us merge again from the newer blob.
       for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
         const row = attempt === 0 ? current : await ctx.store.findProfileById(args.id);
         if (!row) throw notFound();
-        const patch: { -readonly [K in keyof ProfileUpdate]: ProfileUpdate[K] } = {};
-        if (input.displayName != null) patch.displayName = input.displayName;
-        for (const name of ['bio', 'diary'] as const) {
-          if (input[name] !== undefined && isSealedLevel(inputLevel(ctx, 'UpdateProfileInput', name))) patch[name] = input[name] ?? null;
-        }
-        const server = serverValues(ctx, 'UpdateProfileInput', input);
-        if (server) {
-          const merged = { ...ctx.codec.open(TYPE, row as ProfileRow & Record<string, unknown>, row.ownerId, row.id), ...server };
-          Object.assign(patch, sealServer(ctx, row.ownerId, row.id, merged));
-        }
-        const updated = await ctx.store.updateProfileIfServerSealed(row.id, row.serverSealed, patch);
+        // Checks every envelope's location (before anything is written), seals the merged
+        // SERVER values, computes the email blind index.
+        const { columns } = prepareWrite(ctx, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id }, row as ProfileRow & Record<string, unknown>);
+        const updated = await ctx.store.updateProfileIfServerSealed(row.id, row.serverSealed, columns as ProfileUpdate);
         if (updated === null) throw notFound();
         if (updated !== 'conflict') return updated;
       }
