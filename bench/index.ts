@@ -6,6 +6,7 @@
  * A suite is a module exporting `run…Bench(opts)`; register it in SUITES. Later suites
  * (server, client, subscriptions) slot in the same way.
  */
+import { runClientBench } from './client.js';
 import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
 import { runServerBench } from './server.js';
@@ -23,7 +24,12 @@ const SUITES: readonly Suite[] = [
     description: 'reference list query through the gateway vs Apollo without the layer; SERVER-field decryption vs raw AEAD',
     run: runServerBench,
   },
-  // { name: 'client', ... }, { name: 'subscriptions', ... }
+  {
+    name: 'client',
+    description: 'openResult of 1,000 objects × 4 sealed 1 KiB fields vs raw AEAD and bare openEnvelope of the same envelopes',
+    run: runClientBench,
+  },
+  // { name: 'subscriptions', ... }
 ];
 
 async function main(): Promise<void> {
