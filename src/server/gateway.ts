@@ -24,6 +24,7 @@ import { GatewayKeyRing } from './keyring.js';
 import { DEFAULT_LIMITS, createLimitsRule, type QueryLimits } from './limits.js';
 import { createLogger, type Logger, type LogSink } from './log.js';
 import { authResolvers } from './resolvers/auth.js';
+import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
@@ -47,6 +48,12 @@ export interface GatewayOptions extends GatewayConfig {
   readonly resolvers?: IResolvers[];
   /** Overrides of the auth rate limits (tests; docs/auth.md §7). */
   readonly authLimits?: Partial<AuthLimits>;
+  /**
+   * Who owns an object of each type the schema author added (the object's owner id, or
+   * null when it does not exist): `putDataKeys` lets only the owner store an object's data
+   * keys. Merged over the built-in lookup for `Profile`.
+   */
+  readonly owners?: Readonly<Record<string, OwnerLookup>>;
 }
 
 export interface RunningGateway {
@@ -89,6 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { Sealed: createSealedScalar(MAX_SEALED_BYTES) },
     authResolvers,
     profileResolvers,
+    createDataKeyResolvers(ownerLookups(store, options.owners)),
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);

@@ -53,6 +53,7 @@ describe("a schema author's own type", () => {
       title: 'PUBLIC',
       tag: 'SERVER',
       body: 'SHARED',
+      tags: 'SHARED',
       secret: 'PRIVATE',
     });
   });

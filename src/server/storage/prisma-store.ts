@@ -8,10 +8,10 @@
  * against both databases (test/server/storage).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type Prisma, type Grant, type Profile, type User } from './generated/sqlite/client.js';
+import { type Prisma, type Grant, type ObjectKey, type Profile, type User } from './generated/sqlite/client.js';
 import { mapStorageError, StorageError } from './errors.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
-import type { Access, GrantRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserRow } from './store.js';
+import type { Access, GrantRow, ObjectKeyForRecipient, ObjectKeyRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserRow } from './store.js';
 
 /** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
 export type Db = Prisma.TransactionClient;
@@ -77,6 +77,31 @@ function toAccess(a: string): Access {
 
 function toGrant(g: Grant): GrantRow {
   return { objectType: g.objectType, objectId: g.objectId, granteeId: g.granteeId, access: toAccess(g.access), createdAt: g.createdAt };
+}
+
+/** Key versions are u32 on the wire; the column is a 32-bit signed INTEGER (both databases). */
+const MAX_STORED_KEY_VERSION = 0x7fffffff;
+
+function checkObjectKey(r: ObjectKeyRow): void {
+  for (const k of ['objectType', 'objectId', 'recipientId'] as const) {
+    if (typeof r[k] !== 'string' || r[k].length === 0) throw new StorageError('INVALID_ARGUMENT', `object key ${k} must be a non-empty string`);
+  }
+  if (!Number.isInteger(r.keyVersion) || r.keyVersion < 0 || r.keyVersion > MAX_STORED_KEY_VERSION) {
+    throw new StorageError('INVALID_ARGUMENT', `object key version must be an integer 0–${MAX_STORED_KEY_VERSION}, got ${r.keyVersion}`);
+  }
+  if (!(r.wrapped instanceof Uint8Array)) throw new StorageError('INVALID_ARGUMENT', 'object key wrapped bytes must be a Uint8Array');
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function slotConflict(): StorageError {
+  return new StorageError('CONFLICT', 'put object keys: a different key is already stored for this object, key version and recipient', {
+    fields: ['objectType', 'objectId', 'keyVersion', 'recipientId'],
+  });
 }
 
 function checkLimit(limit: number): void {
@@ -382,6 +407,47 @@ export class PrismaStore implements Store {
       // One order whatever the chunking: by object, then grantee.
       rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0));
       return rows.map(toGrant);
+    });
+  }
+
+  async putObjectKeys(rows: readonly ObjectKeyRow[]): Promise<void> {
+    // Everything is checked before anything is written; duplicates within the call must agree.
+    const slots = new Map<string, ObjectKeyRow>();
+    for (const r of rows) {
+      checkObjectKey(r);
+      const slot = JSON.stringify([r.objectType, r.objectId, r.keyVersion, r.recipientId]);
+      const seen = slots.get(slot);
+      if (seen && !sameBytes(seen.wrapped, r.wrapped)) throw slotConflict();
+      slots.set(slot, r);
+    }
+    if (slots.size === 0) return;
+    await this.#atomic('put object keys', async (db) => {
+      for (const r of slots.values()) {
+        const where = { objectType_objectId_keyVersion_recipientId: { objectType: r.objectType, objectId: r.objectId, keyVersion: r.keyVersion, recipientId: r.recipientId } };
+        const existing = await db.objectKey.findUnique({ where, select: { wrapped: true } });
+        if (existing) {
+          if (!sameBytes(existing.wrapped, r.wrapped)) throw slotConflict();
+          continue;
+        }
+        // A concurrent put of the same slot makes this insert fail with CONFLICT (P2002).
+        await db.objectKey.create({
+          data: { objectType: r.objectType, objectId: r.objectId, keyVersion: r.keyVersion, recipientId: r.recipientId, wrapped: bytesIn(r.wrapped) },
+        });
+      }
+    });
+  }
+
+  async objectKeysFor(objectType: string, objectIds: readonly string[], recipientId: string): Promise<ObjectKeyForRecipient[]> {
+    const ids = [...new Set(objectIds)];
+    if (ids.length === 0) return [];
+    return this.#op('find object keys', async (db) => {
+      const rows: ObjectKey[] = [];
+      for (let i = 0; i < ids.length; i += IN_CHUNK) {
+        rows.push(...(await db.objectKey.findMany({ where: { recipientId, objectType, objectId: { in: ids.slice(i, i + IN_CHUNK) } } })));
+      }
+      // One order whatever the chunking: by object, then key version.
+      rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.keyVersion - b.keyVersion));
+      return rows.map((k) => ({ objectType: k.objectType, objectId: k.objectId, keyVersion: k.keyVersion, wrapped: bytesOut(k.wrapped) }));
     });
   }
 

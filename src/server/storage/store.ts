@@ -52,6 +52,21 @@ export interface GrantRow {
   readonly createdAt: Date;
 }
 
+/**
+ * One object's data key (one version) wrapped for one recipient: wrapped key v1 bytes
+ * (docs/crypto.md §7). The server stores them; it cannot open them.
+ */
+export interface ObjectKeyRow {
+  /** GraphQL type name of the object, e.g. `Profile`. */
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly keyVersion: number;
+  readonly recipientId: string;
+  readonly wrapped: Uint8Array;
+}
+
+export type ObjectKeyForRecipient = Omit<ObjectKeyRow, 'recipientId'>;
+
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres';
@@ -103,6 +118,19 @@ export interface Store {
    * only those of `granteeId` when given.
    */
   grantsFor(objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]>;
+
+  /**
+   * Stores wrapped data keys, all or nothing. A slot `(objectType, objectId, keyVersion,
+   * recipientId)` that already holds the same bytes is left as it is (a retried put
+   * succeeds); one holding different bytes is a CONFLICT and nothing is written. A
+   * recipient that does not exist is INVALID_REFERENCE.
+   */
+  putObjectKeys(rows: readonly ObjectKeyRow[]): Promise<void>;
+  /**
+   * `recipientId`'s wrapped keys for the given objects, every version; ordered by object
+   * id, then key version.
+   */
+  objectKeysFor(objectType: string, objectIds: readonly string[], recipientId: string): Promise<ObjectKeyForRecipient[]>;
 
   close(): Promise<void>;
 }

@@ -303,6 +303,75 @@ export function storeSuite(target: SuiteTarget): void {
       });
     });
 
+    describe('object keys', () => {
+      const k = (objectId: string, keyVersion: number, recipientId: string, fill: number, objectType = 'Profile') => ({
+        objectType,
+        objectId,
+        keyVersion,
+        recipientId,
+        wrapped: key(fill, 137),
+      });
+
+      it('stores wrapped keys and returns each recipient only their own, every version', async () => {
+        await store.putObjectKeys([k('p1', 1, 'alice', 1), k('p1', 1, 'bob', 2), k('p1', 2, 'alice', 3), k('p2', 1, 'alice', 4), k('p1', 1, 'alice', 5, 'Doc')]);
+        const alices = await store.objectKeysFor('Profile', ['p2', 'p1', 'p1', 'p3'], 'alice');
+        expect(alices.map((r) => [r.objectType, r.objectId, r.keyVersion, r.wrapped[0]])).toEqual([
+          ['Profile', 'p1', 1, 1],
+          ['Profile', 'p1', 2, 3],
+          ['Profile', 'p2', 1, 4],
+        ]);
+        expect(Object.getPrototypeOf(alices[0]!.wrapped)).toBe(Uint8Array.prototype);
+        expect(alices[0]!.wrapped).toEqual(key(1, 137));
+        expect(alices[0]).not.toHaveProperty('recipientId');
+        expect((await store.objectKeysFor('Profile', ['p1', 'p2'], 'bob')).map((r) => [r.objectId, r.keyVersion, r.wrapped[0]])).toEqual([['p1', 1, 2]]);
+        expect((await store.objectKeysFor('Doc', ['p1'], 'alice')).map((r) => r.wrapped[0])).toEqual([5]);
+        expect(await store.objectKeysFor('Profile', [], 'alice')).toEqual([]);
+        expect(await store.objectKeysFor('Profile', ['p1'], 'nobody')).toEqual([]);
+      });
+
+      it('reads keys for many objects at once (more than one IN chunk)', async () => {
+        const ids = Array.from({ length: 1100 }, (_, i) => `obj${String(i).padStart(4, '0')}`);
+        const some = ids.filter((_, i) => i % 101 === 0);
+        await store.putObjectKeys(some.map((id) => k(id, 1, 'bob', 7)));
+        expect((await store.objectKeysFor('Profile', ids, 'bob')).map((r) => r.objectId)).toEqual(some);
+      });
+
+      it('a re-put of identical bytes is fine; different bytes are a CONFLICT and nothing of the call is written', async () => {
+        await store.putObjectKeys([k('p1', 1, 'alice', 1)]);
+        await store.putObjectKeys([k('p1', 1, 'alice', 1), k('p1', 1, 'bob', 2)]);
+        expect(await store.objectKeysFor('Profile', ['p1'], 'bob')).toHaveLength(1);
+        const e = await expectStorageError(store.putObjectKeys([k('p2', 1, 'alice', 3), k('p1', 1, 'alice', 9)]), 'CONFLICT');
+        expect(e.fields).toEqual(['objectType', 'objectId', 'keyVersion', 'recipientId']);
+        expect((await store.objectKeysFor('Profile', ['p1', 'p2'], 'alice')).map((r) => [r.objectId, r.wrapped[0]])).toEqual([['p1', 1]]);
+        // Two different keys for one slot within a call.
+        await expectStorageError(store.putObjectKeys([k('p3', 1, 'bob', 1), k('p3', 1, 'bob', 2)]), 'CONFLICT');
+        expect(await store.objectKeysFor('Profile', ['p3'], 'bob')).toEqual([]);
+        await store.putObjectKeys([]);
+      });
+
+      it('an unknown recipient is INVALID_REFERENCE and nothing of the call is written', async () => {
+        await expectStorageError(store.putObjectKeys([k('p1', 1, 'alice', 1), k('p1', 1, 'nobody', 2)]), 'INVALID_REFERENCE');
+        expect(await store.objectKeysFor('Profile', ['p1'], 'alice')).toEqual([]);
+      });
+
+      it('refuses key versions a column cannot hold', async () => {
+        await expectStorageError(store.putObjectKeys([k('p1', -1, 'alice', 1)]), 'INVALID_ARGUMENT');
+        await expectStorageError(store.putObjectKeys([k('p1', 0x80000000, 'alice', 1)]), 'INVALID_ARGUMENT');
+        await expectStorageError(store.putObjectKeys([k('p1', 1.5, 'alice', 1)]), 'INVALID_ARGUMENT');
+      });
+
+      it('rolls back with an enclosing transaction', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.putObjectKeys([k('p1', 1, 'alice', 1)]);
+            expect(await tx.objectKeysFor('Profile', ['p1'], 'alice')).toHaveLength(1);
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        expect(await store.objectKeysFor('Profile', ['p1'], 'alice')).toEqual([]);
+      });
+    });
+
     describe('login challenges', () => {
       it('consumes a challenge once', async () => {
         const expires = new Date(Date.now() + 60_000);

@@ -1,0 +1,159 @@
+/**
+ * @module
+ * Per-object data keys for SHARED fields (docs/crypto.md §3): each object with SHARED
+ * fields has its own random key, stored on the server only wrapped for each recipient's
+ * X25519 key (`myDataKeys` / `putDataKeys`, schema/keys.graphql). PRIVATE values stay
+ * under the user's vault key.
+ *
+ * Cost model, which is the point of this file: `prepare` (once per operation or result)
+ * fetches the wrapped keys of every object the result or operation touches in one request
+ * per type, and unwraps each distinct (key id, version) once: one X25519 exchange per key,
+ * however many fields it seals. Unwrapped keys are cached for the life of this object, so
+ * reading the same objects again costs no asymmetric work at all.
+ *
+ * Sealing a SHARED value for an object that has no data key yet (a new object the viewer
+ * owns) creates one, wraps it for the viewer and stores it before the operation is sent.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { base64urlDecode } from '../crypto/base64url.js';
+import { CryptoError } from '../crypto/errors.js';
+import { SymmetricKeyRing, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import type { Location } from '../crypto/location.js';
+import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
+import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
+import { graphqlRequest, type SessionOptions } from './session.js';
+
+export interface StoredDataKey {
+  readonly objectId: string;
+  readonly keyVersion: number;
+  /** Wrapped key v1 text. */
+  readonly wrapped: string;
+}
+
+/** How wrapped keys reach the server and come back. `graphqlDataKeyTransport` is the usual one. */
+export interface DataKeyTransport {
+  fetch(objectType: string, objectIds: readonly string[]): Promise<readonly StoredDataKey[]>;
+  put(objectType: string, objectId: string, keys: readonly { recipientId: string; keyVersion: number; wrapped: string }[]): Promise<void>;
+}
+
+export interface DataKeyClientKeysOptions {
+  readonly backend: CryptoBackend;
+  /** The signed-in user: owner of new objects and recipient of wrapped keys. */
+  readonly userId: string;
+  readonly encryption: EncryptionKeyPair;
+  /** Seals and opens PRIVATE values. */
+  readonly vault: SymmetricKey;
+  readonly transport: DataKeyTransport;
+}
+
+const MAX_IDS_PER_FETCH = 1000;
+
+function typeOf(location: Location): string {
+  return location.coordinate.split('.')[0]!;
+}
+
+function objectKey(type: string, objectId: string): string {
+  return `${type}\0${objectId}`;
+}
+
+export class DataKeyClientKeys implements ClientKeys {
+  private readonly ring = new SymmetricKeyRing();
+  /** Newest key held per object, for sealing. */
+  private readonly latest = new Map<string, SymmetricKey>();
+  /** Unwrapped (key id, version) pairs. */
+  private readonly held = new Set<string>();
+
+  constructor(private readonly options: DataKeyClientKeysOptions) {}
+
+  private hold(type: string, objectId: string, key: SymmetricKey): void {
+    const held = `${keyIdText(key.id)}:${key.version}`;
+    if (!this.held.has(held)) {
+      this.ring.add(key);
+      this.held.add(held);
+    }
+    const k = objectKey(type, objectId);
+    const current = this.latest.get(k);
+    if (!current || current.version < key.version) this.latest.set(k, key);
+  }
+
+  private holds(keyId: Uint8Array, version: number): boolean {
+    return this.held.has(`${keyIdText(keyId)}:${version}`);
+  }
+
+  async prepare(requests: readonly KeyRequest[]): Promise<void> {
+    // Which objects need keys, and whose they are (the owner is part of every key's binding).
+    const wanted = new Map<string, Map<string, string>>(); // type → objectId → ownerId
+    const toCreate = new Map<string, { type: string; objectId: string }>();
+    for (const r of requests) {
+      if (r.level !== 'SHARED' || r.location.objectId == null) continue;
+      const type = typeOf(r.location);
+      const objectId = r.location.objectId;
+      if (r.purpose === 'open' ? r.keyId !== undefined && r.keyVersion !== undefined && this.holds(r.keyId, r.keyVersion) : this.latest.has(objectKey(type, objectId))) continue;
+      let ids = wanted.get(type);
+      if (!ids) wanted.set(type, (ids = new Map()));
+      ids.set(objectId, r.location.ownerId);
+      if (r.purpose === 'seal' && r.location.ownerId === this.options.userId) toCreate.set(objectKey(type, objectId), { type, objectId });
+    }
+    for (const [type, ids] of wanted) {
+      const all = [...ids.keys()];
+      for (let i = 0; i < all.length; i += MAX_IDS_PER_FETCH) {
+        const rows = await this.options.transport.fetch(type, all.slice(i, i + MAX_IDS_PER_FETCH));
+        for (const row of rows) {
+          const ownerId = ids.get(row.objectId);
+          if (ownerId === undefined) continue;
+          // The header names the key: skip the exchange for keys already held.
+          const header = parseWrappedKey(base64urlDecode(row.wrapped));
+          if (this.holds(header.keyId, header.keyVersion)) continue;
+          try {
+            const key = await unwrapKey(this.options.backend, row.wrapped, this.options.encryption, { coordinate: type, ownerId, objectId: row.objectId });
+            this.hold(type, row.objectId, key);
+          } catch (e) {
+            // A key that does not open for this place is skipped: the fields it seals
+            // then fail one by one (KEY_NOT_FOUND) instead of failing the whole result.
+            if (!(e instanceof CryptoError)) throw e;
+          }
+        }
+      }
+    }
+    for (const { type, objectId } of toCreate.values()) {
+      if (this.latest.has(objectKey(type, objectId))) continue;
+      await this.createKey(type, objectId);
+    }
+  }
+
+  /** A new object's first data key, wrapped for its owner (the viewer) and stored. */
+  private async createKey(type: string, objectId: string): Promise<void> {
+    const { backend, userId, encryption, transport } = this.options;
+    const key = generateSymmetricKey(backend);
+    const wrapped = await wrapKey(backend, key, { coordinate: type, ownerId: userId, objectId }, [encryption]);
+    await transport.put(type, objectId, [{ recipientId: userId, keyVersion: key.version, wrapped: wrappedKeyToText(wrapped) }]);
+    this.hold(type, objectId, key);
+  }
+
+  sealingKey(level: SealedLevel, location: Location): SymmetricKey {
+    if (level === 'PRIVATE') return this.options.vault;
+    const key = location.objectId != null ? this.latest.get(objectKey(typeOf(location), location.objectId)) : undefined;
+    if (!key) throw new CryptoError('KEY_NOT_FOUND', `no data key for ${typeOf(location)} ${location.objectId ?? '(no object id)'}: only its owner or a grantee can write SHARED fields`);
+    return key;
+  }
+
+  openingKeys(level: SealedLevel): SymmetricKey | SymmetricKeyRing {
+    return level === 'PRIVATE' ? this.options.vault : this.ring;
+  }
+}
+
+const MY_DATA_KEYS = 'query VgMyDataKeys($t: String!, $ids: [ID!]!) { myDataKeys(objectType: $t, objectIds: $ids) { objectId keyVersion wrapped } }';
+const PUT_DATA_KEYS = 'mutation VgPutDataKeys($t: String!, $id: ID!, $k: [WrappedDataKeyInput!]!) { putDataKeys(objectType: $t, objectId: $id, keys: $k) }';
+
+/** The data-key API of schema/keys.graphql over plain `fetch`. */
+export function graphqlDataKeyTransport(endpoint: string, token: () => string, options: SessionOptions = {}): DataKeyTransport {
+  return {
+    async fetch(objectType, objectIds) {
+      const data = await graphqlRequest<{ myDataKeys: StoredDataKey[] }>(endpoint, MY_DATA_KEYS, { t: objectType, ids: objectIds }, { ...options, token: token() });
+      return data.myDataKeys;
+    },
+    async put(objectType, objectId, keys) {
+      await graphqlRequest(endpoint, PUT_DATA_KEYS, { t: objectType, id: objectId, k: keys }, { ...options, token: token() });
+    },
+  };
+}

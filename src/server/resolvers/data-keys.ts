@@ -1,0 +1,141 @@
+/**
+ * @module
+ * Data keys of objects with SHARED fields (schema/keys.graphql; docs/crypto.md §3, §7).
+ * The client picks a random key per object, wraps it for each recipient's registered
+ * X25519 key and stores the wrapped keys here. The server cannot open them; it checks what
+ * it can from public facts before storing anything, so a wrapped key it hands out is at
+ * least well-formed, of the version it claims, bound to the right object and owner, and
+ * addressed to the recipient's registered key:
+ *
+ * - the object type has SHARED fields (manifest), the viewer owns the object (per-type
+ *   owner lookup; an object that does not exist yet belongs to the viewer);
+ * - per key: strict wrapped key v1 structure; header key version = the input's; location
+ *   tag = tag(objectType, owner, objectId); exactly one stanza, for the recipient's
+ *   registered X25519 key id;
+ * - then one atomic store call: all keys or none.
+ */
+import type { CryptoBackend } from '../../crypto/backend.js';
+import { base64urlDecode, base64urlEncode } from '../../crypto/base64url.js';
+import { equalBytes } from '../../crypto/bytes.js';
+import { maxTextLength } from '../../crypto/envelope.js';
+import { isCryptoError } from '../../crypto/errors.js';
+import { keyIdOf } from '../../crypto/keys.js';
+import { describeLocation, locationTag, type Location } from '../../crypto/location.js';
+import { parseWrappedKey, type ParsedWrappedKey } from '../../crypto/wrap.js';
+import type { PrivacyManifest } from '../../privacy/manifest.js';
+import type { GatewayContext } from '../context.js';
+import { requireViewer } from '../context.js';
+import { forbidden, gatewayError } from '../errors.js';
+import type { ObjectKeyRow, Store } from '../storage/store.js';
+import { withErrorCodes } from './wrap.js';
+
+/** Returns the id of the user owning the object, or null when no such object exists. */
+export type OwnerLookup = (objectId: string) => Promise<string | null>;
+
+/** Most object ids per `myDataKeys`, and most keys per `putDataKeys`. */
+export const MAX_DATA_KEY_IDS = 1000;
+export const MAX_DATA_KEYS_PER_PUT = 1000;
+/** A wrapped key for one recipient is 137 bytes (217 signed); anything far larger is refused unread. */
+const MAX_WRAPPED_KEY_BYTES = 1024;
+/** Location parts are at most 1024 bytes (../../crypto/location.ts). */
+const MAX_OBJECT_ID_BYTES = 1024;
+/** Key versions start at 1 (docs/crypto.md §3); GraphQL's Int bounds them above. */
+const MIN_KEY_VERSION = 1;
+
+interface KeyInput {
+  recipientId: string;
+  keyVersion: number;
+  wrapped: string;
+}
+
+/** The built-in owner lookups (types the gateway itself stores), under the caller's. */
+export function ownerLookups(store: Store, extra: Readonly<Record<string, OwnerLookup>> = {}): Readonly<Record<string, OwnerLookup>> {
+  return {
+    Profile: async (id) => (await store.findProfileById(id))?.ownerId ?? null,
+    ...extra,
+  };
+}
+
+function hasSharedField(manifest: PrivacyManifest, objectType: string): boolean {
+  const object = Object.hasOwn(manifest.objects, objectType) ? manifest.objects[objectType] : undefined;
+  return object !== undefined && Object.values(object.fields).some((f) => f.level === 'SHARED');
+}
+
+function badKey(index: number, why: string): Error {
+  return gatewayError('BAD_USER_INPUT', `keys[${index}]: ${why}`, { field: `keys.${index}`, index });
+}
+
+function parseKeyText(index: number, text: string): ParsedWrappedKey {
+  try {
+    if (text.length > maxTextLength(MAX_WRAPPED_KEY_BYTES)) throw badKey(index, `wrapped key text is longer than a wrapped key of at most ${MAX_WRAPPED_KEY_BYTES} bytes`);
+    return parseWrappedKey(base64urlDecode(text), { maxBytes: MAX_WRAPPED_KEY_BYTES });
+  } catch (e) {
+    if (isCryptoError(e) && e.code.startsWith('ENVELOPE_')) throw badKey(index, `not a valid wrapped key v1 (${e.code}): ${e.message}`);
+    throw e;
+  }
+}
+
+function checkKey(backend: CryptoBackend, index: number, key: KeyInput, location: Location, expectedTag: Uint8Array, recipientKey: Uint8Array): Uint8Array {
+  if (!Number.isInteger(key.keyVersion) || key.keyVersion < MIN_KEY_VERSION) throw badKey(index, `keyVersion must be ${MIN_KEY_VERSION} or more`);
+  const w = parseKeyText(index, key.wrapped);
+  if (w.keyVersion !== key.keyVersion) throw badKey(index, `the wrapped key is version ${w.keyVersion}, not keyVersion ${key.keyVersion}`);
+  if (!equalBytes(w.locationTag, expectedTag)) throw badKey(index, `the wrapped key is not bound to ${describeLocation(location)}`);
+  if (w.recipientKeyIds.length !== 1) throw badKey(index, `the wrapped key must have exactly one recipient stanza, it has ${w.recipientKeyIds.length}`);
+  if (!equalBytes(w.recipientKeyIds[0]!, keyIdOf(backend, 'x25519', recipientKey))) {
+    throw badKey(index, `the wrapped key is not wrapped for the registered encryption key of recipient ${key.recipientId}`);
+  }
+  return w.bytes;
+}
+
+/** Resolvers of schema/keys.graphql; `owners` says who owns an object of each type. */
+export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
+  return {
+    Query: withErrorCodes({
+      myDataKeys: async (_: unknown, args: { objectType: string; objectIds: string[] }, ctx: GatewayContext) => {
+        const viewer = requireViewer(ctx);
+        if (args.objectIds.length > MAX_DATA_KEY_IDS) throw gatewayError('BAD_USER_INPUT', `objectIds may hold at most ${MAX_DATA_KEY_IDS} ids`, { field: 'objectIds' });
+        const rows = await ctx.store.objectKeysFor(args.objectType, args.objectIds, viewer.id);
+        return rows.map((r) => ({ objectType: r.objectType, objectId: r.objectId, keyVersion: r.keyVersion, wrapped: base64urlEncode(r.wrapped) }));
+      },
+    }),
+
+    Mutation: withErrorCodes({
+      putDataKeys: async (_: unknown, args: { objectType: string; objectId: string; keys: KeyInput[] }, ctx: GatewayContext) => {
+        const viewer = requireViewer(ctx);
+        const { objectType, objectId, keys } = args;
+        if (!hasSharedField(ctx.manifest, objectType)) {
+          throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SHARED fields; ${JSON.stringify(objectType)} is not`, { field: 'objectType' });
+        }
+        const lookup = Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
+        if (!lookup) throw gatewayError('BAD_USER_INPUT', `the gateway has no owner lookup for ${objectType} objects (GatewayOptions.owners)`, { field: 'objectType' });
+        if (objectId.length === 0 || Buffer.byteLength(objectId, 'utf8') > MAX_OBJECT_ID_BYTES) {
+          throw gatewayError('BAD_USER_INPUT', `objectId must be 1–${MAX_OBJECT_ID_BYTES} bytes`, { field: 'objectId' });
+        }
+        if (keys.length === 0 || keys.length > MAX_DATA_KEYS_PER_PUT) throw gatewayError('BAD_USER_INPUT', `keys must hold 1–${MAX_DATA_KEYS_PER_PUT} keys`, { field: 'keys' });
+
+        // Only the owner may; an object that does not exist yet is bound to the viewer.
+        const ownerId = (await lookup(objectId)) ?? viewer.id;
+        if (ownerId !== viewer.id) throw forbidden(`store data keys of this ${objectType}`);
+
+        const location: Location = { coordinate: objectType, ownerId, objectId };
+        const expectedTag = locationTag(ctx.backend, location);
+        const recipients = new Map<string, Uint8Array>();
+        const rows: ObjectKeyRow[] = [];
+        // Every key is checked before anything is written.
+        for (const [index, key] of keys.entries()) {
+          let recipientKey = recipients.get(key.recipientId);
+          if (!recipientKey) {
+            const user = await ctx.store.findUserById(key.recipientId);
+            if (!user) throw gatewayError('NOT_FOUND', `keys[${index}]: no such recipient`, { field: `keys.${index}.recipientId`, index });
+            recipientKey = user.encryptionKey;
+            recipients.set(key.recipientId, recipientKey);
+          }
+          const wrapped = checkKey(ctx.backend, index, key, location, expectedTag, recipientKey);
+          rows.push({ objectType, objectId, keyVersion: key.keyVersion, recipientId: key.recipientId, wrapped });
+        }
+        await ctx.store.putObjectKeys(rows);
+        return true;
+      },
+    }),
+  };
+}
