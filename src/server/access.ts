@@ -72,6 +72,15 @@ export class RequestAccess {
     for (const r of rows) this.grants.set(this.key(typeName, r.objectId), r.access);
   }
 
+  /**
+   * Forgets the grants looked up so far. A subscription keeps one context for all its
+   * events; each event calls this first, so it is authorised against the grants as they
+   * are when the event is delivered (a revoked grant stops the next event's fields).
+   */
+  forgetGrants(): void {
+    this.grants.clear();
+  }
+
   canRead(typeName: string, objectId: string, ownerId: string, level: PrivacyLevel): boolean | Promise<boolean> {
     if (level === 'PUBLIC') return true;
     if (!this.viewer) return false;

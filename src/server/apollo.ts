@@ -69,6 +69,28 @@ export interface GatewayApolloOptions {
   readonly validationRules?: ValidationRule[];
 }
 
+/**
+ * How every error leaves the gateway, on every transport (HTTP through Apollo, WebSocket
+ * through graphql-ws): our precise codes kept, rejected values never echoed, internals
+ * hidden in production.
+ */
+export function createErrorFormatter(production: boolean): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // Apollo re-codes validation and variable errors (GRAPHQL_VALIDATION_FAILED,
+    // BAD_USER_INPUT); a code we set deeper in the chain is the more precise one.
+    const inner = codedCause(error);
+    const code = inner ?? formatted.extensions?.code;
+    if (inner) formatted = { ...formatted, extensions: { ...formatted.extensions, code: inner } };
+    if (code === 'BAD_SEALED_VALUE' || formatted.message.startsWith('Variable "$')) {
+      return { ...formatted, message: withoutEchoedValue(formatted.message) };
+    }
+    if (production && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
+      return { message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    }
+    return formatted;
+  };
+}
+
 export function createGatewayApollo<TContext extends BaseContext>(options: GatewayApolloOptions): ApolloServer<TContext> {
   const { log, production } = options;
   return new ApolloServer<TContext>({
@@ -84,20 +106,7 @@ export function createGatewayApollo<TContext extends BaseContext>(options: Gatew
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
       requestLogPlugin(log) as ApolloServerPlugin<TContext>,
     ],
-    formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-      // Apollo re-codes validation and variable errors (GRAPHQL_VALIDATION_FAILED,
-      // BAD_USER_INPUT); a code we set deeper in the chain is the more precise one.
-      const inner = codedCause(error);
-      const code = inner ?? formatted.extensions?.code;
-      if (inner) formatted = { ...formatted, extensions: { ...formatted.extensions, code: inner } };
-      if (code === 'BAD_SEALED_VALUE' || formatted.message.startsWith('Variable "$')) {
-        return { ...formatted, message: withoutEchoedValue(formatted.message) };
-      }
-      if (production && (code === undefined || code === 'INTERNAL_SERVER_ERROR')) {
-        return { message: 'internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
-      }
-      return formatted;
-    },
+    formatError: createErrorFormatter(production),
     logger: {
       debug: () => undefined,
       info: () => undefined,

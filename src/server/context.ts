@@ -9,6 +9,7 @@ import type { RequestAccess, Viewer } from './access.js';
 import type { AuthService } from './auth/service.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './log.js';
+import type { PubSub } from './pubsub.js';
 import type { ServerFieldCodec } from './server-fields.js';
 import type { Store } from './storage/store.js';
 
@@ -19,6 +20,8 @@ export interface GatewayServices {
   readonly backend: CryptoBackend;
   readonly manifest: PrivacyManifest;
   readonly log: Logger;
+  /** Subscription events (in-process; src/server/pubsub.ts). */
+  readonly pubsub: PubSub;
 }
 
 export interface GatewayContext extends GatewayServices {

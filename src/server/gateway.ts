@@ -1,7 +1,8 @@
 /**
  * @module
  * Assembles and starts the gateway: storage, key ring, secrets, the privacy-enforcing
- * schema, Apollo Server on Node's http server. `startGateway` is what `npm start` runs and
+ * schema, Apollo Server on Node's http server, subscriptions over WebSocket (./ws.ts) on the
+ * same server and path. `startGateway` is what `npm start` runs and
  * what tests start on a loopback port.
  */
 import { mkdirSync } from 'node:fs';
@@ -13,8 +14,8 @@ import { GraphQLError } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { nodeBackend } from '../crypto/backends/node.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
-import { RequestAccess } from './access.js';
-import { createGatewayApollo } from './apollo.js';
+import { RequestAccess, type Viewer } from './access.js';
+import { createErrorFormatter, createGatewayApollo } from './apollo.js';
 import { createAuthService, type AuthLimits } from './auth/service.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext, GatewayServices } from './context.js';
@@ -25,6 +26,7 @@ import { DEFAULT_LIMITS, createLimitsRule, type QueryLimits } from './limits.js'
 import { createLogger, type Logger, type LogSink } from './log.js';
 import { authResolvers } from './resolvers/auth.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
+import { InMemoryPubSub } from './pubsub.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
@@ -32,6 +34,7 @@ import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js'
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
+import { startSubscriptionServer } from './ws.js';
 
 export const DEFAULT_SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 /** Largest accepted sealed value (binary); the body limit bounds a whole request. */
@@ -66,6 +69,8 @@ export interface RunningGateway {
   readonly manifest: PrivacyManifest;
   readonly log: Logger;
   readonly httpServer: Server;
+  /** Where subscription events are published (in-process). */
+  readonly pubsub: InMemoryPubSub;
   close(): Promise<void>;
 }
 
@@ -110,29 +115,38 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     tokenTtlSeconds: options.tokenTtlSeconds,
     ...(options.authLimits ? { limits: options.authLimits } : {}),
   });
-  const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log };
+  const pubsub = new InMemoryPubSub();
+  const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log, pubsub };
 
+  // The same rules on every transport (HTTP and WebSocket).
+  const validationRules = [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)];
   const apollo = createGatewayApollo<GatewayContext>({
     schema,
     log,
     production: options.production,
-    validationRules: [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)],
+    validationRules,
   });
   await apollo.start();
 
+  const verifyToken = async (token: string): Promise<Viewer> => ({ id: (await auth.verifyToken(token)).sub });
+  const contextFor = (viewer: Viewer | null, req: IncomingMessage): GatewayContext => ({
+    ...services,
+    viewer,
+    access: new RequestAccess(store, viewer),
+    clientKey: req.socket.remoteAddress ?? 'unknown',
+  });
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const token = bearer(req);
     let viewer = null;
     if (token) {
       try {
-        const claims = await auth.verifyToken(token);
-        viewer = { id: claims.sub };
+        viewer = await verifyToken(token);
       } catch (e) {
         const message = e instanceof Error ? e.message : 'invalid token';
         throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
       }
     }
-    return { ...services, viewer, access: new RequestAccess(store, viewer), clientKey: req.socket.remoteAddress ?? 'unknown' };
+    return contextFor(viewer, req);
   };
 
   const httpServer = createServer(
@@ -151,6 +165,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     httpServer.once('error', reject);
     httpServer.listen(options.port, options.host, () => resolve());
   });
+  // After listen succeeded: ws re-emits the http server's errors (EADDRINUSE) on its own server.
+  const subscriptions = startSubscriptionServer({
+    httpServer,
+    path: '/graphql',
+    schema,
+    validationRules,
+    verifyToken,
+    context: contextFor,
+    formatError: createErrorFormatter(options.production),
+    maxPayload: options.bodyLimitBytes,
+    production: options.production,
+    log,
+  });
   const port = (httpServer.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   // The address we listen on, not "localhost": that name may resolve to ::1 first.
@@ -168,8 +195,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     manifest: built.manifest,
     log,
     httpServer,
+    pubsub,
     async close() {
       clearInterval(purge);
+      // WebSocket clients first (1001 Going Away): open sockets would keep the http server open.
+      await subscriptions.dispose();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());
         httpServer.closeAllConnections();

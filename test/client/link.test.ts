@@ -1,8 +1,8 @@
 // createPrivacyLink: a real Apollo Client 4 (no React) over a real HttpLink, against a real
 // gateway on loopback with a real SQLite file, using the operations of
 // client/operations/profile.graphql. The request bodies are captured by wrapping fetch.
-// Subscriptions: the gateway has no graphql-ws server yet, so the per-event mapping is
-// checked with a stub transport (a terminating ApolloLink emitting two results).
+// Subscriptions: the per-event mapping is checked here with a stub transport (a terminating
+// ApolloLink emitting two results); ws-link.test.ts does the real WebSocket round trip.
 import { readFileSync } from 'node:fs';
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { CombinedGraphQLErrors } from '@apollo/client/errors';

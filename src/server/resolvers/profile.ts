@@ -9,7 +9,7 @@
 import type { PrivacyLevel } from '../../privacy/levels.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
-import { forbidden, gatewayError } from '../errors.js';
+import { forbidden, gatewayError, toGraphQLError } from '../errors.js';
 import { prepareWrite } from '../write.js';
 import type { Access, GrantRow, ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
 import { withErrorCodes } from './wrap.js';
@@ -43,6 +43,11 @@ async function ownProfileOrThrow(store: Store, ctx: GatewayContext, id: string, 
   if (!row) throw notFound();
   if (row.ownerId !== viewer.id) throw forbidden(what);
   return row;
+}
+
+/** The pubsub topic of one profile's changes; the payload is the stored row. */
+export function profileTopic(id: string): string {
+  return `${TYPE}:${id}`;
 }
 
 export const profileResolvers = {
@@ -117,7 +122,11 @@ export const profileResolvers = {
         const { columns } = prepareWrite(ctx, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id }, row as ProfileRow & Record<string, unknown>);
         const updated = await ctx.store.updateProfileIfServerSealed(row.id, row.serverSealed, columns as ProfileUpdate);
         if (updated === null) throw notFound();
-        if (updated !== 'conflict') return updated;
+        if (updated !== 'conflict') {
+          // After the write returned: subscribers never see a change that was not stored.
+          ctx.pubsub.publish(profileTopic(updated.id), updated);
+          return updated;
+        }
       }
       throw gatewayError('CONFLICT', 'the profile kept changing while it was being updated; try again');
     },
@@ -142,6 +151,38 @@ export const profileResolvers = {
       return ctx.store.deleteGrant(TYPE, row.id, grantee.id);
     },
   }),
+
+  Subscription: {
+    profileUpdated: {
+      // Any signed-in user may subscribe to an existing profile, as `profile(id)` lets them
+      // read it: the enforcement layer authorises each field of each event for this
+      // subscriber (PUBLIC fields for everyone, FORBIDDEN errors for the rest).
+      subscribe: async (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+        try {
+          requireViewer(ctx);
+          // Subscribe first, then check: a change stored between the two is not lost.
+          const events = ctx.pubsub.subscribe<ProfileRow>(profileTopic(args.id));
+          const row = await ctx.store.findProfileById(args.id).catch(async (e: unknown) => {
+            await events.return?.();
+            throw e;
+          });
+          if (!row) {
+            await events.return?.();
+            throw notFound();
+          }
+          return events;
+        } catch (e) {
+          throw toGraphQLError(e);
+        }
+      },
+      resolve: (row: ProfileRow, _: unknown, ctx: GatewayContext) => {
+        // One context serves every event of the subscription: authorise each event
+        // against the grants as they are now, not as they were for the previous one.
+        ctx.access.forgetGrants();
+        return row;
+      },
+    },
+  },
 
   Profile: {
     owner: (p: ProfileRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(p.ownerId),

@@ -1,0 +1,154 @@
+/**
+ * @module
+ * GraphQL subscriptions over WebSocket (the graphql-transport-ws protocol of `graphql-ws`)
+ * on the gateway's http server, at the same path as HTTP (`/graphql`).
+ *
+ * - Authentication: the token travels in the `connection_init` payload
+ *   (`connectionParams.authorization = "Bearer <token>"` or `connectionParams.token`) and
+ *   is verified once, when the connection opens; a malformed or invalid token closes the
+ *   socket with 4403 Forbidden. No token: an anonymous connection, whose subscriptions
+ *   then fail with UNAUTHENTICATED like anonymous HTTP requests.
+ * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
+ *   per-field enforcement applies to each event.
+ * - Every document is validated with the same rules as HTTP (graphql's `specifiedRules`
+ *   plus the gateway's limits and sealed-literal rules), and a message is at most the HTTP
+ *   body limit. Only subscriptions are accepted here; queries and mutations use HTTP.
+ * - Errors are formatted as over HTTP (`createErrorFormatter`).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import {
+  GraphQLError,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
+import { CloseCode, type Context } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Viewer } from './access.js';
+import { gatewayError } from './errors.js';
+import type { Logger } from './log.js';
+
+export interface SubscriptionServerOptions<TContext> {
+  readonly httpServer: Server;
+  readonly path: string;
+  readonly schema: GraphQLSchema;
+  /** The gateway's own rules; graphql's `specifiedRules` run first. */
+  readonly validationRules: readonly ValidationRule[];
+  /** Verifies a token (throws when it is not valid). */
+  readonly verifyToken: (token: string) => Promise<Viewer>;
+  /** The same context an HTTP request gets. */
+  readonly context: (viewer: Viewer | null, request: IncomingMessage) => TContext;
+  readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** Largest accepted WebSocket message, in bytes. */
+  readonly maxPayload: number;
+  readonly production: boolean;
+  readonly log: Logger;
+}
+
+export interface SubscriptionServer {
+  /** Closes every socket (1001 Going Away) and the WebSocket server. */
+  dispose(): Promise<void>;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+const TOKEN = /^[A-Za-z0-9._-]+$/;
+
+/** The token from a connection_init payload: undefined (none), or null (malformed). */
+export function tokenFromConnectionParams(params: Readonly<Record<string, unknown>> | undefined): string | null | undefined {
+  if (!params) return undefined;
+  const { authorization, token } = params;
+  if (authorization !== undefined && authorization !== null) {
+    if (typeof authorization !== 'string') return null;
+    return BEARER.exec(authorization)?.[1] ?? null;
+  }
+  if (token !== undefined && token !== null) {
+    if (typeof token !== 'string' || !TOKEN.test(token)) return null;
+    return token;
+  }
+  return undefined;
+}
+
+export function startSubscriptionServer<TContext>(options: SubscriptionServerOptions<TContext>): SubscriptionServer {
+  const { schema, log } = options;
+  const rules = [...specifiedRules, ...options.validationRules];
+  const viewers = new WeakMap<object, Viewer | null>();
+  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
+
+  const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => options.formatError(e.toJSON(), e));
+
+  const disposable = useServer<Record<string, unknown>>(
+    {
+      schema,
+      onConnect: async (ctx: Context<Record<string, unknown>>) => {
+        const token = tokenFromConnectionParams(ctx.connectionParams);
+        if (token === null) {
+          log.info('ws.rejected', { reason: 'malformed token' });
+          return false;
+        }
+        let viewer: Viewer | null = null;
+        if (token !== undefined) {
+          try {
+            viewer = await options.verifyToken(token);
+          } catch {
+            log.info('ws.rejected', { reason: 'invalid token' });
+            return false;
+          }
+        }
+        viewers.set(ctx, viewer);
+        return true;
+      },
+      onSubscribe: (_ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (e) {
+          return [e instanceof GraphQLError ? e : new GraphQLError('the document could not be parsed')];
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return errors;
+        const operation = getOperationAST(document, payload.operationName ?? undefined);
+        if (!operation) return [gatewayError('BAD_USER_INPUT', 'unable to identify the operation')];
+        if (operation.operation !== 'subscription') {
+          return [gatewayError('BAD_USER_INPUT', `only subscriptions are accepted over WebSocket; send ${operation.operation}s over HTTP`)];
+        }
+        log.info('ws.subscribe', { operation: payload.operationName ?? null });
+        return { schema, document, operationName: payload.operationName ?? null, variableValues: payload.variables ?? null };
+      },
+      context: (ctx) => options.context(viewers.get(ctx) ?? null, ctx.extra.request) as Record<string, unknown>,
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        return { ...result, errors: format(result.errors) };
+      },
+      onError: (_ctx, _id, payload, errors) => {
+        log.info('ws.error', { operation: payload.operationName ?? null, errors: errors.map((e) => String(e.extensions?.code ?? 'UNKNOWN')) });
+        return format(errors);
+      },
+      isProd: options.production,
+    },
+    wss,
+  );
+
+  return {
+    async dispose() {
+      // dispose() waits for every client's close handshake; one that does not answer is cut off.
+      const cutoff = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, 1000);
+      try {
+        await disposable.dispose();
+      } finally {
+        clearTimeout(cutoff);
+      }
+    },
+  };
+}
+
+/** The close code a client sees for a refused connection (bad token). */
+export const FORBIDDEN_CLOSE_CODE = CloseCode.Forbidden;
