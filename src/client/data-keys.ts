@@ -21,7 +21,8 @@ import { SymmetricKeyRing, generateSymmetricKey, keyIdText, type EncryptionKeyPa
 import type { Location } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
-import { graphqlRequest, type SessionOptions } from './session.js';
+import { KEY_NAMES, type KeyStore } from './keystore.js';
+import { SessionError, decodeSymmetricKey, graphqlRequest, loadIdentity, type SessionOptions } from './session.js';
 
 export interface StoredDataKey {
   readonly objectId: string;
@@ -156,4 +157,12 @@ export function graphqlDataKeyTransport(endpoint: string, token: () => string, o
       await graphqlRequest(endpoint, PUT_DATA_KEYS, { t: objectType, id: objectId, k: keys }, { ...options, token: token() });
     },
   };
+}
+
+/** `DataKeyClientKeys` for the identity and vault key held in `keystore` (docs/client.md). */
+export async function dataKeyClientKeysFrom(keystore: KeyStore, backend: CryptoBackend, userId: string, transport: DataKeyTransport): Promise<DataKeyClientKeys> {
+  const { encryption } = await loadIdentity(keystore, backend);
+  const vaultBytes = await keystore.get(KEY_NAMES.vault);
+  if (!vaultBytes) throw new SessionError('IDENTITY_MISSING', 'the key store holds no vault key');
+  return new DataKeyClientKeys({ backend, userId, encryption, vault: decodeSymmetricKey(vaultBytes, 'the vault key'), transport });
 }

@@ -20,7 +20,8 @@ import { nodeBackend } from '../crypto/backends/node.js';
 import { base64urlEncode } from '../crypto/base64url.js';
 import { openResult, sealVariables, withVeilFields, type ClientKeys } from '../client/index.js';
 import { MemoryKeyStore } from '../client/keystore.js';
-import { clientKeysFrom, createIdentity, login, register } from '../client/session.js';
+import { dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../client/data-keys.js';
+import { createIdentity, login, register } from '../client/session.js';
 import { DEFAULT_SCHEMA_DIR, startGateway, type RunningGateway } from '../server/gateway.js';
 import { buildSchema, readSchemaDir } from '../server/schema.js';
 import type { ProfileRow } from '../server/storage/store.js';
@@ -143,7 +144,6 @@ async function main(): Promise<number> {
     say(`  Ed25519 signing key   ${base64urlEncode(identity.signingKey)}`);
     say(`  X25519 encryption key ${base64urlEncode(identity.encryptionKey)}`);
     say(`  key store holds       ${(await keystore.list()).join(', ')} (secrets stay on the device)`);
-    const keys: ClientKeys = await clientKeysFrom(keystore);
 
     // 2. Register.
     header('Alice registers');
@@ -155,6 +155,9 @@ async function main(): Promise<number> {
     header('Alice logs in (challenge, Ed25519 signature)');
     const session = await login(endpoint, username, keystore, backend, args.realm);
     if (session.userId !== userId) throw new Error('login returned another user id');
+    // Per-object data keys: bio is sealed under a key of Alice's profile alone, stored on
+    // the server only wrapped for her X25519 key; diary under her vault key.
+    const keys: ClientKeys = await dataKeyClientKeysFrom(keystore, backend, userId, graphqlDataKeyTransport(endpoint, () => session.token));
     say(`  access token received, expires ${session.expiresAt} (a bearer secret: not printed)`);
 
     async function run(doc: DocumentNode, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
