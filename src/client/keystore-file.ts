@@ -9,6 +9,7 @@
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename, resolve } from 'node:path';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
+import { randomBytes } from '../crypto/random.js';
 import { assertKeyName, assertKeyValue, type KeyStore } from './keystore.js';
 
 const FORMAT_VERSION = 1;
@@ -60,7 +61,7 @@ export class FileKeyStore implements KeyStore {
     const keys: Record<string, string> = {};
     for (const k of [...entries.keys()].sort()) keys[k] = entries.get(k)!;
     const text = JSON.stringify({ version: FORMAT_VERSION, keys } satisfies FileShape, null, 2) + '\n';
-    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
+    const tmp = join(dir, `.${basename(this.path)}.${process.pid}.${base64urlEncode(randomBytes(9))}.tmp`);
     const fd = openSync(tmp, 'wx', 0o600);
     try {
       writeSync(fd, text);

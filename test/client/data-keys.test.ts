@@ -2,10 +2,6 @@
 // wraps and stores one key per object; reading 1,000 objects with two SHARED fields each
 // costs one X25519 exchange per distinct key (1,000), not one per field (2,000), counted
 // on the crypto backend itself; reading them again costs none.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, type DocumentNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
@@ -13,21 +9,21 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateEncryptionKeyPair, generateSymmetricKey } from '../../src/crypto/keys.js';
 import { DataKeyClientKeys, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
 import { openResult, sealVariables, withVeilFields, type ClientKeys } from '../../src/client/index.js';
-import { buildSchema, readSchemaDir, type BuiltSchema } from '../../src/server/schema.js';
-import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
-import { newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import type { BuiltSchema } from '../../src/server/schema.js';
+import type { NoteRow } from '../fixtures/note/resolvers.js';
+import { newObjectId, registerAndLogin, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { startNoteGateway, type NoteGateway } from '../helpers/note-gateway.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const N = 1000;
 
 const SAVE = parse('mutation S($inputs: [NoteInput!]!) { saveNotes(inputs: $inputs) { id } }');
 const LIST = parse('query L { notes { id title body tags secret } }');
 
-let dir: string;
+let g: NoteGateway;
 let schema: BuiltSchema;
 let t: TestGateway;
 let alice: TestUser;
-const rows = new Map<string, NoteRow>();
+let rows: Map<string, NoteRow>;
 
 /** The node backend with a counter on every asymmetric operation. */
 function counting(): { backend: CryptoBackend; count: () => number } {
@@ -57,18 +53,13 @@ async function gql(document: DocumentNode, variables: Record<string, unknown>, k
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'veilgraph-datakeys-'));
-  mkdirSync(join(dir, 'sdl'));
-  for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(dir, 'sdl', f));
-  copyFileSync(join(ROOT, 'test/fixtures/note/note.graphql'), join(dir, 'sdl', 'note.graphql'));
-  schema = buildSchema(readSchemaDir(join(dir, 'sdl')), []);
-  t = await startTestGateway({ schemaDir: join(dir, 'sdl'), resolvers: [noteResolvers(rows)], owners: noteOwners(rows) });
+  g = await startNoteGateway();
+  ({ t, schema, notes: rows } = g);
   alice = await registerAndLogin(t, 'alice');
 }, 120_000);
 
 afterAll(async () => {
-  await t?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await g?.close();
 });
 
 describe('per-object data keys', () => {

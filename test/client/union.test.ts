@@ -1,28 +1,21 @@
 // Abstract types through the real gateway: a union of two annotated types (the Note and
 // Reminder fixtures), read with inline and named fragments and aliases; every sealed
 // field is opened for its concrete type's location. Written with a list of input objects.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, print, type DocumentNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { DataKeyClientKeys, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
 import { openResult, sealVariables, withVeilFields, type ClientKeys } from '../../src/client/index.js';
-import { buildSchema, readSchemaDir, type BuiltSchema } from '../../src/server/schema.js';
-import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
-import { canary, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import type { BuiltSchema } from '../../src/server/schema.js';
+import { canary, newObjectId, registerAndLogin, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { startNoteGateway, type NoteGateway } from '../helpers/note-gateway.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-let dir: string;
+let g: NoteGateway;
 let schema: BuiltSchema;
 let t: TestGateway;
 let alice: TestUser;
 let keys: ClientKeys;
-const notes = new Map<string, NoteRow>();
-const reminders = new Map<string, NoteRow>();
 const requestBodies: string[] = [];
 
 async function run(document: DocumentNode, variables: Record<string, unknown> = {}) {
@@ -35,19 +28,14 @@ async function run(document: DocumentNode, variables: Record<string, unknown> = 
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'veilgraph-union-'));
-  mkdirSync(join(dir, 'sdl'));
-  for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(dir, 'sdl', f));
-  copyFileSync(join(ROOT, 'test/fixtures/note/note.graphql'), join(dir, 'sdl', 'note.graphql'));
-  schema = buildSchema(readSchemaDir(join(dir, 'sdl')), []);
-  t = await startTestGateway({ schemaDir: join(dir, 'sdl'), resolvers: [noteResolvers(notes, reminders)], owners: noteOwners(notes, reminders) });
+  g = await startNoteGateway();
+  ({ t, schema } = g);
   alice = await registerAndLogin(t, 'alice');
   keys = new DataKeyClientKeys({ backend: nodeBackend, userId: alice.id, encryption: alice.encryption, vault: alice.vault, transport: graphqlDataKeyTransport(t.gateway.url, () => alice.token) });
 }, 120_000);
 
 afterAll(async () => {
-  await t?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await g?.close();
 });
 
 describe('a union through the real gateway', () => {
