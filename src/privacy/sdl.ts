@@ -12,6 +12,13 @@
  *   inherit their levels, and are sealed for their locations (`Type.field`).
  * - `Sealed`: how SHARED and PRIVATE values travel (envelope v1 text, docs/crypto.md).
  */
+/**
+ * Response keys starting with this are the client link's own (the owner and id it selects
+ * next to sealed fields); clients refuse them in user documents, and the gateway does not
+ * count them against the caller's alias budget.
+ */
+export const RESERVED_ALIAS_PREFIX = '_vg';
+
 export const PRIVACY_SDL = /* GraphQL */ `
 """Who may read a field. See docs/privacy.md."""
 enum PrivacyLevel {

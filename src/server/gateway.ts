@@ -34,7 +34,7 @@ import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js'
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
-import { startSubscriptionServer } from './ws.js';
+import { bearerToken, startSubscriptionServer } from './ws.js';
 
 export const DEFAULT_SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 /** Largest accepted sealed value (binary); the body limit bounds a whole request. */
@@ -77,9 +77,9 @@ export interface RunningGateway {
 function bearer(req: IncomingMessage): string | null {
   const h = req.headers.authorization;
   if (!h) return null;
-  const m = /^Bearer ([A-Za-z0-9._-]+)$/.exec(h);
-  if (!m) throw new GraphQLError('the Authorization header must be "Bearer <token>"', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
-  return m[1]!;
+  const token = bearerToken(h);
+  if (!token) throw new GraphQLError('the Authorization header must be "Bearer <token>"', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+  return token;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {

@@ -26,6 +26,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import { RESERVED_ALIAS_PREFIX } from '../privacy/sdl.js';
 
 export interface QueryLimits {
   readonly maxDepth: number;
@@ -68,7 +69,7 @@ export function createLimitsRule(limits: QueryLimits = DEFAULT_LIMITS): Validati
         if (sel.kind === Kind.FIELD) {
           // The client link's own `_vg…` aliases (owner and id of sealed objects) are not
           // the caller's: they would otherwise eat the budget of every sealed selection.
-          if (sel.alias && !sel.alias.value.startsWith('_vg')) m.aliases++;
+          if (sel.alias && !sel.alias.value.startsWith(RESERVED_ALIAS_PREFIX)) m.aliases++;
           m.cost += multiplier;
           if (!sel.selectionSet) continue;
           const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;

@@ -22,8 +22,7 @@ export function assertSealedInputLocations(
   for (const [name, f] of Object.entries(spec.fields)) {
     const v = input[name];
     if (!isSealedLevel(f.level) || typeof v !== 'string') continue;
-    const [typeName, fieldName] = f.coordinate.split('.') as [string, string];
-    if (!sealedForLocation(backend, v, { coordinate: `${typeName}.${fieldName}`, ownerId: where.ownerId, objectId: where.objectId })) {
+    if (!sealedForLocation(backend, v, { coordinate: f.coordinate, ownerId: where.ownerId, objectId: where.objectId })) {
       throw gatewayError(
         'BAD_SEALED_VALUE',
         `${inputType}.${name}: the envelope is not sealed for ${f.coordinate} of this owner and object (seal it with that location)`,

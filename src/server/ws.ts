@@ -58,6 +58,11 @@ export interface SubscriptionServer {
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+
+/** The token of an `Authorization: Bearer <token>` value, or null when it is not of that form. */
+export function bearerToken(value: string): string | null {
+  return BEARER.exec(value)?.[1] ?? null;
+}
 const TOKEN = /^[A-Za-z0-9._-]+$/;
 
 /** The token from a connection_init payload: undefined (none), or null (malformed). */
@@ -66,7 +71,7 @@ export function tokenFromConnectionParams(params: Readonly<Record<string, unknow
   const { authorization, token } = params;
   if (authorization !== undefined && authorization !== null) {
     if (typeof authorization !== 'string') return null;
-    return BEARER.exec(authorization)?.[1] ?? null;
+    return bearerToken(authorization);
   }
   if (token !== undefined && token !== null) {
     if (typeof token !== 'string' || !TOKEN.test(token)) return null;
