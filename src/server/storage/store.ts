@@ -67,6 +67,35 @@ export interface ObjectKeyRow {
 
 export type ObjectKeyForRecipient = Omit<ObjectKeyRow, 'recipientId'>;
 
+/** One version of a user's public keys in the key directory (docs/crypto.md §11). */
+export interface UserKeyRow {
+  readonly userId: string;
+  readonly version: number;
+  /** Ed25519 public key, 32 bytes. */
+  readonly signingKey: Uint8Array;
+  /** Key id of `signingKey`, base64url ('' for unsigned legacy rows). */
+  readonly signingKeyId: string;
+  /** X25519 public key, 32 bytes. */
+  readonly encryptionKey: Uint8Array;
+  /** Ed25519 signature, 64 bytes (empty for users registered before the directory existed). */
+  readonly signature: Uint8Array;
+  readonly createdAt: Date;
+}
+
+export type ContactStatus = 'PENDING' | 'ACCEPTED';
+
+/** A contact request (PENDING) or contact (ACCEPTED) between two users; one row per pair. */
+export interface ContactRow {
+  /** The pair, ordered: `userLowId < userHighId` (string order). */
+  readonly userLowId: string;
+  readonly userHighId: string;
+  /** Who sent the request. */
+  readonly requesterId: string;
+  readonly status: ContactStatus;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres';
@@ -74,7 +103,11 @@ export interface Store {
   /** Runs `fn` in one database transaction; everything it wrote is rolled back if it throws. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 
-  createUser(user: Omit<UserRow, 'createdAt'>): Promise<UserRow>;
+  /**
+   * Creates a user and version 1 of their keys in the key directory (`signature`: the
+   * registration signature, which signs version 1), atomically.
+   */
+  createUser(user: Omit<UserRow, 'createdAt'>, firstKey: { signingKeyId: string; signature: Uint8Array }): Promise<UserRow>;
   findUserById(id: string): Promise<UserRow | null>;
   findUserByUsername(username: string): Promise<UserRow | null>;
 
@@ -131,6 +164,50 @@ export interface Store {
    * id, then key version.
    */
   objectKeysFor(objectType: string, objectIds: readonly string[], recipientId: string): Promise<ObjectKeyForRecipient[]>;
+
+  /** Highest key version stored for an object (any recipient), or null when it has no data key. */
+  latestObjectKeyVersion(objectType: string, objectId: string): Promise<number | null>;
+
+  // --- Key directory (docs/crypto.md §11) -----------------------------------------------
+
+  /** Every version of the user's keys, oldest first (empty for an unknown user). */
+  userKeys(userId: string): Promise<UserKeyRow[]>;
+  /**
+   * Appends a new key version and makes it the user's current keys (`User.signingKey`,
+   * `encryptionKey`), atomically, only if the user's newest version is still
+   * `row.version - 1`; otherwise CONFLICT and nothing is written.
+   */
+  addUserKey(row: Omit<UserKeyRow, 'createdAt'>): Promise<UserRow>;
+  /** Key versions whose signing key has one of these key ids (who signed an envelope). */
+  userKeysBySigningKeyIds(signingKeyIds: readonly string[]): Promise<UserKeyRow[]>;
+
+  // --- Users and contacts -----------------------------------------------------------------
+
+  /** Users whose username starts with `prefix`, ordered by username, after `afterUsername`. */
+  searchUsers(prefix: string, limit: number, afterUsername?: string): Promise<UserRow[]>;
+  /** The row of the pair, whichever order the ids are given in. */
+  findContact(userA: string, userB: string): Promise<ContactRow | null>;
+  /**
+   * `fromId` asks `toId` to be a contact. Atomic and safe against the other side asking at
+   * the same moment (one row per pair):
+   * - no row: a PENDING request is created → `requested`;
+   * - a PENDING request from `toId`: it becomes ACCEPTED → `accepted`;
+   * - a PENDING request from `fromId`: nothing changes → `duplicate`;
+   * - ACCEPTED: nothing changes → `already-contacts`.
+   * A missing user is INVALID_REFERENCE.
+   */
+  requestContact(fromId: string, toId: string): Promise<{ outcome: 'requested' | 'accepted' | 'duplicate' | 'already-contacts'; row: ContactRow }>;
+  /** `userId` accepts the PENDING request `requesterId` sent them; null when there is none. */
+  acceptContact(userId: string, requesterId: string): Promise<ContactRow | null>;
+  /** Deletes the PENDING request `requesterId` sent `recipientId` (reject or cancel); false when none. */
+  deleteContactRequest(requesterId: string, recipientId: string): Promise<boolean>;
+  /** Deletes an ACCEPTED contact between the two; false when they were not contacts. */
+  deleteContact(userA: string, userB: string): Promise<boolean>;
+  /**
+   * `userId`'s contacts (`ACCEPTED`), requests sent to them (`INCOMING`) or by them
+   * (`OUTGOING`), ordered by the other user's id, after `afterUserId`, at most `limit`.
+   */
+  listContacts(userId: string, which: 'ACCEPTED' | 'INCOMING' | 'OUTGOING', limit: number, afterUserId?: string): Promise<ContactRow[]>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,45 @@
+-- CreateTable
+CREATE TABLE "UserKey" (
+    "userId" TEXT NOT NULL,
+    "version" INTEGER NOT NULL,
+    "signingKey" BYTEA NOT NULL,
+    "signingKeyId" TEXT NOT NULL,
+    "encryptionKey" BYTEA NOT NULL,
+    "signature" BYTEA NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "UserKey_pkey" PRIMARY KEY ("userId","version")
+);
+
+-- CreateTable
+CREATE TABLE "Contact" (
+    "userLowId" TEXT NOT NULL,
+    "userHighId" TEXT NOT NULL,
+    "requesterId" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Contact_pkey" PRIMARY KEY ("userLowId","userHighId")
+);
+
+-- CreateIndex
+CREATE INDEX "UserKey_signingKeyId_idx" ON "UserKey"("signingKeyId");
+
+-- CreateIndex
+CREATE INDEX "Contact_userHighId_idx" ON "Contact"("userHighId");
+
+-- AddForeignKey
+ALTER TABLE "UserKey" ADD CONSTRAINT "UserKey_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Contact" ADD CONSTRAINT "Contact_userLowId_fkey" FOREIGN KEY ("userLowId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Contact" ADD CONSTRAINT "Contact_userHighId_fkey" FOREIGN KEY ("userHighId") REFERENCES "User"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Data: users registered before the key directory get their current keys as version 1,
+-- with no signature (the registration signature was not kept). Clients refuse to verify
+-- such a version (docs/sharing.md, "Key directory"); nothing else changes for these users.
+INSERT INTO "UserKey" ("userId", "version", "signingKey", "signingKeyId", "encryptionKey", "signature", "createdAt")
+SELECT "id", 1, "signingKey", '', "encryptionKey", ''::bytea, "createdAt" FROM "User";
