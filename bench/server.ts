@@ -163,7 +163,7 @@ async function seedProfiles(gw: RunningGateway, readerId: string, n: number): Pr
         const bio = seal('bio', filler(i, 200, 'bio'));
         const diary = seal('diary', filler(i, 200, 'diary'));
         const server = gw.codec.seal('Profile', ownerId, id, { email, phone });
-        await tx.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) });
+        await tx.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) }, { signingKeyId: '', signature: new Uint8Array(0) });
         await tx.createProfile({
           id,
           ownerId,

@@ -17,7 +17,7 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode } from '../crypto/base64url.js';
 import { CryptoError } from '../crypto/errors.js';
-import { SymmetricKeyRing, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import { SymmetricKeyRing, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import type { Location } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
@@ -45,6 +45,11 @@ export interface DataKeyClientKeysOptions {
   /** Seals and opens PRIVATE values. */
   readonly vault: SymmetricKey;
   readonly transport: DataKeyTransport;
+  /**
+   * Signs every SHARED value this client seals, so its owner can tell who wrote it
+   * (required by the gateway for writes by a grantee). Default: unsigned.
+   */
+  readonly signing?: SigningKeyPair;
 }
 
 const MAX_IDS_PER_FETCH = 1000;
@@ -66,7 +71,8 @@ export class DataKeyClientKeys implements ClientKeys {
 
   constructor(private readonly options: DataKeyClientKeysOptions) {}
 
-  private hold(type: string, objectId: string, key: SymmetricKey): void {
+  /** Holds `key` for the object: it opens values sealed under it, and seals new ones if it is the newest. */
+  hold(type: string, objectId: string, key: SymmetricKey): void {
     const held = `${keyIdText(key.id)}:${key.version}`;
     if (!this.held.has(held)) {
       this.ring.add(key);
@@ -89,37 +95,62 @@ export class DataKeyClientKeys implements ClientKeys {
       if (r.level !== 'SHARED' || r.location.objectId == null) continue;
       const type = typeOf(r.location);
       const objectId = r.location.objectId;
-      if (r.purpose === 'open' ? r.keyId !== undefined && r.keyVersion !== undefined && this.holds(r.keyId, r.keyVersion) : this.latest.has(objectKey(type, objectId))) continue;
+      // Sealing someone else's object always asks for its keys again: after a revocation its
+      // owner moved it to a new key version, and the gateway refuses values under an older one.
+      const fresh =
+        r.purpose === 'open'
+          ? r.keyId !== undefined && r.keyVersion !== undefined && this.holds(r.keyId, r.keyVersion)
+          : r.location.ownerId === this.options.userId && this.latest.has(objectKey(type, objectId));
+      if (fresh) continue;
       let ids = wanted.get(type);
       if (!ids) wanted.set(type, (ids = new Map()));
       ids.set(objectId, r.location.ownerId);
       if (r.purpose === 'seal' && r.location.ownerId === this.options.userId) toCreate.set(objectKey(type, objectId), { type, objectId });
     }
-    for (const [type, ids] of wanted) {
-      const all = [...ids.keys()];
-      for (let i = 0; i < all.length; i += MAX_IDS_PER_FETCH) {
-        const rows = await this.options.transport.fetch(type, all.slice(i, i + MAX_IDS_PER_FETCH));
-        for (const row of rows) {
-          const ownerId = ids.get(row.objectId);
-          if (ownerId === undefined) continue;
-          // The header names the key: skip the exchange for keys already held.
-          const header = parseWrappedKey(base64urlDecode(row.wrapped));
-          if (this.holds(header.keyId, header.keyVersion)) continue;
-          try {
-            const key = await unwrapKey(this.options.backend, row.wrapped, this.options.encryption, { coordinate: type, ownerId, objectId: row.objectId });
-            this.hold(type, row.objectId, key);
-          } catch (e) {
-            // A key that does not open for this place is skipped: the fields it seals
-            // then fail one by one (KEY_NOT_FOUND) instead of failing the whole result.
-            if (!(e instanceof CryptoError)) throw e;
-          }
-        }
-      }
-    }
+    for (const [type, ids] of wanted) await this.fetchKeys(type, ids);
     for (const { type, objectId } of toCreate.values()) {
       if (this.latest.has(objectKey(type, objectId))) continue;
       await this.createKey(type, objectId);
     }
+  }
+
+  /** Fetches and unwraps the viewer's keys of these objects (objectId → ownerId), each distinct key once. */
+  private async fetchKeys(type: string, ids: ReadonlyMap<string, string>): Promise<void> {
+    const all = [...ids.keys()];
+    for (let i = 0; i < all.length; i += MAX_IDS_PER_FETCH) {
+      const rows = await this.options.transport.fetch(type, all.slice(i, i + MAX_IDS_PER_FETCH));
+      for (const row of rows) {
+        const ownerId = ids.get(row.objectId);
+        if (ownerId === undefined) continue;
+        // The header names the key: skip the exchange for keys already held.
+        const header = parseWrappedKey(base64urlDecode(row.wrapped));
+        if (this.holds(header.keyId, header.keyVersion)) continue;
+        try {
+          const key = await unwrapKey(this.options.backend, row.wrapped, this.options.encryption, { coordinate: type, ownerId, objectId: row.objectId });
+          this.hold(type, row.objectId, key);
+        } catch (e) {
+          // A key that does not open for this place is skipped: the fields it seals
+          // then fail one by one (KEY_NOT_FOUND) instead of failing the whole result.
+          if (!(e instanceof CryptoError)) throw e;
+        }
+      }
+    }
+  }
+
+  /**
+   * The newest data key of an object, fetched from the server now (not from the cache);
+   * for its owner, one is created and stored when it has none yet. Sharing uses this
+   * before wrapping the key for someone else or rotating it.
+   */
+  async currentKey(type: string, objectId: string, ownerId: string): Promise<SymmetricKey | undefined> {
+    await this.fetchKeys(type, new Map([[objectId, ownerId]]));
+    if (!this.latest.has(objectKey(type, objectId)) && ownerId === this.options.userId) await this.createKey(type, objectId);
+    return this.latest.get(objectKey(type, objectId));
+  }
+
+  /** The viewer's own X25519 public key (what their wrapped keys are wrapped for). */
+  ownEncryptionKey(): Promise<Uint8Array> {
+    return Promise.resolve(this.options.encryption.publicKey);
   }
 
   /** A new object's first data key, wrapped for its owner (the viewer) and stored. */
@@ -141,6 +172,10 @@ export class DataKeyClientKeys implements ClientKeys {
   openingKeys(level: SealedLevel): SymmetricKey | SymmetricKeyRing {
     return level === 'PRIVATE' ? this.options.vault : this.ring;
   }
+
+  signer(level: SealedLevel): SigningKeyPair | undefined {
+    return level === 'SHARED' ? this.options.signing : undefined;
+  }
 }
 
 const MY_DATA_KEYS = 'query VgMyDataKeys($t: String!, $ids: [ID!]!) { myDataKeys(objectType: $t, objectIds: $ids) { objectId keyVersion wrapped } }';
@@ -159,10 +194,10 @@ export function graphqlDataKeyTransport(endpoint: string, token: () => string, o
   };
 }
 
-/** `DataKeyClientKeys` for the identity and vault key held in `keystore` (docs/client.md). */
+/** `DataKeyClientKeys` for the identity and vault key held in `keystore`, signing SHARED values (docs/client.md). */
 export async function dataKeyClientKeysFrom(keystore: KeyStore, backend: CryptoBackend, userId: string, transport: DataKeyTransport): Promise<DataKeyClientKeys> {
-  const { encryption } = await loadIdentity(keystore, backend);
+  const { encryption, signing } = await loadIdentity(keystore, backend);
   const vaultBytes = await keystore.get(KEY_NAMES.vault);
   if (!vaultBytes) throw new SessionError('IDENTITY_MISSING', 'the key store holds no vault key');
-  return new DataKeyClientKeys({ backend, userId, encryption, vault: decodeSymmetricKey(vaultBytes, 'the vault key'), transport });
+  return new DataKeyClientKeys({ backend, userId, encryption, signing, vault: decodeSymmetricKey(vaultBytes, 'the vault key'), transport });
 }

@@ -23,3 +23,14 @@ export { MemoryKeyStore, KEY_NAMES, type KeyStore } from './keystore.js';
 export { clientKeysFrom, createIdentity, loadIdentity, login, register, SessionError } from './session.js';
 export { IndexedDbKeyStore, IndexedDbKeyStoreError, isIndexedDbKeyStoreError, type IndexedDbKeyStoreErrorCode, type IndexedDbKeyStoreOptions } from './keystore-indexeddb.js';
 export { DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport, type DataKeyClientKeysOptions, type DataKeyTransport, type StoredDataKey } from './data-keys.js';
+export {
+  Sharing,
+  graphqlSharingTransport,
+  type Access,
+  type GrantInfo,
+  type RevokeOptions,
+  type SharingOptions,
+  type SharingTransport,
+  type VerifiedKeySource,
+  type WrappedKeyInput,
+} from './sharing.js';

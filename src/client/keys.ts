@@ -17,7 +17,7 @@
  *    whole operation fails (nothing is ever sent unsealed).
  */
 import { CryptoError } from '../crypto/errors.js';
-import { SymmetricKeyRing, type KeySource, type SymmetricKey } from '../crypto/keys.js';
+import { SymmetricKeyRing, type KeySource, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import type { Location } from '../crypto/location.js';
 
 /** The levels the client seals (PUBLIC and SERVER values travel as plaintext over TLS). */
@@ -45,6 +45,12 @@ export interface ClientKeys {
   sealingKey(level: SealedLevel, location: Location): SymmetricKey;
   /** The key (or ring of keys) values at `location` may have been sealed with. Synchronous. */
   openingKeys(level: SealedLevel, location: Location): KeySource;
+  /**
+   * Optional: the writer's signing key for values sealed at `location` (undefined: seal
+   * unsigned). Signed values name their writer (docs/crypto.md §6); the gateway requires
+   * them for SHARED values written by a grantee. Synchronous.
+   */
+  signer?(level: SealedLevel, location: Location): SigningKeyPair | undefined;
 }
 
 export interface StaticClientKeysOptions {

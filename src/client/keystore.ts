@@ -18,6 +18,14 @@ export const KEY_NAMES = {
   vault: 'key.vault',
   /** The shared key (SHARED values), same layout as the vault key. */
   shared: 'key.shared',
+  /**
+   * A key rotation sent but not yet confirmed (src/client/rotate-identity.ts): new version
+   * u32be (4) ‖ Ed25519 seed (32) ‖ X25519 private key (32). Also written by the rotation:
+   * `identity.encryption.private.v<N>` (the X25519 private key of directory version N,
+   * kept after it is replaced); and by the key directory (src/client/directory.ts):
+   * `pin.<userId>`, `pin-username.<username>` (public pins, not secrets).
+   */
+  rotationPending: 'identity.rotation.pending',
 } as const;
 
 export interface KeyStore {

@@ -43,7 +43,7 @@ import {
   typeFromAST,
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { sealEnvelopeText } from '../crypto/envelope.js';
+import { envelopeToText, sealEnvelopeText, sealSignedEnvelope } from '../crypto/envelope.js';
 import type { Location } from '../crypto/location.js';
 import { PADDING_PADME, type PaddingPolicy } from '../crypto/padding.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
@@ -426,7 +426,16 @@ export async function sealVariables(options: SealVariablesOptions): Promise<Vari
   const copied = new Set<object>([out]);
   for (const t of list) {
     const key = keys.sealingKey(t.level, t.location);
-    setAt(out, copied, t.path, sealEnvelopeText(backend, key, t.location, JSON.stringify(t.value), { padding: t.padding }));
+    const signer = keys.signer?.(t.level, t.location);
+    const plaintext = JSON.stringify(t.value);
+    setAt(
+      out,
+      copied,
+      t.path,
+      signer
+        ? envelopeToText(await sealSignedEnvelope(backend, key, t.location, plaintext, signer, { padding: t.padding }))
+        : sealEnvelopeText(backend, key, t.location, plaintext, { padding: t.padding }),
+    );
   }
   return out;
 }

@@ -13,8 +13,10 @@
  *   register = "veilgraph/v1/register" ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ signingKey(32) ‖ encryptionKey(32)
  *   login    = "veilgraph/v1/login"    ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ lp(purpose) ‖ challenge(57)
  */
-import { concatBytes, utf8Encode } from './bytes.js';
-import { CryptoError } from './errors.js';
+import { concatBytes } from './bytes.js';
+import { exactly, labelBytes, lengthPrefixed } from './signed-message.js';
+
+export { lengthPrefixed };
 
 /** Realm used when a deployment does not configure its own. */
 export const DEFAULT_REALM = 'veilgraph';
@@ -39,28 +41,6 @@ export function isAuthPurpose(s: unknown): s is AuthPurpose {
 export const CHALLENGE_BYTES = 57;
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
-
-const MAX_LP = 0xffff;
-
-/** lp(s) = u16 big-endian byte length ‖ UTF-8 bytes. Throws INVALID_ARGUMENT above 65,535 bytes. */
-export function lengthPrefixed(s: string): Uint8Array {
-  const bytes = utf8Encode(s);
-  if (bytes.length > MAX_LP) throw new CryptoError('INVALID_ARGUMENT', 'length-prefixed string longer than 65535 bytes');
-  const out = new Uint8Array(2 + bytes.length);
-  out[0] = bytes.length >>> 8;
-  out[1] = bytes.length & 0xff;
-  out.set(bytes, 2);
-  return out;
-}
-
-function labelBytes(label: string): Uint8Array {
-  return concatBytes(utf8Encode(label), new Uint8Array([0]));
-}
-
-function exactly(b: Uint8Array, n: number, what: string): Uint8Array {
-  if (!(b instanceof Uint8Array) || b.length !== n) throw new CryptoError('INVALID_ARGUMENT', `${what} must be ${n} bytes`);
-  return b;
-}
 
 export interface RegistrationMessageInput {
   readonly realm: string;

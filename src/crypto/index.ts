@@ -47,3 +47,16 @@ export {
   type SealOptions,
 } from './envelope.js';
 export { parseWrappedKey, unwrapKey, verifyWrapSignature, wrapKey, wrappedKeyToText, type ParsedWrappedKey, type Recipient } from './wrap.js';
+export {
+  FINGERPRINT_DIGITS,
+  FINGERPRINT_ITERATIONS,
+  KEY_VERSION_LABEL,
+  fingerprintOf,
+  fingerprintText,
+  keyStatement,
+  keyVersionMessage,
+  safetyNumberOf,
+  type KeyStatementInput,
+  type KeyVersionMessageInput,
+  type SafetyNumberParty,
+} from './key-directory.js';

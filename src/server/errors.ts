@@ -14,6 +14,10 @@ export type GatewayErrorCode =
   | 'BAD_SEALED_VALUE'
   | 'RATE_LIMITED'
   | 'QUERY_TOO_COMPLEX'
+  /** Contacts (docs/sharing.md): the viewer already asked this user. */
+  | 'CONTACT_REQUEST_EXISTS'
+  /** Contacts: the two users are contacts already. */
+  | 'ALREADY_CONTACTS'
   | 'INTERNAL_SERVER_ERROR';
 
 export function gatewayError(code: GatewayErrorCode | string, message: string, extensions: Record<string, unknown> = {}): GraphQLError {

@@ -25,9 +25,12 @@ import { GatewayKeyRing } from './keyring.js';
 import { DEFAULT_LIMITS, createLimitsRule, type QueryLimits } from './limits.js';
 import { createLogger, type Logger, type LogSink } from './log.js';
 import { authResolvers } from './resolvers/auth.js';
+import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
+import { createDirectoryResolvers } from './resolvers/directory.js';
 import { InMemoryPubSub } from './pubsub.js';
 import { profileResolvers } from './resolvers/profile.js';
+import { createSharingResolvers } from './resolvers/sharing.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
 import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
@@ -101,7 +104,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { Sealed: createSealedScalar(MAX_SEALED_BYTES) },
     authResolvers,
     profileResolvers,
+    contactResolvers,
     createDataKeyResolvers(ownerLookups(store, options.owners)),
+    createDirectoryResolvers(),
+    createSharingResolvers(ownerLookups(store, options.owners)),
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);

@@ -4,10 +4,12 @@
  * for an input of a `@writes` input type. Schema authors call this instead of writing
  * crypto code:
  *
- *   const row = prepareWrite(ctx, 'NoteInput', input, { ownerId, objectId }, previousRow);
+ *   const { columns } = await prepareWrite(ctx, 'NoteInput', input, { ownerId, objectId }, previousRow);
  *
  * It checks every SHARED/PRIVATE value is sealed for (Type.field, ownerId, objectId)
- * (BAD_SEALED_VALUE otherwise), passes PUBLIC and sealed values through, seals all SERVER
+ * (BAD_SEALED_VALUE otherwise), signed by the acting user when signed (and always when a
+ * grantee writes SHARED values), and sealed under the object's newest data key
+ * (./sealed-writers.ts: BAD_SIGNATURE, STALE_DATA_KEY); it passes PUBLIC and sealed values through, seals all SERVER
  * values of the row into one envelope (`serverSealed`, `serverKeyVersion`; merged with the
  * previous row's SERVER values on updates), and computes `<field>Index` blind indexes
  * for searchable SERVER fields. Fields of the input that write nothing (e.g. `id`) are
@@ -15,6 +17,7 @@
  */
 import type { GatewayServices } from './context.js';
 import { assertSealedInputLocations } from './sealed-input.js';
+import { assertSealedWriters, type SealedWriteServices } from './sealed-writers.js';
 import type { ServerRow } from './server-fields.js';
 
 export interface PreparedWrite {
@@ -22,16 +25,17 @@ export interface PreparedWrite {
   readonly columns: Record<string, unknown>;
 }
 
-export function prepareWrite(
-  services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec'>,
+export async function prepareWrite(
+  services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec'> & SealedWriteServices,
   inputType: string,
   input: Readonly<Record<string, unknown>>,
   where: { readonly ownerId: string; readonly objectId: string },
   previous?: ServerRow & Record<string, unknown>,
-): PreparedWrite {
+): Promise<PreparedWrite> {
   const spec = services.manifest.inputs[inputType];
   if (!spec) throw new Error(`${inputType} has no @writes(type: ...): nothing to prepare`);
   assertSealedInputLocations(services.backend, services.manifest, inputType, input, where);
+  await assertSealedWriters(services, inputType, input, where);
   const columns: Record<string, unknown> = {};
   const server: Record<string, unknown> = {};
   let serverTouched = false;

@@ -14,7 +14,7 @@ import { generateSymmetricKey, type SymmetricKey } from '../../src/crypto/keys.j
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { createPrivacyLink, staticClientKeys, type PrivacyLinkOptions } from '../../src/client/index.js';
-import { canary, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import * as fx from './fixtures.js';
 
 const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
@@ -32,8 +32,6 @@ const OPS = (() => {
   }
   return out as Record<'myProfile' | 'profile' | 'profiles' | 'createProfile' | 'updateProfile', DocumentNode>;
 })();
-
-const GRANT = parse('mutation grant($p: ID!, $u: String!) { grantProfileAccess(profileId: $p, username: $u) { access } }');
 
 interface Profile {
   __typename: 'Profile';
@@ -157,8 +155,9 @@ describe('profiles(first: 50) read by a READ grantee', () => {
     const d = clientFor(dave);
     await d.client.mutate({ mutation: OPS.createProfile, variables: { input: { id: daveProfile, displayName: 'dave', email: 'dave@example.com', bio: 'bio of dave', diary: 'diary of dave' } } });
     for (const [user, id] of [[alice, aliceProfile], [dave, daveProfile]] as const) {
-      const r = await clientFor(user).client.mutate({ mutation: GRANT, variables: { p: id, u: 'bob' } });
-      expect(r.error).toBeUndefined();
+      // The grant wraps the profile's SHARED key for bob, as the owner's client does.
+      const r = await grantAccess(t, user, bob, 'Profile', id, sharedKey);
+      expect(r.errors).toBeUndefined();
     }
   });
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
-import { sealEnvelopeText } from '../../src/crypto/envelope.js';
+import { envelopeToText, sealEnvelopeText, sealSignedEnvelope } from '../../src/crypto/envelope.js';
+import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
@@ -120,4 +121,39 @@ export function newObjectId(): string {
 /** A random printable canary string (so it can be searched for in raw bytes). */
 export function canary(tag: string): string {
   return `canary-${tag}-${base64urlEncode(nodeBackend.randomBytes(12))}`;
+}
+
+/** Seals and signs a value as a writer's client does (required for SHARED writes by a grantee). */
+export async function sealSigned(key: SymmetricKey, coordinate: string, ownerId: string, objectId: string, value: unknown, signer: SigningKeyPair): Promise<string> {
+  return envelopeToText(await sealSignedEnvelope(nodeBackend, key, { coordinate, ownerId, objectId }, JSON.stringify(value), signer));
+}
+
+/** `{ recipientId, keyVersion, wrapped }` for `putDataKeys` / `grantAccess` / `revokeAccess`: `key` wrapped for `recipient` at the owner's object. */
+export async function wrappedFor(key: SymmetricKey, objectType: string, ownerId: string, objectId: string, recipient: TestUser): Promise<{ recipientId: string; keyVersion: number; wrapped: string }> {
+  const wrapped = await wrapKey(nodeBackend, key, { coordinate: objectType, ownerId, objectId }, [recipient.encryption]);
+  return { recipientId: recipient.id, keyVersion: key.version, wrapped: wrappedKeyToText(wrapped) };
+}
+
+/**
+ * Grants like the owner's client does: stores `dataKey` as the object's data key for the
+ * owner if the object has none yet, then grants with `dataKey` wrapped for the grantee.
+ */
+export async function grantAccess(t: TestGateway, owner: TestUser, grantee: TestUser, objectType: string, objectId: string, dataKey: SymmetricKey, access: 'READ' | 'WRITE' = 'READ'): Promise<GqlResponse> {
+  const mine = await t.gql<{ myDataKeys: unknown[] }>('query K($t: String!, $ids: [ID!]!) { myDataKeys(objectType: $t, objectIds: $ids) { keyVersion } }', { t: objectType, ids: [objectId] }, owner.token);
+  if (mine.data?.myDataKeys.length === 0) {
+    const put = await t.gql('mutation P($t: String!, $id: ID!, $k: [WrappedDataKeyInput!]!) { putDataKeys(objectType: $t, objectId: $id, keys: $k) }', { t: objectType, id: objectId, k: [await wrappedFor(dataKey, objectType, owner.id, objectId, owner)] }, owner.token);
+    if (put.errors) throw new Error(`putDataKeys failed: ${JSON.stringify(put.errors)}`);
+  }
+  return t.gql(
+    'mutation G($t: String!, $id: ID!, $u: String!, $a: Access!, $k: [WrappedDataKeyInput!]!) { grantAccess(objectType: $t, objectId: $id, username: $u, access: $a, keys: $k) { access grantee { username } } }',
+    { t: objectType, id: objectId, u: grantee.username, a: access, k: [await wrappedFor(dataKey, objectType, owner.id, objectId, grantee)] },
+    owner.token,
+  );
+}
+
+/** Revokes like the owner's client does: `nextKey` (newest + 1) wrapped for the owner and each of `keepers`. */
+export async function revokeAccess(t: TestGateway, owner: TestUser, revoked: TestUser, objectType: string, objectId: string, nextKey: SymmetricKey, keepers: readonly TestUser[] = []): Promise<GqlResponse> {
+  const keys = [];
+  for (const u of [owner, ...keepers]) keys.push(await wrappedFor(nextKey, objectType, owner.id, objectId, u));
+  return t.gql('mutation R($t: String!, $id: ID!, $u: String!, $k: [WrappedDataKeyInput!]!) { revokeAccess(objectType: $t, objectId: $id, username: $u, keys: $k) }', { t: objectType, id: objectId, u: revoked.username, k: keys }, owner.token);
 }

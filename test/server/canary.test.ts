@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canary, newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { findPostgresBin, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
@@ -69,7 +69,7 @@ async function writeCanaries(t: TestGateway): Promise<Canaries> {
   const read = await t.gql<{ myProfile: { email: string; phone: string } }>('{ myProfile { displayName email phone bio diary } }', {}, alice.token);
   expect(read.data!.myProfile.email).toBe(c.email2);
   expect(read.data!.myProfile.phone).toBe(c.phone);
-  await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "bob") { access } }', { p: id }, alice.token);
+  expect((await grantAccess(t, alice, bob, 'Profile', id, dataKey)).errors).toBeUndefined();
   await t.gql('query F($e: String!) { profileByEmail(email: $e) { id email } }', { e: c.email2 }, bob.token);
   // A rejected plaintext write must not leave its value anywhere either.
   const leak = canary('rejected');

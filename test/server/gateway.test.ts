@@ -6,10 +6,11 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
-import { openEnvelopeText } from '../../src/crypto/envelope.js';
-import { generateSymmetricKey } from '../../src/crypto/keys.js';
+import { utf8Decode } from '../../src/crypto/bytes.js';
+import { openEnvelopeText, openVerifiedEnvelope, verifyEnvelopeSignature } from '../../src/crypto/envelope.js';
+import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage } from '../../src/crypto/auth-messages.js';
-import { canary, newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, sealSigned, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const PROFILE_FIELDS = 'id ownerId displayName email phone bio diary';
 const CREATE = `mutation C($i: CreateProfileInput!) { createProfile(input: $i) { ${PROFILE_FIELDS} } }`;
@@ -20,8 +21,8 @@ let t: TestGateway;
 let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
-/** Alice's profile's data key for SHARED fields (client-side; granting it is the sharing issue). */
-const dataKey = generateSymmetricKey(nodeBackend);
+/** Alice's profile's data key for SHARED fields (client-side); the next version after each revocation. */
+let dataKey = generateSymmetricKey(nodeBackend);
 let profileId: string;
 
 function codes(r: { errors?: { extensions?: { code?: string } }[] }): (string | undefined)[] {
@@ -146,33 +147,58 @@ describe('authorization per level', () => {
   });
 
   it('a READ grantee reads SERVER and SHARED, not PRIVATE, and cannot write; revoking ends it', async () => {
-    const g = await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "bob") { access grantee { username } } }', { p: profileId }, alice.token);
+    const g = await grantAccess(t, alice, bob, 'Profile', profileId, dataKey);
     expect(g.errors).toBeUndefined();
     const r = await t.gql<{ profile: Record<string, unknown> }>(READ, { id: profileId }, bob.token);
     expect(r.data!.profile.email).toBe('alice@new.example');
     expect(r.data!.profile.bio).toMatch(/^AQE/);
     expect((r.errors ?? []).map((e) => `${e.path?.join('.')}:${e.extensions?.code}`)).toEqual(['profile.diary:FORBIDDEN']);
-    const w = await t.gql(UPDATE, { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'bob was here') } }, bob.token);
+    const w = await t.gql(UPDATE, { id: profileId, i: { bio: await sealSigned(dataKey, 'Profile.bio', alice.id, profileId, 'bob was here', bob.signing) } }, bob.token);
     expect(codes(w)).toEqual(['FORBIDDEN']);
-    await t.gql('mutation R($p: ID!) { revokeProfileAccess(profileId: $p, username: "bob") }', { p: profileId }, alice.token);
+    const next = rotateSymmetricKey(nodeBackend, dataKey);
+    expect((await revokeAccess(t, alice, bob, 'Profile', profileId, next)).errors).toBeUndefined();
     const after = await t.gql(READ, { id: profileId }, bob.token);
     expect(codes(after).filter((c) => c === 'FORBIDDEN')).toHaveLength(4);
+    // The owner now writes under the next key version; the old one is refused.
+    const stale = await t.gql(UPDATE, { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'old key') } }, alice.token);
+    expect(codes(stale)).toEqual(['STALE_DATA_KEY']);
+    dataKey = next;
+    const fresh = await t.gql(UPDATE, { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'I like graphs') } }, alice.token);
+    expect(fresh.errors).toBeUndefined();
   });
 
-  it('a WRITE grantee may update SHARED fields but never PRIVATE ones', async () => {
-    await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "bob", access: WRITE) { access } }', { p: profileId }, alice.token);
-    const ok = await t.gql<{ updateProfile: { bio: string } }>('mutation U($id: ID!, $i: UpdateProfileInput!) { updateProfile(id: $id, input: $i) { bio } }', { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'edited by bob') } }, bob.token);
+  it('a WRITE grantee may update SHARED fields, signed by them, but never PRIVATE ones', async () => {
+    expect((await grantAccess(t, alice, bob, 'Profile', profileId, dataKey, 'WRITE')).errors).toBeUndefined();
+    const before = await t.gql(READ, { id: profileId }, alice.token);
+    // Unsigned, or signed by anyone but the writer: refused, nothing written.
+    const unsigned = await t.gql(UPDATE, { id: profileId, i: { bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'unsigned') } }, bob.token);
+    expect(codes(unsigned)).toEqual(['BAD_SIGNATURE']);
+    const forged = await t.gql(UPDATE, { id: profileId, i: { bio: await sealSigned(dataKey, 'Profile.bio', alice.id, profileId, 'as carol', carol.signing) } }, bob.token);
+    expect(codes(forged)).toEqual(['BAD_SIGNATURE']);
+    expect((await t.gql(READ, { id: profileId }, alice.token)).data).toEqual(before.data);
+    const ok = await t.gql<{ updateProfile: { bio: string } }>(
+      'mutation U($id: ID!, $i: UpdateProfileInput!) { updateProfile(id: $id, input: $i) { bio } }',
+      { id: profileId, i: { bio: await sealSigned(dataKey, 'Profile.bio', alice.id, profileId, 'edited by bob', bob.signing) } },
+      bob.token,
+    );
     expect(ok.errors).toBeUndefined();
-    expect(JSON.parse(openEnvelopeText(nodeBackend, ok.data!.updateProfile.bio, dataKey, { coordinate: 'Profile.bio', ownerId: alice.id, objectId: profileId }))).toBe('edited by bob');
+    const location = { coordinate: 'Profile.bio', ownerId: alice.id, objectId: profileId };
+    // The owner sees who wrote it: the signature verifies against Bob's key and no one else's.
+    const opened = await openVerifiedEnvelope(nodeBackend, ok.data!.updateProfile.bio, dataKey, location, bob.signing.publicKey);
+    expect(JSON.parse(utf8Decode(opened.plaintext))).toBe('edited by bob');
+    await expect(verifyEnvelopeSignature(nodeBackend, ok.data!.updateProfile.bio, carol.signing.publicKey)).rejects.toThrow(/not the expected signer/);
     const no = await t.gql(UPDATE, { id: profileId, i: { diary: seal(alice.vault, 'Profile.diary', alice.id, profileId, 'bob writes diary') } }, bob.token);
     expect(codes(no)).toEqual(['FORBIDDEN']);
-    await t.gql('mutation R($p: ID!) { revokeProfileAccess(profileId: $p, username: "bob") }', { p: profileId }, alice.token);
+    const next = rotateSymmetricKey(nodeBackend, dataKey);
+    expect((await revokeAccess(t, alice, bob, 'Profile', profileId, next)).errors).toBeUndefined();
+    dataKey = next;
   });
 
   it('only the owner deletes, grants, or lists grants', async () => {
     expect(codes(await t.gql('mutation D($id: ID!) { deleteProfile(id: $id) }', { id: profileId }, carol.token))).toEqual(['FORBIDDEN']);
-    expect(codes(await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "carol") { access } }', { p: profileId }, carol.token))).toEqual(['FORBIDDEN']);
-    expect(codes(await t.gql('query G($p: ID!) { profileGrants(profileId: $p) { access } }', { p: profileId }, carol.token))).toEqual(['FORBIDDEN']);
+    const grant = 'mutation G($id: ID!) { grantAccess(objectType: "Profile", objectId: $id, username: "dave", keys: []) { access } }';
+    expect(codes(await t.gql(grant, { id: profileId }, carol.token))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.gql('query G($id: ID!) { grants(objectType: "Profile", objectId: $id) { access } }', { id: profileId }, carol.token))).toEqual(['FORBIDDEN']);
   });
 });
 

@@ -30,7 +30,7 @@ beforeAll(async () => {
   // a few hundred quickly; the reader is granted all of them.
   for (let i = 0; i < ROWS; i++) {
     const ownerId = base64urlEncode(nodeBackend.randomBytes(16));
-    await store.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) });
+    await store.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) }, { signingKeyId: '', signature: new Uint8Array(0) });
     const id = newObjectId();
     const email = `${canary(`r${i}`)}@example.com`;
     const sealed = codec.seal('Profile', ownerId, id, { email })!;

@@ -7,10 +7,10 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
-import { generateSymmetricKey } from '../../src/crypto/keys.js';
+import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { InMemoryPubSub } from '../../src/server/pubsub.js';
 import { tokenFromConnectionParams } from '../../src/server/ws.js';
-import { newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 type Result = FormattedExecutionResult<Record<string, Record<string, unknown>>>;
 
@@ -156,14 +156,14 @@ describe('profileUpdated over graphql-ws', () => {
     expect(JSON.stringify(e)).not.toContain('alice@example.com');
 
     // A grant given later applies to the next event (grants are looked up per event).
-    const g = await t.gql('mutation G($p: ID!) { grantProfileAccess(profileId: $p, username: "eve") { access } }', { p: profileId }, alice.token);
+    const g = await grantAccess(t, alice, eve, 'Profile', profileId, dataKey);
     expect(g.errors).toBeUndefined();
     await update({ displayName: 'Alice D.' });
     await sub.until(() => sub.events.length === 2);
     const second = sub.events[1]!;
     expect(second.data!.profileUpdated).toMatchObject({ displayName: 'Alice D.', email: 'alice@example.com', diary: null });
     expect((second.errors ?? []).map((x) => (x.path ?? []).join('.'))).toEqual(['profileUpdated.diary']);
-    const r = await t.gql('mutation R($p: ID!) { revokeProfileAccess(profileId: $p, username: "eve") }', { p: profileId }, alice.token);
+    const r = await revokeAccess(t, alice, eve, 'Profile', profileId, rotateSymmetricKey(nodeBackend, dataKey));
     expect(r.errors).toBeUndefined();
     await update({ displayName: 'Alice E.' });
     await sub.until(() => sub.events.length === 3);

@@ -8,8 +8,7 @@
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlEncode } from '../../crypto/base64url.js';
 import { equalBytes, wipe } from '../../crypto/bytes.js';
-import { isAcceptableEd25519PublicKey } from '../../crypto/ed25519-key-check.js';
-import { isCryptoError } from '../../crypto/errors.js';
+import { keyIdOf } from '../../crypto/keys.js';
 import type { Store, UserRow } from '../storage/store.js';
 import { CHALLENGE_TTL_MS, MIN_CHALLENGE_KEY_BYTES, issueChallenge, verifyChallenge, type ChallengeKeying } from './challenge.js';
 import { AuthError, loginFailed, rateLimited } from './errors.js';
@@ -24,7 +23,7 @@ import {
   registrationMessage,
 } from '../../crypto/auth-messages.js';
 import { TokenBucketLimiter, type RateLimitRule } from './rate-limit.js';
-import { decodeFixedBase64url, isCanonicalX25519PublicKey, parseUsername } from './validate.js';
+import { assertAcceptableIdentityKeys, decodeFixedBase64url, parseUsername } from './validate.js';
 
 /** Per-client limits (docs/auth.md §6). Rates are per gateway instance. */
 export interface AuthLimits {
@@ -163,19 +162,6 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       }
     })());
 
-  async function isLowOrderX25519(pub: Uint8Array): Promise<boolean> {
-    const scalar = backend.randomBytes(32);
-    try {
-      await backend.x25519(scalar, pub);
-      return false;
-    } catch (e) {
-      if (isCryptoError(e, 'INVALID_PUBLIC_KEY')) return true;
-      throw e;
-    } finally {
-      wipe(scalar);
-    }
-  }
-
   return {
     realm,
 
@@ -189,19 +175,16 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       const signingKey = decodeFixedBase64url(input.signingKey, PUBLIC_KEY_BYTES, 'signingKey');
       const encryptionKey = decodeFixedBase64url(input.encryptionKey, PUBLIC_KEY_BYTES, 'encryptionKey');
       const signature = decodeFixedBase64url(input.signature, SIGNATURE_BYTES, 'signature');
-      if (!isAcceptableEd25519PublicKey(signingKey)) {
-        throw new AuthError('BAD_USER_INPUT', 'signingKey is not an acceptable Ed25519 public key (small order or non-canonical)');
-      }
-      if (!isCanonicalX25519PublicKey(encryptionKey) || (await isLowOrderX25519(encryptionKey))) {
-        throw new AuthError('BAD_USER_INPUT', 'encryptionKey is not an acceptable X25519 public key (low order or non-canonical)');
-      }
+      await assertAcceptableIdentityKeys(backend, signingKey, encryptionKey);
       const message = registrationMessage({ realm, username, signingKey, encryptionKey });
       if (!(await backend.ed25519Verify(signingKey, message, signature))) {
         throw new AuthError('BAD_REGISTRATION_SIGNATURE', 'registration signature does not verify');
       }
       if (await store.findUserByUsername(username)) throw new AuthError('USERNAME_TAKEN', 'username is taken');
       try {
-        return await store.createUser({ id: base64urlEncode(backend.randomBytes(USER_ID_BYTES)), username, signingKey, encryptionKey });
+        // The registration signature is also the signature of version 1 in the key directory.
+        const firstKey = { signingKeyId: base64urlEncode(keyIdOf(backend, 'ed25519', signingKey)), signature };
+        return await store.createUser({ id: base64urlEncode(backend.randomBytes(USER_ID_BYTES)), username, signingKey, encryptionKey }, firstKey);
       } catch (e) {
         // Lost a race with a concurrent registration of the same name (unique index).
         if (isConflict(e)) throw new AuthError('USERNAME_TAKEN', 'username is taken');

@@ -5,7 +5,11 @@
  * sent or refused with BAD_USER_INPUT, so one account has exactly one name and one key
  * has exactly one text.
  */
+import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlDecode } from '../../crypto/base64url.js';
+import { wipe } from '../../crypto/bytes.js';
+import { isAcceptableEd25519PublicKey } from '../../crypto/ed25519-key-check.js';
+import { isCryptoError } from '../../crypto/errors.js';
 import { AuthError } from './errors.js';
 
 /** 3–32 characters: lowercase ASCII letters, digits, `_`, `.`, `-`; starts with a letter. */
@@ -54,4 +58,35 @@ export function isCanonicalX25519PublicKey(k: Uint8Array): boolean {
   if (k[31] !== 0x7f) return true;
   for (let i = 30; i > 0; i--) if (k[i] !== 0xff) return true;
   return k[0]! < 0xed;
+}
+
+/**
+ * True when an X25519 public key is one of the low-order points: an exchange with a random
+ * scalar yields the all-zero secret exactly for those (backends throw INVALID_PUBLIC_KEY).
+ */
+export async function isLowOrderX25519(backend: CryptoBackend, pub: Uint8Array): Promise<boolean> {
+  const scalar = backend.randomBytes(32);
+  try {
+    await backend.x25519(scalar, pub);
+    return false;
+  } catch (e) {
+    if (isCryptoError(e, 'INVALID_PUBLIC_KEY')) return true;
+    throw e;
+  } finally {
+    wipe(scalar);
+  }
+}
+
+/**
+ * Refuses, with BAD_USER_INPUT, identity keys no honest client generates: an Ed25519 key
+ * of small order or non-canonical, an X25519 key non-canonical or of low order. The same
+ * rule for registration and for every later key version (key directory).
+ */
+export async function assertAcceptableIdentityKeys(backend: CryptoBackend, signingKey: Uint8Array, encryptionKey: Uint8Array): Promise<void> {
+  if (!isAcceptableEd25519PublicKey(signingKey)) {
+    throw new AuthError('BAD_USER_INPUT', 'signingKey is not an acceptable Ed25519 public key (small order or non-canonical)');
+  }
+  if (!isCanonicalX25519PublicKey(encryptionKey) || (await isLowOrderX25519(backend, encryptionKey))) {
+    throw new AuthError('BAD_USER_INPUT', 'encryptionKey is not an acceptable X25519 public key (low order or non-canonical)');
+  }
 }

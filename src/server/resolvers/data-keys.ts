@@ -42,7 +42,7 @@ const MAX_OBJECT_ID_BYTES = 1024;
 /** Key versions start at 1 (docs/crypto.md §3); GraphQL's Int bounds them above. */
 const MIN_KEY_VERSION = 1;
 
-interface KeyInput {
+export interface KeyInput {
   recipientId: string;
   keyVersion: number;
   wrapped: string;
@@ -87,6 +87,52 @@ function checkKey(backend: CryptoBackend, index: number, key: KeyInput, location
   return w.bytes;
 }
 
+/** The owner lookup of a type with SHARED fields; BAD_USER_INPUT for any other type. */
+export function sharedTypeOwners(ctx: GatewayContext, owners: Readonly<Record<string, OwnerLookup>>, objectType: string): OwnerLookup {
+  if (!hasSharedField(ctx.manifest, objectType)) {
+    throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SHARED fields; ${JSON.stringify(objectType)} is not`, { field: 'objectType' });
+  }
+  const lookup = Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
+  if (!lookup) throw gatewayError('BAD_USER_INPUT', `the gateway has no owner lookup for ${objectType} objects (GatewayOptions.owners)`, { field: 'objectType' });
+  return lookup;
+}
+
+export function checkObjectId(objectId: string): void {
+  if (objectId.length === 0 || Buffer.byteLength(objectId, 'utf8') > MAX_OBJECT_ID_BYTES) {
+    throw gatewayError('BAD_USER_INPUT', `objectId must be 1–${MAX_OBJECT_ID_BYTES} bytes`, { field: 'objectId' });
+  }
+}
+
+/**
+ * Checks every wrapped key (module comment) before anything is written and returns the rows
+ * to store. `keysField` names the argument in error paths.
+ */
+export async function checkWrappedKeys(
+  ctx: GatewayContext,
+  objectType: string,
+  objectId: string,
+  ownerId: string,
+  keys: readonly KeyInput[],
+): Promise<ObjectKeyRow[]> {
+  if (keys.length > MAX_DATA_KEYS_PER_PUT) throw gatewayError('BAD_USER_INPUT', `keys may hold at most ${MAX_DATA_KEYS_PER_PUT} keys`, { field: 'keys' });
+  const location: Location = { coordinate: objectType, ownerId, objectId };
+  const expectedTag = locationTag(ctx.backend, location);
+  const recipients = new Map<string, Uint8Array>();
+  const rows: ObjectKeyRow[] = [];
+  for (const [index, key] of keys.entries()) {
+    let recipientKey = recipients.get(key.recipientId);
+    if (!recipientKey) {
+      const user = await ctx.store.findUserById(key.recipientId);
+      if (!user) throw gatewayError('NOT_FOUND', `keys[${index}]: no such recipient`, { field: `keys.${index}.recipientId`, index });
+      recipientKey = user.encryptionKey;
+      recipients.set(key.recipientId, recipientKey);
+    }
+    const wrapped = checkKey(ctx.backend, index, key, location, expectedTag, recipientKey);
+    rows.push({ objectType, objectId, keyVersion: key.keyVersion, recipientId: key.recipientId, wrapped });
+  }
+  return rows;
+}
+
 /** Resolvers of schema/keys.graphql; `owners` says who owns an object of each type. */
 export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
   return {
@@ -103,37 +149,15 @@ export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLook
       putDataKeys: async (_: unknown, args: { objectType: string; objectId: string; keys: KeyInput[] }, ctx: GatewayContext) => {
         const viewer = requireViewer(ctx);
         const { objectType, objectId, keys } = args;
-        if (!hasSharedField(ctx.manifest, objectType)) {
-          throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SHARED fields; ${JSON.stringify(objectType)} is not`, { field: 'objectType' });
-        }
-        const lookup = Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
-        if (!lookup) throw gatewayError('BAD_USER_INPUT', `the gateway has no owner lookup for ${objectType} objects (GatewayOptions.owners)`, { field: 'objectType' });
-        if (objectId.length === 0 || Buffer.byteLength(objectId, 'utf8') > MAX_OBJECT_ID_BYTES) {
-          throw gatewayError('BAD_USER_INPUT', `objectId must be 1–${MAX_OBJECT_ID_BYTES} bytes`, { field: 'objectId' });
-        }
-        if (keys.length === 0 || keys.length > MAX_DATA_KEYS_PER_PUT) throw gatewayError('BAD_USER_INPUT', `keys must hold 1–${MAX_DATA_KEYS_PER_PUT} keys`, { field: 'keys' });
+        const lookup = sharedTypeOwners(ctx, owners, objectType);
+        checkObjectId(objectId);
+        if (keys.length === 0) throw gatewayError('BAD_USER_INPUT', `keys must hold 1–${MAX_DATA_KEYS_PER_PUT} keys`, { field: 'keys' });
 
         // Only the owner may; an object that does not exist yet is bound to the viewer.
         const ownerId = (await lookup(objectId)) ?? viewer.id;
         if (ownerId !== viewer.id) throw forbidden(`store data keys of this ${objectType}`);
-
-        const location: Location = { coordinate: objectType, ownerId, objectId };
-        const expectedTag = locationTag(ctx.backend, location);
-        const recipients = new Map<string, Uint8Array>();
-        const rows: ObjectKeyRow[] = [];
-        // Every key is checked before anything is written.
-        for (const [index, key] of keys.entries()) {
-          let recipientKey = recipients.get(key.recipientId);
-          if (!recipientKey) {
-            const user = await ctx.store.findUserById(key.recipientId);
-            if (!user) throw gatewayError('NOT_FOUND', `keys[${index}]: no such recipient`, { field: `keys.${index}.recipientId`, index });
-            recipientKey = user.encryptionKey;
-            recipients.set(key.recipientId, recipientKey);
-          }
-          const wrapped = checkKey(ctx.backend, index, key, location, expectedTag, recipientKey);
-          rows.push({ objectType, objectId, keyVersion: key.keyVersion, recipientId: key.recipientId, wrapped });
-        }
-        await ctx.store.putObjectKeys(rows);
+        // Every key is checked before anything is written, then one atomic store call.
+        await ctx.store.putObjectKeys(await checkWrappedKeys(ctx, objectType, objectId, ownerId, keys));
         return true;
       },
     }),

@@ -11,7 +11,7 @@ import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError, toGraphQLError } from '../errors.js';
 import { prepareWrite } from '../write.js';
-import type { Access, GrantRow, ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
+import type { ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
 import { withErrorCodes } from './wrap.js';
 
 const TYPE = 'Profile';
@@ -71,10 +71,6 @@ export const profileResolvers = {
       const rows = await ctx.store.findProfilesByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email));
       return rows[0] ?? null;
     },
-    profileGrants: async (_: unknown, args: { profileId: string }, ctx: GatewayContext) => {
-      await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'see the grants of this profile');
-      return ctx.store.grantsFor(TYPE, [args.profileId]);
-    },
   }),
 
   Mutation: withErrorCodes({
@@ -83,7 +79,7 @@ export const profileResolvers = {
       const { input } = args;
       if (!OBJECT_ID.test(input.id)) throw gatewayError('BAD_USER_INPUT', 'id must be 16–64 base64url characters, chosen at random by the client', { field: 'id' });
       checkDisplayName(input.displayName);
-      const { columns } = prepareWrite(ctx, 'CreateProfileInput', input, { ownerId: viewer.id, objectId: input.id });
+      const { columns } = await prepareWrite(ctx, 'CreateProfileInput', input, { ownerId: viewer.id, objectId: input.id });
       return ctx.store.createProfile({
         serverSealed: null,
         serverKeyVersion: 0,
@@ -119,7 +115,7 @@ export const profileResolvers = {
         if (!row) throw notFound();
         // Checks every envelope's location (before anything is written), seals the merged
         // SERVER values, computes the email blind index.
-        const { columns } = prepareWrite(ctx, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id }, row as ProfileRow & Record<string, unknown>);
+        const { columns } = await prepareWrite(ctx, 'UpdateProfileInput', input, { ownerId: row.ownerId, objectId: row.id }, row as ProfileRow & Record<string, unknown>);
         const updated = await ctx.store.updateProfileIfServerSealed(row.id, row.serverSealed, columns as ProfileUpdate);
         if (updated === null) throw notFound();
         if (updated !== 'conflict') {
@@ -136,20 +132,6 @@ export const profileResolvers = {
       return ctx.store.deleteProfile(args.id);
     },
 
-    grantProfileAccess: async (_: unknown, args: { profileId: string; username: string; access: Access }, ctx: GatewayContext) => {
-      const row = await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'grant access to this profile');
-      const grantee = await ctx.store.findUserByUsername(args.username);
-      if (!grantee) throw gatewayError('NOT_FOUND', 'no such user');
-      if (grantee.id === row.ownerId) throw gatewayError('BAD_USER_INPUT', 'the owner already has access');
-      return ctx.store.upsertGrant({ objectType: TYPE, objectId: row.id, granteeId: grantee.id, access: args.access });
-    },
-
-    revokeProfileAccess: async (_: unknown, args: { profileId: string; username: string }, ctx: GatewayContext) => {
-      const row = await ownProfileOrThrow(ctx.store, ctx, args.profileId, 'revoke access to this profile');
-      const grantee = await ctx.store.findUserByUsername(args.username);
-      if (!grantee) throw gatewayError('NOT_FOUND', 'no such user');
-      return ctx.store.deleteGrant(TYPE, row.id, grantee.id);
-    },
   }),
 
   Subscription: {
@@ -188,11 +170,5 @@ export const profileResolvers = {
     owner: (p: ProfileRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(p.ownerId),
     createdAt: (p: ProfileRow) => p.createdAt.toISOString(),
     updatedAt: (p: ProfileRow) => p.updatedAt.toISOString(),
-  },
-
-  Grant: {
-    profileId: (g: GrantRow) => g.objectId,
-    grantee: (g: GrantRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(g.granteeId),
-    createdAt: (g: GrantRow) => g.createdAt.toISOString(),
   },
 };

@@ -8,10 +8,10 @@
  * against both databases (test/server/storage).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type Prisma, type Grant, type ObjectKey, type Profile, type User } from './generated/sqlite/client.js';
-import { mapStorageError, StorageError } from './errors.js';
+import { type Prisma, type Contact, type Grant, type ObjectKey, type Profile, type User, type UserKey } from './generated/sqlite/client.js';
+import { isStorageError, mapStorageError, StorageError } from './errors.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
-import type { Access, GrantRow, ObjectKeyForRecipient, ObjectKeyRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserRow } from './store.js';
+import type { Access, ContactRow, ContactStatus, GrantRow, ObjectKeyForRecipient, ObjectKeyRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserKeyRow, UserRow } from './store.js';
 
 /** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
 export type Db = Prisma.TransactionClient;
@@ -92,6 +92,40 @@ function checkObjectKey(r: ObjectKeyRow): void {
   if (!(r.wrapped instanceof Uint8Array)) throw new StorageError('INVALID_ARGUMENT', 'object key wrapped bytes must be a Uint8Array');
 }
 
+function toUserKey(k: UserKey): UserKeyRow {
+  return {
+    userId: k.userId,
+    version: k.version,
+    signingKey: bytesOut(k.signingKey),
+    signingKeyId: k.signingKeyId,
+    encryptionKey: bytesOut(k.encryptionKey),
+    signature: bytesOut(k.signature),
+    createdAt: k.createdAt,
+  };
+}
+
+function checkUserKey(r: Omit<UserKeyRow, 'createdAt'>): void {
+  if (typeof r.userId !== 'string' || r.userId.length === 0) throw new StorageError('INVALID_ARGUMENT', 'user key userId must be a non-empty string');
+  if (!Number.isInteger(r.version) || r.version < 1 || r.version > MAX_STORED_KEY_VERSION) {
+    throw new StorageError('INVALID_ARGUMENT', `user key version must be an integer 1–${MAX_STORED_KEY_VERSION}, got ${r.version}`);
+  }
+  if (typeof r.signingKeyId !== 'string') throw new StorageError('INVALID_ARGUMENT', 'user key signingKeyId must be a string');
+  for (const k of ['signingKey', 'encryptionKey', 'signature'] as const) {
+    if (!(r[k] instanceof Uint8Array)) throw new StorageError('INVALID_ARGUMENT', `user key ${k} must be a Uint8Array`);
+  }
+}
+
+function userKeyData(r: Omit<UserKeyRow, 'createdAt'>): Prisma.UserKeyUncheckedCreateInput {
+  return {
+    userId: r.userId,
+    version: r.version,
+    signingKey: bytesIn(r.signingKey),
+    signingKeyId: r.signingKeyId,
+    encryptionKey: bytesIn(r.encryptionKey),
+    signature: bytesIn(r.signature),
+  };
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -107,6 +141,94 @@ function slotConflict(): StorageError {
 function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new StorageError('INVALID_ARGUMENT', `limit must be a non-negative integer, got ${limit}`);
 }
+
+/**
+ * Prisma's "no row matched" (P2025). Prisma finds it out from an empty result, not from a
+ * database error, so an enclosing PostgreSQL transaction stays usable.
+ */
+function isNoSuchRow(e: unknown): boolean {
+  return (e as { code?: unknown }).code === 'P2025';
+}
+
+/** The least string above every string that starts with `prefix` (code point order); null when none is. */
+function prefixUpperBound(prefix: string): string | null {
+  const points = Array.from(prefix, (c) => c.codePointAt(0)!);
+  while (points.length > 0) {
+    const last = points.pop()!;
+    if (last < 0x10ffff) return String.fromCodePoint(...points, last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return null;
+}
+
+/**
+ * Strings starting with `prefix`, exactly. Prisma's `startsWith` is a LIKE with the pattern
+ * unescaped (`_` and `%` match anything) and, on SQLite, case-insensitive. PostgreSQL: LIKE
+ * with the wildcards escaped (`\` is its default LIKE escape); LIKE matches character by
+ * character whatever the column's collation. SQLite: the range [prefix, next prefix), exact
+ * because SQLite compares text bytewise (BINARY), and it reads the unique index.
+ */
+function startsWith(kind: 'sqlite' | 'postgres', prefix: string): Prisma.StringFilter {
+  if (kind === 'postgres') return { startsWith: prefix.replace(/[\\%_]/g, '\\$&') };
+  const upper = prefixUpperBound(prefix);
+  return upper === null ? { gte: prefix } : { gte: prefix, lt: upper };
+}
+
+function toContactStatus(s: string): ContactStatus {
+  if (s === 'PENDING' || s === 'ACCEPTED') return s;
+  throw new StorageError('INVALID_ARGUMENT', `contact status must be PENDING or ACCEPTED, got ${JSON.stringify(s)}`);
+}
+
+function toContact(c: Contact): ContactRow {
+  return { userLowId: c.userLowId, userHighId: c.userHighId, requesterId: c.requesterId, status: toContactStatus(c.status), createdAt: c.createdAt, updatedAt: c.updatedAt };
+}
+
+/** The key of a pair's one row: the two ids in string order, so both sides name the same row. */
+function contactPair(a: string, b: string): { userLowId: string; userHighId: string } {
+  return a < b ? { userLowId: a, userHighId: b } : { userLowId: b, userHighId: a };
+}
+
+/** The rows of one `listContacts` list, seen from `userId`. */
+function contactListFilter(userId: string, which: 'ACCEPTED' | 'INCOMING' | 'OUTGOING'): Prisma.ContactWhereInput {
+  switch (which) {
+    case 'ACCEPTED':
+      return { status: 'ACCEPTED' };
+    case 'INCOMING':
+      return { status: 'PENDING', requesterId: { not: userId } };
+    case 'OUTGOING':
+      return { status: 'PENDING', requesterId: userId };
+    default:
+      throw new StorageError('INVALID_ARGUMENT', `contact list must be ACCEPTED, INCOMING or OUTGOING, got ${JSON.stringify(which)}`);
+  }
+}
+
+type ContactRequestOutcome = Awaited<ReturnType<Store['requestContact']>>;
+
+/**
+ * One decision of `requestContact` on the pair's row, in one transaction. Null when the row
+ * changed between reading and updating it (the other side cancelled): decide again.
+ */
+async function decideContactRequest(db: Db, pair: { userLowId: string; userHighId: string }, fromId: string, toId: string): Promise<ContactRequestOutcome | null> {
+  const existing = await db.contact.findUnique({ where: { userLowId_userHighId: pair } });
+  if (existing === null) {
+    // A concurrent request between the same two fails this insert with CONFLICT (P2002).
+    const created = await db.contact.create({ data: { ...pair, requesterId: fromId, status: 'PENDING' } });
+    return { outcome: 'requested', row: toContact(created) };
+  }
+  const row = toContact(existing);
+  if (row.status === 'ACCEPTED') return { outcome: 'already-contacts', row };
+  if (row.requesterId === fromId) return { outcome: 'duplicate', row };
+  try {
+    // Conditional: accepts only the request we read, still pending.
+    const accepted = await db.contact.update({ where: { userLowId_userHighId: pair, status: 'PENDING', requesterId: toId }, data: { status: 'ACCEPTED' } });
+    return { outcome: 'accepted', row: toContact(accepted) };
+  } catch (e) {
+    if (isNoSuchRow(e)) return null;
+    throw e;
+  }
+}
+
+/** Decisions `requestContact` makes at most when the row keeps changing under it. */
+const MAX_CONTACT_REQUEST_ATTEMPTS = 3;
 
 function profileData(patch: ProfileUpdate): Prisma.ProfileUpdateInput {
   // Only the columns a patch may set, whatever else the object carries at runtime.
@@ -220,14 +342,17 @@ export class PrismaStore implements Store {
     }
   }
 
-  createUser(user: Omit<UserRow, 'createdAt'>): Promise<UserRow> {
-    return this.#op('create user', async (db) =>
-      toUser(
-        await db.user.create({
-          data: { id: user.id, username: user.username, signingKey: bytesIn(user.signingKey), encryptionKey: bytesIn(user.encryptionKey) },
-        }),
-      ),
-    );
+  createUser(user: Omit<UserRow, 'createdAt'>, firstKey: { signingKeyId: string; signature: Uint8Array }): Promise<UserRow> {
+    checkUserKey({ userId: user.id, version: 1, signingKey: user.signingKey, encryptionKey: user.encryptionKey, ...firstKey });
+    // The user and version 1 of their keys exist together or not at all: the directory never
+    // has a user without keys, nor keys of a name someone else won.
+    return this.#atomic('create user', async (db) => {
+      const created = await db.user.create({
+        data: { id: user.id, username: user.username, signingKey: bytesIn(user.signingKey), encryptionKey: bytesIn(user.encryptionKey) },
+      });
+      await db.userKey.create({ data: userKeyData({ userId: user.id, version: 1, signingKey: user.signingKey, encryptionKey: user.encryptionKey, ...firstKey }) });
+      return toUser(created);
+    });
   }
 
   findUserById(id: string): Promise<UserRow | null> {
@@ -320,9 +445,10 @@ export class PrismaStore implements Store {
   }
 
   deleteProfile(id: string): Promise<boolean> {
-    // Grants name their object generically (no foreign key), so they go in the same transaction.
+    // Grants and data keys name their object generically (no foreign key), so they go in the same transaction.
     return this.#atomic('delete profile', async (db) => {
       await db.grant.deleteMany({ where: { objectType: PROFILE_OBJECT_TYPE, objectId: id } });
+      await db.objectKey.deleteMany({ where: { objectType: PROFILE_OBJECT_TYPE, objectId: id } });
       const { count } = await db.profile.deleteMany({ where: { id } });
       return count > 0;
     });
@@ -448,6 +574,132 @@ export class PrismaStore implements Store {
       // One order whatever the chunking: by object, then key version.
       rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.keyVersion - b.keyVersion));
       return rows.map((k) => ({ objectType: k.objectType, objectId: k.objectId, keyVersion: k.keyVersion, wrapped: bytesOut(k.wrapped) }));
+    });
+  }
+
+  deleteObjectKeys(objectType: string, objectId: string, recipientId: string): Promise<number> {
+    return this.#op('delete object keys', async (db) => (await db.objectKey.deleteMany({ where: { objectType, objectId, recipientId } })).count);
+  }
+
+  latestObjectKeyVersion(objectType: string, objectId: string): Promise<number | null> {
+    return this.#op('find object keys', async (db) => {
+      // The primary key (objectType, objectId, keyVersion, …) serves this ordered lookup.
+      const k = await db.objectKey.findFirst({ where: { objectType, objectId }, orderBy: { keyVersion: 'desc' }, select: { keyVersion: true } });
+      return k?.keyVersion ?? null;
+    });
+  }
+
+  userKeys(userId: string): Promise<UserKeyRow[]> {
+    return this.#op('find user keys', async (db) => (await db.userKey.findMany({ where: { userId }, orderBy: { version: 'asc' } })).map(toUserKey));
+  }
+
+  async addUserKey(row: Omit<UserKeyRow, 'createdAt'>): Promise<UserRow> {
+    checkUserKey(row);
+    return this.#atomic('add user key', async (db) => {
+      const newest = await db.userKey.findFirst({ where: { userId: row.userId }, orderBy: { version: 'desc' }, select: { version: true } });
+      if ((newest?.version ?? 0) !== row.version - 1) {
+        throw new StorageError('CONFLICT', `add user key: version ${row.version} does not follow the newest stored version`, { fields: ['userId', 'version'] });
+      }
+      // Two concurrent appends of the same version both pass the check above on PostgreSQL;
+      // the primary key (userId, version) lets one insert win and the other fail with CONFLICT.
+      await db.userKey.create({ data: userKeyData(row) });
+      return toUser(await db.user.update({ where: { id: row.userId }, data: { signingKey: bytesIn(row.signingKey), encryptionKey: bytesIn(row.encryptionKey) } }));
+    });
+  }
+
+  async userKeysBySigningKeyIds(signingKeyIds: readonly string[]): Promise<UserKeyRow[]> {
+    // '' marks unsigned legacy rows: it names no key.
+    const ids = [...new Set(signingKeyIds)].filter((id) => id !== '');
+    if (ids.length === 0) return [];
+    return this.#op('find user keys', async (db) => {
+      const rows: UserKey[] = [];
+      for (let i = 0; i < ids.length; i += IN_CHUNK) rows.push(...(await db.userKey.findMany({ where: { signingKeyId: { in: ids.slice(i, i + IN_CHUNK) } } })));
+      // One order whatever the chunking: by user, then version.
+      rows.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.version - b.version));
+      return rows.map(toUserKey);
+    });
+  }
+
+  // --- Users and contacts ---------------------------------------------------------------
+
+  async searchUsers(prefix: string, limit: number, afterUsername?: string): Promise<UserRow[]> {
+    checkLimit(limit);
+    if (limit === 0) return [];
+    const where: Prisma.UserWhereInput[] = [{ username: startsWith(this.kind, prefix) }];
+    if (afterUsername !== undefined) where.push({ username: { gt: afterUsername } });
+    return this.#op('search users', async (db) => (await db.user.findMany({ where: { AND: where }, orderBy: { username: 'asc' }, take: limit })).map(toUser));
+  }
+
+  findContact(userA: string, userB: string): Promise<ContactRow | null> {
+    return this.#op('find contact', async (db) => {
+      const c = await db.contact.findUnique({ where: { userLowId_userHighId: contactPair(userA, userB) } });
+      return c && toContact(c);
+    });
+  }
+
+  async requestContact(fromId: string, toId: string): Promise<ContactRequestOutcome> {
+    if (fromId === toId) throw new StorageError('INVALID_ARGUMENT', 'request contact: a user cannot ask themselves');
+    const pair = contactPair(fromId, toId);
+    for (let attempt = 1; attempt <= MAX_CONTACT_REQUEST_ATTEMPTS; attempt++) {
+      try {
+        const decided = await this.#atomic('request contact', (db) => decideContactRequest(db, pair, fromId, toId));
+        if (decided) return decided;
+      } catch (e) {
+        // PostgreSQL runs READ COMMITTED: two requests between the same two users at the same
+        // moment can both find no row, and the later insert fails with CONFLICT once the
+        // first commits. Deciding again, in a new transaction, finds that PENDING request and
+        // accepts it. (SQLite transactions hold the write lock from the start: they never
+        // meet.) Inside an enclosing transaction the failed insert has aborted it: rethrow.
+        if (!isStorageError(e, 'CONFLICT') || this.#root === null) throw e;
+      }
+    }
+    throw new StorageError('CONFLICT', 'request contact: the request kept changing while it was being decided; try again', { fields: ['userLowId', 'userHighId'] });
+  }
+
+  acceptContact(userId: string, requesterId: string): Promise<ContactRow | null> {
+    return this.#op('accept contact', async (db) => {
+      try {
+        // One conditional UPDATE: only a request `requesterId` sent, still pending.
+        const where = { userLowId_userHighId: contactPair(userId, requesterId), status: 'PENDING', requesterId };
+        return toContact(await db.contact.update({ where, data: { status: 'ACCEPTED' } }));
+      } catch (e) {
+        if (isNoSuchRow(e)) return null;
+        throw e;
+      }
+    });
+  }
+
+  deleteContactRequest(requesterId: string, recipientId: string): Promise<boolean> {
+    return this.#op('delete contact request', async (db) => {
+      const { count } = await db.contact.deleteMany({ where: { ...contactPair(requesterId, recipientId), status: 'PENDING', requesterId } });
+      return count > 0;
+    });
+  }
+
+  deleteContact(userA: string, userB: string): Promise<boolean> {
+    return this.#op('delete contact', async (db) => (await db.contact.deleteMany({ where: { ...contactPair(userA, userB), status: 'ACCEPTED' } })).count > 0);
+  }
+
+  async listContacts(userId: string, which: 'ACCEPTED' | 'INCOMING' | 'OUTGOING', limit: number, afterUserId?: string): Promise<ContactRow[]> {
+    checkLimit(limit);
+    const filter = contactListFilter(userId, which);
+    if (limit === 0) return [];
+    // The rows where the user is `userHighId` hold the others with smaller ids, those where
+    // they are `userLowId` the others with larger ids. Reading the first set, then the second,
+    // each in one index-ordered query, lists the others in id order. (Under a PostgreSQL
+    // collation other than C, each half is in the collation's order: paging still visits every
+    // row exactly once.)
+    return this.#op('list contacts', async (db) => {
+      const rows: Contact[] = [];
+      if (afterUserId === undefined || afterUserId < userId) {
+        const where = { ...filter, userHighId: userId, ...(afterUserId === undefined ? {} : { userLowId: { gt: afterUserId } }) };
+        rows.push(...(await db.contact.findMany({ where, orderBy: { userLowId: 'asc' }, take: limit })));
+      }
+      if (rows.length < limit) {
+        const where = { ...filter, userLowId: userId, ...(afterUserId !== undefined && afterUserId > userId ? { userHighId: { gt: afterUserId } } : {}) };
+        rows.push(...(await db.contact.findMany({ where, orderBy: { userHighId: 'asc' }, take: limit - rows.length })));
+      }
+      return rows.map(toContact);
     });
   }
 

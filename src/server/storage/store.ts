@@ -165,6 +165,8 @@ export interface Store {
    */
   objectKeysFor(objectType: string, objectIds: readonly string[], recipientId: string): Promise<ObjectKeyForRecipient[]>;
 
+  /** Deletes every wrapped key of the object held for `recipientId` (revocation); returns how many. */
+  deleteObjectKeys(objectType: string, objectId: string, recipientId: string): Promise<number>;
   /** Highest key version stored for an object (any recipient), or null when it has no data key. */
   latestObjectKeyVersion(objectType: string, objectId: string): Promise<number | null>;
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
-import { migrationSuite, storeSuite, key, type SuiteTarget } from './suite.js';
+import { firstKey, migrationSuite, storeSuite, key, type SuiteTarget } from './suite.js';
 
 let pg: TestPostgres;
 let n = 0;
@@ -28,7 +28,7 @@ const target: SuiteTarget = {
     shared ??= await pg.createDatabase('suite_shared');
     const db = createClient(resolveDatabaseTarget({ dataDir: '/unused', databaseUrl: shared }));
     try {
-      const tables = await db.$queryRawUnsafe<{ t: string }[]>(`SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('User', 'Profile', 'Grant', 'ObjectKey', 'UsedChallenge')`);
+      const tables = await db.$queryRawUnsafe<{ t: string }[]>(`SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('User', 'UserKey', 'Contact', 'Profile', 'Grant', 'ObjectKey', 'UsedChallenge')`);
       if (tables.length > 0) await db.$executeRawUnsafe(`TRUNCATE ${tables.map((r) => `"${r.t}"`).join(', ')}`);
     } finally {
       await db.$disconnect();
@@ -44,7 +44,7 @@ describe('PostgreSQL opening', () => {
     const url = await pg.createDatabase('concurrent_open');
     const stores = await Promise.all(Array.from({ length: 4 }, () => openStore({ dataDir: '/unused', databaseUrl: url })));
     try {
-      await stores[0]!.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+      await stores[0]!.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
       for (const s of stores) expect(await s.findUserById('u')).not.toBeNull();
     } finally {
       await Promise.all(stores.map((s) => s.close()));
@@ -58,7 +58,7 @@ describe('PostgreSQL opening', () => {
     await db.$disconnect();
     const store = await openStore({ dataDir: '/unused', databaseUrl: url });
     try {
-      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
       expect(await store.consumeChallenge('c', new Date(Date.now() + 60_000))).toBe(true);
       expect(await store.consumeChallenge('c', new Date(Date.now() + 60_000))).toBe(false);
       expect(await store.purgeExpiredChallenges(new Date(Date.now() + 120_000))).toBe(1);
@@ -71,7 +71,7 @@ describe('PostgreSQL opening', () => {
     const url = await pg.createDatabase('dropped_later');
     const store = await openStore({ dataDir: '/unused', databaseUrl: url });
     try {
-      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
       const admin = createClient(resolveDatabaseTarget({ dataDir: '/unused', databaseUrl: pg.url }));
       await admin.$executeRawUnsafe('DROP DATABASE "dropped_later" WITH (FORCE)');
       await admin.$disconnect();

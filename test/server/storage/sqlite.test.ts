@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
 import { StorageError } from '../../../src/server/storage/errors.js';
-import { migrationSuite, profile, storeSuite, key, type SuiteTarget } from './suite.js';
+import { firstKey, migrationSuite, profile, storeSuite, key, type SuiteTarget } from './suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'veilgraph-sqlite-'));
 let n = 0;
@@ -27,7 +27,7 @@ describe('SQLite opening', () => {
     const store = await openStore({ dataDir });
     try {
       expect(store.kind).toBe('sqlite');
-      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(2) });
+      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(2) }, firstKey());
     } finally {
       await store.close();
     }
@@ -36,7 +36,7 @@ describe('SQLite opening', () => {
     const db = createClient(resolveDatabaseTarget({ dataDir }));
     try {
       expect(await db.$queryRawUnsafe('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
-      expect(await db.$queryRawUnsafe('SELECT "name" FROM "_veilgraph_migrations"')).toEqual([{ name: '0001_init' }, { name: '0002_add_object_keys' }]);
+      expect(await db.$queryRawUnsafe('SELECT "name" FROM "_veilgraph_migrations"')).toEqual([{ name: '0001_init' }, { name: '0002_add_object_keys' }, { name: '0003_contacts_key_directory' }]);
       expect(await db.$queryRawUnsafe('SELECT "username" FROM "User"')).toEqual([{ username: 'u' }]);
     } finally {
       await db.$disconnect();
@@ -88,7 +88,7 @@ describe('SQLite with another process on the same file', () => {
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const nextLine = async (): Promise<string> => String((await lines.next()).value);
     try {
-      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+      await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
       await store.createProfile(profile('p', 'u'));
       expect(await nextLine()).toBe('ready');
 

@@ -9,7 +9,7 @@ import { createClient, openStore, resolveDatabaseTarget } from '../../../src/ser
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, MIGRATIONS_TABLE, type MigratingClient, type Migration } from '../../../src/server/storage/migrate.js';
 import type { RootDb } from '../../../src/server/storage/prisma-store.js';
-import type { ProfileCreate, Store } from '../../../src/server/storage/store.js';
+import type { ContactRow, ProfileCreate, Store } from '../../../src/server/storage/store.js';
 
 export interface SuiteTarget {
   readonly kind: 'sqlite' | 'postgres';
@@ -24,6 +24,11 @@ export interface SuiteTarget {
 
 export function key(fill: number, length = 32): Uint8Array {
   return new Uint8Array(length).fill(fill);
+}
+
+/** What `createUser` records as key version 1 (the store does not check signatures). */
+export function firstKey(fill = 0xee): { signingKeyId: string; signature: Uint8Array } {
+  return { signingKeyId: `kid-${fill}`, signature: key(fill, 64) };
 }
 
 export function profile(id: string, ownerId: string, extra: Partial<ProfileCreate> = {}): ProfileCreate {
@@ -53,8 +58,8 @@ export function storeSuite(target: SuiteTarget): void {
 
     beforeEach(async () => {
       store = await open(await (target.empty ?? target.fresh)());
-      await store.createUser({ id: 'alice', username: 'alice', signingKey: key(1), encryptionKey: key(2) });
-      await store.createUser({ id: 'bob', username: 'bob', signingKey: key(3), encryptionKey: key(4) });
+      await store.createUser({ id: 'alice', username: 'alice', signingKey: key(1), encryptionKey: key(2) }, firstKey());
+      await store.createUser({ id: 'bob', username: 'bob', signingKey: key(3), encryptionKey: key(4) }, firstKey());
     });
 
     afterEach(async () => {
@@ -68,7 +73,7 @@ export function storeSuite(target: SuiteTarget): void {
 
     describe('users', () => {
       it('creates and finds users by id and by username, keys as plain Uint8Array', async () => {
-        const created = await store.createUser({ id: 'carol-1', username: 'carol', signingKey: key(7), encryptionKey: key(8) });
+        const created = await store.createUser({ id: 'carol-1', username: 'carol', signingKey: key(7), encryptionKey: key(8) }, firstKey());
         expect(created.createdAt).toBeInstanceOf(Date);
         for (const found of [await store.findUserById('carol-1'), await store.findUserByUsername('carol')]) {
           expect(found).not.toBeNull();
@@ -86,15 +91,15 @@ export function storeSuite(target: SuiteTarget): void {
 
       it('does not keep a reference to the caller’s key buffers', async () => {
         const signing = key(5);
-        await store.createUser({ id: 'dave', username: 'dave', signingKey: signing, encryptionKey: key(6) });
+        await store.createUser({ id: 'dave', username: 'dave', signingKey: signing, encryptionKey: key(6) }, firstKey());
         signing.fill(0);
         expect((await store.findUserById('dave'))!.signingKey).toEqual(key(5));
       });
 
       it('refuses a taken username or id with CONFLICT', async () => {
-        const byName = await expectStorageError(store.createUser({ id: 'other', username: 'alice', signingKey: key(1), encryptionKey: key(1) }), 'CONFLICT');
+        const byName = await expectStorageError(store.createUser({ id: 'other', username: 'alice', signingKey: key(1), encryptionKey: key(1) }, firstKey()), 'CONFLICT');
         expect(byName.fields).toEqual(['username']);
-        await expectStorageError(store.createUser({ id: 'alice', username: 'alice2', signingKey: key(1), encryptionKey: key(1) }), 'CONFLICT');
+        await expectStorageError(store.createUser({ id: 'alice', username: 'alice2', signingKey: key(1), encryptionKey: key(1) }, firstKey()), 'CONFLICT');
         expect((await store.findUserById('other'))).toBeNull();
       });
     });
@@ -152,7 +157,7 @@ export function storeSuite(target: SuiteTarget): void {
         const ids: string[] = [];
         for (let i = 0; i < 23; i++) {
           const user = `user${String(i).padStart(2, '0')}`;
-          await store.createUser({ id: user, username: user, signingKey: key(i), encryptionKey: key(i) });
+          await store.createUser({ id: user, username: user, signingKey: key(i), encryptionKey: key(i) }, firstKey());
           ids.push(`prof${String((i * 7) % 23).padStart(2, '0')}`); // created out of order
           await store.createProfile(profile(ids[i]!, user));
         }
@@ -172,7 +177,7 @@ export function storeSuite(target: SuiteTarget): void {
       });
 
       it('finds profiles by the email blind index', async () => {
-        await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) });
+        await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
         await store.createProfile(profile('p-a', 'alice', { emailIndex: 'same' }));
         await store.createProfile(profile('p-b', 'bob', { emailIndex: 'other' }));
         await store.createProfile(profile('p-c', 'carol', { emailIndex: 'same' }));
@@ -182,8 +187,8 @@ export function storeSuite(target: SuiteTarget): void {
       });
 
       it('lists and counts profiles sealed under another key version (rows without a blob excluded)', async () => {
-        await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) });
-        await store.createUser({ id: 'dave', username: 'dave', signingKey: key(5), encryptionKey: key(6) });
+        await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
+        await store.createUser({ id: 'dave', username: 'dave', signingKey: key(5), encryptionKey: key(6) }, firstKey());
         await store.createProfile(profile('p-a', 'alice', { serverSealed: key(1, 8), serverKeyVersion: 1 }));
         await store.createProfile(profile('p-b', 'bob', { serverSealed: key(2, 8), serverKeyVersion: 2 }));
         await store.createProfile(profile('p-c', 'carol', { serverSealed: key(3, 8), serverKeyVersion: 1 }));
@@ -372,6 +377,317 @@ export function storeSuite(target: SuiteTarget): void {
       });
     });
 
+    describe('latest object key version', () => {
+      it('is the highest version stored for the object, any recipient; null when it has no key', async () => {
+        const k = (objectType: string, objectId: string, keyVersion: number, recipientId: string) => ({ objectType, objectId, keyVersion, recipientId, wrapped: key(keyVersion, 137) });
+        expect(await store.latestObjectKeyVersion('Profile', 'p1')).toBeNull();
+        await store.putObjectKeys([k('Profile', 'p1', 1, 'alice'), k('Profile', 'p1', 3, 'bob'), k('Profile', 'p1', 2, 'alice'), k('Doc', 'p1', 7, 'alice'), k('Profile', 'p2', 5, 'alice')]);
+        expect(await store.latestObjectKeyVersion('Profile', 'p1')).toBe(3);
+        expect(await store.latestObjectKeyVersion('Profile', 'p2')).toBe(5);
+        expect(await store.latestObjectKeyVersion('Doc', 'p1')).toBe(7);
+        expect(await store.latestObjectKeyVersion('Doc', 'p2')).toBeNull();
+      });
+    });
+
+    describe('key directory', () => {
+      const version = (userId: string, v: number, fill: number) => ({
+        userId,
+        version: v,
+        signingKey: key(fill),
+        signingKeyId: `kid-${userId}-${v}`,
+        encryptionKey: key(fill + 1),
+        signature: key(fill + 2, 64),
+      });
+
+      it('createUser records version 1 with the registration signature; unknown users have no keys', async () => {
+        await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, { signingKeyId: 'kid-carol', signature: key(7, 64) });
+        const keys = await store.userKeys('carol');
+        expect(keys).toHaveLength(1);
+        expect(keys[0]).toMatchObject({ userId: 'carol', version: 1, signingKeyId: 'kid-carol' });
+        expect(keys[0]!.signingKey).toEqual(key(5));
+        expect(keys[0]!.encryptionKey).toEqual(key(6));
+        expect(keys[0]!.signature).toEqual(key(7, 64));
+        expect(keys[0]!.createdAt).toBeInstanceOf(Date);
+        for (const b of [keys[0]!.signingKey, keys[0]!.encryptionKey, keys[0]!.signature]) expect(Object.getPrototypeOf(b)).toBe(Uint8Array.prototype);
+        expect(await store.userKeys('nobody')).toEqual([]);
+      });
+
+      it('a user refused for a taken name leaves no keys behind; a rolled-back transaction neither', async () => {
+        await expectStorageError(store.createUser({ id: 'other', username: 'alice', signingKey: key(9), encryptionKey: key(9) }, firstKey()), 'CONFLICT');
+        expect(await store.userKeys('other')).toEqual([]);
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
+            expect(await tx.userKeys('carol')).toHaveLength(1);
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        expect(await store.userKeys('carol')).toEqual([]);
+        expect(await store.findUserById('carol')).toBeNull();
+      });
+
+      it('addUserKey appends the next version and makes it the user’s current keys', async () => {
+        const user = await store.addUserKey(version('alice', 2, 20));
+        expect(user).toMatchObject({ id: 'alice', username: 'alice' });
+        expect(user.signingKey).toEqual(key(20));
+        expect(user.encryptionKey).toEqual(key(21));
+        expect((await store.findUserByUsername('alice'))!.signingKey).toEqual(key(20));
+        await store.addUserKey(version('alice', 3, 30));
+        const keys = await store.userKeys('alice');
+        expect(keys.map((k) => [k.version, k.signingKeyId, k.signingKey[0], k.signature[0]])).toEqual([
+          [1, 'kid-238', 1, 0xee],
+          [2, 'kid-alice-2', 20, 22],
+          [3, 'kid-alice-3', 30, 32],
+        ]);
+        // Bob's keys are untouched.
+        expect((await store.userKeys('bob')).map((k) => k.version)).toEqual([1]);
+        expect((await store.findUserById('bob'))!.signingKey).toEqual(key(3));
+      });
+
+      it('a version that does not follow the newest is a CONFLICT and changes nothing', async () => {
+        for (const v of [1, 3, 0x7fffffff]) {
+          const e = await expectStorageError(store.addUserKey(version('alice', v, 40)), 'CONFLICT');
+          expect(e.fields).toEqual(['userId', 'version']);
+        }
+        await store.addUserKey(version('alice', 2, 20));
+        await expectStorageError(store.addUserKey(version('alice', 2, 50)), 'CONFLICT');
+        expect((await store.userKeys('alice')).map((k) => k.signingKey[0])).toEqual([1, 20]);
+        expect((await store.findUserById('alice'))!.signingKey).toEqual(key(20));
+      });
+
+      it('of two concurrent appends of the same version exactly one wins', async () => {
+        const results = await Promise.allSettled([store.addUserKey(version('alice', 2, 60)), store.addUserKey(version('alice', 2, 70))]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect(lost[0]!.reason).toBeInstanceOf(StorageError);
+        expect((lost[0]!.reason as StorageError).code).toBe('CONFLICT');
+        const keys = await store.userKeys('alice');
+        expect(keys).toHaveLength(2);
+        // The user row carries the winner's keys.
+        expect((await store.findUserById('alice'))!.signingKey).toEqual(keys[1]!.signingKey);
+      });
+
+      it('refuses malformed rows, and keys of a user that does not exist', async () => {
+        await expectStorageError(store.addUserKey({ ...version('alice', 2, 20), version: 1.5 }), 'INVALID_ARGUMENT');
+        await expectStorageError(store.addUserKey({ ...version('alice', 2, 20), version: 0 }), 'INVALID_ARGUMENT');
+        await expectStorageError(store.addUserKey({ ...version('alice', 2, 20), signature: 'x' as unknown as Uint8Array }), 'INVALID_ARGUMENT');
+        await expectStorageError(store.addUserKey(version('nobody', 1, 20)), 'INVALID_REFERENCE');
+        expect((await store.userKeys('alice')).map((k) => k.version)).toEqual([1]);
+      });
+
+      it('rolls back with an enclosing transaction', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.addUserKey(version('alice', 2, 20));
+            expect((await tx.findUserById('alice'))!.signingKey).toEqual(key(20));
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        expect((await store.userKeys('alice')).map((k) => k.version)).toEqual([1]);
+        expect((await store.findUserById('alice'))!.signingKey).toEqual(key(1));
+      });
+
+      it('finds key versions by signing key id, any user and version; the empty id of legacy rows names nothing', async () => {
+        await store.addUserKey(version('alice', 2, 20));
+        await store.addUserKey(version('bob', 2, 30));
+        await store.createUser({ id: 'legacy', username: 'legacy', signingKey: key(9), encryptionKey: key(9) }, { signingKeyId: '', signature: new Uint8Array(0) });
+        const found = await store.userKeysBySigningKeyIds(['kid-bob-2', 'kid-alice-2', 'unknown', 'kid-alice-2', 'kid-238']);
+        expect(found.map((k) => [k.userId, k.version, k.signingKeyId])).toEqual([
+          ['alice', 1, 'kid-238'],
+          ['alice', 2, 'kid-alice-2'],
+          ['bob', 1, 'kid-238'],
+          ['bob', 2, 'kid-bob-2'],
+        ]);
+        expect(found[1]!.signingKey).toEqual(key(20));
+        expect(await store.userKeysBySigningKeyIds([''])).toEqual([]);
+        expect(await store.userKeysBySigningKeyIds([])).toEqual([]);
+        expect((await store.userKeys('legacy'))[0]!.signature).toEqual(new Uint8Array(0));
+      });
+    });
+
+    describe('contacts', () => {
+      const user = (id: string, username = id) => store.createUser({ id, username, signingKey: key(1), encryptionKey: key(2) }, firstKey());
+      const others = (rows: readonly ContactRow[], me: string) => rows.map((r) => (r.userLowId === me ? r.userHighId : r.userLowId));
+
+      it('searchUsers: by username prefix, in username order, after a cursor, at most limit', async () => {
+        for (const name of ['carol', 'carl', 'car', 'cat', 'dave']) await user(`id-${name}`, name);
+        expect((await store.searchUsers('ca', 10)).map((u) => u.username)).toEqual(['car', 'carl', 'carol', 'cat']);
+        expect((await store.searchUsers('car', 2)).map((u) => u.username)).toEqual(['car', 'carl']);
+        expect((await store.searchUsers('car', 2, 'carl')).map((u) => u.username)).toEqual(['carol']);
+        expect((await store.searchUsers('ca', 10, 'cat')).map((u) => u.username)).toEqual([]);
+        expect((await store.searchUsers('carol', 10)).map((u) => u.id)).toEqual(['id-carol']);
+        expect(await store.searchUsers('x', 10)).toEqual([]);
+        expect(await store.searchUsers('ca', 0)).toEqual([]);
+        expect((await store.searchUsers('', 3)).map((u) => u.username)).toEqual(['alice', 'bob', 'car']);
+        const found = (await store.searchUsers('dav', 1))[0]!;
+        expect(Object.getPrototypeOf(found.signingKey)).toBe(Uint8Array.prototype);
+        await expectStorageError(store.searchUsers('ca', -1), 'INVALID_ARGUMENT');
+      });
+
+      it('searchUsers: the prefix matches literally (no LIKE wildcards, case-sensitive)', async () => {
+        for (const name of ['a_b', 'axb', 'a%c', 'azc', 'A_b', 'a\\b']) await user(`id-${name}`, name);
+        expect((await store.searchUsers('a_', 10)).map((u) => u.username)).toEqual(['a_b']);
+        expect((await store.searchUsers('a%', 10)).map((u) => u.username)).toEqual(['a%c']);
+        expect((await store.searchUsers('a\\', 10)).map((u) => u.username)).toEqual(['a\\b']);
+        expect((await store.searchUsers('A', 10)).map((u) => u.username)).toEqual(['A_b']);
+        expect((await store.searchUsers('az', 10)).map((u) => u.username)).toEqual(['azc']);
+      });
+
+      it('a request, found from either side, listed as OUTGOING for the sender and INCOMING for the recipient', async () => {
+        const { outcome, row } = await store.requestContact('bob', 'alice');
+        expect(outcome).toBe('requested');
+        expect(row).toMatchObject({ userLowId: 'alice', userHighId: 'bob', requesterId: 'bob', status: 'PENDING' });
+        expect(row.createdAt).toBeInstanceOf(Date);
+        expect(row.updatedAt).toBeInstanceOf(Date);
+        expect(await store.findContact('alice', 'bob')).toEqual(row);
+        expect(await store.findContact('bob', 'alice')).toEqual(row);
+        expect(await store.findContact('alice', 'nobody')).toBeNull();
+        expect(others(await store.listContacts('bob', 'OUTGOING', 10), 'bob')).toEqual(['alice']);
+        expect(others(await store.listContacts('alice', 'INCOMING', 10), 'alice')).toEqual(['bob']);
+        for (const [who, which] of [['bob', 'INCOMING'], ['alice', 'OUTGOING'], ['alice', 'ACCEPTED'], ['bob', 'ACCEPTED']] as const) {
+          expect(await store.listContacts(who, which, 10)).toEqual([]);
+        }
+      });
+
+      it('asking again is a duplicate; the other side asking accepts; after that both ways are already-contacts', async () => {
+        const first = await store.requestContact('alice', 'bob');
+        const again = await store.requestContact('alice', 'bob');
+        expect(again).toEqual({ outcome: 'duplicate', row: first.row });
+        await new Promise((r) => setTimeout(r, 5));
+        const back = await store.requestContact('bob', 'alice');
+        expect(back.outcome).toBe('accepted');
+        expect(back.row).toMatchObject({ userLowId: 'alice', userHighId: 'bob', requesterId: 'alice', status: 'ACCEPTED' });
+        expect(back.row.createdAt.getTime()).toBe(first.row.createdAt.getTime());
+        expect(back.row.updatedAt.getTime()).toBeGreaterThan(first.row.updatedAt.getTime());
+        for (const [from, to] of [['alice', 'bob'], ['bob', 'alice']] as const) {
+          expect(await store.requestContact(from, to)).toEqual({ outcome: 'already-contacts', row: back.row });
+        }
+        expect(others(await store.listContacts('alice', 'ACCEPTED', 10), 'alice')).toEqual(['bob']);
+        expect(others(await store.listContacts('bob', 'ACCEPTED', 10), 'bob')).toEqual(['alice']);
+        expect(await store.listContacts('alice', 'OUTGOING', 10)).toEqual([]);
+        expect(await store.listContacts('bob', 'INCOMING', 10)).toEqual([]);
+      });
+
+      it('acceptContact: only the recipient, only a pending request', async () => {
+        expect(await store.acceptContact('bob', 'alice')).toBeNull(); // nothing asked yet
+        await store.requestContact('alice', 'bob');
+        expect(await store.acceptContact('alice', 'bob')).toBeNull(); // the sender cannot accept
+        expect(await store.acceptContact('alice', 'alice')).toBeNull();
+        expect((await store.findContact('alice', 'bob'))!.status).toBe('PENDING');
+        const accepted = await store.acceptContact('bob', 'alice');
+        expect(accepted).toMatchObject({ userLowId: 'alice', userHighId: 'bob', requesterId: 'alice', status: 'ACCEPTED' });
+        expect(await store.findContact('alice', 'bob')).toEqual(accepted);
+        expect(await store.acceptContact('bob', 'alice')).toBeNull(); // already accepted
+      });
+
+      it('deleteContactRequest: rejects or cancels a pending request (which can then be sent again), never a contact', async () => {
+        await store.requestContact('alice', 'bob');
+        expect(await store.deleteContactRequest('bob', 'alice')).toBe(false); // bob sent nothing
+        expect(await store.deleteContactRequest('alice', 'bob')).toBe(true);
+        expect(await store.findContact('alice', 'bob')).toBeNull();
+        expect(await store.deleteContactRequest('alice', 'bob')).toBe(false);
+        expect((await store.requestContact('alice', 'bob')).outcome).toBe('requested');
+        await store.acceptContact('bob', 'alice');
+        expect(await store.deleteContactRequest('alice', 'bob')).toBe(false);
+        expect((await store.findContact('alice', 'bob'))!.status).toBe('ACCEPTED');
+      });
+
+      it('deleteContact: only an accepted contact, from either side', async () => {
+        await store.requestContact('alice', 'bob');
+        expect(await store.deleteContact('alice', 'bob')).toBe(false); // still pending
+        expect((await store.findContact('alice', 'bob'))!.status).toBe('PENDING');
+        await store.acceptContact('bob', 'alice');
+        expect(await store.deleteContact('bob', 'alice')).toBe(true);
+        expect(await store.findContact('alice', 'bob')).toBeNull();
+        expect(await store.deleteContact('alice', 'bob')).toBe(false);
+        expect(await store.listContacts('alice', 'ACCEPTED', 10)).toEqual([]);
+      });
+
+      it('refuses a request to oneself (INVALID_ARGUMENT) or to an unknown user (INVALID_REFERENCE), writing nothing', async () => {
+        await expectStorageError(store.requestContact('alice', 'alice'), 'INVALID_ARGUMENT');
+        await expectStorageError(store.requestContact('alice', 'nobody'), 'INVALID_REFERENCE');
+        await expectStorageError(store.requestContact('nobody', 'alice'), 'INVALID_REFERENCE');
+        expect(await store.findContact('alice', 'nobody')).toBeNull();
+        expect(await store.listContacts('alice', 'OUTGOING', 10)).toEqual([]);
+        expect(await store.listContacts('alice', 'INCOMING', 10)).toEqual([]);
+      });
+
+      it('listContacts: each list in the other user’s id order, on both sides of the user’s own id, page by page', async () => {
+        // `m` sits in the middle: its pairs store it as userHighId with a…, as userLowId with x….
+        for (const id of ['m', 'a1', 'b2', 'c3', 'x1', 'y2', 'z3', 'd4', 'w4']) await user(id);
+        for (const id of ['z3', 'a1', 'y2', 'c3']) {
+          await store.requestContact('m', id);
+          await store.acceptContact(id, 'm');
+        }
+        await store.requestContact('b2', 'm'); // incoming
+        await store.requestContact('w4', 'm'); // incoming
+        await store.requestContact('m', 'x1'); // outgoing
+        await store.requestContact('m', 'd4'); // outgoing
+        expect(others(await store.listContacts('m', 'ACCEPTED', 10), 'm')).toEqual(['a1', 'c3', 'y2', 'z3']);
+        expect(others(await store.listContacts('m', 'INCOMING', 10), 'm')).toEqual(['b2', 'w4']);
+        expect(others(await store.listContacts('m', 'OUTGOING', 10), 'm')).toEqual(['d4', 'x1']);
+        expect(others(await store.listContacts('a1', 'ACCEPTED', 10), 'a1')).toEqual(['m']);
+
+        const pages: string[][] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = others(await store.listContacts('m', 'ACCEPTED', 1 + (pages.length % 2), after), 'm');
+          if (page.length === 0) break;
+          pages.push(page);
+          after = page.at(-1);
+        }
+        expect(pages).toEqual([['a1'], ['c3', 'y2'], ['z3']]);
+        expect(others(await store.listContacts('m', 'ACCEPTED', 10, 'b'), 'm')).toEqual(['c3', 'y2', 'z3']);
+        expect(others(await store.listContacts('m', 'ACCEPTED', 10, 'm'), 'm')).toEqual(['y2', 'z3']);
+        expect(others(await store.listContacts('m', 'ACCEPTED', 10, 'x'), 'm')).toEqual(['y2', 'z3']);
+        expect(await store.listContacts('m', 'ACCEPTED', 10, 'z3')).toEqual([]);
+        expect(await store.listContacts('m', 'ACCEPTED', 0)).toEqual([]);
+        expect(await store.listContacts('nobody', 'ACCEPTED', 10)).toEqual([]);
+        await expectStorageError(store.listContacts('m', 'ACCEPTED', -1), 'INVALID_ARGUMENT');
+        await expectStorageError(store.listContacts('m', 'BLOCKED' as 'ACCEPTED', 10), 'INVALID_ARGUMENT');
+      });
+
+      it('two users asking each other at the same moment end up contacts on one row: one requested, one accepted', async () => {
+        for (let round = 0; round < 10; round++) {
+          const results = await Promise.all([store.requestContact('alice', 'bob'), store.requestContact('bob', 'alice')]);
+          expect(results.map((r) => r.outcome).sort()).toEqual(['accepted', 'requested']);
+          const row = await store.findContact('alice', 'bob');
+          expect(row).toMatchObject({ userLowId: 'alice', userHighId: 'bob', status: 'ACCEPTED' });
+          expect(results.find((r) => r.outcome === 'accepted')!.row).toEqual(row);
+          expect(await store.listContacts('alice', 'ACCEPTED', 10)).toEqual([row]);
+          expect(await store.deleteContact('alice', 'bob')).toBe(true);
+        }
+      });
+
+      it('rolls back with an enclosing transaction', async () => {
+        await store.requestContact('alice', 'bob');
+        await expect(
+          store.transaction(async (tx) => {
+            expect((await tx.requestContact('bob', 'alice')).outcome).toBe('accepted');
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        expect((await store.findContact('alice', 'bob'))!.status).toBe('PENDING');
+      });
+
+      it('refuses to read a row whose status is not PENDING or ACCEPTED', async () => {
+        const options = await target.fresh();
+        const s = await open(options);
+        await s.createUser({ id: 'alice', username: 'alice', signingKey: key(1), encryptionKey: key(2) }, firstKey());
+        await s.createUser({ id: 'bob', username: 'bob', signingKey: key(3), encryptionKey: key(4) }, firstKey());
+        const db = createClient(resolveDatabaseTarget(options));
+        try {
+          await db.contact.create({ data: { userLowId: 'alice', userHighId: 'bob', requesterId: 'alice', status: 'BLOCKED' } });
+        } finally {
+          await db.$disconnect();
+        }
+        await expectStorageError(s.findContact('alice', 'bob'), 'INVALID_ARGUMENT');
+        await expectStorageError(s.requestContact('bob', 'alice'), 'INVALID_ARGUMENT');
+      });
+    });
+
     describe('login challenges', () => {
       it('consumes a challenge once', async () => {
         const expires = new Date(Date.now() + 60_000);
@@ -410,7 +726,7 @@ export function storeSuite(target: SuiteTarget): void {
     describe('transactions', () => {
       it('commits what the function wrote and returns its result', async () => {
         const result = await store.transaction(async (tx) => {
-          await tx.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) });
+          await tx.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
           await tx.createProfile(profile('p-c', 'carol'));
           expect(await tx.findProfileByOwner('carol')).not.toBeNull();
           return 42;
@@ -423,7 +739,7 @@ export function storeSuite(target: SuiteTarget): void {
         const boom = new Error('boom');
         const caught = await store
           .transaction(async (tx) => {
-            await tx.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) });
+            await tx.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
             await tx.createProfile(profile('p-c', 'carol'));
             await tx.upsertGrant({ objectType: 'Profile', objectId: 'p-c', granteeId: 'bob', access: 'READ' });
             await tx.consumeChallenge('c-tx', new Date(Date.now() + 60_000));
@@ -442,7 +758,7 @@ export function storeSuite(target: SuiteTarget): void {
         await expectStorageError(
           store.transaction(async (tx) => {
             await tx.createProfile(profile('p-a', 'alice'));
-            await tx.createUser({ id: 'x', username: 'bob', signingKey: key(1), encryptionKey: key(1) });
+            await tx.createUser({ id: 'x', username: 'bob', signingKey: key(1), encryptionKey: key(1) }, firstKey());
           }),
           'CONFLICT',
         );
@@ -501,7 +817,7 @@ export function storeSuite(target: SuiteTarget): void {
       it('applies migrations once: opening the same database again keeps the data', async () => {
         const options = await target.fresh();
         const first = await open(options);
-        await first.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+        await first.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
         await first.close();
         const second = await open(options);
         expect(await second.findUserByUsername('u')).not.toBeNull();
@@ -584,7 +900,7 @@ export function migrationSuite(target: SuiteTarget): void {
       it('redefining a parent table (Prisma’s SQLite pattern) keeps child rows, foreign keys back on after', async () => {
         const { db, options } = await client();
         const store = await openStore(options);
-        await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) });
+        await store.createUser({ id: 'u', username: 'u', signingKey: key(1), encryptionKey: key(1) }, firstKey());
         await store.createProfile(profile('p', 'u'));
         await store.close();
         await db.$executeRawUnsafe('PRAGMA foreign_keys = ON');

@@ -1,0 +1,76 @@
+/**
+ * @module
+ * Checks on sealed input values that need the database (the key-less, synchronous location
+ * check is ./sealed-input.ts). Run by `prepareWrite` before anything is written:
+ *
+ * - **Writer signatures.** A signed envelope must be signed by the acting user's current
+ *   signing key (the header names the signer; the signature is verified without the
+ *   symmetric key, docs/crypto.md §6): nobody can store a value attributed to someone else.
+ *   A SHARED value written by anyone but the owner (a WRITE grantee) must be signed, so
+ *   the owner can always tell who wrote what. Code `BAD_SIGNATURE`.
+ * - **Current data key.** A SHARED value of an object that has data keys must be sealed
+ *   under the object's newest key version. After a revocation (newest + 1, not wrapped for
+ *   the revoked user) a writer with a stale key is refused instead of writing something the
+ *   revoked user could still open. Code `STALE_DATA_KEY`: fetch the keys again and re-seal.
+ */
+import { parseEnvelopeText, verifyEnvelopeSignature, type ParsedEnvelope } from '../crypto/envelope.js';
+import { equalBytes } from '../crypto/bytes.js';
+import { isCryptoError } from '../crypto/errors.js';
+import { keyIdOf } from '../crypto/keys.js';
+import { isSealedLevel } from '../privacy/levels.js';
+import type { GatewayContext } from './context.js';
+import { requireViewer } from './context.js';
+import { gatewayError } from './errors.js';
+
+export type SealedWriteServices = Pick<GatewayContext, 'backend' | 'manifest' | 'store' | 'viewer'>;
+
+function parsed(field: string, text: string): ParsedEnvelope {
+  try {
+    return parseEnvelopeText(text);
+  } catch (e) {
+    if (isCryptoError(e)) throw gatewayError('BAD_SEALED_VALUE', `${field}: not a valid envelope (${e.code})`, { field });
+    throw e;
+  }
+}
+
+export async function assertSealedWriters(
+  services: SealedWriteServices,
+  inputType: string,
+  input: Readonly<Record<string, unknown>>,
+  where: { readonly ownerId: string; readonly objectId: string },
+): Promise<void> {
+  const spec = services.manifest.inputs[inputType];
+  if (!spec) return;
+  const actor = requireViewer(services as GatewayContext);
+  let signingKey: Uint8Array | undefined;
+  let latest: number | null | undefined;
+  for (const [name, f] of Object.entries(spec.fields)) {
+    const v = input[name];
+    if (!isSealedLevel(f.level) || typeof v !== 'string') continue;
+    const field = `${inputType}.${name}`;
+    const env = parsed(field, v);
+    if (env.signed) {
+      signingKey ??= (await services.store.findUserById(actor.id))?.signingKey;
+      if (!signingKey || !equalBytes(env.signerKeyId!, keyIdOf(services.backend, 'ed25519', signingKey))) {
+        throw gatewayError('BAD_SIGNATURE', `${field}: the envelope is signed by a key that is not the writer's current signing key`, { field });
+      }
+      try {
+        await verifyEnvelopeSignature(services.backend, env, signingKey);
+      } catch (e) {
+        if (isCryptoError(e)) throw gatewayError('BAD_SIGNATURE', `${field}: the writer's signature does not verify`, { field });
+        throw e;
+      }
+    } else if (f.level === 'SHARED' && actor.id !== where.ownerId) {
+      throw gatewayError('BAD_SIGNATURE', `${field}: a SHARED value written by a grantee must be signed by the writer`, { field });
+    }
+    if (f.level === 'SHARED') {
+      if (latest === undefined) latest = await services.store.latestObjectKeyVersion(spec.writes, where.objectId);
+      if (latest !== null && env.keyVersion !== latest) {
+        throw gatewayError('STALE_DATA_KEY', `${field}: sealed under data key version ${env.keyVersion}, but the object's newest is ${latest}; fetch the keys again and re-seal`, {
+          field,
+          keyVersion: latest,
+        });
+      }
+    }
+  }
+}
