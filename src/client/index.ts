@@ -24,6 +24,27 @@ export { clientKeysFrom, createIdentity, loadIdentity, login, register, SessionE
 export { IndexedDbKeyStore, IndexedDbKeyStoreError, isIndexedDbKeyStoreError, type IndexedDbKeyStoreErrorCode, type IndexedDbKeyStoreOptions } from './keystore-indexeddb.js';
 export { DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport, type DataKeyClientKeysOptions, type DataKeyTransport, type StoredDataKey } from './data-keys.js';
 export {
+  DirectoryError,
+  KeyDirectory,
+  graphqlDirectoryTransport,
+  isDirectoryError,
+  pinKeyName,
+  pinUsernameKeyName,
+  verifyKeyHistory,
+  type DirectoryErrorCode,
+  type DirectoryTransport,
+  type KeyChangeInfo,
+  type KeyDirectoryOptions,
+  type KeyHistoryRecord,
+  type KeyOwnerRecord,
+  type KeyVersionRecord,
+  type SignerInfo,
+  type VerifiedHistory,
+  type VerifiedKeys,
+  type VerifiedKeyVersion,
+} from './directory.js';
+export { encryptionKeyNameForVersion, rotateIdentityKeys, type RotatedIdentity } from './rotate-identity.js';
+export {
   Sharing,
   graphqlSharingTransport,
   type Access,
