@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { ApolloLink } from '@apollo/client/link';
-import Database from 'better-sqlite3';
 import { parse, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { base64urlEncode } from '../crypto/base64url.js';
@@ -103,7 +102,6 @@ async function signUp(endpoint: string, username: string): Promise<Person> {
       new HttpLink({ uri: endpoint, headers: { authorization: `Bearer ${token}` } }),
     ]),
     cache: new InMemoryCache(),
-    defaultOptions: { query: { fetchPolicy: 'network-only', errorPolicy: 'all' }, mutate: { errorPolicy: 'all' } },
   });
   const { signing } = await loadIdentity(keystore, backend);
   return { username, userId, signingKey: signing.publicKey, keys, directory, sharing, client };
@@ -186,7 +184,7 @@ async function main(): Promise<number> {
     console.log(`  grants: ${granted.map((g) => `${g.grantee.username} (${g.access})`).join(', ')}; the server holds the data key wrapped for Bob`);
 
     header('Bob reads Alice\'s profile');
-    const read = await bob.client.query({ query: op('profile'), variables: { id: profileId } });
+    const read = await bob.client.query({ query: op('profile'), variables: { id: profileId }, fetchPolicy: 'network-only', errorPolicy: 'all' });
     const seen = (read.data as { profile: Record<string, string | null> }).profile;
     check(seen.bio === secrets.bio, `Bob's bio is ${JSON.stringify(seen.bio)}`);
     check(seen.email === secrets.email, 'Bob does not see the SERVER email');
@@ -206,14 +204,14 @@ async function main(): Promise<number> {
     console.log('  revoked; the data key moved to version 2 (wrapped for Alice only) and the bio was re-sealed; new bio written');
 
     header('Bob can no longer read it');
-    const after = await bob.client.query({ query: op('profile'), variables: { id: profileId } });
+    const after = await bob.client.query({ query: op('profile'), variables: { id: profileId }, fetchPolicy: 'network-only', errorPolicy: 'all' });
     const afterBio = (after.data as { profile: { bio: string | null } } | undefined)?.profile.bio ?? null;
     check(afterBio === null, `Bob still reads ${JSON.stringify(afterBio)}`);
-    const db = new Database(join(dataDir, 'veilgraph.db'), { readonly: true });
-    const stored = db.prepare('SELECT bio FROM Profile WHERE id = ?').get(profileId) as { bio: string };
+    // Straight from the database, as someone who copied it would see the row.
+    const stored = (await gateway.store.findProfileById(profileId))!;
     let opened: string | null = null;
     try {
-      opened = openEnvelopeText(backend, stored.bio, bob.keys.openingKeys('SHARED'), { coordinate: 'Profile.bio', ownerId: alice.userId, objectId: profileId });
+      opened = openEnvelopeText(backend, stored.bio!, bob.keys.openingKeys('SHARED'), { coordinate: 'Profile.bio', ownerId: alice.userId, objectId: profileId });
     } catch (e) {
       if (!isCryptoError(e)) throw e;
       console.log(`  the gateway: FORBIDDEN; the stored envelope with every key Bob ever held: ${e.code}`);
@@ -225,14 +223,14 @@ async function main(): Promise<number> {
     for (const [name, value] of Object.entries(secrets)) {
       check(!file.includes(Buffer.from(value)), `the database file contains the plaintext ${name}`);
     }
-    const keys = db.prepare('SELECT keyVersion, recipientId, length(wrapped) AS bytes FROM ObjectKey WHERE objectId = ? ORDER BY keyVersion').all(profileId) as { keyVersion: number; recipientId: string; bytes: number }[];
-    const who = (id: string) => (id === alice.userId ? 'Alice' : id === bob.userId ? 'Bob' : id);
-    console.log(`  Profile.bio column: ${stored.bio.slice(0, 40)}… (an envelope)`);
-    for (const k of keys) console.log(`  ObjectKey: version ${k.keyVersion} wrapped for ${who(k.recipientId)} (${k.bytes} bytes)`);
-    check(!keys.some((k) => k.recipientId === bob.userId), 'a wrapped key for Bob is still stored');
-    check(keys.some((k) => k.keyVersion === 2 && k.recipientId === alice.userId), 'no version-2 key for Alice');
-    console.log('  no plaintext of email, bio or diary anywhere in the database file');
-    db.close();
+    const aliceKeys = await gateway.store.objectKeysFor('Profile', [profileId], alice.userId);
+    const bobKeys = await gateway.store.objectKeysFor('Profile', [profileId], bob.userId);
+    console.log(`  Profile.bio column: ${stored.bio!.slice(0, 40)}… (an envelope)`);
+    console.log(`  Profile.diary column: ${stored.diary!.slice(0, 40)}… (an envelope)`);
+    for (const k of aliceKeys) console.log(`  ObjectKey: version ${k.keyVersion} wrapped for Alice (${k.wrapped.length} bytes)`);
+    check(bobKeys.length === 0, 'a wrapped key for Bob is still stored');
+    check(aliceKeys.some((k) => k.keyVersion === 2), 'no version-2 key for Alice');
+    console.log('  no wrapped key for Bob; no plaintext of email, bio or diary anywhere in the database file (db + WAL)');
     console.log('\nAll steps behaved as expected.');
     return 0;
   } catch (e) {
