@@ -31,7 +31,7 @@ import { isCryptoError } from '../crypto/errors.js';
 import { fingerprintText } from '../crypto/key-directory.js';
 import { createPrivacyLink } from '../client/link.js';
 import { MemoryKeyStore } from '../client/keystore.js';
-import { DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../client/data-keys.js';
+import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../client/data-keys.js';
 import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js';
 import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../client/session.js';

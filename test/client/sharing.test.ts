@@ -17,7 +17,7 @@ import { isCryptoError } from '../../src/crypto/errors.js';
 import { createPrivacyLink } from '../../src/client/link.js';
 import type { LocationFor } from '../../src/client/seal.js';
 import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
+import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
 import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
 import { Sharing, graphqlSharingTransport } from '../../src/client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
