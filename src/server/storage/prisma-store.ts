@@ -201,13 +201,13 @@ function contactListFilter(userId: string, which: 'ACCEPTED' | 'INCOMING' | 'OUT
   }
 }
 
-type ContactRequestOutcome = Awaited<ReturnType<Store['requestContact']>>;
+type RequestContactResult = Awaited<ReturnType<Store['requestContact']>>;
 
 /**
  * One decision of `requestContact` on the pair's row, in one transaction. Null when the row
  * changed between reading and updating it (the other side cancelled): decide again.
  */
-async function decideContactRequest(db: Db, pair: { userLowId: string; userHighId: string }, fromId: string, toId: string): Promise<ContactRequestOutcome | null> {
+async function decideContactRequest(db: Db, pair: { userLowId: string; userHighId: string }, fromId: string, toId: string): Promise<RequestContactResult | null> {
   const existing = await db.contact.findUnique({ where: { userLowId_userHighId: pair } });
   if (existing === null) {
     // A concurrent request between the same two fails this insert with CONFLICT (P2002).
@@ -637,12 +637,17 @@ export class PrismaStore implements Store {
     });
   }
 
-  async requestContact(fromId: string, toId: string): Promise<ContactRequestOutcome> {
+  async requestContact(fromId: string, toId: string): Promise<RequestContactResult> {
     if (fromId === toId) throw new StorageError('INVALID_ARGUMENT', 'request contact: a user cannot ask themselves');
     const pair = contactPair(fromId, toId);
     for (let attempt = 1; attempt <= MAX_CONTACT_REQUEST_ATTEMPTS; attempt++) {
       try {
-        const decided = await this.#atomic('request contact', (db) => decideContactRequest(db, pair, fromId, toId));
+        const decided = await this.#atomic('request contact', async (db) => {
+          // SQLite: take the write lock before reading, as `transaction()` does, so another
+          // process writing in between makes us wait instead of failing the insert.
+          if (this.kind === 'sqlite') await db.$executeRawUnsafe(SQLITE_TAKE_WRITE_LOCK);
+          return decideContactRequest(db, pair, fromId, toId);
+        });
         if (decided) return decided;
       } catch (e) {
         // PostgreSQL runs READ COMMITTED: two requests between the same two users at the same
