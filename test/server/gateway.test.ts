@@ -94,10 +94,15 @@ describe('the four levels for the owner', () => {
     expect(r.errors).toBeUndefined();
     expect(r.data!.updateProfile.email).toBe('alice@new.example');
     expect(r.data!.updateProfile.phone).toBe('+1 555 0100');
-    const found = await t.gql<{ profileByEmail: { id: string } | null }>('query F($e: String!) { profileByEmail(email: $e) { id } }', { e: 'alice@new.example' }, bob.token);
+    const byEmail = 'query F($e: String!) { profileByEmail(email: $e) { id } }';
+    const found = await t.gql<{ profileByEmail: { id: string } | null }>(byEmail, { e: 'alice@new.example' }, alice.token);
     expect(found.data!.profileByEmail?.id).toBe(profileId);
-    const old = await t.gql<{ profileByEmail: { id: string } | null }>('query F($e: String!) { profileByEmail(email: $e) { id } }', { e: 'alice@example.com' }, bob.token);
+    const old = await t.gql<{ profileByEmail: { id: string } | null }>(byEmail, { e: 'alice@example.com' }, alice.token);
     expect(old.data!.profileByEmail).toBeNull();
+    // Bob is no grantee (yet): the lookup does not confirm Alice's address to him.
+    const stranger = await t.gql<{ profileByEmail: { id: string } | null }>(byEmail, { e: 'alice@new.example' }, bob.token);
+    expect(stranger.errors).toBeUndefined();
+    expect(stranger.data!.profileByEmail).toBeNull();
   });
 });
 

@@ -28,6 +28,7 @@ export const authResolvers = {
   User: {
     signingKey: (u: UserRow) => base64urlEncode(u.signingKey),
     encryptionKey: (u: UserRow) => base64urlEncode(u.encryptionKey),
-    profile: (u: UserRow, _: unknown, ctx: GatewayContext) => ctx.store.findProfileByOwner(u.id),
+    // Profiles are for signed-in users (as `profile`, `profiles`): null without a token.
+    profile: (u: UserRow, _: unknown, ctx: GatewayContext) => (ctx.viewer ? ctx.store.findProfileByOwner(u.id) : null),
   },
 };

@@ -67,9 +67,14 @@ export const profileResolvers = {
       return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
     },
     profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {
-      requireViewer(ctx);
+      const viewer = requireViewer(ctx);
       const rows = await ctx.store.findProfilesByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email));
-      return rows[0] ?? null;
+      // Only profiles whose email the viewer may read (owner or grantee): anyone else gets
+      // null, so the lookup cannot confirm someone's address to a stranger.
+      for (const row of rows) {
+        if (await ctx.access.canRead(TYPE, row.id, row.ownerId, 'SERVER')) return row;
+      }
+      return null;
     },
   }),
 
