@@ -7,8 +7,8 @@
  * truth about them. Before any key is used:
  *
  * - the whole history is verified: versions 1..n, version 1 signed by its own key over the
- *   registration message, each later version by the version before it, every key id
- *   recomputed (`verifyKeyHistory`);
+ *   registration message, each later version by the version before it and by itself,
+ *   every key id recomputed (`verifyKeyHistory`);
  * - the first verified history of a user is pinned in the key store (trust on first use);
  *   afterwards the pinned version must still be in the history with the same keys, and the
  *   username must still name the same account, or the history is refused
@@ -24,7 +24,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
 import { equalBytes, utf8Decode, utf8Encode } from '../crypto/bytes.js';
 import { DEFAULT_REALM } from '../crypto/auth-messages.js';
-import { keyStatement, safetyNumberOf } from '../crypto/key-directory.js';
+import { keyVersionSignatureLength, safetyNumberOf, verifyKeyStatement } from '../crypto/key-directory.js';
 import { KEY_ID_BYTES, keyIdOf } from '../crypto/keys.js';
 import type { KeyStore } from './keystore.js';
 import { graphqlRequest, type SessionOptions } from './session.js';
@@ -142,14 +142,13 @@ export async function verifyKeyHistory(backend: CryptoBackend, realm: string, us
     if (record.signature === '') {
       throw new DirectoryError('KEY_SIGNATURE_INVALID', `version ${version} of ${username} is unsigned (an account registered before the key directory): it cannot be verified`, { username, version });
     }
-    const signature = decodeExact(record.signature, 64, 'the signature', username, version);
+    const signature = decodeExact(record.signature, keyVersionSignatureLength(version), 'the signature', username, version);
     const signingKeyId = keyIdOf(backend, 'ed25519', signingKey);
     if (record.signingKeyId !== base64urlEncode(signingKeyId)) {
       throw new DirectoryError('KEY_HISTORY_INVALID', `the signing key id of version ${version} of ${username} is not the id of its key`, { username, version });
     }
-    const { message, signer } = keyStatement({ realm, username, version, previousSigningKey: previous?.signingKey, signingKey, encryptionKey });
-    if (!(await backend.ed25519Verify(signer, message, signature))) {
-      const by = version === 1 ? 'its own signing key (registration)' : `the signing key of version ${version - 1}`;
+    if (!(await verifyKeyStatement(backend, { realm, username, version, previousSigningKey: previous?.signingKey, signingKey, encryptionKey }, signature))) {
+      const by = version === 1 ? 'its own signing key (registration)' : `the signing keys of versions ${version - 1} and ${version}`;
       throw new DirectoryError('KEY_SIGNATURE_INVALID', `version ${version} of ${username} is not signed by ${by}`, { username, version });
     }
     previous = { version, signingKey, encryptionKey, signingKeyId };

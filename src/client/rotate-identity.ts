@@ -4,7 +4,7 @@
  * docs/crypto.md §11). Portable: no `node:` imports.
  *
  * New Ed25519 and X25519 keys are generated, version n+1 is signed with the current signing
- * key, and the server records it (`rotateIdentityKeys`). The key store changes only after
+ * key and the new one, and the server records it (`rotateIdentityKeys`). The key store changes only after
  * the server confirmed, so a refused rotation leaves the identity as it was. The new keys
  * are written to the store under `identity.rotation.pending` *before* the request: if the
  * answer is lost after the server stored the version, the next call finds the server's
@@ -18,7 +18,7 @@
  */
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlEncode } from '../crypto/base64url.js';
-import { keyVersionMessage } from '../crypto/key-directory.js';
+import { signKeyVersion } from '../crypto/key-directory.js';
 import { encryptionKeyPairFromPrivate, generateEncryptionKeyPair, generateSigningKeyPair, signingKeyPairFromSeed, type EncryptionKeyPair, type SigningKeyPair } from '../crypto/keys.js';
 import { DirectoryError, graphqlDirectoryTransport } from './directory.js';
 import { KEY_NAMES, type KeyStore } from './keystore.js';
@@ -97,7 +97,7 @@ export async function rotateIdentityKeys(
   // this store's: the whole chain is not verified here, so an account whose version 1
   // predates the directory can still rotate.
   const history = await graphqlDirectoryTransport(endpoint, () => token, options).keyHistory(username);
-  const current = history?.versions.at(-1);
+  const current = Array.isArray(history?.versions) ? history.versions.at(-1) : undefined;
   if (!current || !Number.isInteger(current.version) || current.version < 1) throw new SessionError('BAD_RESPONSE', 'the directory returned no key history');
   const currentKey = current.signingKey;
 
@@ -117,8 +117,8 @@ export async function rotateIdentityKeys(
     next = { version, signing: await generateSigningKeyPair(backend), encryption: await generateEncryptionKeyPair(backend) };
     await keystore.put(KEY_NAMES.rotationPending, encodePending(next));
   }
-  const message = keyVersionMessage({ realm, username, version, previousSigningKey: signing.publicKey, signingKey: next.signing.publicKey, encryptionKey: next.encryption.publicKey });
-  const signature = await backend.ed25519Sign(signing.seed, message);
+  const statement = { realm, username, version, previousSigningKey: signing.publicKey, signingKey: next.signing.publicKey, encryptionKey: next.encryption.publicKey };
+  const signature = await signKeyVersion(backend, statement, signing.seed, next.signing.seed);
   const data = await graphqlRequest<{ rotateIdentityKeys?: { version?: unknown } }>(
     endpoint,
     ROTATE,

@@ -6,8 +6,14 @@
  * gateway checks rotations with it, clients verify whole histories with it.
  *
  *   version 1:  the registration message (./auth-messages.ts), signed by key 1 itself
- *   version n:  "veilgraph/v1/key-version" ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ u32be(n)
- *               ‖ signingKey(n-1) ‖ signingKey(n) ‖ encryptionKey(n),  signed by key n-1
+ *   version n:  m = "veilgraph/v1/key-version" ‖ 0x00 ‖ lp(realm) ‖ lp(username) ‖ u32be(n)
+ *                   ‖ signingKey(n-1) ‖ signingKey(n) ‖ encryptionKey(n)
+ *               signature = sig(key n-1, m) ‖ sig(key n, m)      (128 bytes)
+ *
+ * Key n-1 authorises the change; key n proves its holder agreed to it. Without the second
+ * signature anyone could name someone else's signing key as their own next version (and
+ * be taken for the signer of that person's envelopes), and a forged history could end in a
+ * victim's real signing key with another encryption key, matching the victim's safety number.
  *
  *   fingerprint(u, k) = H^5200: h = H("veilgraph/v1/fingerprint" ‖ 0x00 ‖ lp(u) ‖ k),
  *                       then 5199 times h = H(h ‖ k)
@@ -17,7 +23,7 @@
 import type { CryptoBackend } from './backend.js';
 import { concatBytes } from './bytes.js';
 import { CryptoError } from './errors.js';
-import { PUBLIC_KEY_BYTES, registrationMessage } from './auth-messages.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, registrationMessage } from './auth-messages.js';
 import { exactly, labelBytes, lengthPrefixed, u32be } from './signed-message.js';
 
 export const KEY_VERSION_LABEL = 'veilgraph/v1/key-version';
@@ -28,6 +34,8 @@ export const FINGERPRINT_ITERATIONS = 5200;
 export const FINGERPRINT_DIGITS = 30;
 /** Key versions are u32 in messages; the directory stores them in a signed 32-bit column. */
 export const MAX_DIRECTORY_VERSION = 0x7fffffff;
+/** A version n ≥ 2 carries two Ed25519 signatures: by key n-1, then by key n. */
+export const KEY_VERSION_SIGNATURE_BYTES = 2 * SIGNATURE_BYTES;
 
 export interface KeyVersionMessageInput {
   readonly realm: string;
@@ -43,9 +51,10 @@ export interface KeyVersionMessageInput {
 }
 
 /**
- * The bytes version n-1's signing key signs to make version n (n ≥ 2). The previous key is
- * written out, not only implied by who signs: the statement then says on its own which key
- * it succeeds, so it cannot be read as succeeding any other version or any other key.
+ * The bytes version n-1's and version n's signing keys both sign to make version n (n ≥ 2).
+ * The previous key is written out, not only implied by who signs: the statement then says
+ * on its own which key it succeeds, so it cannot be read as succeeding any other version or
+ * any other key (no hash of earlier statements is needed to chain them).
  */
 export function keyVersionMessage(m: KeyVersionMessageInput): Uint8Array {
   if (!Number.isInteger(m.version) || m.version < 2 || m.version > MAX_DIRECTORY_VERSION) {
@@ -73,15 +82,43 @@ export interface KeyStatementInput {
 }
 
 /**
- * What version `version` is signed over, and by which key: version 1 by its own signing key
- * over the registration message, version n by version n-1's key over `keyVersionMessage`.
+ * What version `version` is signed over, and by which keys, in the order their signatures
+ * are concatenated: version 1 by its own signing key over the registration message;
+ * version n by version n-1's key, then by its own, over `keyVersionMessage`.
  */
-export function keyStatement(m: KeyStatementInput): { message: Uint8Array; signer: Uint8Array } {
+export function keyStatement(m: KeyStatementInput): { message: Uint8Array; signers: readonly Uint8Array[] } {
   if (m.version === 1) {
-    return { message: registrationMessage({ realm: m.realm, username: m.username, signingKey: m.signingKey, encryptionKey: m.encryptionKey }), signer: m.signingKey };
+    return { message: registrationMessage({ realm: m.realm, username: m.username, signingKey: m.signingKey, encryptionKey: m.encryptionKey }), signers: [m.signingKey] };
   }
   if (!m.previousSigningKey) throw new CryptoError('INVALID_ARGUMENT', 'a key version after the first needs the previous signing key');
-  return { message: keyVersionMessage({ ...m, previousSigningKey: m.previousSigningKey }), signer: m.previousSigningKey };
+  return { message: keyVersionMessage({ ...m, previousSigningKey: m.previousSigningKey }), signers: [m.previousSigningKey, m.signingKey] };
+}
+
+/** Length of a version's signature: 64 bytes for version 1, 128 for every later version. */
+export function keyVersionSignatureLength(version: number): number {
+  return version === 1 ? SIGNATURE_BYTES : KEY_VERSION_SIGNATURE_BYTES;
+}
+
+/**
+ * Signs version n ≥ 2: `previousSeed` is version n-1's Ed25519 seed, `seed` version n's
+ * (whose public keys must be `m.previousSigningKey` and `m.signingKey`). 128 bytes.
+ */
+export async function signKeyVersion(backend: CryptoBackend, m: KeyVersionMessageInput, previousSeed: Uint8Array, seed: Uint8Array): Promise<Uint8Array> {
+  const message = keyVersionMessage(m);
+  return concatBytes(await backend.ed25519Sign(previousSeed, message), await backend.ed25519Sign(seed, message));
+}
+
+/**
+ * True when `signature` is the signature of the version `m` describes: every signer of
+ * `keyStatement(m)` in order, nothing more. Never throws for a bad signature.
+ */
+export async function verifyKeyStatement(backend: CryptoBackend, m: KeyStatementInput, signature: Uint8Array): Promise<boolean> {
+  const { message, signers } = keyStatement(m);
+  if (!(signature instanceof Uint8Array) || signature.length !== signers.length * SIGNATURE_BYTES) return false;
+  for (const [i, signer] of signers.entries()) {
+    if (!(await backend.ed25519Verify(signer, message, signature.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES)))) return false;
+  }
+  return true;
 }
 
 /** The user's 32-byte fingerprint: iterated, labelled SHA-256 of username and signing key. */

@@ -10,7 +10,7 @@ import type { CryptoBackend } from '../../src/crypto/backend.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { fromHex, hex } from '../../src/crypto/bytes.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
-import { fingerprintOf, fingerprintText, keyVersionMessage, safetyNumberOf } from '../../src/crypto/key-directory.js';
+import { fingerprintOf, fingerprintText, keyVersionMessage, safetyNumberOf, signKeyVersion } from '../../src/crypto/key-directory.js';
 import { keyIdOf } from '../../src/crypto/keys.js';
 
 /** Fixed inputs: RFC 8032 §7.1 tests 1–3 seeds, RFC 7748 §6.1 X25519 keys. */
@@ -34,6 +34,7 @@ export interface KeyDirectoryExample {
   v2EncryptionKey: Uint8Array;
   v2SigningKeyId: Uint8Array;
   v2Message: Uint8Array;
+  /** By version 1's key, then by version 2's (128 bytes). */
   v2Signature: Uint8Array;
   bobSigningKey: Uint8Array;
   aliceFingerprint: Uint8Array;
@@ -48,14 +49,8 @@ export async function keyDirectoryExample(backend: CryptoBackend = nodeBackend):
   const v2SigningKey = await backend.ed25519PublicKey(EXAMPLE.v2SigningSeed);
   const v2EncryptionKey = await backend.x25519PublicKey(EXAMPLE.v2EncryptionPrivateKey);
   const bobSigningKey = await backend.ed25519PublicKey(EXAMPLE.bobSigningSeed);
-  const v2Message = keyVersionMessage({
-    realm: EXAMPLE.realm,
-    username: EXAMPLE.username,
-    version: 2,
-    previousSigningKey: v1SigningKey,
-    signingKey: v2SigningKey,
-    encryptionKey: v2EncryptionKey,
-  });
+  const statement = { realm: EXAMPLE.realm, username: EXAMPLE.username, version: 2, previousSigningKey: v1SigningKey, signingKey: v2SigningKey, encryptionKey: v2EncryptionKey };
+  const v2Message = keyVersionMessage(statement);
   const alice = { username: EXAMPLE.username, signingKey: v1SigningKey };
   const bob = { username: EXAMPLE.bobUsername, signingKey: bobSigningKey };
   return {
@@ -64,7 +59,7 @@ export async function keyDirectoryExample(backend: CryptoBackend = nodeBackend):
     v2EncryptionKey,
     v2SigningKeyId: keyIdOf(backend, 'ed25519', v2SigningKey),
     v2Message,
-    v2Signature: await backend.ed25519Sign(EXAMPLE.v1SigningSeed, v2Message),
+    v2Signature: await signKeyVersion(backend, statement, EXAMPLE.v1SigningSeed, EXAMPLE.v2SigningSeed),
     bobSigningKey,
     aliceFingerprint: fingerprintOf(backend, alice.username, alice.signingKey),
     aliceFingerprintText: fingerprintText(backend, alice.username, alice.signingKey),
@@ -78,5 +73,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const x = await keyDirectoryExample();
   const show: Record<string, string> = {};
   for (const [k, v] of Object.entries(x)) show[k] = v instanceof Uint8Array ? `${hex(v)} = ${base64urlEncode(v)}` : v;
-  console.log(JSON.stringify(show, null, 2));
+  process.stdout.write(`${JSON.stringify(show, null, 2)}\n`);
 }

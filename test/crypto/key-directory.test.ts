@@ -21,7 +21,10 @@ import {
   fingerprintText,
   keyStatement,
   keyVersionMessage,
+  keyVersionSignatureLength,
   safetyNumberOf,
+  signKeyVersion,
+  verifyKeyStatement,
 } from '../../src/crypto/key-directory.js';
 import { EXAMPLE, keyDirectoryExample } from './key-directory-example.js';
 
@@ -40,10 +43,13 @@ const MESSAGE_PARTS = [
   V2_ENCRYPTION_KEY, // encryption key (version 2)
 ];
 const V2_SIGNATURE = [
-  '0577ec2edd656e7c7ffd8cca64ef8a0ba823df727a752824b901d5eeaa1335a3',
+  '0577ec2edd656e7c7ffd8cca64ef8a0ba823df727a752824b901d5eeaa1335a3', // by version 1's key
   'ecec173c6f56349176ba772f5f12091b9d7afaca65b7a7dbdfe7653d4d945400',
+  '909980e1fa9011ba6fd8f7c7a92dba8c2cb79302ae83ed6de08eeb794e9e45df', // by version 2's key
+  '7d1d97daeacfdaf66d17a9ad1ecfcf7873e5a8606786dc1376d2aa256c33a003',
 ];
-const V2_SIGNATURE_TEXT = 'BXfsLt1lbnx__YzKZO-KC6gj33J6dSgkuQHV7qoTNaPs7Bc8b1Y0kXa6dy9fEgkbnXr6ymW3p9vf52U9TZRUAA';
+const V2_SIGNATURE_TEXT =
+  'BXfsLt1lbnx__YzKZO-KC6gj33J6dSgkuQHV7qoTNaPs7Bc8b1Y0kXa6dy9fEgkbnXr6ymW3p9vf52U9TZRUAJCZgOH6kBG6b9j3x6ktuowst5MCroPtbeCO63lOnkXffR2X2urP2vZtF6mtHs_PeHPlqGBnhtwTdtKqJWwzoAM';
 const V2_SIGNING_KEY_ID = 'e0EoHVMQno5sASToBtDqbA';
 const BOB_SIGNING_KEY = 'fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025';
 const ALICE_FINGERPRINT = '98e14d2be6dc265547d185caace97ee1988c72c2715b4c2b395e1db851391c57';
@@ -81,9 +87,9 @@ describe('the key-version message', () => {
     expect(hex(x.v2Signature)).toBe(V2_SIGNATURE.join(''));
     expect(base64urlEncode(x.v2Signature)).toBe(V2_SIGNATURE_TEXT);
     expect(base64urlEncode(x.v2SigningKeyId)).toBe(V2_SIGNING_KEY_ID);
-    expect(await nodeBackend.ed25519Verify(x.v1SigningKey, x.v2Message, x.v2Signature)).toBe(true);
-    // Version 2's own key did not sign it and cannot have.
-    expect(await nodeBackend.ed25519Verify(x.v2SigningKey, x.v2Message, x.v2Signature)).toBe(false);
+    // Two plain Ed25519 signatures over the message: version 1's key, then version 2's.
+    expect(await nodeBackend.ed25519Verify(x.v1SigningKey, x.v2Message, x.v2Signature.slice(0, 64))).toBe(true);
+    expect(await nodeBackend.ed25519Verify(x.v2SigningKey, x.v2Message, x.v2Signature.slice(64))).toBe(true);
   });
 
   it('puts every field where the layout says', () => {
@@ -136,15 +142,39 @@ describe('keyStatement: which key signs what', () => {
   it('version 1 is the registration message, signed by its own key', () => {
     const s = keyStatement({ realm: 'r', username: 'alice', version: 1, signingKey: key(2), encryptionKey: key(3), previousSigningKey: key(7) });
     expect(s.message).toEqual(registrationMessage({ realm: 'r', username: 'alice', signingKey: key(2), encryptionKey: key(3) }));
-    expect(s.signer).toEqual(key(2));
+    expect(s.signers).toEqual([key(2)]);
+    expect(keyVersionSignatureLength(1)).toBe(64);
   });
 
-  it('version n is the key-version message, signed by version n-1', () => {
+  it('version n is the key-version message, signed by version n-1, then by version n', () => {
     const m = { realm: 'r', username: 'alice', version: 5, previousSigningKey: key(1), signingKey: key(2), encryptionKey: key(3) };
     const s = keyStatement(m);
     expect(s.message).toEqual(keyVersionMessage(m));
-    expect(s.signer).toEqual(key(1));
+    expect(s.signers).toEqual([key(1), key(2)]);
+    expect(keyVersionSignatureLength(5)).toBe(128);
     expectInvalidArgument(() => keyStatement({ ...m, previousSigningKey: undefined }));
+  });
+
+  it('verifyKeyStatement needs both signatures, in order, and nothing else', async () => {
+    const x = await keyDirectoryExample();
+    const m = { realm: EXAMPLE.realm, username: EXAMPLE.username, version: 2, previousSigningKey: x.v1SigningKey, signingKey: x.v2SigningKey, encryptionKey: x.v2EncryptionKey };
+    for (const b of BACKENDS) expect(await verifyKeyStatement(b, m, x.v2Signature)).toBe(true);
+    const byV1 = x.v2Signature.slice(0, 64);
+    const byV2 = x.v2Signature.slice(64);
+    expect(await verifyKeyStatement(nodeBackend, m, byV1)).toBe(false);
+    expect(await verifyKeyStatement(nodeBackend, m, new Uint8Array([...byV2, ...byV1]))).toBe(false);
+    expect(await verifyKeyStatement(nodeBackend, m, new Uint8Array([...x.v2Signature, 0]))).toBe(false);
+    // Naming someone else's key as the next version: its holder's signature is missing.
+    const other = await nodeBackend.ed25519PublicKey(key(8));
+    const taken = { ...m, signingKey: other };
+    const onlyPrevious = await nodeBackend.ed25519Sign(EXAMPLE.v1SigningSeed, keyVersionMessage(taken));
+    expect(await verifyKeyStatement(nodeBackend, taken, new Uint8Array([...onlyPrevious, ...onlyPrevious]))).toBe(false);
+    expect(await verifyKeyStatement(nodeBackend, taken, await signKeyVersion(nodeBackend, taken, EXAMPLE.v1SigningSeed, key(8)))).toBe(true);
+    for (const flip of [0, 63, 64, 127]) {
+      const bad = x.v2Signature.slice();
+      bad[flip]! ^= 1;
+      expect(await verifyKeyStatement(nodeBackend, m, bad)).toBe(false);
+    }
   });
 });
 

@@ -2,14 +2,15 @@
  * @module
  * The key directory (schema/directory.graphql; formats: docs/crypto.md §11). Reads are
  * public, like `user(username)`: public keys are what the directory is for. The server
- * checks every new version before storing it (signature by the current key, acceptable
- * keys, next version number), but clients never rely on that: they verify each history
- * themselves and pin what they saw (src/client/directory.ts).
+ * checks every new version before storing it (signed by the current key and by the new
+ * one, acceptable keys, a signing key no account has had, the next version number), but
+ * clients never rely on that: they verify each history themselves and pin what they saw
+ * (src/client/directory.ts).
  */
 import { base64urlEncode } from '../../crypto/base64url.js';
 import { equalBytes } from '../../crypto/bytes.js';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../../crypto/auth-messages.js';
-import { keyVersionMessage } from '../../crypto/key-directory.js';
+import { PUBLIC_KEY_BYTES } from '../../crypto/auth-messages.js';
+import { KEY_VERSION_SIGNATURE_BYTES, verifyKeyStatement } from '../../crypto/key-directory.js';
 import { KEY_ID_BYTES, keyIdOf } from '../../crypto/keys.js';
 import { assertAcceptableIdentityKeys, decodeFixedBase64url } from '../auth/validate.js';
 import type { GatewayContext } from '../context.js';
@@ -73,7 +74,7 @@ export function createDirectoryResolvers() {
         const { input } = args;
         const signingKey = decodeFixedBase64url(input.signingKey, PUBLIC_KEY_BYTES, 'signingKey');
         const encryptionKey = decodeFixedBase64url(input.encryptionKey, PUBLIC_KEY_BYTES, 'encryptionKey');
-        const signature = decodeFixedBase64url(input.signature, SIGNATURE_BYTES, 'signature');
+        const signature = decodeFixedBase64url(input.signature, KEY_VERSION_SIGNATURE_BYTES, 'signature');
         if (!Number.isInteger(input.version) || input.version < 2) throw gatewayError('BAD_USER_INPUT', 'version must be 2 or more (version 1 is made by registration)', { field: 'version' });
 
         const user = await ctx.store.findUserById(viewer.id);
@@ -92,22 +93,16 @@ export function createDirectoryResolvers() {
           throw gatewayError('BAD_USER_INPUT', `version must be the current version + 1 (${current.version + 1})`, { field: 'version' });
         }
         await assertAcceptableIdentityKeys(ctx.backend, signingKey, encryptionKey);
-        // A key the user had before would make "which version signed this" ambiguous.
-        if (history.some((k) => equalBytes(k.signingKey, signingKey))) {
-          throw gatewayError('BAD_USER_INPUT', 'signingKey must be a new key, not one of this user’s earlier versions', { field: 'signingKey' });
+        const statement = { realm: ctx.auth.realm, username: user.username, version: input.version, previousSigningKey: current.signingKey, signingKey, encryptionKey };
+        if (!(await verifyKeyStatement(ctx.backend, statement, signature))) {
+          throw gatewayError('BAD_KEY_SIGNATURE', 'the key-version signature does not verify with the current signing key and the new one');
         }
-        const message = keyVersionMessage({
-          realm: ctx.auth.realm,
-          username: user.username,
-          version: input.version,
-          previousSigningKey: current.signingKey,
-          signingKey,
-          encryptionKey,
-        });
-        if (!(await ctx.backend.ed25519Verify(current.signingKey, message, signature))) {
-          throw gatewayError('BAD_KEY_SIGNATURE', 'the key-version signature does not verify with the current signing key');
-        }
+        // One signing key, one account and version: "who signed this" has one answer. (Only the
+        // key's holder could pass the check above with it, so this refuses nobody honest.)
         const signingKeyId = base64urlEncode(keyIdOf(ctx.backend, 'ed25519', signingKey));
+        if ((await ctx.store.userKeysBySigningKeyIds([signingKeyId])).length > 0) {
+          throw gatewayError('BAD_USER_INPUT', 'signingKey is already in the key directory; rotate to a new key', { field: 'signingKey' });
+        }
         // CONFLICT when a concurrent rotation stored this version first.
         await ctx.store.addUserKey({ userId: user.id, version: input.version, signingKey, signingKeyId, encryptionKey, signature });
         const stored = (await ctx.store.userKeys(user.id)).find((k) => k.version === input.version);

@@ -67,7 +67,7 @@ export const profileResolvers = {
       return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
     },
     profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {
-      const viewer = requireViewer(ctx);
+      requireViewer(ctx);
       const rows = await ctx.store.findProfilesByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email));
       // Only profiles whose email the viewer may read (owner or grantee): anyone else gets
       // null, so the lookup cannot confirm someone's address to a stranger.
