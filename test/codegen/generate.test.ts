@@ -4,8 +4,9 @@
  * gateway's wire schema, the operation types are plaintext, the hooks exist, and all of it
  * typechecks.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSchema as buildGraphQLSchema, lexicographicSortSchema, printSchema, type GraphQLObjectType } from 'graphql';
+import { buildSchema as buildGraphQLSchema, lexicographicSortSchema, parse, printSchema, type GraphQLObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
@@ -81,7 +82,13 @@ describe('operation types', () => {
 describe('hooks module', () => {
   it('exports one hook per operation', async () => {
     const hooks = await importGenerated<Record<string, unknown>>(gen.outDir, GENERATED_FILES.hooks);
-    const names = ['useMyProfileQuery', 'useProfileQuery', 'useProfilesQuery', 'useCreateProfileMutation', 'useUpdateProfileMutation'];
+    // Every operation of client/operations/, named as Apollo's hooks are: use + Name + Kind.
+    const ops = readdirSync(join(ROOT, 'client/operations'))
+      .filter((f) => f.endsWith('.graphql'))
+      .flatMap((f) => parse(readFileSync(join(ROOT, 'client/operations', f), 'utf8')).definitions)
+      .flatMap((d) => (d.kind === 'OperationDefinition' && d.name ? [{ name: d.name.value, kind: d.operation }] : []));
+    const names = ops.map((o) => `use${o.name[0]!.toUpperCase()}${o.name.slice(1)}${o.kind[0]!.toUpperCase()}${o.kind.slice(1)}`);
+    expect(names).toEqual(expect.arrayContaining(['useMyProfileQuery', 'useProfileQuery', 'useProfilesQuery', 'useCreateProfileMutation', 'useUpdateProfileMutation', 'useRequestContactMutation', 'useContactsQuery', 'useGrantsQuery']));
     for (const n of names) expect(typeof hooks[n], n).toBe('function');
     expect(Object.keys(hooks).sort()).toEqual([...names].sort());
   });
