@@ -70,6 +70,8 @@ export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
     const out: Record<string, unknown> = { ...result, data: opened.data };
     if (opened.errors) out.errors = opened.errors;
     else delete out.errors;
+    // Who signed each opened value, for the application to resolve (docs/client.md).
+    if (opened.signers) out.extensions = { ...(result as { extensions?: Record<string, unknown> }).extensions, veilgraphSigners: opened.signers };
     return out as Result;
   }
 

@@ -29,6 +29,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
+import { base64urlEncode } from '../crypto/base64url.js';
 import { utf8Decode } from '../crypto/bytes.js';
 import { openEnvelope, parseEnvelopeText, type ParsedEnvelope } from '../crypto/envelope.js';
 import { isCryptoError, type CryptoErrorCode } from '../crypto/errors.js';
@@ -63,10 +64,23 @@ export interface OpenResultOptions {
   readonly backend: CryptoBackend;
 }
 
+/** A signed value that was opened: who the envelope names as its writer (docs/crypto.md §6). */
+export interface SignedField {
+  readonly path: readonly (string | number)[];
+  readonly coordinate: string;
+  /**
+   * Key id of the writer's Ed25519 key (base64url), authenticated by the AEAD but not yet
+   * a proof of authorship: resolve and verify it with `KeyDirectory.resolveSigner`.
+   */
+  readonly signerKeyId: string;
+}
+
 export interface OpenedResult {
   readonly data: Record<string, unknown> | null | undefined;
   /** Absent when there are none. */
   readonly errors?: readonly GraphQLFormattedError[];
+  /** The opened values that were signed, with their signer; absent when there are none. */
+  readonly signers?: readonly SignedField[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -273,7 +287,8 @@ function first(obj: Obj, keys: readonly string[]): string | undefined {
 export async function openResult(options: OpenResultOptions): Promise<OpenedResult> {
   const { schema, manifest, keys, backend, data } = options;
   const errors = options.errors ? [...options.errors] : [];
-  const finish = (): OpenedResult => (errors.length > 0 ? { data, errors } : { data });
+  const signers: SignedField[] = [];
+  const finish = (): OpenedResult => ({ data, ...(errors.length > 0 ? { errors } : {}), ...(signers.length > 0 ? { signers } : {}) });
   if (data === null || data === undefined) return finish();
 
   const document = withVeilFields(options.document, schema, manifest);
@@ -288,6 +303,7 @@ export async function openResult(options: OpenResultOptions): Promise<OpenedResu
       try {
         const opened = openEnvelope(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location);
         job.target[job.key] = JSON.parse(utf8Decode(opened.plaintext));
+        if (opened.signerKeyId) signers.push({ path: pathOf(job.at, job.key), coordinate: job.coordinate, signerKeyId: base64urlEncode(opened.signerKeyId) });
       } catch (e) {
         walk.failWith(job.target, job.key, job.at, job.coordinate, e);
       }

@@ -15,6 +15,9 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { openEnvelopeText, parseEnvelopeText } from '../../src/crypto/envelope.js';
 import { isCryptoError } from '../../src/crypto/errors.js';
 import { createPrivacyLink } from '../../src/client/link.js';
+import type { SignedField } from '../../src/client/open.js';
+import { base64urlDecode } from '../../src/crypto/base64url.js';
+import { tap } from 'rxjs';
 import type { LocationFor } from '../../src/client/seal.js';
 import { MemoryKeyStore } from '../../src/client/keystore.js';
 import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
@@ -185,7 +188,14 @@ describe('grant, revoke, re-grant through the generated client', () => {
     expect((await readProfile(alice, profileId)).profile?.bio).toBe(byCarol);
     const env = parseEnvelopeText((await t.gateway.store.findProfileById(profileId))!.bio!);
     expect(env.signed).toBe(true);
-    const writer = await alice.directory.resolveSigner(env.signerKeyId!);
+    // The owner's client reports who signed each opened value; the directory says who that is.
+    const seen: SignedField[] = [];
+    const link = new ApolloLink((op, forward) => forward(op).pipe(tap((r) => seen.push(...((r.extensions?.veilgraphSigners as SignedField[] | undefined) ?? [])))));
+    const withSigners = new ApolloClient({ link: ApolloLink.from([link, alice.client.link]), cache: new InMemoryCache() });
+    await withSigners.query({ query: docs.ProfileDocument!, variables: { id: profileId }, fetchPolicy: 'network-only' });
+    expect(seen.map((s) => `${s.path.join('.')}:${s.coordinate}`)).toEqual(['profile.bio:Profile.bio']);
+    expect(base64urlDecode(seen[0]!.signerKeyId)).toEqual(env.signerKeyId);
+    const writer = await alice.directory.resolveSigner(base64urlDecode(seen[0]!.signerKeyId));
     expect(writer?.username).toBe(carol.username);
     expect(writer?.userId).toBe(carol.userId);
   });
