@@ -29,12 +29,11 @@ import {
 import { KEY_NAMES, MemoryKeyStore, type KeyStore } from '../../src/client/keystore.js';
 import { encryptionKeyNameForVersion, rotateIdentityKeys } from '../../src/client/rotate-identity.js';
 import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 
 const backend = nodeBackend;
 const REALM = 'veilgraph';
 /** The tests register many users from one address. */
-const ROOMY = { register: { capacity: 1000, refillPerSecond: 100 }, challenge: { capacity: 1000, refillPerSecond: 100 }, login: { capacity: 1000, refillPerSecond: 100 } };
 
 /** The few better-sqlite3 calls used here (it ships no types; the Prisma adapter brings it). */
 interface Sqlite {
@@ -115,7 +114,7 @@ async function fakeRegistration(username: string) {
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ authLimits: ROOMY });
+  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
   db = new Database(join(t.dataDir, 'veilgraph.db'));
   db.pragma('busy_timeout = 10000');
 });

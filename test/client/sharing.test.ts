@@ -27,7 +27,7 @@ import { createIdentity, loadIdentity, login, register } from '../../src/client/
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import { OPERATIONS, SCHEMA_DIR, importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
-import { canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { ROOMY_AUTH_LIMITS, canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Doc = TypedDocumentNode<Record<string, unknown>, Record<string, unknown>>;
 
@@ -105,8 +105,7 @@ beforeAll(async () => {
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
   // 50+ users sign up from one address here: lift the per-address sign-up limits.
-  const many = { capacity: 1000, refillPerSecond: 100 };
-  t = await startTestGateway({ authLimits: { register: many, challenge: many, login: many, loginPerUser: many } });
+  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
 }, 120_000);
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import { envelopeToText, sealEnvelopeText, sealSignedEnvelope } from '../../src/
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
+import type { AuthLimits } from '../../src/server/auth/service.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
 
 export interface GqlResponse<T = Record<string, unknown>> {
@@ -28,6 +29,10 @@ export interface TestGateway {
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string): Promise<GqlResponse<T>>;
   close(): Promise<void>;
 }
+
+/** Sign-up and login limits with room for the many users a test registers from one address. */
+const ROOMY_RULE = { capacity: 1000, refillPerSecond: 100 };
+export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = { register: ROOMY_RULE, challenge: ROOMY_RULE, login: ROOMY_RULE, loginPerUser: ROOMY_RULE };
 
 export async function startTestGateway(overrides: Partial<GatewayOptions> = {}): Promise<TestGateway> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'veilgraph-test-'));

@@ -32,10 +32,9 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, keyIdOf, type SymmetricKey } from '../../src/crypto/keys.js';
-import type { AuthLimits } from '../../src/server/auth/service.js';
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, wrappedFor, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { readTables, snapshotTables } from '../helpers/sqlite-snapshot.js';
 
 type Outcome = 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'EMPTY' | 'PUBLIC_ONLY' | 'SELF' | 'PUBLIC_DIRECTORY' | 'SIGN_IN';
@@ -78,13 +77,6 @@ interface Case extends Expectation {
   readonly ready?: (w: World) => Promise<void>;
   readonly trigger?: (w: World) => Promise<void>;
 }
-
-const ROOMY: Partial<AuthLimits> = {
-  register: { capacity: 1000, refillPerSecond: 100 },
-  challenge: { capacity: 1000, refillPerSecond: 100 },
-  login: { capacity: 1000, refillPerSecond: 100 },
-  loginPerUser: { capacity: 1000, refillPerSecond: 100 },
-};
 
 const usernames = (nodes: unknown): string[] => (nodes as { user: { username: string } }[]).map((n) => n.user.username).sort();
 
@@ -488,7 +480,7 @@ function bytesEncodings(hex: string): string[] {
 }
 
 beforeAll(async () => {
-  const t = await startTestGateway({ authLimits: ROOMY });
+  const t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
   wsUrl = t.gateway.url.replace(/^http/, 'ws');
   const [alice, bob, carol, dave, mallory] = [
     await registerAndLogin(t, 'alice'),

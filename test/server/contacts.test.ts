@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
-import type { AuthLimits } from '../../src/server/auth/service.js';
 import type { ContactRow } from '../../src/server/storage/store.js';
-import { registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const USERS = 'query U($p: String!, $n: Int, $a: String) { users(prefix: $p, first: $n, after: $a) { nodes { id username } endCursor } }';
@@ -20,13 +19,6 @@ const CANCEL = 'mutation C($u: String!) { cancelContactRequest(username: $u) }';
 const REMOVE = 'mutation D($u: String!) { removeContact(username: $u) }';
 const CONTACTS = 'query L($n: Int, $a: String) { contacts(first: $n, after: $a) { nodes { user { id username } since requestedAt } endCursor } }';
 const REQUESTS = 'query Q($d: ContactRequestDirection!, $n: Int, $a: String) { contactRequests(direction: $d, first: $n, after: $a) { nodes { user { id username } direction createdAt } endCursor } }';
-
-/** Room for the many users these tests register from one address. */
-const ROOMY: Partial<AuthLimits> = {
-  register: { capacity: 1000, refillPerSecond: 100 },
-  challenge: { capacity: 1000, refillPerSecond: 100 },
-  login: { capacity: 1000, refillPerSecond: 100 },
-};
 
 type RequestResult = {
   outcome: 'REQUESTED' | 'ACCEPTED';
@@ -94,7 +86,7 @@ describe('contacts on SQLite', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestGateway({ authLimits: ROOMY });
+    t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
     alice = await registerAndLogin(t, 'alice');
     bob = await registerAndLogin(t, 'bob');
     mallory = await registerAndLogin(t, 'mallory');
@@ -397,7 +389,7 @@ describe('contacts on PostgreSQL, two gateways on one database', () => {
     pg = await startPostgres(); // throws (fails the suite) when PostgreSQL cannot start
     const databaseUrl = await pg.createDatabase('contacts_race');
     // The same token and challenge secrets: a token from one gateway works at the other.
-    const shared = { databaseUrl, jwtSecret: base64urlEncode(nodeBackend.randomBytes(32)), challengeKey: base64urlEncode(nodeBackend.randomBytes(32)), authLimits: ROOMY };
+    const shared = { databaseUrl, jwtSecret: base64urlEncode(nodeBackend.randomBytes(32)), challengeKey: base64urlEncode(nodeBackend.randomBytes(32)), authLimits: ROOMY_AUTH_LIMITS };
     one = await startTestGateway(shared);
     two = await startTestGateway(shared);
   }, 120_000);

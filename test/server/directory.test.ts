@@ -8,14 +8,13 @@ import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { keyVersionMessage, signKeyVersion, type KeyVersionMessageInput } from '../../src/crypto/key-directory.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, keyIdOf, type EncryptionKeyPair, type SigningKeyPair } from '../../src/crypto/keys.js';
 import { verifyKeyHistory, type KeyHistoryRecord, type KeyVersionRecord } from '../../src/client/directory.js';
-import { login, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { login, registerAndLogin, startTestGateway, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 
 const DIRECTORY = 'query D($u: String!) { keyDirectory(username: $u) { userId username versions { version signingKey encryptionKey signature signingKeyId createdAt } } }';
 const OWNERS = 'query O($ids: [String!]!) { keyOwners(signingKeyIds: $ids) { signingKeyId userId username version } }';
 const ROTATE = 'mutation R($i: RotateIdentityKeysInput!) { rotateIdentityKeys(input: $i) { version signingKey encryptionKey signature signingKeyId createdAt } }';
 const REALM = 'veilgraph';
 /** Every test registers its own users: more than the default per-client registration and login bursts. */
-const ROOMY = { register: { capacity: 1000, refillPerSecond: 100 }, challenge: { capacity: 1000, refillPerSecond: 100 }, login: { capacity: 1000, refillPerSecond: 100 } };
 
 type Rotation = { version: number; signingKey: string; encryptionKey: string; signature: string };
 
@@ -63,7 +62,7 @@ async function rotate(token: string | undefined, input: Rotation) {
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ authLimits: ROOMY });
+  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
   alice = await registerAndLogin(t, 'alice');
   bob = await registerAndLogin(t, 'bob');
   mallory = await registerAndLogin(t, 'mallory');
