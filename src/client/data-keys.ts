@@ -17,7 +17,8 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode } from '../crypto/base64url.js';
 import { CryptoError } from '../crypto/errors.js';
-import { SymmetricKeyRing, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import { equalBytes } from '../crypto/bytes.js';
+import { SymmetricKeyRing, encryptionKeyPairFromPrivate, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import type { Location } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
@@ -42,6 +43,11 @@ export interface DataKeyClientKeysOptions {
   /** The signed-in user: owner of new objects and recipient of wrapped keys. */
   readonly userId: string;
   readonly encryption: EncryptionKeyPair;
+  /**
+   * X25519 key pairs the user had before rotating their identity keys: data keys wrapped
+   * for them before the rotation still open (each wrapped key names its recipient key).
+   */
+  readonly previousEncryption?: readonly EncryptionKeyPair[];
   /** Seals and opens PRIVATE values. */
   readonly vault: SymmetricKey;
   readonly transport: DataKeyTransport;
@@ -125,8 +131,10 @@ export class DataKeyClientKeys implements ClientKeys {
         // The header names the key: skip the exchange for keys already held.
         const header = parseWrappedKey(base64urlDecode(row.wrapped));
         if (this.holds(header.keyId, header.keyVersion)) continue;
+        // The recipient stanza names which of the user's X25519 keys it is wrapped for.
+        const identity = [this.options.encryption, ...(this.options.previousEncryption ?? [])].find((k) => header.recipientKeyIds.some((id) => equalBytes(id, k.keyId))) ?? this.options.encryption;
         try {
-          const key = await unwrapKey(this.options.backend, row.wrapped, this.options.encryption, { coordinate: type, ownerId, objectId: row.objectId });
+          const key = await unwrapKey(this.options.backend, row.wrapped, identity, { coordinate: type, ownerId, objectId: row.objectId });
           this.hold(type, row.objectId, key);
         } catch (e) {
           // A key that does not open for this place is skipped: the fields it seals
@@ -199,5 +207,12 @@ export async function dataKeyClientKeysFrom(keystore: KeyStore, backend: CryptoB
   const { encryption, signing } = await loadIdentity(keystore, backend);
   const vaultBytes = await keystore.get(KEY_NAMES.vault);
   if (!vaultBytes) throw new SessionError('IDENTITY_MISSING', 'the key store holds no vault key');
-  return new DataKeyClientKeys({ backend, userId, encryption, signing, vault: decodeSymmetricKey(vaultBytes, 'the vault key'), transport });
+  // Encryption keys replaced by identity rotations (src/client/rotate-identity.ts).
+  const previousEncryption: EncryptionKeyPair[] = [];
+  for (const name of await keystore.list()) {
+    if (!name.startsWith(`${KEY_NAMES.encryptionPrivate}.v`)) continue;
+    const privateKey = await keystore.get(name);
+    if (privateKey?.length === 32) previousEncryption.push(await encryptionKeyPairFromPrivate(backend, privateKey));
+  }
+  return new DataKeyClientKeys({ backend, userId, encryption, previousEncryption, signing, vault: decodeSymmetricKey(vaultBytes, 'the vault key'), transport });
 }

@@ -22,6 +22,7 @@ import type { LocationFor } from '../../src/client/seal.js';
 import { MemoryKeyStore } from '../../src/client/keystore.js';
 import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
 import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
+import { rotateIdentityKeys } from '../../src/client/rotate-identity.js';
 import { Sharing, graphqlSharingTransport } from '../../src/client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
@@ -217,4 +218,38 @@ describe('cost', () => {
     await updateBio(owner, id, 'second, read by 50');
     expect(counts).toEqual({ x25519: 0, seal: 1 });
   }, 60_000);
+});
+
+describe('after the owner rotates their identity keys', () => {
+  it('data keys wrapped for the replaced encryption key still open, and writes signed with the new key are accepted', async () => {
+    const keystore = new MemoryKeyStore();
+    await createIdentity(nodeBackend, keystore);
+    const username = 'rotating_owner';
+    const { userId } = await register(t.gateway.url, username, keystore, nodeBackend);
+    const session = async () => {
+      const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
+      const keys = await dataKeyClientKeysFrom(keystore, nodeBackend, userId, graphqlDataKeyTransport(t.gateway.url, () => token));
+      const client = new ApolloClient({
+        link: ApolloLink.from([
+          createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys, backend: nodeBackend, viewerId: () => userId }),
+          new HttpLink({ uri: t.gateway.url, headers: { authorization: `Bearer ${token}` } }),
+        ]),
+        cache: new InMemoryCache(),
+      });
+      return { token, client };
+    };
+    const before = await session();
+    const id = newObjectId();
+    const bio = canary('before-rotation');
+    expect((await before.client.mutate({ mutation: docs.CreateProfileDocument!, variables: { input: { id, displayName: 'R', bio } } })).error).toBeUndefined();
+    await rotateIdentityKeys(t.gateway.url, keystore, nodeBackend, 'veilgraph', before.token);
+    const after = await session();
+    const read = await after.client.query({ query: docs.MyProfileDocument!, fetchPolicy: 'network-only' });
+    expect((read.data as { myProfile: { bio: string } }).myProfile.bio).toBe(bio);
+    // A write after the rotation is signed with the new signing key and accepted.
+    const next = canary('after-rotation');
+    const wrote = await after.client.mutate({ mutation: docs.UpdateProfileDocument!, variables: { id, input: { bio: next } } });
+    expect(wrote.error).toBeUndefined();
+    expect((wrote.data as { updateProfile: { bio: string } }).updateProfile.bio).toBe(next);
+  });
 });
