@@ -37,7 +37,7 @@ import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js'
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
-import { bearerToken, startSubscriptionServer } from './ws.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, DEFAULT_WS_MAX_PAYLOAD_BYTES, bearerToken, startSubscriptionServer } from './ws.js';
 
 export const DEFAULT_SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 /** Largest accepted sealed value (binary); the body limit bounds a whole request. */
@@ -60,6 +60,10 @@ export interface GatewayOptions extends GatewayConfig {
    * keys. Merged over the built-in lookup for `Profile`.
    */
   readonly owners?: Readonly<Record<string, OwnerLookup>>;
+  /** Most subscriptions at once on one WebSocket (default 100). */
+  readonly maxSubscriptionsPerSocket?: number;
+  /** Largest WebSocket message in bytes (default 64 KiB; HTTP bodies have their own limit). */
+  readonly wsMaxPayloadBytes?: number;
 }
 
 export interface RunningGateway {
@@ -135,6 +139,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   await apollo.start();
 
   const verifyToken = async (token: string): Promise<Viewer> => ({ id: (await auth.verifyToken(token)).sub });
+  const verifySocketToken = async (token: string) => {
+    const claims = await auth.verifyToken(token);
+    return { viewer: { id: claims.sub }, expiresAt: claims.expiresAt };
+  };
   const contextFor = (viewer: Viewer | null, req: IncomingMessage): GatewayContext => ({
     ...services,
     viewer,
@@ -177,10 +185,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     path: '/graphql',
     schema,
     validationRules,
-    verifyToken,
+    verifyToken: verifySocketToken,
+    maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET,
     context: contextFor,
     formatError: createErrorFormatter(options.production),
-    maxPayload: options.bodyLimitBytes,
+    maxPayload: options.wsMaxPayloadBytes ?? DEFAULT_WS_MAX_PAYLOAD_BYTES,
     production: options.production,
     log,
   });

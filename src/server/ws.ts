@@ -8,6 +8,10 @@
  *   is verified once, when the connection opens; a malformed or invalid token closes the
  *   socket with 4403 Forbidden. No token: an anonymous connection, whose subscriptions
  *   then fail with UNAUTHENTICATED like anonymous HTTP requests.
+ * - A socket lives no longer than its token: when the token expires the socket is closed
+ *   with 4401 ("token expired"); the client reconnects with a fresh token and resumes.
+ * - At most `maxSubscriptionsPerSocket` subscriptions run at once on one socket; one more
+ *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
  * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
  *   per-field enforcement applies to each event.
  * - Every document is validated with the same rules as HTTP (graphql's `specifiedRules`
@@ -29,7 +33,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Viewer } from './access.js';
 import { gatewayError } from './errors.js';
@@ -41,8 +45,10 @@ export interface SubscriptionServerOptions<TContext> {
   readonly schema: GraphQLSchema;
   /** The gateway's own rules; graphql's `specifiedRules` run first. */
   readonly validationRules: readonly ValidationRule[];
-  /** Verifies a token (throws when it is not valid). */
-  readonly verifyToken: (token: string) => Promise<Viewer>;
+  /** Verifies a token (throws when it is not valid); `expiresAt` ends the socket. */
+  readonly verifyToken: (token: string) => Promise<{ readonly viewer: Viewer; readonly expiresAt: Date }>;
+  /** Most subscriptions running at once on one socket. */
+  readonly maxSubscriptionsPerSocket: number;
   /** The same context an HTTP request gets. */
   readonly context: (viewer: Viewer | null, request: IncomingMessage) => TContext;
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -84,6 +90,7 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
   const { schema, log } = options;
   const rules = [...specifiedRules, ...options.validationRules];
   const viewers = new WeakMap<object, Viewer | null>();
+  const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
 
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => options.formatError(e.toJSON(), e));
@@ -91,7 +98,7 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
   const disposable = useServer<Record<string, unknown>>(
     {
       schema,
-      onConnect: async (ctx: Context<Record<string, unknown>>) => {
+      onConnect: async (ctx: Context<Record<string, unknown>, Extra>) => {
         const token = tokenFromConnectionParams(ctx.connectionParams);
         if (token === null) {
           log.info('ws.rejected', { reason: 'malformed token' });
@@ -99,17 +106,33 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
         }
         let viewer: Viewer | null = null;
         if (token !== undefined) {
+          let expiresAt: Date;
           try {
-            viewer = await options.verifyToken(token);
+            ({ viewer, expiresAt } = await options.verifyToken(token));
           } catch {
             log.info('ws.rejected', { reason: 'invalid token' });
             return false;
           }
+          // setTimeout's delay is a signed 32-bit number of ms; tokens live at most a day.
+          const timer = setTimeout(() => {
+            log.info('ws.closed', { reason: 'token expired' });
+            ctx.extra.socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'token expired');
+          }, Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 0x7fffffff));
+          timer.unref();
+          expiryTimers.set(ctx, timer);
         }
         viewers.set(ctx, viewer);
         return true;
       },
-      onSubscribe: (_ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onClose: (ctx) => {
+        clearTimeout(expiryTimers.get(ctx));
+      },
+      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        // graphql-ws has registered this subscription already: it counts itself.
+        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
+          log.info('ws.refused', { reason: 'subscription limit' });
+          return [gatewayError('SUBSCRIPTION_LIMIT', `at most ${options.maxSubscriptionsPerSocket} subscriptions at once on one connection`)];
+        }
         let document: DocumentNode;
         try {
           document = parse(payload.query);
@@ -157,3 +180,9 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
 
 /** The close code a client sees for a refused connection (bad token). */
 export const FORBIDDEN_CLOSE_CODE = CloseCode.Forbidden;
+/** The close code of a socket whose token expired (graphql-ws's Unauthorized): reconnect with a fresh token. */
+export const TOKEN_EXPIRED_CLOSE_CODE = CloseCode.Unauthorized;
+/** Default cap on concurrent subscriptions per socket. */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
+/** Default largest WebSocket message: subscribe messages are small documents plus variables. */
+export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;
