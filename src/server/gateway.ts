@@ -28,7 +28,8 @@ import { authResolvers } from './resolvers/auth.js';
 import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
 import { createDirectoryResolvers } from './resolvers/directory.js';
-import { InMemoryPubSub } from './pubsub.js';
+import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
+import { PostgresPubSub } from './pubsub-postgres.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { createSharingResolvers } from './resolvers/sharing.js';
 import { buildSchema, readSchemaDir } from './schema.js';
@@ -77,7 +78,7 @@ export interface RunningGateway {
   readonly log: Logger;
   readonly httpServer: Server;
   /** Where subscription events are published (in-process). */
-  readonly pubsub: InMemoryPubSub;
+  readonly pubsub: LocalPubSub;
   close(): Promise<void>;
 }
 
@@ -125,7 +126,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     tokenTtlSeconds: options.tokenTtlSeconds,
     ...(options.authLimits ? { limits: options.authLimits } : {}),
   });
-  const pubsub = new InMemoryPubSub();
+  // Embedded default: in-process. PostgreSQL: across every instance on the database.
+  const pubsub: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
   const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log, pubsub };
 
   // The same rules on every transport (HTTP and WebSocket).
@@ -220,6 +222,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         httpServer.closeAllConnections();
       });
       await apollo.stop();
+      await pubsub.close();
       await store.close();
     },
   };

@@ -2,11 +2,12 @@
  * @module
  * In-process publish/subscribe for subscription events. `publish` hands a payload to every
  * current subscriber of a topic; `subscribe` returns an async iterator of the payloads
- * published after it was called. One gateway process only: delivery across instances
- * (PostgreSQL LISTEN/NOTIFY) is a later change behind the same interface.
+ * published after it was called. The embedded default (SQLite, one process) uses it as is;
+ * on PostgreSQL, ./pubsub-postgres.ts carries events across instances and delivers them
+ * through one of these. Payloads are small (ids, cursors): subscribers read the data.
  *
  * Each subscriber has a bounded queue. A subscriber that does not keep up loses its OLDEST
- * queued payloads (events carry the whole stored row, so the newest one is what matters);
+ * queued payloads (an event says what changed; the newest one is what matters);
  * a publisher is never blocked by a slow subscriber. `return()` (what `for await` calls on
  * break, and what graphql-js calls when a client stops a subscription) unsubscribes at once.
  */
@@ -18,13 +19,20 @@ export interface PubSub {
   subscribe<T = unknown>(topic: string): AsyncIterableIterator<T>;
 }
 
+/** A pubsub as the gateway holds it: with a subscriber count (tests, metrics) and a close. */
+export interface LocalPubSub extends PubSub {
+  /** Current subscribers of a topic in this process. */
+  subscriberCount(topic: string): number;
+  close(): Promise<void>;
+}
+
 export const DEFAULT_SUBSCRIBER_QUEUE = 64;
 
 interface Subscriber {
   push(payload: unknown): void;
 }
 
-export class InMemoryPubSub implements PubSub {
+export class InMemoryPubSub implements LocalPubSub {
   private readonly topics = new Map<string, Set<Subscriber>>();
 
   constructor(private readonly maxQueue: number = DEFAULT_SUBSCRIBER_QUEUE) {
@@ -34,6 +42,10 @@ export class InMemoryPubSub implements PubSub {
   /** Current subscribers of a topic (tests, metrics). */
   subscriberCount(topic: string): number {
     return this.topics.get(topic)?.size ?? 0;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   publish(topic: string, payload: unknown): void {

@@ -15,6 +15,10 @@ import type { ProfileRow, ProfileUpdate, Store } from '../storage/store.js';
 import { withErrorCodes } from './wrap.js';
 
 const TYPE = 'Profile';
+
+interface ProfileEvent {
+  readonly id: string;
+}
 /** Client-chosen ids: long enough to be unguessable when random, URL-safe. */
 const OBJECT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 const MAX_DISPLAY_NAME = 200;
@@ -45,7 +49,7 @@ async function ownProfileOrThrow(store: Store, ctx: GatewayContext, id: string, 
   return row;
 }
 
-/** The pubsub topic of one profile's changes; the payload is the stored row. */
+/** The pubsub topic of one profile's changes; the payload is `{ id }` (small: it may cross instances). */
 export function profileTopic(id: string): string {
   return `${TYPE}:${id}`;
 }
@@ -125,7 +129,7 @@ export const profileResolvers = {
         if (updated === null) throw notFound();
         if (updated !== 'conflict') {
           // After the write returned: subscribers never see a change that was not stored.
-          ctx.pubsub.publish(profileTopic(updated.id), updated);
+          ctx.pubsub.publish(profileTopic(updated.id), { id: updated.id } satisfies ProfileEvent);
           return updated;
         }
       }
@@ -148,7 +152,7 @@ export const profileResolvers = {
         try {
           requireViewer(ctx);
           // Subscribe first, then check: a change stored between the two is not lost.
-          const events = ctx.pubsub.subscribe<ProfileRow>(profileTopic(args.id));
+          const events = ctx.pubsub.subscribe<ProfileEvent>(profileTopic(args.id));
           const row = await ctx.store.findProfileById(args.id).catch(async (e: unknown) => {
             await events.return?.();
             throw e;
@@ -162,10 +166,13 @@ export const profileResolvers = {
           throw toGraphQLError(e);
         }
       },
-      resolve: (row: ProfileRow, _: unknown, ctx: GatewayContext) => {
+      resolve: async (event: ProfileEvent, _: unknown, ctx: GatewayContext) => {
         // One context serves every event of the subscription: authorise each event
         // against the grants as they are now, not as they were for the previous one.
         ctx.access.forgetGrants();
+        // The row as stored now (the event was published after the write committed).
+        const row = await ctx.store.findProfileById(event.id);
+        if (!row) throw notFound();
         return row;
       },
     },
