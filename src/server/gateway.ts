@@ -31,6 +31,7 @@ import { createDirectoryResolvers } from './resolvers/directory.js';
 import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
 import { PostgresPubSub } from './pubsub-postgres.js';
 import { profileResolvers } from './resolvers/profile.js';
+import { messagingResolvers } from './resolvers/messaging.js';
 import { createSharingResolvers } from './resolvers/sharing.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
@@ -113,6 +114,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     createDataKeyResolvers(ownerLookups(store, options.owners)),
     createDirectoryResolvers(),
     createSharingResolvers(ownerLookups(store, options.owners)),
+    messagingResolvers,
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);
@@ -201,6 +203,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`;
   const purge = setInterval(() => void auth.purgeExpiredChallenges().catch(() => undefined), 10 * 60_000);
   purge.unref();
+  // Disappearing messages: deleted once expired (clients already hide them at expiresAt).
+  const purgeMessages = setInterval(() => void store.purgeExpiredMessages(new Date()).catch(() => undefined), 60_000);
+  purgeMessages.unref();
   log.info('gateway.started', { url, database: store.kind, production: options.production });
 
   return {
@@ -215,6 +220,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pubsub,
     async close() {
       clearInterval(purge);
+      clearInterval(purgeMessages);
       // WebSocket clients first (1001 Going Away): open sockets would keep the http server open.
       await subscriptions.dispose();
       await new Promise<void>((resolve) => {

@@ -33,6 +33,29 @@ function parsed(field: string, text: string): ParsedEnvelope {
   }
 }
 
+/**
+ * Checks that `env` is signed by `actorId`'s current signing key (BAD_SIGNATURE otherwise);
+ * `signingKey` may pass the key when the caller already has it.
+ */
+export async function assertSignedByActor(services: Pick<GatewayContext, 'backend' | 'store'>, field: string, env: ParsedEnvelope, actorId: string, signingKey?: Uint8Array): Promise<Uint8Array> {
+  const key = signingKey ?? (await services.store.findUserById(actorId))?.signingKey;
+  if (!env.signed || !key || !equalBytes(env.signerKeyId!, keyIdOf(services.backend, 'ed25519', key))) {
+    throw gatewayError('BAD_SIGNATURE', `${field}: the envelope is not signed by the writer's current signing key`, { field });
+  }
+  try {
+    await verifyEnvelopeSignature(services.backend, env, key);
+  } catch (e) {
+    if (isCryptoError(e)) throw gatewayError('BAD_SIGNATURE', `${field}: the writer's signature does not verify`, { field });
+    throw e;
+  }
+  return key;
+}
+
+/** Parses a sealed value the shape check accepted; BAD_SEALED_VALUE when it is not a valid envelope. */
+export function parseSealedValue(field: string, text: string): ParsedEnvelope {
+  return parsed(field, text);
+}
+
 export async function assertSealedWriters(
   services: SealedWriteServices,
   inputType: string,
@@ -50,16 +73,7 @@ export async function assertSealedWriters(
     const field = `${inputType}.${name}`;
     const env = parsed(field, v);
     if (env.signed) {
-      signingKey ??= (await services.store.findUserById(actor.id))?.signingKey;
-      if (!signingKey || !equalBytes(env.signerKeyId!, keyIdOf(services.backend, 'ed25519', signingKey))) {
-        throw gatewayError('BAD_SIGNATURE', `${field}: the envelope is signed by a key that is not the writer's current signing key`, { field });
-      }
-      try {
-        await verifyEnvelopeSignature(services.backend, env, signingKey);
-      } catch (e) {
-        if (isCryptoError(e)) throw gatewayError('BAD_SIGNATURE', `${field}: the writer's signature does not verify`, { field });
-        throw e;
-      }
+      signingKey = await assertSignedByActor(services, field, env, actor.id, signingKey);
     } else if (f.level === 'SHARED' && actor.id !== where.ownerId) {
       throw gatewayError('BAD_SIGNATURE', `${field}: a SHARED value written by a grantee must be signed by the writer`, { field });
     }

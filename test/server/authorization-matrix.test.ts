@@ -32,6 +32,7 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, keyIdOf, type SymmetricKey } from '../../src/crypto/keys.js';
+import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
@@ -54,6 +55,9 @@ interface World {
   readonly malloryProfile: string;
   /** A data key Mallory made up, to try to store or hand out for Alice's profile. */
   readonly malloryKey: SymmetricKey;
+  /** Alice and Bob's conversation, with one message from Alice. */
+  readonly aliceConversation: string;
+  readonly aliceMessageSeq: string;
 }
 
 interface Expectation {
@@ -276,6 +280,82 @@ const CASES: Record<string, Case> = {
   'Mutation.deleteProfile': {
     outcome: 'FORBIDDEN',
     args: (w) => ({ id: w.aliceProfile }),
+  },
+  // --- messaging (schema/messaging.graphql) ---
+  'Query.conversations': {
+    outcome: 'SELF',
+    why: "lists the token user's conversations only: Mallory is in none",
+    args: () => ({}),
+    check: (v, w) => expect((v.nodes as Json[]).map((c) => c.id)).not.toContain(w.aliceConversation),
+  },
+  'Query.conversation': {
+    outcome: 'NOT_FOUND',
+    why: 'to anyone but a member a conversation does not exist, so its id reveals nothing',
+    args: (w) => ({ id: w.aliceConversation }),
+  },
+  'Query.myEpochKeys': {
+    outcome: 'EMPTY',
+    why: 'only keys wrapped for the viewer are returned',
+    args: (w) => ({ conversationIds: [w.aliceConversation] }),
+  },
+  'Query.messages': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: (w) => ({ conversationId: w.aliceConversation }),
+  },
+  'Query.undelivered': {
+    outcome: 'SELF',
+    why: "messages sent to the token's user only",
+    args: () => ({}),
+    check: (v) => expect(v).toEqual([]),
+  },
+  'Mutation.createConversation': {
+    outcome: 'CONFLICT',
+    why: "a conversation is always created with the token's user as its admin; Alice's conversation id is taken",
+    args: async (w) => {
+      const key = generateSymmetricKey(nodeBackend);
+      // Wrapped for each one's registered key as it is now (Mallory's case above rotated hers).
+      const wrap = async (u: TestUser) => {
+        const r = await w.t.gql<{ user: { encryptionKey: string } }>('query U($u: String!) { user(username: $u) { encryptionKey } }', { u: u.username });
+        const publicKey = base64urlDecode(r.data!.user.encryptionKey);
+        const wrapped = await wrapKey(nodeBackend, key, { coordinate: 'Conversation', ownerId: w.aliceConversation, objectId: 'epoch:1' }, [{ keyId: keyIdOf(nodeBackend, 'x25519', publicKey), publicKey }]);
+        return { recipientId: u.id, wrapped: wrappedKeyToText(wrapped) };
+      };
+      return { input: { id: w.aliceConversation, kind: 'DIRECT', members: [w.bob.username], keys: [await wrap(w.mallory), await wrap(w.bob)] } };
+    },
+  },
+  'Mutation.addMembers': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: (w) => ({ conversationId: w.aliceConversation, usernames: [w.mallory.username], keys: [] }),
+  },
+  'Mutation.removeMember': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: (w) => ({ conversationId: w.aliceConversation, username: w.bob.username, keys: [] }),
+  },
+  'Mutation.rotateEpoch': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: (w) => ({ conversationId: w.aliceConversation, keys: [] }),
+  },
+  'Mutation.sendMessage': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: async (w) => {
+      const clientId = newObjectId();
+      return { input: { conversationId: w.aliceConversation, clientId, body: await sealSigned(w.malloryKey, 'Message.body', w.aliceConversation, clientId, { text: 'hi' }, w.mallory.signing) } };
+    },
+  },
+  'Mutation.acknowledge': {
+    outcome: 'NOT_FOUND',
+    why: "receipts only for messages of the token user's conversations; Alice's message does not exist for Mallory",
+    args: (w) => ({ seqs: [w.aliceMessageSeq] }),
+  },
+  'Subscription.messageAdded': {
+    outcome: 'NOT_FOUND',
+    why: 'members only; to anyone else the conversation does not exist',
+    args: (w) => ({ conversationId: w.aliceConversation }),
   },
   'Subscription.profileUpdated': {
     outcome: 'PUBLIC_ONLY',
@@ -528,10 +608,41 @@ beforeAll(async () => {
   ok(await t.gql(request, { u: 'mallory' }, carol.token));
   ok(await t.gql(request, { u: 'bob' }, mallory.token));
 
-  w = { t, alice, bob, carol, dave, mallory, aliceProfile, aliceEmail: plain.email, malloryProfile, malloryKey: generateSymmetricKey(nodeBackend) };
+  // Alice and Bob's conversation, epoch 1 wrapped for both, and one message from Alice.
+  const aliceConversation = newObjectId();
+  const epochKey = generateSymmetricKey(nodeBackend);
+  const epochKeys = [];
+  for (const u of [alice, bob]) {
+    const k = await wrappedFor(epochKey, 'Conversation', aliceConversation, 'epoch:1', u);
+    epochKeys.push({ recipientId: k.recipientId, wrapped: k.wrapped });
+  }
+  ok(await t.gql('mutation C($i: CreateConversationInput!) { createConversation(input: $i) { id } }', { i: { id: aliceConversation, kind: 'DIRECT', members: ['bob'], keys: epochKeys } }, alice.token));
+  const clientId = newObjectId();
+  const messageText = canary('message-text');
+  const sent = await t.gql<{ sendMessage: { seq: string } }>(
+    'mutation S($i: SendMessageInput!) { sendMessage(input: $i) { seq } }',
+    { i: { conversationId: aliceConversation, clientId, body: await sealSigned(epochKey, 'Message.body', aliceConversation, clientId, { text: messageText }, alice.signing) } },
+    alice.token,
+  );
+  ok(sent);
+
+  w = {
+    t,
+    alice,
+    bob,
+    carol,
+    dave,
+    mallory,
+    aliceProfile,
+    aliceEmail: plain.email,
+    malloryProfile,
+    malloryKey: generateSymmetricKey(nodeBackend),
+    aliceConversation,
+    aliceMessageSeq: sent.data!.sendMessage.seq,
+  };
 
   // What must never come back: the plaintexts, and what is stored for Alice and Bob.
-  const rows = readTables(t.dataDir, ['Profile', 'ObjectKey']);
+  const rows = readTables(t.dataDir, ['Profile', 'ObjectKey', 'Message', 'EpochKey']);
   const stored = rows.Profile!.find((r) => r.id === aliceProfile)!;
   const keys = rows.ObjectKey!.filter((r) => r.recipientId === alice.id || r.recipientId === bob.id);
   expect(keys.map((k) => k.recipientId).sort()).toEqual([alice.id, bob.id].sort());
@@ -546,6 +657,9 @@ beforeAll(async () => {
     ['email blind index', String(stored.emailIndex)],
     ...bytesEncodings(String(stored.serverSealed)).map((s): [string, string] => ['stored SERVER blob', s]),
     ...keys.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => [`wrapped data key for ${k.recipientId === alice.id ? 'Alice' : 'Bob'}`, s])),
+    ['message plaintext', messageText],
+    ['stored message body', String(rows.Message!.find((m) => m.conversationId === aliceConversation)!.body)],
+    ...rows.EpochKey!.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => ['wrapped epoch key', s])),
   ];
   for (const [what, s] of secrets) expect(s.length, what).toBeGreaterThan(10);
 });

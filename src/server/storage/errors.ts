@@ -109,11 +109,14 @@ export function mapStorageError(e: unknown, what: string, secret?: string, detai
   const pgState = kind === 'postgres' && typeof cause?.code === 'string' ? cause.code : '';
   const pgUnavailable = pgState.startsWith('08') || /^57P0[123]$/.test(pgState);
   const message = scrub(String(err.message ?? ''), secret).trim();
-  if (code === 'P2002') {
+  // Raw queries (`$executeRaw…`) fail with P2010 whatever the cause; the adapter's `kind` says
+  // which constraint it was, as P2002/P2003 do for model queries.
+  const raw = code === 'P2010';
+  if (code === 'P2002' || (raw && kind === 'UniqueConstraintViolation')) {
     const fields = conflictFields(err);
     return new StorageError('CONFLICT', `${what}: ${fields?.length ? fields.join(', ') : 'a unique key'} already exists`, { cause: e, fields });
   }
-  if (code === 'P2003') {
+  if (code === 'P2003' || (raw && kind === 'ForeignKeyConstraintViolation')) {
     return new StorageError('INVALID_REFERENCE', `${what}: it refers to a row that does not exist`, { cause: e });
   }
   if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || (kind !== undefined && UNAVAILABLE_ADAPTER_KINDS.has(kind)) || pgUnavailable || err.name === 'PrismaClientInitializationError') {

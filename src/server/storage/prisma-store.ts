@@ -8,10 +8,44 @@
  * against both databases (test/server/storage).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type Prisma, type Contact, type Grant, type ObjectKey, type Profile, type User, type UserKey } from './generated/sqlite/client.js';
+import { createHash } from 'node:crypto';
+import {
+  type Prisma,
+  type Contact,
+  type Conversation,
+  type ConversationMember,
+  type EpochKey,
+  type Grant,
+  type Message,
+  type ObjectKey,
+  type Profile,
+  type Receipt,
+  type User,
+  type UserKey,
+} from './generated/sqlite/client.js';
 import { isStorageError, mapStorageError, StorageError } from './errors.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
-import type { Access, ContactRow, ContactStatus, GrantRow, ObjectKeyForRecipient, ObjectKeyRow, ProfileCreate, ProfileRow, ProfileUpdate, Store, UserKeyRow, UserRow } from './store.js';
+import type {
+  Access,
+  ContactRow,
+  ContactStatus,
+  ConversationKind,
+  ConversationRow,
+  EpochKeyRow,
+  GrantRow,
+  MemberRole,
+  MemberRow,
+  MessageRow,
+  ObjectKeyForRecipient,
+  ObjectKeyRow,
+  ProfileCreate,
+  ProfileRow,
+  ProfileUpdate,
+  ReceiptRow,
+  Store,
+  UserKeyRow,
+  UserRow,
+} from './store.js';
 
 /** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
 export type Db = Prisma.TransactionClient;
@@ -230,6 +264,105 @@ async function decideContactRequest(db: Db, pair: { userLowId: string; userHighI
 /** Decisions `requestContact` makes at most when the row keeps changing under it. */
 const MAX_CONTACT_REQUEST_ATTEMPTS = 3;
 
+// --- Conversations and messages ------------------------------------------------------------
+
+function toConversationKind(k: string): ConversationKind {
+  if (k === 'DIRECT' || k === 'GROUP') return k;
+  throw new StorageError('INVALID_ARGUMENT', `conversation kind must be DIRECT or GROUP, got ${JSON.stringify(k)}`);
+}
+
+function toMemberRole(r: string): MemberRole {
+  if (r === 'ADMIN' || r === 'MEMBER') return r;
+  throw new StorageError('INVALID_ARGUMENT', `member role must be ADMIN or MEMBER, got ${JSON.stringify(r)}`);
+}
+
+function toConversation(c: Conversation): ConversationRow {
+  return {
+    id: c.id,
+    kind: toConversationKind(c.kind),
+    createdById: c.createdById,
+    epoch: c.epoch,
+    historySharing: c.historySharing,
+    epochTtlSeconds: c.epochTtlSeconds,
+    epochStartedAt: c.epochStartedAt,
+    createdAt: c.createdAt,
+  };
+}
+
+function toMember(m: ConversationMember): MemberRow {
+  return { conversationId: m.conversationId, userId: m.userId, role: toMemberRole(m.role), joinedEpoch: m.joinedEpoch, createdAt: m.createdAt };
+}
+
+function toEpochKey(k: EpochKey): EpochKeyRow {
+  return { conversationId: k.conversationId, epoch: k.epoch, recipientId: k.recipientId, wrapped: bytesOut(k.wrapped) };
+}
+
+function toMessage(m: Message): MessageRow {
+  return { seq: m.seq, conversationId: m.conversationId, clientId: m.clientId, senderId: m.senderId, epoch: m.epoch, body: m.body, expiresAt: m.expiresAt, createdAt: m.createdAt };
+}
+
+function toReceipt(r: Receipt): ReceiptRow {
+  return { messageSeq: r.messageSeq, userId: r.userId, deliveredAt: r.deliveredAt };
+}
+
+function checkId(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw new StorageError('INVALID_ARGUMENT', `${what} must be a non-empty string`);
+}
+
+/** Epochs, like key versions, are 32-bit signed INTEGER columns; the first is 1. */
+function checkEpoch(epoch: number, what: string): void {
+  if (!Number.isInteger(epoch) || epoch < 1 || epoch > MAX_STORED_KEY_VERSION) {
+    throw new StorageError('INVALID_ARGUMENT', `${what} must be an integer 1–${MAX_STORED_KEY_VERSION}, got ${epoch}`);
+  }
+}
+
+function checkDate(d: unknown, what: string): asserts d is Date {
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new StorageError('INVALID_ARGUMENT', `${what} must be a valid Date`);
+}
+
+/** Refuses a call that names the same thing twice (one member added twice, two keys for one slot). */
+function checkNoDuplicates(keys: readonly string[], what: string): void {
+  if (new Set(keys).size !== keys.length) throw new StorageError('INVALID_ARGUMENT', `${what}: the same one is given twice`);
+}
+
+/** `Message.seq` is a 32-bit signed INTEGER (SERIAL / INTEGER AUTOINCREMENT), from 1. */
+const MAX_SEQ = 0x7fffffff;
+
+/** Seqs as given by callers: integers, deduplicated; those no row can have (≤ 0, > MAX_SEQ) dropped. */
+function storedSeqs(seqs: readonly number[]): number[] {
+  for (const s of seqs) if (!Number.isSafeInteger(s)) throw new StorageError('INVALID_ARGUMENT', `message seq must be an integer, got ${s}`);
+  return [...new Set(seqs)].filter((s) => s >= 1 && s <= MAX_SEQ);
+}
+
+function memberData(conversationId: string, m: Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>, joinedEpoch: number): Prisma.ConversationMemberCreateManyInput {
+  checkId(m.userId, 'member userId');
+  return { conversationId, userId: m.userId, role: toMemberRole(m.role), joinedEpoch };
+}
+
+function epochKeyData(conversationId: string, epoch: number, k: Omit<EpochKeyRow, 'conversationId' | 'epoch'>): Prisma.EpochKeyCreateManyInput {
+  checkId(k.recipientId, 'epoch key recipientId');
+  return { conversationId, epoch, recipientId: k.recipientId, wrapped: bytesIn(k.wrapped) };
+}
+
+function messageData(m: Omit<MessageRow, 'seq' | 'createdAt'>): Prisma.MessageUncheckedCreateInput {
+  checkId(m.conversationId, 'message conversationId');
+  checkId(m.clientId, 'message clientId');
+  checkId(m.senderId, 'message senderId');
+  checkEpoch(m.epoch, 'message epoch');
+  if (typeof m.body !== 'string') throw new StorageError('INVALID_ARGUMENT', 'message body must be a string');
+  if (m.expiresAt !== null) checkDate(m.expiresAt, 'message expiresAt');
+  return { conversationId: m.conversationId, clientId: m.clientId, senderId: m.senderId, epoch: m.epoch, body: m.body, expiresAt: m.expiresAt };
+}
+
+/** Messages not yet expired at `now` (`expiresAt` null: never). */
+function unexpiredAt(now: Date): Prisma.MessageWhereInput {
+  return { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
+}
+
+function bySeq(a: { seq: number }, b: { seq: number }): number {
+  return a.seq - b.seq;
+}
+
 function profileData(patch: ProfileUpdate): Prisma.ProfileUpdateInput {
   // Only the columns a patch may set, whatever else the object carries at runtime.
   const data: Prisma.ProfileUpdateInput = {};
@@ -259,8 +392,41 @@ const CONSUME_CHALLENGE_SQLITE = 'INSERT INTO "UsedChallenge" ("id", "expiresAt"
  */
 const SQLITE_TAKE_WRITE_LOCK = `UPDATE "${MIGRATIONS_TABLE}" SET "name" = "name" WHERE 0`;
 
+/**
+ * PostgreSQL: the transaction-level advisory lock every message insert takes before drawing
+ * its `seq` and holds until its transaction ends (`pg_advisory_xact_lock`). Message inserts
+ * therefore commit one at a time, in the order they drew their seqs: commit order is seq
+ * order, so a reader that has seen seq N has seen every message below N and a cursor never
+ * skips a message that committed late. (Without it, two inserts drawing seqs 5 and 6 may
+ * commit 6 first: a reader at that moment moves its cursor to 6 and never sees 5.) Key: the
+ * first 8 bytes of sha256("veilgraph:message-seq") as a signed bigint, distinct from the
+ * migrations' key (migrate.ts). SQLite needs no lock of its own: the database has one writer
+ * at a time, and a transaction that inserts holds the write lock until it commits.
+ */
+export const MESSAGE_SEQ_LOCK_KEY = createHash('sha256').update('veilgraph:message-seq').digest().readBigInt64BE(0);
+const TAKE_MESSAGE_SEQ_LOCK_PG = `SELECT pg_advisory_xact_lock(${MESSAGE_SEQ_LOCK_KEY})`;
+
+/**
+ * Receipts for existing messages, insert-if-absent in one statement (no error on a repeat,
+ * which would abort an enclosing PostgreSQL transaction); seqs with no message are skipped.
+ * SQLite needs the WHERE for `INSERT … SELECT … ON CONFLICT` to parse (it has one).
+ */
+function addReceiptsSql(kind: 'sqlite' | 'postgres', count: number): string {
+  const pg = kind === 'postgres';
+  const table = (name: string): string => (pg ? `"public"."${name}"` : `"${name}"`);
+  const param = (i: number): string => (pg ? `$${i}` : '?');
+  const seqs = Array.from({ length: count }, (_, i) => param(i + 3)).join(', ');
+  return (
+    `INSERT INTO ${table('Receipt')} ("messageSeq", "userId", "deliveredAt") SELECT "seq", ${param(1)}, ${param(2)} FROM ${table('Message')} ` +
+    `WHERE "seq" IN (${seqs}) ON CONFLICT ("messageSeq", "userId") DO NOTHING`
+  );
+}
+
 /** The kind of object grants on profiles are recorded under. */
 const PROFILE_OBJECT_TYPE = 'Profile';
+
+/** The CONFLICT of `insertMessage` when the conversation is no longer at the message's epoch. */
+export const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
 
 export class PrismaStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -706,6 +872,279 @@ export class PrismaStore implements Store {
       }
       return rows.map(toContact);
     });
+  }
+
+  // --- Conversations and messages -------------------------------------------------------
+
+  async createConversation(
+    c: Omit<ConversationRow, 'epoch' | 'epochStartedAt' | 'createdAt'>,
+    members: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[],
+    keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[],
+  ): Promise<ConversationRow> {
+    // Everything is checked before anything is written.
+    checkId(c.id, 'conversation id');
+    checkId(c.createdById, 'conversation createdById');
+    const kind = toConversationKind(c.kind);
+    if (typeof c.historySharing !== 'boolean') throw new StorageError('INVALID_ARGUMENT', 'conversation historySharing must be a boolean');
+    if (c.epochTtlSeconds !== null && (!Number.isInteger(c.epochTtlSeconds) || c.epochTtlSeconds < 1 || c.epochTtlSeconds > MAX_STORED_KEY_VERSION)) {
+      throw new StorageError('INVALID_ARGUMENT', `conversation epochTtlSeconds must be null or an integer 1–${MAX_STORED_KEY_VERSION}, got ${c.epochTtlSeconds}`);
+    }
+    const memberRows = members.map((m) => memberData(c.id, m, 1));
+    checkNoDuplicates(memberRows.map((m) => m.userId), 'create conversation: member');
+    const keyRows = keys.map((k) => epochKeyData(c.id, 1, k));
+    checkNoDuplicates(keyRows.map((k) => k.recipientId), 'create conversation: epoch key recipient');
+    return this.#atomic('create conversation', async (db) => {
+      const now = new Date();
+      // An id in use fails this insert with CONFLICT (P2002); an unknown member or recipient
+      // fails the ones below with INVALID_REFERENCE (P2003), and the transaction takes all back.
+      const created = await db.conversation.create({
+        data: { id: c.id, kind, createdById: c.createdById, epoch: 1, historySharing: c.historySharing, epochTtlSeconds: c.epochTtlSeconds, epochStartedAt: now, createdAt: now },
+      });
+      for (let i = 0; i < memberRows.length; i += IN_CHUNK) await db.conversationMember.createMany({ data: memberRows.slice(i, i + IN_CHUNK) });
+      for (let i = 0; i < keyRows.length; i += IN_CHUNK) await db.epochKey.createMany({ data: keyRows.slice(i, i + IN_CHUNK) });
+      return toConversation(created);
+    });
+  }
+
+  findConversation(id: string): Promise<ConversationRow | null> {
+    return this.#op('find conversation', async (db) => {
+      const c = await db.conversation.findUnique({ where: { id } });
+      return c && toConversation(c);
+    });
+  }
+
+  async conversationsOf(userId: string, limit: number, afterId?: string): Promise<ConversationRow[]> {
+    checkLimit(limit);
+    if (limit === 0) return [];
+    // From the user's memberships (index on userId), not by scanning conversations.
+    return this.#op('list conversations', async (db) => {
+      const rows = await db.conversationMember.findMany({
+        where: afterId === undefined ? { userId } : { userId, conversationId: { gt: afterId } },
+        orderBy: { conversationId: 'asc' },
+        take: limit,
+        include: { conversation: true },
+      });
+      return rows.map((r) => toConversation(r.conversation));
+    });
+  }
+
+  members(conversationId: string): Promise<MemberRow[]> {
+    return this.#op('list members', async (db) => (await db.conversationMember.findMany({ where: { conversationId }, orderBy: { userId: 'asc' } })).map(toMember));
+  }
+
+  findMember(conversationId: string, userId: string): Promise<MemberRow | null> {
+    return this.#op('find member', async (db) => {
+      const m = await db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } });
+      return m && toMember(m);
+    });
+  }
+
+  async rotateEpoch(
+    conversationId: string,
+    nextEpoch: number,
+    change: {
+      readonly keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[];
+      readonly add?: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[];
+      readonly remove?: readonly string[];
+      readonly historyKeys?: readonly Omit<EpochKeyRow, 'conversationId'>[];
+    },
+  ): Promise<ConversationRow> {
+    // Everything is checked before anything is written.
+    checkEpoch(nextEpoch, 'rotate epoch: next epoch');
+    const remove = [...new Set(change.remove ?? [])];
+    for (const id of remove) checkId(id, 'rotate epoch: removed member');
+    const removed = new Set(remove);
+    const added = (change.add ?? []).map((m) => memberData(conversationId, m, nextEpoch));
+    checkNoDuplicates(added.map((m) => m.userId), 'rotate epoch: added member');
+    const keyRows = change.keys.map((k) => epochKeyData(conversationId, nextEpoch, k));
+    checkNoDuplicates(keyRows.map((k) => k.recipientId), 'rotate epoch: epoch key recipient');
+    const historyRows = (change.historyKeys ?? []).map((k) => {
+      checkEpoch(k.epoch, 'rotate epoch: history key epoch');
+      if (k.epoch >= nextEpoch) throw new StorageError('INVALID_ARGUMENT', `rotate epoch: a history key must be of an epoch before ${nextEpoch}, got ${k.epoch}`);
+      return epochKeyData(conversationId, k.epoch, k);
+    });
+    checkNoDuplicates(historyRows.map((k) => `${k.epoch}:${k.recipientId}`), 'rotate epoch: history key');
+    // Keys go in after the removed members' keys are deleted: a key for one of them would stay.
+    for (const r of [...added.map((m) => m.userId), ...keyRows.map((k) => k.recipientId), ...historyRows.map((k) => k.recipientId)]) {
+      if (removed.has(r)) throw new StorageError('INVALID_ARGUMENT', 'rotate epoch: a removed member cannot be added or given keys in the same rotation');
+    }
+    return this.#atomic('rotate epoch', async (db) => {
+      // Compare-and-swap on the epoch, first: one UPDATE … WHERE id = ? AND epoch = ?, so of
+      // two concurrent rotations to the same epoch exactly one matches (PostgreSQL re-checks
+      // the WHERE once the winner commits), and it holds the row until this one commits.
+      const { count } = await db.conversation.updateMany({ where: { id: conversationId, epoch: nextEpoch - 1 }, data: { epoch: nextEpoch, epochStartedAt: new Date() } });
+      if (count === 0) {
+        const current = await db.conversation.findUnique({ where: { id: conversationId }, select: { epoch: true } });
+        if (current === null) throw new StorageError('INVALID_REFERENCE', 'rotate epoch: the conversation does not exist');
+        throw new StorageError('CONFLICT', `rotate epoch: epoch ${nextEpoch} does not follow the current epoch`, { fields: ['conversationId', 'epoch'] });
+      }
+      for (let i = 0; i < remove.length; i += IN_CHUNK) {
+        const chunk = remove.slice(i, i + IN_CHUNK);
+        await db.conversationMember.deleteMany({ where: { conversationId, userId: { in: chunk } } });
+        // Every epoch's wraps for them go too: they are not served the earlier keys again.
+        await db.epochKey.deleteMany({ where: { conversationId, recipientId: { in: chunk } } });
+      }
+      // An added member who is already one, or a key slot already held, is CONFLICT (P2002).
+      for (let i = 0; i < added.length; i += IN_CHUNK) await db.conversationMember.createMany({ data: added.slice(i, i + IN_CHUNK) });
+      const allKeys = [...keyRows, ...historyRows];
+      for (let i = 0; i < allKeys.length; i += IN_CHUNK) await db.epochKey.createMany({ data: allKeys.slice(i, i + IN_CHUNK) });
+      return toConversation(await db.conversation.findUniqueOrThrow({ where: { id: conversationId } }));
+    });
+  }
+
+  async epochKeysFor(conversationIds: readonly string[], recipientId: string): Promise<EpochKeyRow[]> {
+    const ids = [...new Set(conversationIds)];
+    if (ids.length === 0) return [];
+    return this.#op('find epoch keys', async (db) => {
+      const rows: EpochKey[] = [];
+      for (let i = 0; i < ids.length; i += IN_CHUNK) rows.push(...(await db.epochKey.findMany({ where: { recipientId, conversationId: { in: ids.slice(i, i + IN_CHUNK) } } })));
+      // One order whatever the chunking: by conversation, then epoch.
+      rows.sort((a, b) => (a.conversationId < b.conversationId ? -1 : a.conversationId > b.conversationId ? 1 : a.epoch - b.epoch));
+      return rows.map(toEpochKey);
+    });
+  }
+
+  async insertMessage(m: Omit<MessageRow, 'seq' | 'createdAt'>): Promise<{ message: MessageRow; created: boolean }> {
+    const data = messageData(m);
+    const where = { conversationId_clientId: { conversationId: data.conversationId, clientId: data.clientId } };
+    try {
+      return await this.#atomic('insert message', async (db) => {
+        // PostgreSQL: inserts take turns until commit, so commit order is seq order (see
+        // MESSAGE_SEQ_LOCK_KEY). SQLite: the write lock before reading, as `transaction()`
+        // does, so another process writing in between makes us wait instead of failing.
+        await db.$executeRawUnsafe(this.kind === 'postgres' ? TAKE_MESSAGE_SEQ_LOCK_PG : SQLITE_TAKE_WRITE_LOCK);
+        // Under the lock, a retry of a committed insert is seen here (READ COMMITTED: each
+        // statement sees everything committed before it).
+        const existing = await db.message.findUnique({ where });
+        if (existing) return { message: toMessage(existing), created: false };
+        // The conversation must still be at the message's epoch, and stays there until we
+        // commit: this write locks its row, so a rotation (a compare-and-swap of the same
+        // row) waits for us, and one that committed first makes us refuse. A message is
+        // never stored under an epoch that ended before it (a removed member holds that key).
+        const { count } = await db.conversation.updateMany({ where: { id: data.conversationId, epoch: data.epoch }, data: { epoch: data.epoch } });
+        if (count !== 1) {
+          if ((await db.conversation.count({ where: { id: data.conversationId } })) === 0) {
+            throw new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
+          }
+          throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
+        }
+        // An unknown conversation or sender is INVALID_REFERENCE (P2003).
+        return { message: toMessage(await db.message.create({ data })), created: true };
+      });
+    } catch (e) {
+      // The same message inserted at the same moment by a writer that does not take the lock
+      // (none in this code; another version of it, say): the unique key lets one insert win
+      // and fails the other with CONFLICT. Read the winner, in a new statement outside the
+      // transaction PostgreSQL aborted. Inside an enclosing transaction it stays aborted: rethrow.
+      if (!isStorageError(e, 'CONFLICT') || e.message === STALE_EPOCH_MESSAGE || this.#root === null) throw e;
+      const stored = await this.#op('insert message', (db) => db.message.findUnique({ where }));
+      if (stored === null) throw e;
+      return { message: toMessage(stored), created: false };
+    }
+  }
+
+  async messagesAfter(conversationIds: readonly string[], after: number, limit: number, now: Date): Promise<MessageRow[]> {
+    checkLimit(limit);
+    if (!Number.isSafeInteger(after) || after < 0) throw new StorageError('INVALID_ARGUMENT', `message cursor must be a non-negative integer, got ${after}`);
+    checkDate(now, 'now');
+    const ids = [...new Set(conversationIds)];
+    if (limit === 0 || ids.length === 0 || after >= MAX_SEQ) return [];
+    return this.#op('list messages', async (db) => {
+      const query = (chunk: string[], seq: Prisma.IntFilter) =>
+        db.message.findMany({ where: { AND: [{ conversationId: { in: chunk }, seq }, unexpiredAt(now)] }, orderBy: { seq: 'asc' }, take: limit });
+      // One statement reads one snapshot, and commit order is seq order: a page never has a
+      // gap that a later commit fills.
+      if (ids.length <= IN_CHUNK) return (await query(ids, { gt: after })).map(toMessage);
+      // Several statements read several snapshots: a later chunk could see a seq above one a
+      // concurrent commit adds to an earlier chunk, and the caller's next cursor would skip
+      // it. Bound every chunk by the highest seq committed before the first: every message
+      // below it had committed by then (commit order = seq order).
+      const top = await db.message.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true } });
+      if (top === null || top.seq <= after) return [];
+      const rows: Message[] = [];
+      for (let i = 0; i < ids.length; i += IN_CHUNK) rows.push(...(await query(ids.slice(i, i + IN_CHUNK), { gt: after, lte: top.seq })));
+      return rows.sort(bySeq).slice(0, limit).map(toMessage);
+    });
+  }
+
+  async findMessage(seq: number): Promise<MessageRow | null> {
+    if (!Number.isSafeInteger(seq)) throw new StorageError('INVALID_ARGUMENT', `message seq must be an integer, got ${seq}`);
+    if (seq < 1 || seq > MAX_SEQ) return null;
+    return this.#op('find message', async (db) => {
+      const m = await db.message.findUnique({ where: { seq } });
+      return m && toMessage(m);
+    });
+  }
+
+  latestMessageSeq(): Promise<number> {
+    // The primary key serves this. Commit order is seq order: every message below it has
+    // committed, so a stream starting after it misses nothing committed later.
+    return this.#op('find latest message', async (db) => (await db.message.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true } }))?.seq ?? 0);
+  }
+
+  async addReceipts(userId: string, seqs: readonly number[]): Promise<number> {
+    checkId(userId, 'receipt userId');
+    const list = storedSeqs(seqs);
+    if (list.length === 0) return 0;
+    const deliveredAt = new Date();
+    // One INSERT … SELECT … ON CONFLICT DO NOTHING per chunk; its row count is the new ones.
+    // An unknown user is INVALID_REFERENCE (P2003).
+    const insert = async (db: Db): Promise<number> => {
+      let added = 0;
+      for (let i = 0; i < list.length; i += IN_CHUNK) {
+        const chunk = list.slice(i, i + IN_CHUNK);
+        added += await db.$executeRawUnsafe(addReceiptsSql(this.kind, chunk.length), userId, deliveredAt, ...chunk);
+      }
+      return added;
+    };
+    return list.length > IN_CHUNK ? this.#atomic('add receipts', insert) : this.#op('add receipts', insert);
+  }
+
+  async receiptsFor(seqs: readonly number[]): Promise<ReceiptRow[]> {
+    const list = storedSeqs(seqs);
+    if (list.length === 0) return [];
+    return this.#op('find receipts', async (db) => {
+      const rows: Receipt[] = [];
+      for (let i = 0; i < list.length; i += IN_CHUNK) rows.push(...(await db.receipt.findMany({ where: { messageSeq: { in: list.slice(i, i + IN_CHUNK) } } })));
+      // One order whatever the chunking: by message, then user.
+      rows.sort((a, b) => a.messageSeq - b.messageSeq || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+      return rows.map(toReceipt);
+    });
+  }
+
+  async undeliveredFor(userId: string, limit: number, now: Date): Promise<MessageRow[]> {
+    checkLimit(limit);
+    checkDate(now, 'now');
+    if (limit === 0) return [];
+    return this.#op('list undelivered messages', async (db) => {
+      const memberships = await db.conversationMember.findMany({ where: { userId }, select: { conversationId: true, joinedEpoch: true } });
+      const rows: Message[] = [];
+      for (let i = 0; i < memberships.length; i += IN_CHUNK) {
+        // What the user may read: per conversation, the epochs from the one they joined at.
+        // One condition per distinct joinedEpoch (most members share a few), not per conversation.
+        const byJoinedEpoch = new Map<number, string[]>();
+        for (const m of memberships.slice(i, i + IN_CHUNK)) {
+          const ids = byJoinedEpoch.get(m.joinedEpoch);
+          if (ids) ids.push(m.conversationId);
+          else byJoinedEpoch.set(m.joinedEpoch, [m.conversationId]);
+        }
+        const readable = [...byJoinedEpoch].map(([joinedEpoch, ids]): Prisma.MessageWhereInput => ({ conversationId: { in: ids }, epoch: { gte: joinedEpoch } }));
+        rows.push(
+          ...(await db.message.findMany({
+            where: { AND: [{ OR: readable }, unexpiredAt(now)], senderId: { not: userId }, receipts: { none: { userId } } },
+            orderBy: { seq: 'asc' },
+            take: limit,
+          })),
+        );
+      }
+      return rows.sort(bySeq).slice(0, limit).map(toMessage);
+    });
+  }
+
+  async purgeExpiredMessages(now: Date): Promise<number> {
+    checkDate(now, 'now');
+    // Their receipts go with them (foreign key, ON DELETE CASCADE).
+    return this.#op('purge messages', async (db) => (await db.message.deleteMany({ where: { expiresAt: { lte: now } } })).count);
   }
 
   async close(): Promise<void> {

@@ -96,6 +96,58 @@ export interface ContactRow {
   readonly updatedAt: Date;
 }
 
+export type ConversationKind = 'DIRECT' | 'GROUP';
+export type MemberRole = 'ADMIN' | 'MEMBER';
+
+/** A conversation (docs/messaging.md). */
+export interface ConversationRow {
+  readonly id: string;
+  readonly kind: ConversationKind;
+  readonly createdById: string;
+  /** The current epoch: messages are sealed under this version of the conversation key. */
+  readonly epoch: number;
+  readonly historySharing: boolean;
+  readonly epochTtlSeconds: number | null;
+  readonly epochStartedAt: Date;
+  readonly createdAt: Date;
+}
+
+export interface MemberRow {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly role: MemberRole;
+  /** The first epoch this member may read. */
+  readonly joinedEpoch: number;
+  readonly createdAt: Date;
+}
+
+/** A conversation epoch key wrapped for one member (wrapped key v1 bytes). */
+export interface EpochKeyRow {
+  readonly conversationId: string;
+  readonly epoch: number;
+  readonly recipientId: string;
+  readonly wrapped: Uint8Array;
+}
+
+export interface MessageRow {
+  /** The cursor: increasing across the database, in commit order. */
+  readonly seq: number;
+  readonly conversationId: string;
+  readonly clientId: string;
+  readonly senderId: string;
+  readonly epoch: number;
+  /** Envelope v1 text. */
+  readonly body: string;
+  readonly expiresAt: Date | null;
+  readonly createdAt: Date;
+}
+
+export interface ReceiptRow {
+  readonly messageSeq: number;
+  readonly userId: string;
+  readonly deliveredAt: Date;
+}
+
 export interface Store {
   /** `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres';
@@ -210,6 +262,60 @@ export interface Store {
    * (`OUTGOING`), ordered by the other user's id, after `afterUserId`, at most `limit`.
    */
   listContacts(userId: string, which: 'ACCEPTED' | 'INCOMING' | 'OUTGOING', limit: number, afterUserId?: string): Promise<ContactRow[]>;
+
+  // --- Conversations and messages (docs/messaging.md) -------------------------------------
+
+  /**
+   * Creates a conversation with its members and epoch 1's wrapped keys, atomically. An id
+   * in use is CONFLICT; a member or recipient that does not exist is INVALID_REFERENCE.
+   */
+  createConversation(
+    c: Omit<ConversationRow, 'epoch' | 'epochStartedAt' | 'createdAt'>,
+    members: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[],
+    keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[],
+  ): Promise<ConversationRow>;
+  findConversation(id: string): Promise<ConversationRow | null>;
+  /** Conversations `userId` is a member of, ordered by id, after `afterId`, at most `limit`. */
+  conversationsOf(userId: string, limit: number, afterId?: string): Promise<ConversationRow[]>;
+  members(conversationId: string): Promise<MemberRow[]>;
+  findMember(conversationId: string, userId: string): Promise<MemberRow | null>;
+  /**
+   * Starts epoch `nextEpoch` (= current + 1, else CONFLICT and nothing written) with its
+   * wrapped keys, removing `remove` and adding `add` members (joining at `nextEpoch`), and
+   * storing `historyKeys` (earlier epochs' keys for added members), atomically.
+   */
+  rotateEpoch(
+    conversationId: string,
+    nextEpoch: number,
+    change: {
+      readonly keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[];
+      readonly add?: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[];
+      readonly remove?: readonly string[];
+      readonly historyKeys?: readonly Omit<EpochKeyRow, 'conversationId'>[];
+    },
+  ): Promise<ConversationRow>;
+  /** `recipientId`'s wrapped keys of these conversations, every epoch, ordered by conversation then epoch. */
+  epochKeysFor(conversationIds: readonly string[], recipientId: string): Promise<EpochKeyRow[]>;
+  /**
+   * Stores a message unless `(conversationId, clientId)` exists: then returns the stored one
+   * with `created: false` (the caller compares bodies). CONFLICT (and nothing stored) when
+   * the conversation is no longer at `m.epoch`; the check holds until the commit. Commit order is `seq` order (a
+   * message with a lower seq is never committed after one with a higher seq), so a reader
+   * that has seen seq N has seen every message below N.
+   */
+  insertMessage(m: Omit<MessageRow, 'seq' | 'createdAt'>): Promise<{ message: MessageRow; created: boolean }>;
+  /** Messages of these conversations with `seq > after`, ascending, at most `limit`, unexpired at `now`. */
+  messagesAfter(conversationIds: readonly string[], after: number, limit: number, now: Date): Promise<MessageRow[]>;
+  findMessage(seq: number): Promise<MessageRow | null>;
+  /** The highest seq stored (0 when there is none): where a live-only stream starts. */
+  latestMessageSeq(): Promise<number>;
+  /** Records receipts of `userId` for these messages (existing ones are kept); returns how many are new. */
+  addReceipts(userId: string, seqs: readonly number[]): Promise<number>;
+  receiptsFor(seqs: readonly number[]): Promise<ReceiptRow[]>;
+  /** Messages in `userId`'s conversations, not sent by them, without their receipt, from `joinedEpoch` on, ascending. */
+  undeliveredFor(userId: string, limit: number, now: Date): Promise<MessageRow[]>;
+  /** Deletes messages whose `expiresAt` is at or before `now`; returns how many. */
+  purgeExpiredMessages(now: Date): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { createClient, openStore, resolveDatabaseTarget } from '../../../src/ser
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, MIGRATIONS_TABLE, type MigratingClient, type Migration } from '../../../src/server/storage/migrate.js';
 import type { RootDb } from '../../../src/server/storage/prisma-store.js';
-import type { ContactRow, ProfileCreate, Store } from '../../../src/server/storage/store.js';
+import type { ContactRow, ConversationRow, EpochKeyRow, MessageRow, ProfileCreate, Store } from '../../../src/server/storage/store.js';
 
 export interface SuiteTarget {
   readonly kind: 'sqlite' | 'postgres';
@@ -685,6 +685,479 @@ export function storeSuite(target: SuiteTarget): void {
         }
         await expectStorageError(s.findContact('alice', 'bob'), 'INVALID_ARGUMENT');
         await expectStorageError(s.requestContact('bob', 'alice'), 'INVALID_ARGUMENT');
+      });
+    });
+
+    describe('conversations and messages', () => {
+      const user = (id: string) => store.createUser({ id, username: id, signingKey: key(1), encryptionKey: key(2) }, firstKey());
+      const wrap = (fill: number) => key(fill, 120);
+      /** A conversation of `members` (the first is its ADMIN and creator), epoch 1 wrapped for each. */
+      const conversation = (id: string, members: readonly string[], extra: Partial<Omit<ConversationRow, 'id'>> = {}) =>
+        store.createConversation(
+          { id, kind: 'GROUP', createdById: members[0]!, historySharing: false, epochTtlSeconds: null, ...extra },
+          members.map((userId, i) => ({ userId, role: i === 0 ? ('ADMIN' as const) : ('MEMBER' as const) })),
+          members.map((recipientId, i) => ({ recipientId, wrapped: wrap(10 + i) })),
+        );
+      const message = (conversationId: string, clientId: string, senderId: string, extra: Partial<MessageRow> = {}) => ({
+        conversationId,
+        clientId,
+        senderId,
+        epoch: 1,
+        body: `env:${clientId}`,
+        expiresAt: null,
+        ...extra,
+      });
+      const send = async (conversationId: string, clientId: string, senderId: string, extra: Partial<MessageRow> = {}): Promise<MessageRow> =>
+        (await store.insertMessage(message(conversationId, clientId, senderId, extra))).message;
+      const epochsOf = (rows: readonly EpochKeyRow[]) => rows.map((k) => [k.conversationId, k.epoch]);
+      const seqs = (rows: readonly MessageRow[]) => rows.map((m) => m.seq);
+      const later = (ms: number) => new Date(Date.now() + ms);
+
+      it('createConversation stores it with its members at epoch 1 and epoch 1’s keys', async () => {
+        const created = await conversation('c1', ['alice', 'bob'], { kind: 'DIRECT', historySharing: true, epochTtlSeconds: 3600 });
+        expect(created).toMatchObject({ id: 'c1', kind: 'DIRECT', createdById: 'alice', epoch: 1, historySharing: true, epochTtlSeconds: 3600 });
+        expect(created.createdAt).toBeInstanceOf(Date);
+        expect(created.epochStartedAt.getTime()).toBe(created.createdAt.getTime());
+        expect(await store.findConversation('c1')).toEqual(created);
+        expect(await store.findConversation('missing')).toBeNull();
+
+        const members = await store.members('c1');
+        expect(members.map((m) => [m.conversationId, m.userId, m.role, m.joinedEpoch])).toEqual([
+          ['c1', 'alice', 'ADMIN', 1],
+          ['c1', 'bob', 'MEMBER', 1],
+        ]);
+        expect(members[0]!.createdAt).toBeInstanceOf(Date);
+        expect(await store.findMember('c1', 'bob')).toEqual(members[1]);
+        expect(await store.findMember('c1', 'carol')).toBeNull();
+        expect(await store.members('missing')).toEqual([]);
+
+        const keys = await store.epochKeysFor(['c1', 'missing'], 'bob');
+        expect(keys).toEqual([{ conversationId: 'c1', epoch: 1, recipientId: 'bob', wrapped: wrap(11) }]);
+        expect(Object.getPrototypeOf(keys[0]!.wrapped)).toBe(Uint8Array.prototype);
+        expect(await store.epochKeysFor([], 'bob')).toEqual([]);
+        expect(await store.epochKeysFor(['c1'], 'carol')).toEqual([]);
+      });
+
+      it('createConversation: an id in use is CONFLICT, an unknown member or recipient INVALID_REFERENCE, bad values INVALID_ARGUMENT; nothing is written', async () => {
+        await conversation('c1', ['alice']);
+        const dup = await expectStorageError(conversation('c1', ['bob']), 'CONFLICT');
+        expect(dup.fields).toEqual(['id']);
+        expect(await store.members('c1')).toHaveLength(1);
+        await expectStorageError(conversation('c2', ['alice', 'nobody']), 'INVALID_REFERENCE');
+        await expectStorageError(
+          store.createConversation({ id: 'c2', kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [{ userId: 'alice', role: 'ADMIN' }], [{ recipientId: 'nobody', wrapped: wrap(1) }]),
+          'INVALID_REFERENCE',
+        );
+        expect(await store.findConversation('c2')).toBeNull();
+        expect(await store.findMember('c2', 'alice')).toBeNull();
+        expect(await store.epochKeysFor(['c2'], 'alice')).toEqual([]);
+
+        await expectStorageError(conversation('c2', ['alice'], { kind: 'CHANNEL' as 'GROUP' }), 'INVALID_ARGUMENT');
+        await expectStorageError(conversation('c2', ['alice'], { epochTtlSeconds: 0 }), 'INVALID_ARGUMENT');
+        await expectStorageError(conversation('c2', ['alice', 'alice']), 'INVALID_ARGUMENT');
+        await expectStorageError(
+          store.createConversation({ id: 'c2', kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [{ userId: 'alice', role: 'OWNER' as 'ADMIN' }], []),
+          'INVALID_ARGUMENT',
+        );
+        expect(await store.findConversation('c2')).toBeNull();
+      });
+
+      it('conversationsOf lists the user’s conversations by id, after a cursor, at most limit', async () => {
+        await user('carol');
+        for (const [id, members] of [['c3', ['alice']], ['c1', ['alice', 'bob']], ['c4', ['bob']], ['c2', ['bob', 'alice']]] as const) await conversation(id, members);
+        expect((await store.conversationsOf('alice', 10)).map((c) => c.id)).toEqual(['c1', 'c2', 'c3']);
+        expect((await store.conversationsOf('alice', 2)).map((c) => c.id)).toEqual(['c1', 'c2']);
+        expect((await store.conversationsOf('alice', 2, 'c2')).map((c) => c.id)).toEqual(['c3']);
+        expect((await store.conversationsOf('bob', 10, 'c1')).map((c) => c.id)).toEqual(['c2', 'c4']);
+        expect(await store.conversationsOf('alice', 10, 'c3')).toEqual([]);
+        expect(await store.conversationsOf('carol', 10)).toEqual([]);
+        expect(await store.conversationsOf('alice', 0)).toEqual([]);
+        expect((await store.conversationsOf('bob', 1))[0]).toEqual(await store.findConversation('c1'));
+        await expectStorageError(store.conversationsOf('alice', -1), 'INVALID_ARGUMENT');
+      });
+
+      it('rotateEpoch removes members with every epoch key they had there, adds members at the new epoch, stores the new and history keys', async () => {
+        await user('carol');
+        await user('dave');
+        const created = await conversation('c1', ['alice', 'bob', 'carol'], { historySharing: true });
+        await conversation('c-other', ['carol', 'alice']);
+        await new Promise((r) => setTimeout(r, 5));
+        const rotated = await store.rotateEpoch('c1', 2, {
+          keys: [{ recipientId: 'alice', wrapped: wrap(20) }, { recipientId: 'bob', wrapped: wrap(21) }, { recipientId: 'dave', wrapped: wrap(22) }],
+          add: [{ userId: 'dave', role: 'MEMBER' }],
+          remove: ['carol'],
+          historyKeys: [{ epoch: 1, recipientId: 'dave', wrapped: wrap(23) }],
+        });
+        expect(rotated).toMatchObject({ id: 'c1', epoch: 2, historySharing: true });
+        expect(rotated.createdAt.getTime()).toBe(created.createdAt.getTime());
+        expect(rotated.epochStartedAt.getTime()).toBeGreaterThan(created.epochStartedAt.getTime());
+        expect(await store.findConversation('c1')).toEqual(rotated);
+
+        expect((await store.members('c1')).map((m) => [m.userId, m.joinedEpoch])).toEqual([
+          ['alice', 1],
+          ['bob', 1],
+          ['dave', 2],
+        ]);
+        expect(await store.findMember('c1', 'carol')).toBeNull();
+        // Carol loses epoch 1 too, in this conversation only.
+        expect(epochsOf(await store.epochKeysFor(['c1', 'c-other'], 'carol'))).toEqual([['c-other', 1]]);
+        expect(epochsOf(await store.epochKeysFor(['c1'], 'alice'))).toEqual([
+          ['c1', 1],
+          ['c1', 2],
+        ]);
+        const daves = await store.epochKeysFor(['c1'], 'dave');
+        expect(daves.map((k) => [k.epoch, k.wrapped[0]])).toEqual([
+          [1, 23],
+          [2, 22],
+        ]);
+        expect((await store.conversationsOf('carol', 10)).map((c) => c.id)).toEqual(['c-other']);
+        expect((await store.conversationsOf('dave', 10)).map((c) => c.id)).toEqual(['c1']);
+
+        // A rotation with no membership change (a scheduled one).
+        expect((await store.rotateEpoch('c1', 3, { keys: [{ recipientId: 'alice', wrapped: wrap(30) }] })).epoch).toBe(3);
+        expect(epochsOf(await store.epochKeysFor(['c1'], 'alice')).map(([, e]) => e)).toEqual([1, 2, 3]);
+      });
+
+      it('rotateEpoch is a compare-and-swap on the epoch: a stale or skipped epoch is CONFLICT and writes nothing', async () => {
+        await user('carol');
+        await conversation('c1', ['alice', 'bob']);
+        for (const next of [1, 3]) {
+          const e = await expectStorageError(store.rotateEpoch('c1', next, { keys: [{ recipientId: 'alice', wrapped: wrap(1) }], remove: ['bob'] }), 'CONFLICT');
+          expect(e.fields).toEqual(['conversationId', 'epoch']);
+        }
+        await store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(2) }], remove: ['bob'] });
+        // Stale: another rotation to 2 already happened.
+        await expectStorageError(store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'carol', wrapped: wrap(3) }], add: [{ userId: 'carol', role: 'MEMBER' }], remove: ['alice'] }), 'CONFLICT');
+        expect((await store.findConversation('c1'))!.epoch).toBe(2);
+        expect((await store.members('c1')).map((m) => m.userId)).toEqual(['alice']);
+        expect((await store.epochKeysFor(['c1'], 'alice')).map((k) => [k.epoch, k.wrapped[0]])).toEqual([
+          [1, 10],
+          [2, 2],
+        ]);
+        expect(await store.epochKeysFor(['c1'], 'carol')).toEqual([]);
+        await expectStorageError(store.rotateEpoch('missing', 2, { keys: [] }), 'INVALID_REFERENCE');
+      });
+
+      it('rotateEpoch: a failure after the swap takes the whole rotation back', async () => {
+        await user('carol');
+        const before = await conversation('c1', ['alice', 'bob']);
+        // Bob is already a member: CONFLICT on the member's key, after the epoch was swapped.
+        await expectStorageError(store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(2) }], add: [{ userId: 'bob', role: 'MEMBER' }] }), 'CONFLICT');
+        // An unknown user added, after the removal was done.
+        await expectStorageError(
+          store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(2) }], add: [{ userId: 'nobody', role: 'MEMBER' }], remove: ['bob'] }),
+          'INVALID_REFERENCE',
+        );
+        // A history key for a slot already held.
+        await expectStorageError(store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(2) }], historyKeys: [{ epoch: 1, recipientId: 'bob', wrapped: wrap(3) }] }), 'CONFLICT');
+        expect(await store.findConversation('c1')).toEqual(before);
+        expect((await store.members('c1')).map((m) => m.userId)).toEqual(['alice', 'bob']);
+        expect(epochsOf(await store.epochKeysFor(['c1'], 'alice'))).toEqual([['c1', 1]]);
+        expect(epochsOf(await store.epochKeysFor(['c1'], 'bob'))).toEqual([['c1', 1]]);
+
+        // Refused before anything is written.
+        for (const change of [
+          { keys: [{ recipientId: 'bob', wrapped: wrap(2) }], remove: ['bob'] },
+          { keys: [], add: [{ userId: 'bob', role: 'MEMBER' as const }], remove: ['bob'] },
+          { keys: [], historyKeys: [{ epoch: 2, recipientId: 'carol', wrapped: wrap(2) }] },
+          { keys: [{ recipientId: 'alice', wrapped: wrap(2) }, { recipientId: 'alice', wrapped: wrap(3) }] },
+          { keys: [], add: [{ userId: 'carol', role: 'OWNER' as 'ADMIN' }] },
+        ]) {
+          await expectStorageError(store.rotateEpoch('c1', 2, change), 'INVALID_ARGUMENT');
+        }
+        await expectStorageError(store.rotateEpoch('c1', 1.5, { keys: [] }), 'INVALID_ARGUMENT');
+        expect(await store.findConversation('c1')).toEqual(before);
+      });
+
+      it('of concurrent rotations to the same epoch exactly one wins', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => store.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(40 + i) }] })));
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as StorageError).code).toBe('CONFLICT');
+        const keys = await store.epochKeysFor(['c1'], 'alice');
+        expect(keys.map((k) => k.epoch)).toEqual([1, 2]);
+        expect((await store.findConversation('c1'))!.epoch).toBe(2);
+      });
+
+      it('insertMessage stores a message with an increasing seq; the same clientId again returns the stored one, created: false', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        await conversation('c2', ['alice', 'bob']);
+        const expiresAt = later(60_000);
+        const first = await store.insertMessage(message('c1', 'client-1', 'alice', { expiresAt }));
+        expect(first.created).toBe(true);
+        expect(first.message).toMatchObject({ conversationId: 'c1', clientId: 'client-1', senderId: 'alice', epoch: 1, body: 'env:client-1' });
+        expect(first.message.expiresAt!.getTime()).toBe(expiresAt.getTime());
+        expect(first.message.createdAt).toBeInstanceOf(Date);
+        expect(Number.isInteger(first.message.seq)).toBe(true);
+
+        const retry = await store.insertMessage(message('c1', 'client-1', 'alice', { body: 'env:other' }));
+        expect(retry).toEqual({ message: first.message, created: false });
+        const second = await store.insertMessage(message('c1', 'client-2', 'bob'));
+        expect(second.created).toBe(true);
+        expect(second.message.seq).toBeGreaterThan(first.message.seq);
+        expect(second.message.expiresAt).toBeNull();
+        // The same clientId in another conversation is another message.
+        const elsewhere = await store.insertMessage(message('c2', 'client-1', 'alice'));
+        expect(elsewhere.created).toBe(true);
+        expect(elsewhere.message.seq).toBeGreaterThan(second.message.seq);
+
+        expect(seqs(await store.messagesAfter(['c1'], 0, 100, new Date()))).toEqual([first.message.seq, second.message.seq]);
+        expect(await store.findMessage(first.message.seq)).toEqual(first.message);
+        expect(await store.findMessage(elsewhere.message.seq + 1000)).toBeNull();
+        expect(await store.findMessage(0)).toBeNull();
+        expect(await store.findMessage(2 ** 40)).toBeNull();
+        await expectStorageError(store.findMessage(1.5), 'INVALID_ARGUMENT');
+        expect(await store.latestMessageSeq()).toBe(elsewhere.message.seq);
+
+        await expectStorageError(store.insertMessage(message('missing', 'client-3', 'alice')), 'INVALID_REFERENCE');
+        // Not the conversation's current epoch: refused, nothing stored.
+        await expectStorageError(store.insertMessage(message('c1', 'client-4', 'alice', { epoch: 2 })), 'CONFLICT');
+        await expectStorageError(store.insertMessage(message('c1', 'client-3', 'nobody')), 'INVALID_REFERENCE');
+        await expectStorageError(store.insertMessage(message('c1', 'client-3', 'alice', { epoch: 0 })), 'INVALID_ARGUMENT');
+        await expectStorageError(store.insertMessage(message('c1', '', 'alice')), 'INVALID_ARGUMENT');
+        await expectStorageError(store.insertMessage(message('c1', 'client-3', 'alice', { expiresAt: new Date(NaN) })), 'INVALID_ARGUMENT');
+        expect(await store.latestMessageSeq()).toBe(elsewhere.message.seq);
+      });
+
+      it('latestMessageSeq is 0 with no messages', async () => {
+        expect(await store.latestMessageSeq()).toBe(0);
+      });
+
+      it('concurrent inserts of the same clientId store one message', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.insertMessage(message('c1', 'same', 'alice', { body: `env:${i}` }))));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const stored = results.find((r) => r.created)!.message;
+        for (const r of results) expect(r.message).toEqual(stored);
+        expect(await store.messagesAfter(['c1'], 0, 100, new Date())).toEqual([stored]);
+      });
+
+      it('concurrent inserts get distinct increasing seqs, and a reader polling meanwhile never skips one', async () => {
+        const convs = ['c1', 'c2', 'c3'];
+        for (const c of convs) await conversation(c, ['alice', 'bob']);
+        // The last round polls through more ids than one IN chunk holds, the real ones in
+        // different chunks: several statements, each its own snapshot.
+        const padded = Array.from({ length: 1200 }, (_, i) => (i === 0 ? 'c1' : i === 600 ? 'c2' : i === 1199 ? 'c3' : `none-${i}`));
+        for (let round = 0; round < 3; round++) {
+          const pollIds = round === 2 ? padded : convs;
+          const start = await store.latestMessageSeq();
+          let writersDone = false;
+          const polled: number[] = [];
+          const reader = (async () => {
+            let cursor = start;
+            for (;;) {
+              // Read before polling: a poll that starts after every write committed sees them all.
+              const finished = writersDone;
+              const page = await store.messagesAfter(pollIds, cursor, 7, new Date());
+              polled.push(...seqs(page));
+              if (page.length > 0) cursor = page.at(-1)!.seq;
+              if (finished && page.length === 0) return;
+            }
+          })();
+          const writes = Array.from({ length: 50 }, (_, i) => {
+            const m = message(convs[i % 3]!, `r${round}-m${i}`, i % 2 ? 'alice' : 'bob');
+            if (i % 10 !== 3) return store.insertMessage(m);
+            // Some commit late: their transaction stays open after the insert. Without commit
+            // order = seq order, the others' higher seqs would commit meanwhile, the reader's
+            // cursor would pass this one, and it would never be listed.
+            return store.transaction(async (tx) => {
+              const inserted = await tx.insertMessage(m);
+              await new Promise((r) => setTimeout(r, 30));
+              return inserted;
+            });
+          });
+          const results = await Promise.all(writes).finally(() => (writersDone = true));
+          await reader;
+
+          expect(results.every((r) => r.created)).toBe(true);
+          const written = results.map((r) => r.message.seq).sort((a, b) => a - b);
+          expect(new Set(written).size).toBe(50);
+          // No insert failed, so no seq was drawn and dropped: they are consecutive.
+          expect(written).toEqual(Array.from({ length: 50 }, (_, i) => written[0]! + i));
+          const all = seqs(await store.messagesAfter(convs, start, 1000, new Date()));
+          expect(all).toEqual(written);
+          // The reader saw every message, once each, in order: no page skipped one that committed late.
+          expect(polled).toEqual(all);
+          // One conversation's list holds only its messages.
+          const c2 = await store.messagesAfter(['c2'], start, 1000, new Date());
+          expect(c2.every((m) => m.conversationId === 'c2')).toBe(true);
+          expect(c2).toHaveLength(results.filter((r) => r.message.conversationId === 'c2').length);
+        }
+      });
+
+      it('messagesAfter: seq above the cursor, ascending, at most limit, only the given conversations, unexpired at now', async () => {
+        await conversation('A', ['alice', 'bob']);
+        await conversation('B', ['alice', 'bob']);
+        const now = new Date();
+        const a1 = await send('A', 'a1', 'alice');
+        const b1 = await send('B', 'b1', 'bob');
+        const a2 = await send('A', 'a2', 'alice', { expiresAt: new Date(now.getTime() - 1000) });
+        const a3 = await send('A', 'a3', 'bob', { expiresAt: new Date(now.getTime() + 60_000) });
+        const aNow = await send('A', 'a-now', 'bob', { expiresAt: now });
+        const b2 = await send('B', 'b2', 'alice');
+
+        expect(seqs(await store.messagesAfter(['A'], 0, 100, now))).toEqual(seqs([a1, a3]));
+        // Before a2 expired, it was there; an expiry at exactly `now` is expired.
+        expect(seqs(await store.messagesAfter(['A'], 0, 100, new Date(now.getTime() - 2000)))).toEqual(seqs([a1, a2, a3, aNow]));
+        expect(seqs(await store.messagesAfter(['A', 'B', 'A'], a1.seq, 2, now))).toEqual(seqs([b1, a3]));
+        expect(seqs(await store.messagesAfter(['A', 'B'], a3.seq, 10, now))).toEqual(seqs([b2]));
+        expect(await store.messagesAfter(['A', 'B'], b2.seq, 10, now)).toEqual([]);
+        expect(await store.messagesAfter(['missing'], 0, 10, now)).toEqual([]);
+        expect(await store.messagesAfter([], 0, 10, now)).toEqual([]);
+        expect(await store.messagesAfter(['A'], 0, 0, now)).toEqual([]);
+        expect(await store.messagesAfter(['A'], 2 ** 40, 10, now)).toEqual([]);
+        expect((await store.messagesAfter(['B'], 0, 10, now))[0]).toEqual(b1);
+        await expectStorageError(store.messagesAfter(['A'], -1, 10, now), 'INVALID_ARGUMENT');
+        await expectStorageError(store.messagesAfter(['A'], 0, -1, now), 'INVALID_ARGUMENT');
+
+        // Many conversations at once (more than one IN chunk), the real ones far apart.
+        const ids = Array.from({ length: 1200 }, (_, i) => `none-${i}`);
+        ids[3] = 'B';
+        ids[1100] = 'A';
+        expect(seqs(await store.messagesAfter(ids, 0, 100, now))).toEqual(seqs([a1, b1, a3, b2]));
+        expect(seqs(await store.messagesAfter(ids, a1.seq, 2, now))).toEqual(seqs([b1, a3]));
+      });
+
+      it('purgeExpiredMessages deletes messages expired at or before now, with their receipts', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        const now = new Date();
+        const old = await send('c1', 'old', 'alice', { expiresAt: new Date(now.getTime() - 60_000) });
+        const atNow = await send('c1', 'at-now', 'alice', { expiresAt: now });
+        const live = await send('c1', 'live', 'alice', { expiresAt: new Date(now.getTime() + 60_000) });
+        const forever = await send('c1', 'forever', 'alice');
+        expect(await store.addReceipts('bob', [old.seq, live.seq])).toBe(2);
+
+        expect(await store.purgeExpiredMessages(now)).toBe(2);
+        expect(await store.purgeExpiredMessages(now)).toBe(0);
+        expect(await store.findMessage(old.seq)).toBeNull();
+        expect(await store.findMessage(atNow.seq)).toBeNull();
+        expect(seqs(await store.messagesAfter(['c1'], 0, 10, new Date(now.getTime() - 120_000)))).toEqual(seqs([live, forever]));
+        expect((await store.receiptsFor([old.seq, live.seq])).map((r) => r.messageSeq)).toEqual([live.seq]);
+        // A purged clientId can be used again (the message is gone).
+        expect((await store.insertMessage(message('c1', 'old', 'alice'))).created).toBe(true);
+      });
+
+      it('addReceipts records each receipt once and counts the new ones; receiptsFor lists them by message, then user', async () => {
+        await user('carol');
+        await conversation('c1', ['alice', 'bob', 'carol']);
+        const m1 = await send('c1', 'm1', 'alice');
+        const m2 = await send('c1', 'm2', 'alice');
+        expect(await store.addReceipts('bob', [m2.seq, m1.seq, m2.seq])).toBe(2);
+        const first = await store.receiptsFor([m1.seq]);
+        await new Promise((r) => setTimeout(r, 5));
+        expect(await store.addReceipts('bob', [m1.seq, m2.seq])).toBe(0);
+        expect(await store.addReceipts('carol', [m1.seq])).toBe(1);
+        // Messages that do not exist (purged, say) are skipped.
+        expect(await store.addReceipts('carol', [m2.seq + 1000, 0, -5, 2 ** 40])).toBe(0);
+        expect(await store.addReceipts('carol', [])).toBe(0);
+
+        const receipts = await store.receiptsFor([m2.seq, m1.seq, m2.seq + 1000]);
+        expect(receipts.map((r) => [r.messageSeq, r.userId])).toEqual([
+          [m1.seq, 'bob'],
+          [m1.seq, 'carol'],
+          [m2.seq, 'bob'],
+        ]);
+        for (const r of receipts) expect(r.deliveredAt).toBeInstanceOf(Date);
+        // The first receipt's time is kept.
+        expect(receipts[0]).toEqual(first[0]);
+        expect(Math.abs(receipts[0]!.deliveredAt.getTime() - Date.now())).toBeLessThan(60_000);
+        expect(await store.receiptsFor([])).toEqual([]);
+
+        await expectStorageError(store.addReceipts('nobody', [m1.seq]), 'INVALID_REFERENCE');
+        await expectStorageError(store.addReceipts('bob', [1.5]), 'INVALID_ARGUMENT');
+
+        // Many at once (more than one IN chunk), most of them no message.
+        const many = [...Array.from({ length: 1100 }, (_, i) => m2.seq + 1 + i), m1.seq, m2.seq];
+        expect(await store.addReceipts('alice', many)).toBe(2);
+        expect(await store.receiptsFor(many)).toHaveLength(5);
+      });
+
+      it('concurrent receipts for the same message count once; a repeat inside a transaction does not break it', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        const m1 = await send('c1', 'm1', 'alice');
+        const counts = await Promise.all(Array.from({ length: 10 }, () => store.addReceipts('bob', [m1.seq])));
+        expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
+        await store.transaction(async (tx) => {
+          expect(await tx.addReceipts('bob', [m1.seq])).toBe(0);
+          await tx.insertMessage(message('c1', 'm2', 'bob'));
+        });
+        expect(await store.messagesAfter(['c1'], m1.seq, 10, new Date())).toHaveLength(1);
+      });
+
+      it('undeliveredFor: the user’s conversations, not their own messages, without their receipt, from the epoch they joined, unexpired', async () => {
+        await user('carol');
+        await user('dave');
+        await conversation('A', ['alice', 'bob']);
+        await conversation('B', ['alice', 'carol']);
+        const a1 = await send('A', 'a1', 'alice');
+        const a2 = await send('A', 'a2', 'bob');
+        const b1 = await send('B', 'b1', 'alice');
+        await store.rotateEpoch('A', 2, {
+          keys: ['alice', 'bob', 'carol'].map((recipientId) => ({ recipientId, wrapped: wrap(2) })),
+          add: [{ userId: 'carol', role: 'MEMBER' }],
+        });
+        const a3 = await send('A', 'a3', 'alice', { epoch: 2 });
+        await send('A', 'a4', 'alice', { epoch: 2, expiresAt: new Date(Date.now() - 1000) });
+        const a5 = await send('A', 'a5', 'carol', { epoch: 2, expiresAt: later(60_000) });
+        const now = new Date();
+
+        expect(seqs(await store.undeliveredFor('bob', 10, now))).toEqual(seqs([a1, a3, a5]));
+        // Carol joined A at epoch 2: a1 is not hers to read.
+        expect(seqs(await store.undeliveredFor('carol', 10, now))).toEqual(seqs([b1, a3]));
+        expect(seqs(await store.undeliveredFor('alice', 10, now))).toEqual(seqs([a2, a5]));
+        expect(await store.undeliveredFor('dave', 10, now)).toEqual([]);
+
+        expect(await store.addReceipts('bob', [a1.seq, a5.seq])).toBe(2);
+        expect(await store.undeliveredFor('bob', 10, now)).toEqual([a3]);
+        // Another user's receipt does not count for carol.
+        expect(seqs(await store.undeliveredFor('carol', 1, now))).toEqual(seqs([b1]));
+        expect(await store.undeliveredFor('carol', 0, now)).toEqual([]);
+        // Expired since: gone from the list.
+        expect(seqs(await store.undeliveredFor('alice', 10, later(120_000)))).toEqual(seqs([a2]));
+        await expectStorageError(store.undeliveredFor('bob', -1, now), 'INVALID_ARGUMENT');
+
+        // Removed from A: nothing of A is undelivered to them any more.
+        await store.rotateEpoch('A', 3, { keys: [{ recipientId: 'alice', wrapped: wrap(3) }, { recipientId: 'carol', wrapped: wrap(3) }], remove: ['bob'] });
+        expect(await store.undeliveredFor('bob', 10, now)).toEqual([]);
+      });
+
+      it('rolls back with an enclosing transaction (and the message lock is released)', async () => {
+        await conversation('c1', ['alice', 'bob']);
+        const m1 = await send('c1', 'm1', 'alice');
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createConversation({ id: 'c2', kind: 'DIRECT', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [{ userId: 'alice', role: 'ADMIN' }], []);
+            await tx.rotateEpoch('c1', 2, { keys: [{ recipientId: 'alice', wrapped: wrap(2) }], remove: ['bob'] });
+            expect((await tx.insertMessage(message('c1', 'm2', 'alice', { epoch: 2 }))).created).toBe(true);
+            expect(await tx.addReceipts('bob', [m1.seq])).toBe(1);
+            expect(await tx.purgeExpiredMessages(new Date())).toBe(0);
+            throw new Error('abort');
+          }),
+        ).rejects.toThrow('abort');
+        expect(await store.findConversation('c2')).toBeNull();
+        expect((await store.findConversation('c1'))!.epoch).toBe(1);
+        expect((await store.members('c1')).map((m) => m.userId)).toEqual(['alice', 'bob']);
+        expect(seqs(await store.messagesAfter(['c1'], 0, 10, new Date()))).toEqual([m1.seq]);
+        expect(await store.receiptsFor([m1.seq])).toEqual([]);
+        expect((await store.insertMessage(message('c1', 'm2', 'alice'))).created).toBe(true);
+      });
+
+      it('refuses to read a conversation kind or member role it does not know', async () => {
+        const options = await target.fresh();
+        const s = await open(options);
+        await s.createUser({ id: 'alice', username: 'alice', signingKey: key(1), encryptionKey: key(2) }, firstKey());
+        const db = createClient(resolveDatabaseTarget(options));
+        try {
+          await db.conversation.create({ data: { id: 'c1', kind: 'CHANNEL', createdById: 'alice' } });
+          await db.conversation.create({ data: { id: 'c2', kind: 'GROUP', createdById: 'alice' } });
+          await db.conversationMember.create({ data: { conversationId: 'c2', userId: 'alice', role: 'OWNER', joinedEpoch: 1 } });
+        } finally {
+          await db.$disconnect();
+        }
+        await expectStorageError(s.findConversation('c1'), 'INVALID_ARGUMENT');
+        await expectStorageError(s.members('c2'), 'INVALID_ARGUMENT');
+        await expectStorageError(s.findMember('c2', 'alice'), 'INVALID_ARGUMENT');
       });
     });
 

@@ -1,0 +1,332 @@
+/**
+ * @module
+ * End-to-end encrypted conversations from a member's client (schema/messaging.graphql;
+ * docs/messaging.md). Portable: no `node:` imports.
+ *
+ * - Epoch keys: created by the member who starts an epoch (conversation creation, a
+ *   membership change, a scheduled or chosen rotation), wrapped for every member's
+ *   **verified** X25519 key (key directory), sent with the change. Fetched wrapped
+ *   (`myEpochKeys`) and unwrapped once per epoch, then held.
+ * - Sending: the body `{ "text": … }` is padded to a message bucket, sealed under the current
+ *   epoch key for ("Message.body", conversationId, clientId) and signed by the sender. The
+ *   client id is chosen here once, so retrying a send (same id, same envelope) never
+ *   duplicates it. A stale epoch (STALE_EPOCH) refreshes the keys and re-seals once; a due
+ *   scheduled rotation (EPOCH_EXPIRED) rotates first.
+ * - Opening: the signature is verified against the sender's pinned, verified keys before
+ *   anything is decrypted; a forged or tampered message is refused with a typed error.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
+import { equalBytes, utf8Decode } from '../crypto/bytes.js';
+import { envelopeToText, openEnvelope, parseEnvelopeText, sealSignedEnvelope, verifyEnvelopeSignature } from '../crypto/envelope.js';
+import { CryptoError, isCryptoError } from '../crypto/errors.js';
+import { SymmetricKeyRing, generateSymmetricKey, keyIdOf, rotateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import type { Location } from '../crypto/location.js';
+import { MESSAGE_BUCKETS } from '../crypto/padding.js';
+import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
+import { SessionError, graphqlRequest, type SessionOptions } from './session.js';
+
+export type ConversationKind = 'DIRECT' | 'GROUP';
+
+/** A message as the server lists or pushes it. */
+export interface WireMessage {
+  readonly seq: string;
+  readonly conversationId: string;
+  readonly clientId: string;
+  readonly sender: { readonly id: string; readonly username: string };
+  readonly epoch: number;
+  readonly body: string;
+  readonly expiresAt?: string | null;
+  readonly createdAt: string;
+}
+
+/** A message opened and verified. */
+export interface OpenedMessage {
+  readonly seq: string;
+  readonly conversationId: string;
+  readonly clientId: string;
+  readonly senderId: string;
+  readonly senderUsername: string;
+  readonly text: string;
+  readonly epoch: number;
+  readonly expiresAt: Date | null;
+  readonly createdAt: string;
+}
+
+export type MessageErrorCode = 'SIGNATURE_INVALID' | 'KEY_NOT_FOUND' | 'MESSAGE_INVALID' | 'EXPIRED';
+
+/** Why a message was refused on opening. Never carries plaintext or keys. */
+export class MessageError extends Error {
+  override readonly name = 'MessageError';
+  constructor(
+    readonly code: MessageErrorCode,
+    message: string,
+    readonly seq?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EpochKeyWire {
+  readonly conversationId: string;
+  readonly epoch: number;
+  readonly wrapped: string;
+}
+
+export interface MemberWire {
+  readonly userId: string;
+  readonly username: string;
+}
+
+/** How the messenger reaches the server. `graphqlMessagingTransport` is the usual one. */
+export interface MessagingTransport {
+  epochKeys(conversationIds: readonly string[]): Promise<readonly EpochKeyWire[]>;
+  conversation(id: string): Promise<{ readonly epoch: number; readonly members: readonly MemberWire[] }>;
+  create(input: { id: string; kind: ConversationKind; members: readonly string[]; historySharing: boolean; epochTtlSeconds: number | null; keys: readonly { recipientId: string; wrapped: string }[] }): Promise<void>;
+  addMembers(conversationId: string, usernames: readonly string[], keys: readonly { recipientId: string; wrapped: string }[], historyKeys: readonly { recipientId: string; epoch: number; wrapped: string }[]): Promise<void>;
+  removeMember(conversationId: string, username: string, keys: readonly { recipientId: string; wrapped: string }[]): Promise<void>;
+  rotate(conversationId: string, keys: readonly { recipientId: string; wrapped: string }[]): Promise<void>;
+  send(input: { conversationId: string; clientId: string; body: string; ttlSeconds: number | null }): Promise<WireMessage>;
+}
+
+/** What messaging needs of other users' keys: the key directory (src/client/directory.ts). */
+export interface MessagingDirectory {
+  verifiedKeys(username: string): Promise<{ readonly userId: string; readonly encryptionKey: Uint8Array }>;
+  resolveSigner(signingKeyId: Uint8Array): Promise<{ readonly userId: string; readonly username: string; readonly signingKey: Uint8Array } | null>;
+}
+
+export interface MessengerOptions {
+  readonly backend: CryptoBackend;
+  readonly userId: string;
+  readonly username: string;
+  readonly encryption: EncryptionKeyPair;
+  readonly signing: SigningKeyPair;
+  readonly directory: MessagingDirectory;
+  readonly transport: MessagingTransport;
+  /** Client ids and conversation ids (default: 16 random bytes, base64url). */
+  readonly newId?: () => string;
+}
+
+const epochLocation = (conversationId: string, epoch: number): Location => ({ coordinate: 'Conversation', ownerId: conversationId, objectId: `epoch:${epoch}` });
+const bodyLocation = (conversationId: string, clientId: string): Location => ({ coordinate: 'Message.body', ownerId: conversationId, objectId: clientId });
+
+export class Messenger {
+  private readonly ring = new SymmetricKeyRing();
+  /** Newest epoch key held per conversation. */
+  private readonly latest = new Map<string, SymmetricKey>();
+  private readonly held = new Set<string>();
+
+  constructor(private readonly options: MessengerOptions) {}
+
+  private newId(): string {
+    return this.options.newId?.() ?? base64urlEncode(this.options.backend.randomBytes(16));
+  }
+
+  private hold(conversationId: string, key: SymmetricKey): void {
+    const k = `${conversationId}\0${key.version}`;
+    if (!this.held.has(k)) {
+      this.ring.add(key);
+      this.held.add(k);
+    }
+    const current = this.latest.get(conversationId);
+    if (!current || current.version < key.version) this.latest.set(conversationId, key);
+  }
+
+  /** Fetches and unwraps this user's epoch keys of the conversations (each epoch once). */
+  async refreshKeys(conversationIds: readonly string[]): Promise<void> {
+    const { backend, encryption } = this.options;
+    for (const k of await this.options.transport.epochKeys(conversationIds)) {
+      if (this.held.has(`${k.conversationId}\0${k.epoch}`)) continue;
+      const header = parseWrappedKey(base64urlDecode(k.wrapped));
+      if (header.keyVersion !== k.epoch) continue;
+      try {
+        this.hold(k.conversationId, await unwrapKey(backend, k.wrapped, encryption, epochLocation(k.conversationId, k.epoch)));
+      } catch (e) {
+        if (!isCryptoError(e)) throw e; // a wrap that does not open here: its messages fail one by one
+      }
+    }
+  }
+
+  private async wrapFor(key: SymmetricKey, conversationId: string, usernames: readonly string[]): Promise<{ recipientId: string; wrapped: string }[]> {
+    const { backend } = this.options;
+    const out: { recipientId: string; wrapped: string }[] = [];
+    for (const name of new Set(usernames)) {
+      const member = name === this.options.username ? { userId: this.options.userId, encryptionKey: this.options.encryption.publicKey } : await this.options.directory.verifiedKeys(name);
+      const wrapped = await wrapKey(backend, key, epochLocation(conversationId, key.version), [{ keyId: keyIdOf(backend, 'x25519', member.encryptionKey), publicKey: member.encryptionKey }]);
+      out.push({ recipientId: member.userId, wrapped: wrappedKeyToText(wrapped) });
+    }
+    return out;
+  }
+
+  /** Starts a conversation with `usernames` (DIRECT: one other user); returns its id. */
+  async create(kind: ConversationKind, usernames: readonly string[], options: { historySharing?: boolean; epochTtlSeconds?: number } = {}): Promise<string> {
+    const id = this.newId();
+    const key = generateSymmetricKey(this.options.backend); // version 1 = epoch 1
+    const keys = await this.wrapFor(key, id, [this.options.username, ...usernames]);
+    await this.options.transport.create({ id, kind, members: usernames, historySharing: options.historySharing ?? false, epochTtlSeconds: options.epochTtlSeconds ?? null, keys });
+    this.hold(id, key);
+    return id;
+  }
+
+  private async currentKey(conversationId: string): Promise<SymmetricKey> {
+    if (!this.latest.has(conversationId)) await this.refreshKeys([conversationId]);
+    const key = this.latest.get(conversationId);
+    if (!key) throw new CryptoError('KEY_NOT_FOUND', `no epoch key for conversation ${conversationId}`);
+    return key;
+  }
+
+  /** The next epoch's key, wrapped for `usernames` (verified keys). */
+  private async nextEpoch(conversationId: string, usernames: readonly string[]): Promise<{ key: SymmetricKey; keys: { recipientId: string; wrapped: string }[] }> {
+    await this.refreshKeys([conversationId]);
+    const key = rotateSymmetricKey(this.options.backend, await this.currentKey(conversationId));
+    return { key, keys: await this.wrapFor(key, conversationId, usernames) };
+  }
+
+  private async memberNames(conversationId: string): Promise<string[]> {
+    return (await this.options.transport.conversation(conversationId)).members.map((m) => m.username);
+  }
+
+  /** Adds members (admins); a new epoch starts, and with history sharing they get the earlier ones. */
+  async addMembers(conversationId: string, usernames: readonly string[], options: { shareHistory?: boolean } = {}): Promise<void> {
+    const names = [...new Set([...(await this.memberNames(conversationId)), ...usernames])];
+    const { key, keys } = await this.nextEpoch(conversationId, names);
+    const historyKeys: { recipientId: string; epoch: number; wrapped: string }[] = [];
+    if (options.shareHistory) {
+      for (let epoch = 1; epoch < key.version; epoch++) {
+        const old = this.ring.get(key.id, epoch);
+        for (const w of await this.wrapFor(old, conversationId, usernames)) historyKeys.push({ ...w, epoch });
+      }
+    }
+    await this.options.transport.addMembers(conversationId, usernames, keys, historyKeys);
+    this.hold(conversationId, key);
+  }
+
+  /** Removes a member (or leaves, with one's own name); the others move to a new epoch. */
+  async removeMember(conversationId: string, username: string): Promise<void> {
+    const remaining = (await this.memberNames(conversationId)).filter((n) => n !== username);
+    const { key, keys } = await this.nextEpoch(conversationId, remaining);
+    await this.options.transport.removeMember(conversationId, username, keys);
+    if (username !== this.options.username) this.hold(conversationId, key);
+  }
+
+  /** Starts a new epoch for the same members. */
+  async rotate(conversationId: string): Promise<void> {
+    const { key, keys } = await this.nextEpoch(conversationId, await this.memberNames(conversationId));
+    await this.options.transport.rotate(conversationId, keys);
+    this.hold(conversationId, key);
+  }
+
+  /** Seals a message (signed, padded) for the current epoch; the same clientId on retry. */
+  async seal(conversationId: string, text: string, clientId: string): Promise<string> {
+    const key = await this.currentKey(conversationId);
+    const env = await sealSignedEnvelope(this.options.backend, key, bodyLocation(conversationId, clientId), JSON.stringify({ text }), this.options.signing, { padding: MESSAGE_BUCKETS });
+    return envelopeToText(env);
+  }
+
+  /**
+   * Sends `text`. `clientId` (default: new) makes retries safe: call again with the same id
+   * after a network failure and the server returns the message it already has.
+   */
+  async send(conversationId: string, text: string, options: { clientId?: string; ttlSeconds?: number } = {}): Promise<WireMessage> {
+    const clientId = options.clientId ?? this.newId();
+    const attempt = async (): Promise<WireMessage> =>
+      this.options.transport.send({ conversationId, clientId, body: await this.seal(conversationId, text, clientId), ttlSeconds: options.ttlSeconds ?? null });
+    try {
+      return await attempt();
+    } catch (e) {
+      if (e instanceof SessionError && e.code === 'STALE_EPOCH') {
+        await this.refreshKeys([conversationId]);
+        return attempt();
+      }
+      if (e instanceof SessionError && e.code === 'EPOCH_EXPIRED') {
+        await this.rotate(conversationId);
+        return attempt();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Verifies and opens a message: the signature against the sender's verified, pinned keys
+   * (the signer must be the sender the server names), then the body under the epoch key.
+   */
+  async open(m: WireMessage, now: Date = new Date()): Promise<OpenedMessage> {
+    const { backend } = this.options;
+    if (m.expiresAt && new Date(m.expiresAt) <= now) throw new MessageError('EXPIRED', 'the message has expired', m.seq);
+    let env;
+    try {
+      env = parseEnvelopeText(m.body);
+    } catch {
+      throw new MessageError('MESSAGE_INVALID', 'the body is not an envelope', m.seq);
+    }
+    if (!env.signed || !env.signerKeyId) throw new MessageError('SIGNATURE_INVALID', 'the message is not signed', m.seq);
+    const signer = await this.options.directory.resolveSigner(env.signerKeyId);
+    if (!signer || signer.userId !== m.sender.id || !equalBytes(keyIdOf(backend, 'ed25519', signer.signingKey), env.signerKeyId)) {
+      throw new MessageError('SIGNATURE_INVALID', 'the signer is not the sender', m.seq);
+    }
+    try {
+      await verifyEnvelopeSignature(backend, env, signer.signingKey);
+    } catch {
+      throw new MessageError('SIGNATURE_INVALID', 'the signature does not verify', m.seq);
+    }
+    if (!this.held.has(`${m.conversationId}\0${env.keyVersion}`)) await this.refreshKeys([m.conversationId]);
+    let body: { text?: unknown };
+    try {
+      body = JSON.parse(utf8Decode(openEnvelope(backend, env, this.ring, bodyLocation(m.conversationId, m.clientId)).plaintext)) as { text?: unknown };
+    } catch (e) {
+      if (isCryptoError(e) && (e.code === 'KEY_NOT_FOUND' || e.code === 'KEY_VERSION_MISMATCH')) throw new MessageError('KEY_NOT_FOUND', `no key for epoch ${env.keyVersion}`, m.seq);
+      throw new MessageError('MESSAGE_INVALID', 'the message does not open (tampered or misplaced)', m.seq);
+    }
+    if (typeof body.text !== 'string') throw new MessageError('MESSAGE_INVALID', 'the body has no text', m.seq);
+    return {
+      seq: m.seq,
+      conversationId: m.conversationId,
+      clientId: m.clientId,
+      senderId: signer.userId,
+      senderUsername: signer.username,
+      text: body.text,
+      epoch: env.keyVersion,
+      expiresAt: m.expiresAt ? new Date(m.expiresAt) : null,
+      createdAt: m.createdAt,
+    };
+  }
+}
+
+export const MESSAGE_FIELDS = 'seq conversationId clientId sender { id username } epoch body expiresAt createdAt';
+const EPOCH_KEYS = 'query VgEpochKeys($ids: [ID!]!) { myEpochKeys(conversationIds: $ids) { conversationId epoch wrapped } }';
+const CONVERSATION = 'query VgConversation($id: ID!) { conversation(id: $id) { epoch members { user { id username } } } }';
+const CREATE = 'mutation VgCreateConversation($i: CreateConversationInput!) { createConversation(input: $i) { id } }';
+const ADD = 'mutation VgAddMembers($c: ID!, $u: [String!]!, $k: [EpochKeyInput!]!, $h: [HistoryKeyInput!]) { addMembers(conversationId: $c, usernames: $u, keys: $k, historyKeys: $h) { epoch } }';
+const REMOVE = 'mutation VgRemoveMember($c: ID!, $u: String!, $k: [EpochKeyInput!]!) { removeMember(conversationId: $c, username: $u, keys: $k) { epoch } }';
+const ROTATE = 'mutation VgRotateEpoch($c: ID!, $k: [EpochKeyInput!]!) { rotateEpoch(conversationId: $c, keys: $k) { epoch } }';
+const SEND = `mutation VgSendMessage($i: SendMessageInput!) { sendMessage(input: $i) { ${MESSAGE_FIELDS} } }`;
+
+/** The messaging API of schema/messaging.graphql over plain `fetch`. */
+export function graphqlMessagingTransport(endpoint: string, token: () => string, options: SessionOptions = {}): MessagingTransport {
+  const call = <T>(query: string, variables: Record<string, unknown>) => graphqlRequest<T>(endpoint, query, variables, { ...options, token: token() });
+  return {
+    async epochKeys(conversationIds) {
+      return (await call<{ myEpochKeys: EpochKeyWire[] }>(EPOCH_KEYS, { ids: conversationIds })).myEpochKeys;
+    },
+    async conversation(id) {
+      const c = (await call<{ conversation: { epoch: number; members: { user: { id: string; username: string } }[] } | null }>(CONVERSATION, { id })).conversation;
+      if (!c) throw new SessionError('NOT_FOUND', 'no such conversation');
+      return { epoch: c.epoch, members: c.members.map((m) => ({ userId: m.user.id, username: m.user.username })) };
+    },
+    async create(input) {
+      await call(CREATE, { i: input });
+    },
+    async addMembers(conversationId, usernames, keys, historyKeys) {
+      await call(ADD, { c: conversationId, u: usernames, k: keys, h: historyKeys });
+    },
+    async removeMember(conversationId, username, keys) {
+      await call(REMOVE, { c: conversationId, u: username, k: keys });
+    },
+    async rotate(conversationId, keys) {
+      await call(ROTATE, { c: conversationId, k: keys });
+    },
+    async send(input) {
+      return (await call<{ sendMessage: WireMessage }>(SEND, { i: input })).sendMessage;
+    },
+  };
+}

@@ -1,0 +1,232 @@
+// Conversations and end-to-end encrypted messages through the real gateway on a real
+// SQLite file: the client `Messenger` (epoch keys wrapped for verified keys, signed and
+// padded bodies), the gateway's checks, idempotent sends, cursors, receipts, live delivery
+// and resume over real WebSockets, and what a removed member, a forger or a tamperer gets.
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
+import { envelopeToText, parseEnvelopeText, sealSignedEnvelope } from '../../src/crypto/envelope.js';
+import { isCryptoError } from '../../src/crypto/errors.js';
+import { generateSymmetricKey, signingKeyPairFromSeed } from '../../src/crypto/keys.js';
+import { MESSAGE_BUCKETS } from '../../src/crypto/padding.js';
+import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
+import { MemoryKeyStore } from '../../src/client/keystore.js';
+import { MESSAGE_FIELDS, MessageError, Messenger, graphqlMessagingTransport, type WireMessage } from '../../src/client/messaging.js';
+import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
+import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+let t: TestGateway;
+const clients: Client[] = [];
+
+interface Member {
+  readonly username: string;
+  readonly userId: string;
+  readonly token: string;
+  readonly messenger: Messenger;
+  readonly signingSeed: Uint8Array;
+}
+
+async function member(username: string): Promise<Member> {
+  const keystore = new MemoryKeyStore();
+  await createIdentity(nodeBackend, keystore);
+  const { userId } = await register(t.gateway.url, username, keystore, nodeBackend);
+  const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
+  const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
+  const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(t.gateway.url, () => token) });
+  const messenger = new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(t.gateway.url, () => token) });
+  return { username, userId, token, messenger, signingSeed: signing.seed };
+}
+
+const LIST = `query L($c: ID!, $a: ID) { messages(conversationId: $c, after: $a) { nodes { ${MESSAGE_FIELDS} } cursor } }`;
+const SEND = `mutation S($i: SendMessageInput!) { sendMessage(input: $i) { ${MESSAGE_FIELDS} } }`;
+
+async function list(m: Member, conversationId: string, after?: string) {
+  const r = await t.gql<{ messages: { nodes: WireMessage[]; cursor: string } }>(LIST, { c: conversationId, a: after ?? null }, m.token);
+  return r;
+}
+
+function codes(r: { errors?: { extensions?: { code?: string } }[] }): (string | undefined)[] {
+  return (r.errors ?? []).map((e) => e.extensions?.code);
+}
+
+function subscribe(m: Member, variables: Record<string, unknown>) {
+  const c = createClient({ url: t.gateway.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { token: m.token } });
+  clients.push(c);
+  const events: WireMessage[] = [];
+  const errors: unknown[] = [];
+  const stop = c.subscribe(
+    { query: `subscription M($c: ID, $a: ID) { messageAdded(conversationId: $c, after: $a) { ${MESSAGE_FIELDS} } }`, variables },
+    { next: (r) => (r.errors ? errors.push(r.errors) : events.push((r.data as { messageAdded: WireMessage }).messageAdded)), error: (e) => errors.push(e), complete: () => undefined },
+  );
+  return { events, errors, stop };
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let alice: Member;
+let bob: Member;
+let carol: Member;
+let mallory: Member;
+let group: string;
+
+beforeAll(async () => {
+  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
+  alice = await member('alice');
+  bob = await member('bob');
+  carol = await member('carol');
+  mallory = await member('mallory');
+  group = await alice.messenger.create('GROUP', ['bob', 'carol']);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  await t?.close();
+});
+
+describe('a group conversation', () => {
+  it('members send and read; bodies are signed envelopes padded to a bucket; the server holds no plaintext', async () => {
+    const sent = await bob.messenger.send(group, 'hello from bob');
+    const env = parseEnvelopeText(sent.body);
+    expect(env.signed).toBe(true);
+    expect(env.keyVersion).toBe(1);
+    // 256-byte bucket + overhead: the length says only "short".
+    expect(base64urlDecode(sent.body).length).toBeGreaterThan(256);
+    const r = await list(alice, group);
+    expect(r.errors).toBeUndefined();
+    const opened = await Promise.all(r.data!.messages.nodes.map((m) => alice.messenger.open(m)));
+    expect(opened.map((m) => `${m.senderUsername}: ${m.text}`)).toEqual(['bob: hello from bob']);
+    const stored = await t.gateway.store.findMessage(Number(sent.seq));
+    expect(stored!.body).not.toContain('hello');
+    expect(Buffer.from(base64urlDecode(stored!.body)).includes(Buffer.from('hello from bob'))).toBe(false);
+  });
+
+  it('a retried send with the same client id is stored once; the same id with another body is CONFLICT', async () => {
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const body = await alice.messenger.seal(group, 'only once', clientId);
+    const first = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body } }, alice.token);
+    const again = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body } }, alice.token);
+    expect(again.data!.sendMessage.seq).toBe(first.data!.sendMessage.seq);
+    const other = await alice.messenger.seal(group, 'something else', clientId);
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body: other } }, alice.token))).toEqual(['CONFLICT']);
+    const texts = (await Promise.all((await list(carol, group)).data!.messages.nodes.map((m) => carol.messenger.open(m)))).map((m) => m.text);
+    expect(texts.filter((x) => x === 'only once')).toHaveLength(1);
+  });
+
+  it('the gateway refuses: non-members (NOT_FOUND), misplaced, unsigned or foreign-signed bodies, stale epochs', async () => {
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const body = await alice.messenger.seal(group, 'x', clientId);
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body } }, mallory.token))).toEqual(['NOT_FOUND']);
+    expect(codes(await list(mallory, group))).toEqual(['NOT_FOUND']);
+    // Sealed for another client id: BAD_SEALED_VALUE.
+    const other = base64urlEncode(nodeBackend.randomBytes(16));
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId: other, body } }, alice.token))).toEqual(['BAD_SEALED_VALUE']);
+    // Alice's envelope sent by Bob: not signed by the sender.
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body } }, bob.token))).toEqual(['BAD_SIGNATURE']);
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body: 'hello in plaintext' } }, alice.token))).toEqual(['BAD_SEALED_VALUE']);
+  });
+
+  it('acknowledge: recipients only; the sender sees receipts; undelivered shrinks', async () => {
+    const sent = await alice.messenger.send(group, 'please ack');
+    const undeliveredQ = `{ undelivered { seq } }`;
+    const before = await t.gql<{ undelivered: { seq: string }[] }>(undeliveredQ, {}, bob.token);
+    expect(before.data!.undelivered.map((m) => m.seq)).toContain(sent.seq);
+    const ACK = 'mutation A($s: [ID!]!) { acknowledge(seqs: $s) }';
+    expect(codes(await t.gql(ACK, { s: [sent.seq] }, alice.token))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await t.gql(ACK, { s: [sent.seq] }, mallory.token))).toEqual(['NOT_FOUND']);
+    expect((await t.gql<{ acknowledge: number }>(ACK, { s: [sent.seq] }, bob.token)).data!.acknowledge).toBe(1);
+    expect((await t.gql<{ acknowledge: number }>(ACK, { s: [sent.seq] }, bob.token)).data!.acknowledge).toBe(0);
+    const after = await t.gql<{ undelivered: { seq: string }[] }>(undeliveredQ, {}, bob.token);
+    expect(after.data!.undelivered.map((m) => m.seq)).not.toContain(sent.seq);
+    const receipts = `query R($c: ID!, $a: ID) { messages(conversationId: $c, after: $a) { nodes { seq receipts { user { username } } } } }`;
+    const bySender = await t.gql<{ messages: { nodes: { seq: string; receipts: { user: { username: string } }[] }[] } }>(receipts, { c: group, a: String(Number(sent.seq) - 1) }, alice.token);
+    expect(bySender.data!.messages.nodes[0]!.receipts.map((r) => r.user.username)).toEqual(['bob']);
+    const byOther = await t.gql<{ messages: { nodes: { receipts: unknown[] }[] } }>(receipts, { c: group, a: String(Number(sent.seq) - 1) }, carol.token);
+    expect(byOther.data!.messages.nodes[0]!.receipts).toEqual([]);
+  });
+});
+
+describe('live delivery and resume over WebSockets', () => {
+  it('a subscriber receives each message once, live; resuming from a cursor delivers what was missed, then live, without duplicates', async () => {
+    const live = subscribe(bob, { c: group });
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${group}`) >= 1, 'the subscription');
+    const first = await alice.messenger.send(group, 'live 1');
+    await waitFor(() => live.events.length === 1, 'the live event');
+    expect((await bob.messenger.open(live.events[0]!)).text).toBe('live 1');
+    live.stop();
+    // Offline: three messages. Then resume from the last seq seen.
+    for (const text of ['missed 1', 'missed 2', 'missed 3']) await alice.messenger.send(group, text);
+    const resumed = subscribe(bob, { c: group, a: first.seq });
+    await waitFor(() => resumed.events.length === 3, 'the replay');
+    await alice.messenger.send(group, 'live 2');
+    await waitFor(() => resumed.events.length === 4, 'live after the replay');
+    const texts = await Promise.all(resumed.events.map(async (m) => (await bob.messenger.open(m)).text));
+    expect(texts).toEqual(['missed 1', 'missed 2', 'missed 3', 'live 2']);
+    const seqs = resumed.events.map((m) => Number(m.seq));
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+    resumed.stop();
+  });
+});
+
+describe('membership and epochs', () => {
+  it('a removed member cannot read what follows: no access at the gateway, and no key for the new epoch', async () => {
+    await alice.messenger.removeMember(group, 'carol');
+    const after = await alice.messenger.send(group, 'after carol left');
+    expect(parseEnvelopeText(after.body).keyVersion).toBe(2);
+    expect(codes(await list(carol, group))).toEqual(['NOT_FOUND']);
+    // The stored message, as a copy of the database shows it, with every key Carol holds.
+    const stored = (await t.gateway.store.findMessage(Number(after.seq)))!;
+    await expect(carol.messenger.open({ ...after, body: stored.body })).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    // Bob moved to the new epoch and reads it.
+    expect((await bob.messenger.open(after)).text).toBe('after carol left');
+  });
+
+  it('an added member reads from the epoch they join (history off); a message under an old epoch is STALE_EPOCH', async () => {
+    const dave = await member('dave');
+    await alice.messenger.addMembers(group, ['dave']);
+    const r = await list(dave, group);
+    expect(r.data!.messages.nodes.every((m) => m.epoch >= 3)).toBe(true);
+    const hello = await bob.messenger.send(group, 'welcome dave');
+    expect((await dave.messenger.open(hello)).text).toBe('welcome dave');
+    // Bob seals under epoch 2 by hand: refused.
+    const old = generateSymmetricKey(nodeBackend);
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const signing = await signingKeyPairFromSeed(nodeBackend, bob.signingSeed);
+    const stale = envelopeToText(await sealSignedEnvelope(nodeBackend, { ...old, version: 2 }, { coordinate: 'Message.body', ownerId: group, objectId: clientId }, '{"text":"old"}', signing, { padding: MESSAGE_BUCKETS }));
+    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body: stale } }, bob.token))).toEqual(['STALE_EPOCH']);
+  });
+
+  it('a forged message (signed by someone else) and a tampered one are refused by the reader', async () => {
+    const real = await bob.messenger.send(group, 'genuine');
+    // Signed by Mallory but claimed as Bob's (what a compromised server could store).
+    const clientId = real.clientId;
+    const malloryKeys = await signingKeyPairFromSeed(nodeBackend, mallory.signingSeed);
+    const epochKey = generateSymmetricKey(nodeBackend);
+    const forged = envelopeToText(await sealSignedEnvelope(nodeBackend, { ...epochKey, version: 3 }, { coordinate: 'Message.body', ownerId: group, objectId: clientId }, '{"text":"forged"}', malloryKeys, { padding: MESSAGE_BUCKETS }));
+    await expect(alice.messenger.open({ ...real, body: forged })).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
+    const bytes = base64urlDecode(real.body);
+    bytes[100] = bytes[100]! ^ 1;
+    const tampered = { ...real, body: base64urlEncode(bytes) };
+    const e = await alice.messenger.open(tampered).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MessageError);
+    expect((e as MessageError).code).toBe('SIGNATURE_INVALID');
+    expect(isCryptoError(e)).toBe(false);
+  });
+});
+
+describe('disappearing messages', () => {
+  it('a message with a TTL is hidden by clients after expiresAt and deleted by the purge', async () => {
+    const sent = await alice.messenger.send(group, 'self-destructs', { ttlSeconds: 60 });
+    expect(sent.expiresAt).not.toBeNull();
+    await expect(bob.messenger.open(sent, new Date(Date.parse(sent.expiresAt!) + 1))).rejects.toMatchObject({ code: 'EXPIRED' });
+    expect(await t.gateway.store.purgeExpiredMessages(new Date(Date.parse(sent.expiresAt!) + 1))).toBeGreaterThanOrEqual(1);
+    expect(await t.gateway.store.findMessage(Number(sent.seq))).toBeNull();
+  });
+});
