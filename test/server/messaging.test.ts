@@ -2,6 +2,8 @@
 // SQLite file: the client `Messenger` (epoch keys wrapped for verified keys, signed and
 // padded bodies), the gateway's checks, idempotent sends, cursors, receipts, live delivery
 // and resume over real WebSockets, and what a removed member, a forger or a tamperer gets.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -228,5 +230,47 @@ describe('disappearing messages', () => {
     await expect(bob.messenger.open(sent, new Date(Date.parse(sent.expiresAt!) + 1))).rejects.toMatchObject({ code: 'EXPIRED' });
     expect(await t.gateway.store.purgeExpiredMessages(new Date(Date.parse(sent.expiresAt!) + 1))).toBeGreaterThanOrEqual(1);
     expect(await t.gateway.store.findMessage(Number(sent.seq))).toBeNull();
+  });
+});
+
+describe('more epochs and subscriptions', () => {
+  it('a scheduled rotation: once the epoch is older than epochTtlSeconds, sending says EPOCH_EXPIRED and the Messenger rotates first', async () => {
+    const chat = await alice.messenger.create('DIRECT', ['bob'], { epochTtlSeconds: 3600 });
+    await alice.messenger.send(chat, 'epoch one');
+    // Two hours pass (the epoch's start moved back in the database file).
+    const db = new Database(join(t.dataDir, 'veilgraph.db'));
+    const row = db.prepare('SELECT "epochStartedAt" AS at FROM "Conversation" WHERE id = ?').get(chat) as { at: number | string };
+    const earlier = typeof row.at === 'number' ? row.at - 7_200_000 : new Date(Date.parse(row.at) - 7_200_000).toISOString();
+    db.prepare('UPDATE "Conversation" SET "epochStartedAt" = ? WHERE id = ?').run(earlier, chat);
+    db.close();
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const raw = await t.gql(SEND, { i: { conversationId: chat, clientId, body: await alice.messenger.seal(chat, 'late', clientId) } }, alice.token);
+    expect(codes(raw)).toEqual(['EPOCH_EXPIRED']);
+    const sent = await alice.messenger.send(chat, 'epoch two, after the scheduled rotation');
+    expect(sent.epoch).toBe(2);
+    expect((await bob.messenger.open(sent)).text).toBe('epoch two, after the scheduled rotation');
+  });
+
+  it('history sharing (explicit): an added member reads the earlier epochs too', async () => {
+    const erin = await member('erin');
+    const chat = await alice.messenger.create('GROUP', ['bob'], { historySharing: true });
+    await bob.messenger.send(chat, 'before erin');
+    await alice.messenger.addMembers(chat, ['erin'], { shareHistory: true });
+    const r = await list(erin, chat);
+    const texts = await Promise.all(r.data!.messages.nodes.map(async (m) => (await erin.messenger.open(m)).text));
+    expect(texts).toEqual(['before erin']);
+  });
+
+  it("without a conversation id, a subscription carries all of the viewer's conversations", async () => {
+    const frank = await member('frank');
+    const one = await alice.messenger.create('DIRECT', ['frank']);
+    const two = await bob.messenger.create('GROUP', ['frank', 'alice']);
+    const all = subscribe(frank, {});
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${one}`) >= 1 && t.gateway.pubsub.subscriberCount(`Conversation:${two}`) >= 1, 'the subscription');
+    await alice.messenger.send(one, 'to frank directly');
+    await bob.messenger.send(two, 'to the group with frank');
+    await waitFor(() => all.events.length === 2, 'both messages');
+    expect(await Promise.all(all.events.map(async (m) => (await frank.messenger.open(m)).text))).toEqual(['to frank directly', 'to the group with frank']);
+    all.stop();
   });
 });
