@@ -32,6 +32,7 @@ import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
 import { PostgresPubSub } from './pubsub-postgres.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { messagingResolvers } from './resolvers/messaging.js';
+import { userEventResolvers } from './resolvers/user-events.js';
 import { createSharingResolvers } from './resolvers/sharing.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
@@ -115,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     createDirectoryResolvers(),
     createSharingResolvers(ownerLookups(store, options.owners)),
     messagingResolvers,
+    userEventResolvers,
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);

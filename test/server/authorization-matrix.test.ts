@@ -357,6 +357,33 @@ const CASES: Record<string, Case> = {
     why: 'members only; to anyone else the conversation does not exist',
     args: (w) => ({ conversationId: w.aliceConversation }),
   },
+  'Subscription.contactEvents': {
+    outcome: 'SELF',
+    why: "the token user's own topic only: events about requests to and from Mallory, none of Alice's",
+    args: () => ({}),
+    ready: (w) => until(() => w.t.gateway.pubsub.subscriberCount(`User:${w.mallory.id}:contacts`) > 0, 'the subscription was not registered'),
+    trigger: async (w) => {
+      // Alice asks Mallory (the event), then takes it back (state as before).
+      ok(await w.t.gql('mutation R($u: String!) { requestContact(username: $u) { outcome } }', { u: w.mallory.username }, w.alice.token));
+      ok(await w.t.gql('mutation C($u: String!) { cancelContactRequest(username: $u) }', { u: w.mallory.username }, w.alice.token));
+    },
+    check: (v, w) => expect(v).toMatchObject({ kind: 'REQUEST_RECEIVED', user: { username: w.alice.username } }),
+  },
+  'Subscription.contactKeyChanged': {
+    outcome: 'SELF',
+    why: "key changes of the token user's contacts only (Dave is Mallory's contact; Alice is not)",
+    args: () => ({}),
+    ready: (w) => until(() => w.t.gateway.pubsub.subscriberCount(`User:${w.mallory.id}:keys`) > 0, 'the subscription was not registered'),
+    trigger: async (w) => {
+      const signing = await generateSigningKeyPair(nodeBackend);
+      const encryption = await generateEncryptionKeyPair(nodeBackend);
+      const statement = { realm: 'veilgraph', username: w.dave.username, version: 2, previousSigningKey: w.dave.signing.publicKey, signingKey: signing.publicKey, encryptionKey: encryption.publicKey };
+      const signature = await signKeyVersion(nodeBackend, statement, w.dave.signing.seed, signing.seed);
+      const input = { version: 2, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(signature) };
+      ok(await w.t.gql('mutation K($i: RotateIdentityKeysInput!) { rotateIdentityKeys(input: $i) { version } }', { i: input }, w.dave.token));
+    },
+    check: (v, w) => expect(v).toMatchObject({ version: 2, user: { username: w.dave.username } }),
+  },
   'Subscription.profileUpdated': {
     outcome: 'PUBLIC_ONLY',
     why: 'like profile(id): each event carries PUBLIC fields, and a FORBIDDEN error per other field',

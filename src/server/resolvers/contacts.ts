@@ -11,6 +11,7 @@ import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { gatewayError } from '../errors.js';
 import type { ContactRow, UserRow } from '../storage/store.js';
+import { publishContactEvent } from './user-events.js';
 import { withErrorCodes } from './wrap.js';
 
 /** Most users, contacts or requests per page. */
@@ -112,6 +113,8 @@ export const contactResolvers = {
       const other = await userNamed(ctx, args.username);
       if (other.id === viewer.id) throw gatewayError('BAD_USER_INPUT', 'you cannot ask yourself to be a contact', { field: 'username' });
       const { outcome, row } = await ctx.store.requestContact(viewer.id, other.id);
+      if (outcome === 'requested') publishContactEvent(ctx, other.id, 'REQUEST_RECEIVED', viewer.id);
+      if (outcome === 'accepted') publishContactEvent(ctx, other.id, 'REQUEST_ACCEPTED', viewer.id);
       switch (outcome) {
         case 'requested':
           return { outcome: 'REQUESTED', user: other, request: requestNode(row, other, viewer.id), contact: null };
@@ -129,6 +132,7 @@ export const contactResolvers = {
       const other = await userNamed(ctx, args.username);
       const row = await ctx.store.acceptContact(viewer.id, other.id);
       if (!row) throw gatewayError('NOT_FOUND', 'no pending contact request from this user', { field: 'username' });
+      publishContactEvent(ctx, other.id, 'REQUEST_ACCEPTED', viewer.id);
       return contactNode(row, other);
     },
 
@@ -136,6 +140,7 @@ export const contactResolvers = {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContactRequest(other.id, viewer.id))) throw gatewayError('NOT_FOUND', 'no pending contact request from this user', { field: 'username' });
+      publishContactEvent(ctx, other.id, 'REQUEST_REJECTED', viewer.id);
       return true;
     },
 
@@ -143,6 +148,7 @@ export const contactResolvers = {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContactRequest(viewer.id, other.id))) throw gatewayError('NOT_FOUND', 'no pending contact request to this user', { field: 'username' });
+      publishContactEvent(ctx, other.id, 'REQUEST_CANCELLED', viewer.id);
       return true;
     },
 
@@ -150,6 +156,7 @@ export const contactResolvers = {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContact(viewer.id, other.id))) throw gatewayError('NOT_FOUND', 'not a contact', { field: 'username' });
+      publishContactEvent(ctx, other.id, 'CONTACT_REMOVED', viewer.id);
       return true;
     },
   }),

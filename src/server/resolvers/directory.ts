@@ -17,6 +17,7 @@ import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { gatewayError, unauthenticated } from '../errors.js';
 import type { UserKeyRow } from '../storage/store.js';
+import { publishKeyChange } from './user-events.js';
 import { withErrorCodes } from './wrap.js';
 
 /** Most signing key ids per `keyOwners` request. */
@@ -108,6 +109,8 @@ export function createDirectoryResolvers() {
         const stored = (await ctx.store.userKeys(user.id)).find((k) => k.version === input.version);
         if (!stored) throw new Error('the stored key version is missing');
         ctx.log.info('directory.rotated', { userId: user.id, version: input.version });
+        // After the commit: contacts re-fetch and verify the new version (an event is a hint).
+        await publishKeyChange(ctx, user.id, input.version);
         return keyVersionOut(stored);
       },
     }),
