@@ -19,6 +19,7 @@
  */
 import type { GatewayContext } from '../context.js';
 import type { MessageRow } from '../storage/store.js';
+import { acquireFeed, releaseFeed } from './conversation-feed.js';
 
 const PAGE = 200;
 
@@ -54,14 +55,17 @@ export function messageStream(ctx: GatewayContext, viewerId: string, conversatio
     })();
   }
 
+  // Membership only changes together with the epoch (adding or removing a member starts a
+  // new one), so the subscriber's access to a conversation is looked up again only when a
+  // message of a newer epoch than the last check arrives.
+  const access = new Map<string, { joinedEpoch: number; history: boolean; checkedAtEpoch: number } | null>();
   const readable = async (rows: readonly MessageRow[]): Promise<MessageRow[]> => {
     const out: MessageRow[] = [];
-    const access = new Map<string, { joinedEpoch: number; history: boolean } | null>();
     for (const m of rows) {
       let a = access.get(m.conversationId);
-      if (a === undefined) {
+      if (a === undefined || (a !== null && m.epoch > a.checkedAtEpoch)) {
         const [member, conversation] = await Promise.all([ctx.store.findMember(m.conversationId, viewerId), ctx.store.findConversation(m.conversationId)]);
-        a = member && conversation ? { joinedEpoch: member.joinedEpoch, history: conversation.historySharing } : null;
+        a = member && conversation ? { joinedEpoch: member.joinedEpoch, history: conversation.historySharing, checkedAtEpoch: conversation.epoch } : null;
         access.set(m.conversationId, a);
       }
       if (a && (a.history || m.epoch >= a.joinedEpoch)) out.push(m);
@@ -69,10 +73,16 @@ export function messageStream(ctx: GatewayContext, viewerId: string, conversatio
     return out;
   };
 
-  /** Reads and queues everything stored after `delivered`. */
-  const catchUp = async (): Promise<void> => {
+  // One conversation: read through the instance's shared feed (one query per new message
+  // for all of its subscribers here). Several: read directly.
+  const feed = conversationIds.length === 1 ? acquireFeed(ctx.store, conversationIds[0]!) : null;
+  const read = (after: number, atLeast: number): Promise<MessageRow[]> =>
+    feed ? feed.after(after, atLeast) : ctx.store.messagesAfter(conversationIds, after, PAGE, new Date());
+
+  /** Reads and queues everything stored after `delivered` (by default: all stored now; else at least up to `atLeast`). */
+  const catchUp = async (atLeast = Number.MAX_SAFE_INTEGER): Promise<void> => {
     for (;;) {
-      const rows = await ctx.store.messagesAfter(conversationIds, delivered ?? 0, PAGE, new Date());
+      const rows = await read(delivered ?? 0, atLeast);
       if (rows.length === 0) return;
       delivered = rows[rows.length - 1]!.seq;
       ready.push(...(await readable(rows)));
@@ -95,12 +105,13 @@ export function messageStream(ctx: GatewayContext, viewerId: string, conversatio
           await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        if (seq > delivered!) await catchUp();
+        if (seq > delivered!) await catchUp(seq);
       }
       if (done) return { value: undefined, done: true };
       return { value: ready.shift()!, done: false };
     },
     async return(): Promise<IteratorResult<MessageRow>> {
+      if (!done && feed) releaseFeed(ctx.store, feed);
       done = true;
       notify();
       await Promise.all(sources.map((s) => s.return?.()));
