@@ -10,6 +10,12 @@
  *   5. What the server held: envelopes and wrapped keys, no plaintext.
  *
  * Exits non-zero, naming the step, if any step does not behave so.
+ *
+ *   npm run demo:chat                                  embedded default: one gateway, SQLite
+ *   npm run demo:chat -- --database-url postgres://…   two gateways on that PostgreSQL
+ *                                                      database: Alice on the first, Bob and
+ *                                                      Carol on the second, events crossing
+ *                                                      instances through LISTEN/NOTIFY
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +28,8 @@ import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js'
 import { MemoryKeyStore } from '../client/keystore.js';
 import { MESSAGE_FIELDS, MessageError, Messenger, graphqlMessagingTransport, type WireMessage } from '../client/messaging.js';
 import { SessionError, createIdentity, graphqlRequest, loadIdentity, login, register } from '../client/session.js';
-import { startGateway } from '../server/gateway.js';
+import { startGateway, type RunningGateway } from '../server/gateway.js';
+import { newKeyRingFile } from '../server/keyring.js';
 
 const backend = nodeBackend;
 
@@ -51,23 +58,52 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
   }
 }
 
+function databaseUrlArg(argv: readonly string[]): string | undefined {
+  const i = argv.indexOf('--database-url');
+  if (i >= 0) {
+    const v = argv[i + 1];
+    if (!v) throw new StepFailed('--database-url needs a value');
+    return v;
+  }
+  const eq = argv.find((a) => a.startsWith('--database-url='));
+  if (eq) return eq.slice('--database-url='.length);
+  if (argv.length > 0) throw new StepFailed(`unknown argument "${argv[0]}" (use --database-url postgres://…)`);
+  return undefined;
+}
+
 async function main(): Promise<number> {
+  let databaseUrl: string | undefined;
+  try {
+    databaseUrl = databaseUrlArg(process.argv.slice(2));
+  } catch (e) {
+    console.error(`demo:chat: ${(e as Error).message}`);
+    return 2;
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-chat-'));
-  const gateway = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    databaseUrl: undefined,
-    production: false,
-    realm: 'veilgraph',
-    keyring: undefined,
-    jwtSecret: undefined,
-    challengeKey: undefined,
-    tokenTtlSeconds: 900,
-    bodyLimitBytes: 4 * 1024 * 1024,
-    logLevel: 'info',
-    logSink: () => undefined,
-  });
+  // PostgreSQL: two instances of one deployment (same database, key ring and secrets).
+  const shared = databaseUrl
+    ? { keyring: JSON.stringify(newKeyRingFile(backend)), jwtSecret: base64urlEncode(backend.randomBytes(32)), challengeKey: base64urlEncode(backend.randomBytes(32)) }
+    : { keyring: undefined, jwtSecret: undefined, challengeKey: undefined };
+  const start = (dir: string): Promise<RunningGateway> =>
+    startGateway({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      databaseUrl,
+      production: false,
+      realm: 'veilgraph',
+      ...shared,
+      tokenTtlSeconds: 900,
+      bodyLimitBytes: 4 * 1024 * 1024,
+      logLevel: 'info',
+      logSink: () => undefined,
+    });
+  const gateways = [await start(join(dataDir, 'a'))];
+  if (databaseUrl) gateways.push(await start(join(dataDir, 'b')));
+  const gateway = gateways[0]!;
+  /** Alice uses the first instance; Bob and Carol the last (the same one on SQLite). */
+  const instanceFor = (name: string): RunningGateway => (name === 'Alice' ? gateways[0]! : gateways[gateways.length - 1]!);
+  console.log(databaseUrl ? `Two gateways on PostgreSQL: ${gateways.map((g) => g.url).join(' and ')} (Alice on the first, Bob and Carol on the second)` : `One gateway on SQLite: ${gateway.url}`);
   const suffix = base64urlEncode(backend.randomBytes(6)).toLowerCase().replace(/[^a-z0-9]/g, 'x');
   const people: Person[] = [];
   let step = 'start';
@@ -77,15 +113,16 @@ async function main(): Promise<number> {
     console.log(`\n[${++n}/5] ${title}`);
   };
   const signUp = async (name: string): Promise<Person> => {
+    const at = instanceFor(name);
     const username = `${name.toLowerCase()}${suffix}`;
     const keystore = new MemoryKeyStore();
     await createIdentity(backend, keystore);
-    const { userId } = await register(gateway.url, username, keystore, backend);
-    const { token } = await login(gateway.url, username, keystore, backend);
+    const { userId } = await register(at.url, username, keystore, backend);
+    const { token } = await login(at.url, username, keystore, backend);
     const { signing, encryption } = await loadIdentity(keystore, backend);
-    const directory = new KeyDirectory({ backend, keystore, transport: graphqlDirectoryTransport(gateway.url, () => token) });
-    const messenger = new Messenger({ backend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(gateway.url, () => token) });
-    const socket = createClient({ url: gateway.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { token } });
+    const directory = new KeyDirectory({ backend, keystore, transport: graphqlDirectoryTransport(at.url, () => token) });
+    const messenger = new Messenger({ backend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(at.url, () => token) });
+    const socket = createClient({ url: at.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { token } });
     const p: Person = { name, username, token, messenger, inbox: [], socket, opening: Promise.resolve() };
     people.push(p);
     return p;
@@ -122,7 +159,7 @@ async function main(): Promise<number> {
 
     header('Everyone subscribes; messages arrive live, verified against the sender\'s pinned key');
     for (const p of [alice, bob, carol]) listen(p, group);
-    await waitFor(() => gateway.pubsub.subscriberCount(`Conversation:${group}`) === 3, 'three subscriptions');
+    await waitFor(() => gateways.reduce((n, g) => n + g.pubsub.subscriberCount(`Conversation:${group}`), 0) === 3, 'three subscriptions');
     await alice.messenger.send(group, 'Hi both! Plans for Saturday?');
     await bob.messenger.send(group, 'Hiking, if the weather holds.');
     await carol.messenger.send(group, 'Count me in.');
@@ -166,11 +203,18 @@ async function main(): Promise<number> {
 
     header('What the server held');
     console.log(`  stored body of Bob's message: ${stored.body.slice(0, 48)}… (${stored.body.length} characters: a padded, signed envelope)`);
-    const file = Buffer.concat(['', '-wal'].map((s) => { try { return readFileSync(join(dataDir, `veilgraph.db${s}`)); } catch { return Buffer.alloc(0); } }));
-    for (const text of [secret, 'Hi both! Plans for Saturday?', 'Hiking, if the weather holds.', 'Count me in.']) {
-      check(!file.includes(Buffer.from(text)), `the database file holds the plaintext "${text}"`);
+    const plaintexts = [secret, 'Hi both! Plans for Saturday?', 'Hiking, if the weather holds.', 'Count me in.'];
+    if (databaseUrl) {
+      // PostgreSQL: what a dump of the tables would show, as text.
+      const dump = JSON.stringify(await gateway.store.messagesAfter([group], 0, 1000, new Date()));
+      for (const text of plaintexts) check(!dump.includes(text), `the Message table holds the plaintext "${text}"`);
+      console.log('  no message plaintext in the Message table');
+    } else {
+      const file = Buffer.concat(['', '-wal'].map((x) => { try { return readFileSync(join(dataDir, 'a', `veilgraph.db${x}`)); } catch { return Buffer.alloc(0); } }));
+      check(file.length > 0, 'no database file to check');
+      for (const text of plaintexts) check(!file.includes(Buffer.from(text)), `the database file holds the plaintext "${text}"`);
+      console.log('  no message plaintext anywhere in the database file (db + WAL)');
     }
-    console.log('  no message plaintext anywhere in the database file (db + WAL)');
     console.log('\nAll steps behaved as expected.');
     return 0;
   } catch (e) {
@@ -178,7 +222,7 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await Promise.all(people.map((p) => p.socket.dispose()));
-    await gateway.close();
+    for (const g of gateways) await g.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
