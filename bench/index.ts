@@ -3,12 +3,17 @@
  * `npm run bench [-- --quick] [-- --only crypto]`: runs the benchmark suites and prints a
  * Markdown report on stdout (progress goes to stderr when it is a terminal).
  *
- * A suite is a module exporting `run…Bench(opts)`; register it in SUITES. Later suites
- * (server, client, subscriptions) slot in the same way.
+ * A suite is a module exporting `run…Bench(opts)`; register it in SUITES:
+ *   crypto     sealed envelopes vs raw AEAD; asymmetric operations per backend (bench/crypto.ts)
+ *   server     the reference list query through the gateway vs Apollo without the layer (bench/server.ts)
+ *   client     openResult of a 1,000-object result vs raw AEAD (bench/client.ts)
+ *   messaging  group fan-out to 100 / 1,000 subscribers vs plain graphql-ws; group send cost
+ *              and rekey on removal by group size (bench/messaging.ts)
  */
 import { runClientBench } from './client.js';
 import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
+import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
 
 interface Suite {
@@ -29,7 +34,11 @@ const SUITES: readonly Suite[] = [
     description: 'openResult of 1,000 objects × 4 sealed 1 KiB fields vs raw AEAD and bare openEnvelope of the same envelopes',
     run: runClientBench,
   },
-  // { name: 'subscriptions', ... }
+  {
+    name: 'messaging',
+    description: 'group fan-out to 100 and 1,000 subscribers vs plain graphql-ws; group send cost and rekey on removal for 1–1,000 members',
+    run: runMessagingBench,
+  },
 ];
 
 async function main(): Promise<void> {
