@@ -1,23 +1,11 @@
 // `npm run demo` as a subprocess: the JSON mode leaves the database behind, and its raw
 // bytes (plus the WAL) must show the PUBLIC value in clear and nothing else.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runDemoScript } from '../helpers/demo.js';
 
-const ROOT = new URL('../../', import.meta.url);
 
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/crud.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface Line {
   coordinate: string;
@@ -28,7 +16,7 @@ interface Line {
 
 describe('npm run demo', () => {
   it('--json: one line per field; the SQLite file holds only the PUBLIC plaintext', async () => {
-    const r = await runDemo(['--json']);
+    const r = await runDemoScript('src/demo/crud.ts', ['--json']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const fields = lines.map((l) => JSON.parse(l) as Line);
@@ -56,7 +44,7 @@ describe('npm run demo', () => {
   });
 
   it('without --json: runs every step, deletes the profile, exits 0', async () => {
-    const r = await runDemo([]);
+    const r = await runDemoScript('src/demo/crud.ts', []);
     expect(r.code, r.stderr).toBe(0);
     for (const step of [
       '[1/8] Alice creates her keys',
@@ -76,10 +64,10 @@ describe('npm run demo', () => {
   });
 
   it('fails with a clear message and a non-zero exit on a bad argument or an unreachable gateway', async () => {
-    const bad = await runDemo(['--nope']);
+    const bad = await runDemoScript('src/demo/crud.ts', ['--nope']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('unknown argument "--nope"');
-    const down = await runDemo(['--url', 'http://127.0.0.1:1/graphql']);
+    const down = await runDemoScript('src/demo/crud.ts', ['--url', 'http://127.0.0.1:1/graphql']);
     expect(down.code).not.toBe(0);
     expect(down.stderr).toContain('demo failed at step "Alice registers"');
     expect(down.stderr).toContain('NETWORK_ERROR');
