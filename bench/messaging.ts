@@ -68,6 +68,7 @@ import { base64urlEncode } from '../src/crypto/base64url.js';
 import { startGateway, type RunningGateway } from '../src/server/gateway.js';
 import { InMemoryPubSub } from '../src/server/pubsub.js';
 import { fmtNs, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+import { embeddedConfig } from '../src/server/config.js';
 
 const REALM = 'veilgraph';
 const ROOMY = { capacity: 100_000, refillPerSecond: 100_000 };
@@ -592,18 +593,10 @@ async function setUp(opts: BenchOptions): Promise<Fixture> {
   };
   try {
     const gateway = await startGateway({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      databaseUrl: undefined,
+      ...embeddedConfig(dataDir),
       production: true,
       realm: REALM,
-      keyring: undefined,
-      jwtSecret: undefined,
-      challengeKey: undefined,
       tokenTtlSeconds: 3600,
-      bodyLimitBytes: 4 * 1024 * 1024,
-      logLevel: 'info',
       logSink: () => undefined,
       authLimits: { register: ROOMY, challenge: ROOMY, login: ROOMY, loginPerUser: ROOMY },
     });

@@ -68,6 +68,7 @@ import { createLogger, type Logger } from '../src/server/log.js';
 import type { ProfileRow } from '../src/server/storage/store.js';
 import { nodeRaw } from './crypto.js';
 import { fmtNs, fmtOps, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+import { embeddedConfig } from '../src/server/config.js';
 
 export const SIZES = [1, 100, 1000] as const;
 /** The gateway's largest page (MAX_PAGE in src/server/resolvers/profile.ts). */
@@ -435,21 +436,7 @@ export async function setUpServerBench(n: number = Math.max(...SIZES)): Promise<
     lines++;
   };
   const bodyLimitBytes = 4 * 1024 * 1024;
-  const gateway = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    databaseUrl: undefined,
-    production: true,
-    realm: REALM,
-    keyring: undefined,
-    jwtSecret: undefined,
-    challengeKey: undefined,
-    tokenTtlSeconds: 3600,
-    bodyLimitBytes,
-    logLevel: 'info',
-    logSink: sink,
-  });
+  const gateway = await startGateway({ ...embeddedConfig(dataDir), production: true, realm: REALM, tokenTtlSeconds: 3600, bodyLimitBytes, logSink: sink });
   gateway.httpServer.keepAliveTimeout = 120_000;
   const closers: (() => Promise<void>)[] = [async () => gateway.close(), async () => rmSync(dataDir, { recursive: true, force: true })];
   try {

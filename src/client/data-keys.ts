@@ -18,12 +18,13 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode } from '../crypto/base64url.js';
 import { CryptoError } from '../crypto/errors.js';
 import { equalBytes } from '../crypto/bytes.js';
-import { SymmetricKeyRing, encryptionKeyPairFromPrivate, generateSymmetricKey, keyIdText, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import { type SymmetricKeyRing, encryptionKeyPairFromPrivate, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import type { Location } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
 import { KEY_NAMES, type KeyStore } from './keystore.js';
 import { SessionError, decodeSymmetricKey, graphqlRequest, loadIdentity, type SessionOptions } from './session.js';
+import { HeldKeys } from './held-keys.js';
 
 export interface StoredDataKey {
   readonly objectId: string;
@@ -69,28 +70,18 @@ function objectKey(type: string, objectId: string): string {
 }
 
 export class DataKeyClientKeys implements ClientKeys {
-  private readonly ring = new SymmetricKeyRing();
-  /** Newest key held per object, for sealing. */
-  private readonly latest = new Map<string, SymmetricKey>();
-  /** Unwrapped (key id, version) pairs. */
-  private readonly held = new Set<string>();
+  /** Keys held, by object (scope `type\0objectId`): the newest seals, every one opens. */
+  private readonly keys = new HeldKeys();
 
   constructor(private readonly options: DataKeyClientKeysOptions) {}
 
   /** Holds `key` for the object: it opens values sealed under it, and seals new ones if it is the newest. */
   hold(type: string, objectId: string, key: SymmetricKey): void {
-    const held = `${keyIdText(key.id)}:${key.version}`;
-    if (!this.held.has(held)) {
-      this.ring.add(key);
-      this.held.add(held);
-    }
-    const k = objectKey(type, objectId);
-    const current = this.latest.get(k);
-    if (!current || current.version < key.version) this.latest.set(k, key);
+    this.keys.hold(objectKey(type, objectId), key);
   }
 
   private holds(keyId: Uint8Array, version: number): boolean {
-    return this.held.has(`${keyIdText(keyId)}:${version}`);
+    return this.keys.holds(keyId, version);
   }
 
   async prepare(requests: readonly KeyRequest[]): Promise<void> {
@@ -106,7 +97,7 @@ export class DataKeyClientKeys implements ClientKeys {
       const fresh =
         r.purpose === 'open'
           ? r.keyId !== undefined && r.keyVersion !== undefined && this.holds(r.keyId, r.keyVersion)
-          : r.location.ownerId === this.options.userId && this.latest.has(objectKey(type, objectId));
+          : r.location.ownerId === this.options.userId && this.keys.latest(objectKey(type, objectId)) !== undefined;
       if (fresh) continue;
       let ids = wanted.get(type);
       if (!ids) wanted.set(type, (ids = new Map()));
@@ -115,7 +106,7 @@ export class DataKeyClientKeys implements ClientKeys {
     }
     for (const [type, ids] of wanted) await this.fetchKeys(type, ids);
     for (const { type, objectId } of toCreate.values()) {
-      if (this.latest.has(objectKey(type, objectId))) continue;
+      if (this.keys.latest(objectKey(type, objectId)) !== undefined) continue;
       await this.createKey(type, objectId);
     }
   }
@@ -152,13 +143,13 @@ export class DataKeyClientKeys implements ClientKeys {
    */
   async currentKey(type: string, objectId: string, ownerId: string): Promise<SymmetricKey | undefined> {
     await this.fetchKeys(type, new Map([[objectId, ownerId]]));
-    if (!this.latest.has(objectKey(type, objectId)) && ownerId === this.options.userId) await this.createKey(type, objectId);
-    return this.latest.get(objectKey(type, objectId));
+    if (this.keys.latest(objectKey(type, objectId)) === undefined && ownerId === this.options.userId) await this.createKey(type, objectId);
+    return this.keys.latest(objectKey(type, objectId));
   }
 
   /** The viewer's own X25519 public key (what their wrapped keys are wrapped for). */
-  ownEncryptionKey(): Promise<Uint8Array> {
-    return Promise.resolve(this.options.encryption.publicKey);
+  get ownEncryptionKey(): Uint8Array {
+    return this.options.encryption.publicKey;
   }
 
   /** A new object's first data key, wrapped for its owner (the viewer) and stored. */
@@ -172,13 +163,13 @@ export class DataKeyClientKeys implements ClientKeys {
 
   sealingKey(level: SealedLevel, location: Location): SymmetricKey {
     if (level === 'PRIVATE') return this.options.vault;
-    const key = location.objectId != null ? this.latest.get(objectKey(typeOf(location), location.objectId)) : undefined;
+    const key = location.objectId != null ? this.keys.latest(objectKey(typeOf(location), location.objectId)) : undefined;
     if (!key) throw new CryptoError('KEY_NOT_FOUND', `no data key for ${typeOf(location)} ${location.objectId ?? '(no object id)'}: only its owner or a grantee can write SHARED fields`);
     return key;
   }
 
   openingKeys(level: SealedLevel): SymmetricKey | SymmetricKeyRing {
-    return level === 'PRIVATE' ? this.options.vault : this.ring;
+    return level === 'PRIVATE' ? this.options.vault : this.keys.ring;
   }
 
   signer(level: SealedLevel): SigningKeyPair | undefined {

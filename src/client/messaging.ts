@@ -20,11 +20,12 @@ import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
 import { equalBytes, utf8Decode } from '../crypto/bytes.js';
 import { envelopeToText, openEnvelope, parseEnvelopeText, sealSignedEnvelope, verifyEnvelopeSignature } from '../crypto/envelope.js';
 import { CryptoError, isCryptoError } from '../crypto/errors.js';
-import { SymmetricKeyRing, generateSymmetricKey, keyIdOf, rotateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
-import type { Location } from '../crypto/location.js';
+import { generateSymmetricKey, keyIdOf, rotateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import { epochKeyLocation, messageBodyLocation } from '../privacy/messaging-locations.js';
 import { MESSAGE_BUCKETS } from '../crypto/padding.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import { SessionError, graphqlRequest, type SessionOptions } from './session.js';
+import { HeldKeys } from './held-keys.js';
 
 export type ConversationKind = 'DIRECT' | 'GROUP';
 
@@ -107,14 +108,10 @@ export interface MessengerOptions {
   readonly newId?: () => string;
 }
 
-const epochLocation = (conversationId: string, epoch: number): Location => ({ coordinate: 'Conversation', ownerId: conversationId, objectId: `epoch:${epoch}` });
-const bodyLocation = (conversationId: string, clientId: string): Location => ({ coordinate: 'Message.body', ownerId: conversationId, objectId: clientId });
 
 export class Messenger {
-  private readonly ring = new SymmetricKeyRing();
-  /** Newest epoch key held per conversation. */
-  private readonly latest = new Map<string, SymmetricKey>();
-  private readonly held = new Set<string>();
+  /** Epoch keys held, by conversation: the newest seals, every one opens. */
+  private readonly keys = new HeldKeys();
 
   constructor(private readonly options: MessengerOptions) {}
 
@@ -123,24 +120,17 @@ export class Messenger {
   }
 
   private hold(conversationId: string, key: SymmetricKey): void {
-    const k = `${conversationId}\0${key.version}`;
-    if (!this.held.has(k)) {
-      this.ring.add(key);
-      this.held.add(k);
-    }
-    const current = this.latest.get(conversationId);
-    if (!current || current.version < key.version) this.latest.set(conversationId, key);
+    this.keys.hold(conversationId, key);
   }
 
   /** Fetches and unwraps this user's epoch keys of the conversations (each epoch once). */
   async refreshKeys(conversationIds: readonly string[]): Promise<void> {
     const { backend, encryption } = this.options;
     for (const k of await this.options.transport.epochKeys(conversationIds)) {
-      if (this.held.has(`${k.conversationId}\0${k.epoch}`)) continue;
       const header = parseWrappedKey(base64urlDecode(k.wrapped));
-      if (header.keyVersion !== k.epoch) continue;
+      if (header.keyVersion !== k.epoch || this.keys.holds(header.keyId, header.keyVersion)) continue;
       try {
-        this.hold(k.conversationId, await unwrapKey(backend, k.wrapped, encryption, epochLocation(k.conversationId, k.epoch)));
+        this.hold(k.conversationId, await unwrapKey(backend, k.wrapped, encryption, epochKeyLocation(k.conversationId, k.epoch)));
       } catch (e) {
         if (!isCryptoError(e)) throw e; // a wrap that does not open here: its messages fail one by one
       }
@@ -152,7 +142,7 @@ export class Messenger {
     const out: { recipientId: string; wrapped: string }[] = [];
     for (const name of new Set(usernames)) {
       const member = name === this.options.username ? { userId: this.options.userId, encryptionKey: this.options.encryption.publicKey } : await this.options.directory.verifiedKeys(name);
-      const wrapped = await wrapKey(backend, key, epochLocation(conversationId, key.version), [{ keyId: keyIdOf(backend, 'x25519', member.encryptionKey), publicKey: member.encryptionKey }]);
+      const wrapped = await wrapKey(backend, key, epochKeyLocation(conversationId, key.version), [{ keyId: keyIdOf(backend, 'x25519', member.encryptionKey), publicKey: member.encryptionKey }]);
       out.push({ recipientId: member.userId, wrapped: wrappedKeyToText(wrapped) });
     }
     return out;
@@ -169,8 +159,8 @@ export class Messenger {
   }
 
   private async currentKey(conversationId: string): Promise<SymmetricKey> {
-    if (!this.latest.has(conversationId)) await this.refreshKeys([conversationId]);
-    const key = this.latest.get(conversationId);
+    if (!this.keys.latest(conversationId)) await this.refreshKeys([conversationId]);
+    const key = this.keys.latest(conversationId);
     if (!key) throw new CryptoError('KEY_NOT_FOUND', `no epoch key for conversation ${conversationId}`);
     return key;
   }
@@ -193,7 +183,7 @@ export class Messenger {
     const historyKeys: { recipientId: string; epoch: number; wrapped: string }[] = [];
     if (options.shareHistory) {
       for (let epoch = 1; epoch < key.version; epoch++) {
-        const old = this.ring.get(key.id, epoch);
+        const old = this.keys.ring.get(key.id, epoch);
         for (const w of await this.wrapFor(old, conversationId, usernames)) historyKeys.push({ ...w, epoch });
       }
     }
@@ -219,7 +209,7 @@ export class Messenger {
   /** Seals a message (signed, padded) for the current epoch; the same clientId on retry. */
   async seal(conversationId: string, text: string, clientId: string): Promise<string> {
     const key = await this.currentKey(conversationId);
-    const env = await sealSignedEnvelope(this.options.backend, key, bodyLocation(conversationId, clientId), JSON.stringify({ text }), this.options.signing, { padding: MESSAGE_BUCKETS });
+    const env = await sealSignedEnvelope(this.options.backend, key, messageBodyLocation(conversationId, clientId), JSON.stringify({ text }), this.options.signing, { padding: MESSAGE_BUCKETS });
     return envelopeToText(env);
   }
 
@@ -269,10 +259,10 @@ export class Messenger {
     } catch {
       throw new MessageError('SIGNATURE_INVALID', 'the signature does not verify', m.seq);
     }
-    if (!this.held.has(`${m.conversationId}\0${env.keyVersion}`)) await this.refreshKeys([m.conversationId]);
+    if (!this.keys.holds(env.keyId, env.keyVersion)) await this.refreshKeys([m.conversationId]);
     let body: { text?: unknown };
     try {
-      body = JSON.parse(utf8Decode(openEnvelope(backend, env, this.ring, bodyLocation(m.conversationId, m.clientId)).plaintext)) as { text?: unknown };
+      body = JSON.parse(utf8Decode(openEnvelope(backend, env, this.keys.ring, messageBodyLocation(m.conversationId, m.clientId)).plaintext)) as { text?: unknown };
     } catch (e) {
       if (isCryptoError(e) && (e.code === 'KEY_NOT_FOUND' || e.code === 'KEY_VERSION_MISMATCH')) throw new MessageError('KEY_NOT_FOUND', `no key for epoch ${env.keyVersion}`, m.seq);
       throw new MessageError('MESSAGE_INVALID', 'the message does not open (tampered or misplaced)', m.seq);

@@ -128,8 +128,7 @@ export class Sharing {
       if (!grants.some((g) => g.granteeUsername === username)) throw new SessionError('NOT_FOUND', `${username} has no access to this ${objectType}`);
       next = rotateSymmetricKey(backend, current);
       const location: Location = { coordinate: objectType, ownerId: userId, objectId };
-      const own = await dataKeys.ownEncryptionKey();
-      keys.push(await this.wrapFor(next, location, userId, own));
+      keys.push(await this.wrapFor(next, location, userId, dataKeys.ownEncryptionKey));
       for (const g of grants) {
         if (g.granteeUsername === username) continue;
         const verified = await directory.verifiedKeys(g.granteeUsername);

@@ -30,6 +30,7 @@ import { MESSAGE_FIELDS, MessageError, Messenger, graphqlMessagingTransport, typ
 import { SessionError, createIdentity, graphqlRequest, loadIdentity, login, register } from '../client/session.js';
 import { startGateway, type RunningGateway } from '../server/gateway.js';
 import { newKeyRingFile } from '../server/keyring.js';
+import { embeddedConfig } from '../server/config.js';
 
 const backend = nodeBackend;
 
@@ -85,19 +86,7 @@ async function main(): Promise<number> {
     ? { keyring: JSON.stringify(newKeyRingFile(backend)), jwtSecret: base64urlEncode(backend.randomBytes(32)), challengeKey: base64urlEncode(backend.randomBytes(32)) }
     : { keyring: undefined, jwtSecret: undefined, challengeKey: undefined };
   const start = (dir: string): Promise<RunningGateway> =>
-    startGateway({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: dir,
-      databaseUrl,
-      production: false,
-      realm: 'veilgraph',
-      ...shared,
-      tokenTtlSeconds: 900,
-      bodyLimitBytes: 4 * 1024 * 1024,
-      logLevel: 'info',
-      logSink: () => undefined,
-    });
+    startGateway({ ...embeddedConfig(dir), databaseUrl, ...shared, logSink: () => undefined });
   const gateways = [await start(join(dataDir, 'a'))];
   if (databaseUrl) gateways.push(await start(join(dataDir, 'b')));
   const gateway = gateways[0]!;

@@ -25,6 +25,7 @@ import { createIdentity, login, register } from '../client/session.js';
 import { DEFAULT_SCHEMA_DIR, startGateway, type RunningGateway } from '../server/gateway.js';
 import { buildSchema, readSchemaDir } from '../server/schema.js';
 import type { ProfileRow } from '../server/storage/store.js';
+import { embeddedConfig } from '../server/config.js';
 
 const backend = nodeBackend;
 
@@ -109,21 +110,7 @@ async function main(): Promise<number> {
     } else {
       dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-demo-'));
       step = 'start the gateway';
-      gateway = await startGateway({
-        port: 0,
-        host: '127.0.0.1',
-        dataDir,
-        databaseUrl: undefined,
-        production: false,
-        realm: args.realm,
-        keyring: undefined,
-        jwtSecret: undefined,
-        challengeKey: undefined,
-        tokenTtlSeconds: 900,
-        bodyLimitBytes: 4 * 1024 * 1024,
-        logLevel: 'info',
-        logSink: (line) => logs.push(line),
-      });
+      gateway = await startGateway({ ...embeddedConfig(dataDir), realm: args.realm, logSink: (line) => logs.push(line) });
       endpoint = gateway.url;
       say(`Started a gateway at ${endpoint} on SQLite ${join(dataDir, 'veilgraph.db')}`);
     }

@@ -37,6 +37,7 @@ import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../client/session.js';
 import { DEFAULT_SCHEMA_DIR, startGateway } from '../server/gateway.js';
 import { buildSchema, readSchemaDir } from '../server/schema.js';
+import { embeddedConfig } from '../server/config.js';
 
 const backend = nodeBackend;
 const OPERATIONS_DIR = fileURLToPath(new URL('../../client/operations/', import.meta.url));
@@ -124,21 +125,7 @@ async function main(): Promise<number> {
     return d;
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-share-'));
-  const gateway = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    databaseUrl: undefined,
-    production: false,
-    realm: 'veilgraph',
-    keyring: undefined,
-    jwtSecret: undefined,
-    challengeKey: undefined,
-    tokenTtlSeconds: 900,
-    bodyLimitBytes: 4 * 1024 * 1024,
-    logLevel: 'info',
-    logSink: () => undefined,
-  });
+  const gateway = await startGateway({ ...embeddedConfig(dataDir), logSink: () => undefined });
   let step = 'start';
   let n = 0;
   const header = (title: string): void => {

@@ -64,3 +64,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     logLevel: level,
   };
 }
+
+/**
+ * The embedded defaults (every setting as with an empty environment) on a free loopback
+ * port, in `dataDir`: what demos, benchmarks and tests start a gateway with, overriding
+ * what they need.
+ */
+export function embeddedConfig(dataDir: string): GatewayConfig {
+  return configFromEnv({ PORT: '0', VEIL_DATA_DIR: dataDir });
+}

@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { PubSub } from './pubsub.js';
 import type { ServerFieldCodec } from './server-fields.js';
 import type { Store } from './storage/store.js';
+import type { UserLoader } from './user-loader.js';
 
 export interface GatewayServices {
   readonly store: Store;
@@ -27,6 +28,8 @@ export interface GatewayServices {
 export interface GatewayContext extends GatewayServices {
   readonly viewer: Viewer | null;
   readonly access: RequestAccess;
+  /** User lookups of this request, batched per tick (field resolvers use it). */
+  readonly users: UserLoader;
   /** The requester's address, for rate limits. */
   readonly clientKey: string;
 }

@@ -29,6 +29,7 @@ import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
 import { createDirectoryResolvers } from './resolvers/directory.js';
 import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
+import { UserLoader } from './user-loader.js';
 import { PostgresPubSub } from './pubsub-postgres.js';
 import { profileResolvers } from './resolvers/profile.js';
 import { messagingResolvers } from './resolvers/messaging.js';
@@ -153,6 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ...services,
     viewer,
     access: new RequestAccess(store, viewer),
+    users: new UserLoader(store),
     clientKey: req.socket.remoteAddress ?? 'unknown',
   });
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {

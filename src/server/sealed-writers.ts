@@ -24,7 +24,8 @@ import { gatewayError } from './errors.js';
 
 export type SealedWriteServices = Pick<GatewayContext, 'backend' | 'manifest' | 'store' | 'viewer'>;
 
-function parsed(field: string, text: string): ParsedEnvelope {
+/** Parses a sealed value the shape check accepted; BAD_SEALED_VALUE when it is not a valid envelope. */
+export function parseSealedValue(field: string, text: string): ParsedEnvelope {
   try {
     return parseEnvelopeText(text);
   } catch (e) {
@@ -51,11 +52,6 @@ export async function assertSignedByActor(services: Pick<GatewayContext, 'backen
   return key;
 }
 
-/** Parses a sealed value the shape check accepted; BAD_SEALED_VALUE when it is not a valid envelope. */
-export function parseSealedValue(field: string, text: string): ParsedEnvelope {
-  return parsed(field, text);
-}
-
 export async function assertSealedWriters(
   services: SealedWriteServices,
   inputType: string,
@@ -71,7 +67,7 @@ export async function assertSealedWriters(
     const v = input[name];
     if (!isSealedLevel(f.level) || typeof v !== 'string') continue;
     const field = `${inputType}.${name}`;
-    const env = parsed(field, v);
+    const env = parseSealedValue(field, v);
     if (env.signed) {
       signingKey = await assertSignedByActor(services, field, env, actor.id, signingKey);
     } else if (f.level === 'SHARED' && actor.id !== where.ownerId) {

@@ -4,7 +4,7 @@
 // file with better-sqlite3, as an operator with the database would: a version not signed
 // by the previous key, a replaced history, an unsigned legacy version, a rolled-back
 // history, another account under a known name.
-import { createRequire } from 'node:module';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registrationMessage } from '../../src/crypto/auth-messages.js';
@@ -35,14 +35,6 @@ const backend = nodeBackend;
 const REALM = 'veilgraph';
 /** The tests register many users from one address. */
 
-/** The few better-sqlite3 calls used here (it ships no types; the Prisma adapter brings it). */
-interface Sqlite {
-  prepare(sql: string): { run(...params: unknown[]): unknown; get(...params: unknown[]): Record<string, unknown> | undefined };
-  pragma(p: string): unknown;
-  close(): void;
-}
-const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => Sqlite;
-
 interface Person {
   readonly username: string;
   readonly userId: string;
@@ -51,7 +43,7 @@ interface Person {
 }
 
 let t: TestGateway;
-let db: Sqlite;
+let db: Database.Database;
 
 async function person(username: string): Promise<Person> {
   const { keystore } = await createIdentity(backend);
@@ -89,7 +81,7 @@ async function refusal(promise: Promise<unknown>, code: DirectoryErrorCode): Pro
 // --- What a compromised server writes -------------------------------------------------------
 
 function createdAtOf(userId: string): unknown {
-  return db.prepare('SELECT "createdAt" FROM "UserKey" WHERE "userId" = ? ORDER BY "version" LIMIT 1').get(userId)!.createdAt;
+  return db.prepare<[string], { createdAt: unknown }>('SELECT "createdAt" FROM "UserKey" WHERE "userId" = ? ORDER BY "version" LIMIT 1').get(userId)!.createdAt;
 }
 
 function insertVersion(userId: string, version: number, signingKey: Uint8Array, encryptionKey: Uint8Array, signature: Uint8Array): void {

@@ -15,6 +15,7 @@ import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey
 import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
 import type { AuthLimits } from '../../src/server/auth/service.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
+import { embeddedConfig } from '../../src/server/config.js';
 
 export interface GqlResponse<T = Record<string, unknown>> {
   readonly status: number;
@@ -38,17 +39,7 @@ export async function startTestGateway(overrides: Partial<GatewayOptions> = {}):
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'veilgraph-test-'));
   const logs: string[] = [];
   const gateway = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    databaseUrl: undefined,
-    production: false,
-    realm: 'veilgraph',
-    keyring: undefined,
-    jwtSecret: undefined,
-    challengeKey: undefined,
-    tokenTtlSeconds: 900,
-    bodyLimitBytes: 4 * 1024 * 1024,
+    ...embeddedConfig(dataDir),
     logLevel: 'debug',
     logSink: (line) => logs.push(line),
     ...overrides,

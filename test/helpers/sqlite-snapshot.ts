@@ -4,17 +4,8 @@
  * brings along), so a test can compare what is stored before and after a request
  * without going through the gateway's own store.
  */
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-
-/** The part of better-sqlite3's API used here (the package ships no types of its own). */
-interface SqliteDatabase {
-  prepare(sql: string): { all(...params: unknown[]): Record<string, unknown>[] };
-  close(): void;
-}
-type SqliteConstructor = new (file: string, options: { readonly: boolean; fileMustExist: boolean }) => SqliteDatabase;
-
-const Database = createRequire(import.meta.url)('better-sqlite3') as SqliteConstructor;
+import Database from 'better-sqlite3';
 
 /** One table's rows as JSON text (bytes as hex), sorted, so snapshots compare with `toEqual`. */
 export type TableSnapshot = Record<string, string[]>;
@@ -32,7 +23,7 @@ export function readTables(dataDir: string, tables: readonly string[]): Record<s
     const out: Record<string, Record<string, unknown>[]> = {};
     for (const table of tables) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
-      out[table] = db.prepare(`SELECT * FROM "${table}"`).all().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)])));
+      out[table] = db.prepare<[], Record<string, unknown>>(`SELECT * FROM "${table}"`).all().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)])));
     }
     return out;
   } finally {

@@ -87,7 +87,7 @@ async function contactPage<T>(
   const size = pageSize(args.first);
   const rows = await ctx.store.listContacts(viewer.id, which, size + 1, args.after ?? undefined);
   const page = rows.slice(0, size);
-  const users = await Promise.all(page.map((r) => ctx.store.findUserById(otherId(r, viewer.id))));
+  const users = await Promise.all(page.map((r) => ctx.users.load(otherId(r, viewer.id))));
   // A user deleted since the list was read takes their rows along: leave them out.
   const nodes = page.flatMap((r, i) => (users[i] ? [node(r, users[i], viewer.id)] : []));
   return { nodes, endCursor: rows.length > size ? otherId(page.at(-1)!, viewer.id) : null };

@@ -60,8 +60,7 @@ export function createDirectoryResolvers() {
         if (ids.length > MAX_KEY_OWNER_IDS) throw gatewayError('BAD_USER_INPUT', `signingKeyIds may hold at most ${MAX_KEY_OWNER_IDS} ids`, { field: 'signingKeyIds' });
         ids.forEach((id, i) => decodeFixedBase64url(id, KEY_ID_BYTES, `signingKeyIds[${i}]`));
         const rows = await ctx.store.userKeysBySigningKeyIds(ids);
-        const usernames = new Map<string, string | null>();
-        for (const r of rows) if (!usernames.has(r.userId)) usernames.set(r.userId, (await ctx.store.findUserById(r.userId))?.username ?? null);
+        const usernames = new Map((await ctx.store.findUsersByIds(rows.map((r) => r.userId))).map((u) => [u.id, u.username]));
         return rows.flatMap((r) => {
           const username = usernames.get(r.userId);
           return username ? [{ signingKeyId: r.signingKeyId, userId: r.userId, username, version: r.version }] : [];

@@ -13,6 +13,7 @@
  */
 import { base64urlEncode } from '../../crypto/base64url.js';
 import { MESSAGE_BUCKETS } from '../../crypto/padding.js';
+import { EPOCH_KEY_COORDINATE, epochKeyObjectId, messageBodyLocation } from '../../privacy/messaging-locations.js';
 import { sealedForLocation, sealedShapeProblem } from '../../privacy/sealed-value.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
@@ -33,11 +34,6 @@ const MIN_TTL_SECONDS = 60;
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 /** The largest message bucket plus envelope overhead (header, tag, signature), in base64url. */
 const MAX_BODY_TEXT = Math.ceil(((MESSAGE_BUCKETS.kind === 'buckets' ? Math.max(...MESSAGE_BUCKETS.sizes) : 65536) + 512) * 4 / 3);
-
-/** The location a conversation's epoch-n key is wrapped for (docs/messaging.md "Keys"). */
-export function epochKeyObjectId(epoch: number): string {
-  return `epoch:${epoch}`;
-}
 
 interface EpochKeyInput {
   recipientId: string;
@@ -85,7 +81,7 @@ async function usersByName(store: Store, usernames: readonly string[]): Promise<
 async function epochKeys(ctx: GatewayContext, conversationId: string, epoch: number, keys: readonly EpochKeyInput[], expected: ReadonlySet<string>): Promise<Omit<EpochKeyRow, 'conversationId' | 'epoch'>[]> {
   const rows = await checkWrappedKeys(
     ctx,
-    'Conversation',
+    EPOCH_KEY_COORDINATE,
     epochKeyObjectId(epoch),
     conversationId,
     keys.map((k) => ({ recipientId: k.recipientId, keyVersion: epoch, wrapped: k.wrapped })),
@@ -177,7 +173,7 @@ export const messagingResolvers = {
         if (!addedIds.has(h.recipientId) || !Number.isInteger(h.epoch) || h.epoch < 1 || h.epoch > conversation.epoch) {
           throw gatewayError('BAD_USER_INPUT', 'historyKeys: earlier epochs, for added members only', { field: 'historyKeys' });
         }
-        const [row] = await checkWrappedKeys(ctx, 'Conversation', epochKeyObjectId(h.epoch), args.conversationId, [{ recipientId: h.recipientId, keyVersion: h.epoch, wrapped: h.wrapped }]);
+        const [row] = await checkWrappedKeys(ctx, EPOCH_KEY_COORDINATE, epochKeyObjectId(h.epoch), args.conversationId, [{ recipientId: h.recipientId, keyVersion: h.epoch, wrapped: h.wrapped }]);
         historyKeys.push({ epoch: h.epoch, recipientId: row!.recipientId, wrapped: row!.wrapped });
       }
       return ctx.store.rotateEpoch(args.conversationId, next, { keys, add: added.map((u) => ({ userId: u.id, role: 'MEMBER' as const })), historyKeys });
@@ -216,7 +212,7 @@ export const messagingResolvers = {
       const field = 'SendMessageInput.body';
       const problem = input.body.length > MAX_BODY_TEXT ? 'larger than the largest message bucket' : sealedShapeProblem(input.body);
       if (problem) throw gatewayError('BAD_SEALED_VALUE', `${field}: ${problem}`, { field });
-      if (!sealedForLocation(ctx.backend, input.body, { coordinate: 'Message.body', ownerId: input.conversationId, objectId: input.clientId })) {
+      if (!sealedForLocation(ctx.backend, input.body, messageBodyLocation(input.conversationId, input.clientId))) {
         throw gatewayError('BAD_SEALED_VALUE', `${field}: the envelope is not sealed for Message.body of this conversation and client id`, { field });
       }
       const env = parseSealedValue(field, input.body);
@@ -255,11 +251,17 @@ export const messagingResolvers = {
       const viewer = requireViewer(ctx);
       if (args.seqs.length === 0 || args.seqs.length > MAX_PAGE) throw gatewayError('BAD_USER_INPUT', `seqs must hold 1–${MAX_PAGE} ids`, { field: 'seqs' });
       const seqs = [...new Set(args.seqs.map((s) => cursorOf(s, 'seqs')))];
-      // Recipient only: a member of the message's conversation from its epoch on, not its sender.
+      // Recipient only: a member of the message's conversation, not its sender. Membership is
+      // looked up once per conversation, however many of its messages are acknowledged.
+      const memberOf = new Map<string, Promise<MemberRow | null>>();
       for (const seq of seqs) {
         const m = await ctx.store.findMessage(seq);
-        const member = m ? await ctx.store.findMember(m.conversationId, viewer.id) : null;
-        if (!m || !member) throw gatewayError('NOT_FOUND', `no such message: ${seq}`, { field: 'seqs' });
+        let member: Promise<MemberRow | null> | undefined;
+        if (m) {
+          member = memberOf.get(m.conversationId);
+          if (!member) memberOf.set(m.conversationId, (member = ctx.store.findMember(m.conversationId, viewer.id)));
+        }
+        if (!m || !(await member)) throw gatewayError('NOT_FOUND', `no such message: ${seq}`, { field: 'seqs' });
         if (m.senderId === viewer.id) throw gatewayError('BAD_USER_INPUT', 'the sender does not acknowledge their own message', { field: 'seqs' });
       }
       return ctx.store.addReceipts(viewer.id, seqs);
@@ -294,20 +296,20 @@ export const messagingResolvers = {
     createdAt: (c: ConversationRow) => c.createdAt.toISOString(),
   },
   ConversationMember: {
-    user: (m: MemberRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(m.userId),
+    user: (m: MemberRow, _: unknown, ctx: GatewayContext) => ctx.users.load(m.userId),
   },
   EpochKey: {
     wrapped: (k: EpochKeyRow) => base64urlEncode(k.wrapped),
   },
   Message: {
     seq: (m: MessageRow) => String(m.seq),
-    sender: (m: MessageRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(m.senderId),
+    sender: (m: MessageRow, _: unknown, ctx: GatewayContext) => ctx.users.load(m.senderId),
     expiresAt: (m: MessageRow) => m.expiresAt?.toISOString() ?? null,
     createdAt: (m: MessageRow) => m.createdAt.toISOString(),
     receipts: async (m: MessageRow, _: unknown, ctx: GatewayContext) => (ctx.viewer?.id === m.senderId ? ctx.store.receiptsFor([m.seq]) : []),
   },
   Receipt: {
-    user: (r: { userId: string }, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(r.userId),
+    user: (r: { userId: string }, _: unknown, ctx: GatewayContext) => ctx.users.load(r.userId),
     deliveredAt: (r: { deliveredAt: Date }) => r.deliveredAt.toISOString(),
   },
 };

@@ -179,7 +179,7 @@ export const profileResolvers = {
   },
 
   Profile: {
-    owner: (p: ProfileRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(p.ownerId),
+    owner: (p: ProfileRow, _: unknown, ctx: GatewayContext) => ctx.users.load(p.ownerId),
     createdAt: (p: ProfileRow) => p.createdAt.toISOString(),
     updatedAt: (p: ProfileRow) => p.updatedAt.toISOString(),
   },

@@ -136,7 +136,7 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
     }),
 
     Grant: {
-      grantee: (g: GrantRow, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(g.granteeId),
+      grantee: (g: GrantRow, _: unknown, ctx: GatewayContext) => ctx.users.load(g.granteeId),
       createdAt: (g: GrantRow) => g.createdAt.toISOString(),
     },
   };

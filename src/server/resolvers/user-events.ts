@@ -58,9 +58,9 @@ export const userEventResolvers = {
     contactKeyChanged: { subscribe: ownTopic(keyTopic), resolve: (e: KeyChangedEvent) => e },
   },
   ContactEvent: {
-    user: (e: ContactEvent, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(e.userId),
+    user: (e: ContactEvent, _: unknown, ctx: GatewayContext) => ctx.users.load(e.userId),
   },
   KeyChangedEvent: {
-    user: (e: KeyChangedEvent, _: unknown, ctx: GatewayContext) => ctx.store.findUserById(e.userId),
+    user: (e: KeyChangedEvent, _: unknown, ctx: GatewayContext) => ctx.users.load(e.userId),
   },
 };

@@ -426,7 +426,7 @@ function addReceiptsSql(kind: 'sqlite' | 'postgres', count: number): string {
 const PROFILE_OBJECT_TYPE = 'Profile';
 
 /** The CONFLICT of `insertMessage` when the conversation is no longer at the message's epoch. */
-export const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
+const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
 
 export class PrismaStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -525,6 +525,16 @@ export class PrismaStore implements Store {
     return this.#op('find user', async (db) => {
       const u = await db.user.findUnique({ where: { id } });
       return u && toUser(u);
+    });
+  }
+
+  async findUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return [];
+    return this.#op('find users', async (db) => {
+      const out: UserRow[] = [];
+      for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
+      return out;
     });
   }
 

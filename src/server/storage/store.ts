@@ -161,6 +161,8 @@ export interface Store {
    */
   createUser(user: Omit<UserRow, 'createdAt'>, firstKey: { signingKeyId: string; signature: Uint8Array }): Promise<UserRow>;
   findUserById(id: string): Promise<UserRow | null>;
+  /** The users with these ids (unknown ids left out), in one query per 500 ids; any order. */
+  findUsersByIds(ids: readonly string[]): Promise<UserRow[]>;
   findUserByUsername(username: string): Promise<UserRow | null>;
 
   /**

@@ -72,6 +72,15 @@ export function storeSuite(target: SuiteTarget): void {
     });
 
     describe('users', () => {
+      it('finds many users by id in one call: unknown ids left out, duplicates once, chunked past 500', async () => {
+        const found = await store.findUsersByIds(['bob', 'nobody', 'alice', 'bob']);
+        expect(found.map((u) => u.id).sort()).toEqual(['alice', 'bob']);
+        expect(found.find((u) => u.id === 'bob')!.encryptionKey).toEqual(key(4));
+        expect(await store.findUsersByIds([])).toEqual([]);
+        const many = [...Array.from({ length: 600 }, (_, i) => `missing-${i}`), 'alice'];
+        expect((await store.findUsersByIds(many)).map((u) => u.id)).toEqual(['alice']);
+      });
+
       it('creates and finds users by id and by username, keys as plain Uint8Array', async () => {
         const created = await store.createUser({ id: 'carol-1', username: 'carol', signingKey: key(7), encryptionKey: key(8) }, firstKey());
         expect(created.createdAt).toBeInstanceOf(Date);
