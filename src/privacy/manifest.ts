@@ -266,6 +266,12 @@ function inputPrivacy(
   return { writes: writesArgs.type, fields };
 }
 
+/** The levels of an object type's annotated fields (empty for a type the manifest does not list). */
+export function objectLevels(manifest: PrivacyManifest, typeName: string): Set<PrivacyLevel> {
+  const object = Object.hasOwn(manifest.objects, typeName) ? manifest.objects[typeName] : undefined;
+  return new Set(object ? Object.values(object.fields).map((f) => f.level) : []);
+}
+
 /** The effective level of `Type.field` (PUBLIC when the manifest does not list it). */
 export function levelOf(manifest: PrivacyManifest, typeName: string, fieldName: string): PrivacyLevel {
   return manifest.objects[typeName]?.fields[fieldName]?.level ?? 'PUBLIC';

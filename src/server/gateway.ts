@@ -145,8 +145,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   await apollo.start();
 
-  const verifyToken = async (token: string): Promise<Viewer> => ({ id: (await auth.verifyToken(token)).sub });
-  const verifySocketToken = async (token: string) => {
+  // The viewer a token proves, and when that proof ends (a socket closes then).
+  const verifyToken = async (token: string): Promise<{ viewer: Viewer; expiresAt: Date }> => {
     const claims = await auth.verifyToken(token);
     return { viewer: { id: claims.sub }, expiresAt: claims.expiresAt };
   };
@@ -162,7 +162,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     let viewer = null;
     if (token) {
       try {
-        viewer = await verifyToken(token);
+        ({ viewer } = await verifyToken(token));
       } catch (e) {
         const message = e instanceof Error ? e.message : 'invalid token';
         throw new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -193,7 +193,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     path: '/graphql',
     schema,
     validationRules,
-    verifyToken: verifySocketToken,
+    verifyToken,
     maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET,
     context: contextFor,
     formatError: createErrorFormatter(options.production),

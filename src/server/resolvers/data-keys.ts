@@ -22,7 +22,7 @@ import { isCryptoError } from '../../crypto/errors.js';
 import { keyIdOf } from '../../crypto/keys.js';
 import { describeLocation, locationTag, type Location } from '../../crypto/location.js';
 import { parseWrappedKey, type ParsedWrappedKey } from '../../crypto/wrap.js';
-import type { PrivacyManifest } from '../../privacy/manifest.js';
+import { objectLevels, type PrivacyManifest } from '../../privacy/manifest.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError } from '../errors.js';
@@ -57,8 +57,7 @@ export function ownerLookups(store: Store, extra: Readonly<Record<string, OwnerL
 }
 
 function hasSharedField(manifest: PrivacyManifest, objectType: string): boolean {
-  const object = Object.hasOwn(manifest.objects, objectType) ? manifest.objects[objectType] : undefined;
-  return object !== undefined && Object.values(object.fields).some((f) => f.level === 'SHARED');
+  return objectLevels(manifest, objectType).has('SHARED');
 }
 
 function badKey(index: number, why: string): Error {

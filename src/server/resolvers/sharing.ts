@@ -12,6 +12,7 @@
  * under any version but the newest, so nothing written after a revocation is under a key
  * the revoked user ever held.
  */
+import { objectLevels } from '../../privacy/manifest.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError } from '../errors.js';
@@ -32,9 +33,8 @@ interface Target {
 
 /** What a grant gives access to: the type's SERVER and SHARED fields. */
 function grantableLevels(ctx: GatewayContext, objectType: string): { any: boolean; shared: boolean } {
-  const object = Object.hasOwn(ctx.manifest.objects, objectType) ? ctx.manifest.objects[objectType] : undefined;
-  const levels = object ? Object.values(object.fields).map((f) => f.level) : [];
-  return { any: levels.includes('SERVER') || levels.includes('SHARED'), shared: levels.includes('SHARED') };
+  const levels = objectLevels(ctx.manifest, objectType);
+  return { any: levels.has('SERVER') || levels.has('SHARED'), shared: levels.has('SHARED') };
 }
 
 /** Resolves the object and checks the viewer owns it (NOT_FOUND / FORBIDDEN otherwise). */
