@@ -28,7 +28,7 @@ export const LOGIN_LABEL = 'veilgraph/v1/login';
  * What a challenge may be used for. Only LOGIN exists in v1; new purposes (ADD_DEVICE, …)
  * are new members, and a challenge issued for one purpose never verifies for another.
  */
-export const AuthPurpose = { LOGIN: 'LOGIN' } as const;
+export const AuthPurpose = { LOGIN: 'LOGIN', RECOVER: 'RECOVER' } as const;
 export type AuthPurpose = (typeof AuthPurpose)[keyof typeof AuthPurpose];
 
 const PURPOSES: ReadonlySet<string> = new Set(Object.values(AuthPurpose));
