@@ -22,6 +22,8 @@ export type CryptoErrorCode =
   | 'SIGNATURE_INVALID'
   /** A caller passed a value of the wrong type, size or range. */
   | 'INVALID_ARGUMENT'
+  /** A recovery phrase as typed is not 24 words of the BIP39 English list with a valid checksum. */
+  | 'INVALID_RECOVERY_PHRASE'
   /** An X25519 exchange produced the all-zero secret (low-order public key). */
   | 'INVALID_PUBLIC_KEY'
   /** The runtime lacks a primitive the chosen backend needs. */

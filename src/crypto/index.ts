@@ -64,3 +64,20 @@ export {
   type KeyVersionMessageInput,
   type SafetyNumberParty,
 } from './key-directory.js';
+export {
+  BACKUP_KDF_MAX,
+  BACKUP_KDF_MIN,
+  BACKUP_SALT_BYTES,
+  PHRASE_KDF,
+  RECOVERY_PHRASE_WORDS,
+  assertBackupKdf,
+  backupKeysFromPassword,
+  backupKeysFromPhrase,
+  deviceLinkCode,
+  generateRecoveryPhrase,
+  newPasswordKdf,
+  normalizeRecoveryPhrase,
+  parseRecoveryPhrase,
+  type Argon2Params,
+  type BackupKeys,
+} from './recovery.js';

@@ -134,26 +134,39 @@ export function fingerprintOf(backend: CryptoBackend, username: string, signingK
   return h;
 }
 
-/** 30 digits from the first 30 bytes of a fingerprint: 5 bytes → one group of 5 digits. */
-function digitsOf(fingerprint: Uint8Array): string {
+/**
+ * `groups` groups of 5 decimal digits from the first 5·groups bytes of `hash`: group i is
+ * (hash[5i..5i+5) as u40be) mod 100000, zero-padded. Fingerprints use 6 groups, device
+ * link codes (./recovery.ts) 5.
+ */
+export function decimalDigits(hash: Uint8Array, groups: number): string {
+  if (!Number.isInteger(groups) || groups < 1 || hash.length < groups * 5) {
+    throw new CryptoError('INVALID_ARGUMENT', `${groups} digit groups need ${groups * 5} bytes`);
+  }
   let out = '';
-  for (let i = 0; i < FINGERPRINT_DIGITS / 5; i++) {
+  for (let i = 0; i < groups; i++) {
     const o = i * 5;
     // A 40-bit integer is exact in a double (bitwise operators would cut it to 32 bits).
     let n = 0;
-    for (let j = 0; j < 5; j++) n = n * 256 + fingerprint[o + j]!;
+    for (let j = 0; j < 5; j++) n = n * 256 + hash[o + j]!;
     out += String(n % 100_000).padStart(5, '0');
   }
   return out;
 }
 
-function grouped(digits: string): string {
+/** 30 digits from the first 30 bytes of a fingerprint. */
+function digitsOf(fingerprint: Uint8Array): string {
+  return decimalDigits(fingerprint, FINGERPRINT_DIGITS / 5);
+}
+
+/** Digits in groups of 5 separated by one space. */
+export function groupDigits(digits: string): string {
   return digits.match(/.{5}/g)!.join(' ');
 }
 
 /** A user's own fingerprint as shown on "my key" screens: 30 digits in 6 groups of 5. */
 export function fingerprintText(backend: CryptoBackend, username: string, signingKey: Uint8Array): string {
-  return grouped(digitsOf(fingerprintOf(backend, username, signingKey)));
+  return groupDigits(digitsOf(fingerprintOf(backend, username, signingKey)));
 }
 
 export interface SafetyNumberParty {
@@ -170,5 +183,5 @@ export interface SafetyNumberParty {
 export function safetyNumberOf(backend: CryptoBackend, a: SafetyNumberParty, b: SafetyNumberParty): string {
   const da = digitsOf(fingerprintOf(backend, a.username, a.signingKey));
   const db = digitsOf(fingerprintOf(backend, b.username, b.signingKey));
-  return grouped(da <= db ? da + db : db + da);
+  return groupDigits(da <= db ? da + db : db + da);
 }

@@ -13,4 +13,7 @@ export const LABEL = {
   wrap: utf8Encode('veilgraph/v1/wrap'),
   wrapMac: utf8Encode('veilgraph/v1/wrap-mac'),
   wrapSignature: utf8Encode('veilgraph/v1/wrap-signature\0'),
+  backupAuth: utf8Encode('veilgraph/v1/backup-auth'),
+  backupWrap: utf8Encode('veilgraph/v1/backup-wrap'),
+  deviceCode: utf8Encode('veilgraph/v1/device-code\0'),
 } as const;
