@@ -19,3 +19,16 @@ export {
 } from './manifest.js';
 export { toWireSchema } from './wire-schema.js';
 export { sealedForLocation, sealedShapeProblem, type SealedShapeOptions } from './sealed-value.js';
+export {
+  KEY_BUNDLE_FORMAT,
+  KEY_BUNDLE_VERSION,
+  decodeKeyBundle,
+  encodeKeyBundle,
+  openKeyBundle,
+  sealKeyBundle,
+  wipeKeyBundle,
+  type KeyBundleContent,
+  type KeyBundleRecipient,
+  type KeyBundleRecipientKind,
+  type StoredKeyBundle,
+} from './key-bundle.js';
