@@ -1,7 +1,7 @@
 /**
  * @module
  * The JSON shape of the checked-in known-answer vectors (envelope-v1.json, wrap-v1.json,
- * invalid-v1.json), shared by the generator (./generate.ts) and the test that replays
+ * invalid-v1.json, recovery-v1.json), shared by the generator (./generate.ts) and the test that replays
  * them (../crypto/vectors.test.ts). All byte strings are lowercase hex (`…Hex`) except
  * envelopes and wrapped keys, which are in their wire form: strict unpadded base64url.
  */
@@ -174,6 +174,58 @@ export function locationToJson(l: Location): LocationJson {
   return l.objectId === undefined ? { coordinate: l.coordinate, ownerId: l.ownerId } : { coordinate: l.coordinate, ownerId: l.ownerId, objectId: l.objectId };
 }
 
+/** A backup's derived keys (docs/crypto.md §12): HKDF outputs and the key pairs made from them. */
+export interface BackupKeysJson {
+  readonly authSeedHex: string;
+  readonly authPublicKeyHex: string;
+  readonly authKeyIdHex: string;
+  readonly wrapPrivateHex: string;
+  readonly encryptionPublicKeyHex: string;
+  readonly encryptionKeyIdHex: string;
+}
+
+export interface PhraseVector {
+  readonly name: string;
+  /** The 32 bytes of entropy the phrase encodes. */
+  readonly entropyHex: string;
+  /** As generated (normalized). */
+  readonly phrase: string;
+  /** BIP39 mnemonicToSeed(phrase, ""): the HKDF input. */
+  readonly seedHex: string;
+  readonly keys: BackupKeysJson;
+}
+
+export interface PasswordVector {
+  readonly name: string;
+  /** As typed (not normalized). */
+  readonly password: string;
+  /** UTF-8 of NFKC(password): the Argon2id password input. */
+  readonly passwordInputHex: string;
+  readonly kdf: { readonly algorithm: 'argon2id'; readonly salt: string; readonly memoryKiB: number; readonly iterations: number; readonly parallelism: number };
+  /** The salt's 16 bytes. */
+  readonly saltHex: string;
+  /** Argon2id output (32 bytes): the HKDF input. */
+  readonly masterHex: string;
+  readonly keys: BackupKeysJson;
+}
+
+export interface DeviceCodeVector {
+  readonly signingKeyHex: string;
+  readonly encryptionKeyHex: string;
+  /** SHA-256("veilgraph/v1/device-code" ‖ 0x00 ‖ signingKey ‖ encryptionKey). */
+  readonly hashHex: string;
+  readonly code: string;
+}
+
+export interface RecoveryVectorFile {
+  readonly description: string;
+  readonly generator: string;
+  readonly phrases: readonly PhraseVector[];
+  readonly passwords: readonly PasswordVector[];
+  readonly deviceCodes: readonly DeviceCodeVector[];
+}
+
 export const ENVELOPE_VECTORS_FILE = 'envelope-v1.json';
+export const RECOVERY_VECTORS_FILE = 'recovery-v1.json';
 export const WRAP_VECTORS_FILE = 'wrap-v1.json';
 export const INVALID_VECTORS_FILE = 'invalid-v1.json';

@@ -9,6 +9,8 @@
  *   test/vectors/wrap-v1.json      wrapped keys (1 and 3 recipients, signed and unsigned)
  *   test/vectors/invalid-v1.json   invalid envelopes and wrapped keys, each with the
  *                                  error code opening it must fail with
+ *   test/vectors/recovery-v1.json  recovery phrases, password backups and device link
+ *                                  codes (./recovery.ts; replayed by test/crypto/recovery.test.ts)
  *
  * Every input is fixed. Secrets (symmetric keys, Ed25519 seeds, X25519 private keys,
  * plaintexts) and the randomness an operation consumes come from the deterministic
@@ -59,6 +61,7 @@ import { FIXED_RANDOM_ALGORITHM, FixedRandom, fixedBytes, fromHex, toHex, withFi
 import {
   ENVELOPE_VECTORS_FILE,
   INVALID_VECTORS_FILE,
+  RECOVERY_VECTORS_FILE,
   WRAP_VECTORS_FILE,
   keyFromJson,
   keyToJson,
@@ -78,6 +81,7 @@ import {
   type WrapVector,
   type WrapVectorFile,
 } from './format.js';
+import { recoveryVectors } from './recovery.js';
 
 const OUT_DIR = dirname(fileURLToPath(import.meta.url));
 const GENERATOR = 'test/vectors/generate.ts';
@@ -691,6 +695,7 @@ async function main(): Promise<void> {
     [ENVELOPE_VECTORS_FILE, envelopeFile],
     [WRAP_VECTORS_FILE, wrapFile],
     [INVALID_VECTORS_FILE, invalidFile],
+    [RECOVERY_VECTORS_FILE, await recoveryVectors(GENERATOR)],
   ];
   let stale = false;
   for (const [file, data] of outputs) {
