@@ -18,7 +18,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode } from '../crypto/base64url.js';
 import { CryptoError } from '../crypto/errors.js';
 import { equalBytes } from '../crypto/bytes.js';
-import { type SymmetricKeyRing, encryptionKeyPairFromPrivate, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
+import { SymmetricKeyRing, encryptionKeyPairFromPrivate, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import type { Location } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
@@ -51,6 +51,8 @@ export interface DataKeyClientKeysOptions {
   readonly previousEncryption?: readonly EncryptionKeyPair[];
   /** Seals and opens PRIVATE values. */
   readonly vault: SymmetricKey;
+  /** Earlier vault key versions (after `Account.rotateVaultKey`): they still open PRIVATE values sealed under them. */
+  readonly previousVaults?: readonly SymmetricKey[];
   readonly transport: DataKeyTransport;
   /**
    * Signs every SHARED value this client seals, so its owner can tell who wrote it
@@ -73,7 +75,13 @@ export class DataKeyClientKeys implements ClientKeys {
   /** Keys held, by object (scope `type\0objectId`): the newest seals, every one opens. */
   private readonly keys = new HeldKeys();
 
-  constructor(private readonly options: DataKeyClientKeysOptions) {}
+  /** Every vault key version: opens PRIVATE values (the newest also seals them). */
+  private readonly vaults: SymmetricKey | SymmetricKeyRing;
+
+  constructor(private readonly options: DataKeyClientKeysOptions) {
+    const previous = options.previousVaults ?? [];
+    this.vaults = previous.length === 0 ? options.vault : new SymmetricKeyRing([...previous, options.vault]);
+  }
 
   /** Holds `key` for the object: it opens values sealed under it, and seals new ones if it is the newest. */
   hold(type: string, objectId: string, key: SymmetricKey): void {
@@ -169,7 +177,7 @@ export class DataKeyClientKeys implements ClientKeys {
   }
 
   openingKeys(level: SealedLevel): SymmetricKey | SymmetricKeyRing {
-    return level === 'PRIVATE' ? this.options.vault : this.keys.ring;
+    return level === 'PRIVATE' ? this.vaults : this.keys.ring;
   }
 
   signer(level: SealedLevel): SigningKeyPair | undefined {

@@ -1,10 +1,12 @@
-/** Runs one of the demos (`src/demo/<name>.ts`) as a subprocess, as `npm run demo…` does. */
+/** Runs one of the demos (`src/demo/<name>.ts`), or another script, as a subprocess, as `npm run demo…` does. */
 import { spawn } from 'node:child_process';
 
 const ROOT = new URL('../../', import.meta.url);
 
 export interface DemoRun {
   readonly code: number | null;
+  /** The signal that ended it (SIGKILL for a process killed on purpose), or null. */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -17,6 +19,6 @@ export function runDemoScript(script: string, args: readonly string[] = []): Pro
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
