@@ -17,13 +17,12 @@
  * Exits non-zero, naming the step, if any step does not behave so. Starts its own gateway
  * on a temporary SQLite database (nothing to configure).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { ApolloLink } from '@apollo/client/link';
-import { parse, visit, type ASTNode, type DocumentNode } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { base64urlEncode } from '../crypto/base64url.js';
 import { openEnvelopeText } from '../crypto/envelope.js';
@@ -38,43 +37,14 @@ import { createIdentity, loadIdentity, login, register } from '../client/session
 import { DEFAULT_SCHEMA_DIR, startGateway } from '../server/gateway.js';
 import { buildSchema, readSchemaDir } from '../server/schema.js';
 import { embeddedConfig } from '../server/config.js';
+import { loadOperations } from './operations.js';
 
 const backend = nodeBackend;
-const OPERATIONS_DIR = fileURLToPath(new URL('../../client/operations/', import.meta.url));
 
 class StepFailed extends Error {}
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new StepFailed(what);
-}
-
-/** The example operations, by operation name (the documents codegen types). */
-function loadOperations(): Map<string, DocumentNode> {
-  const text = readdirSync(OPERATIONS_DIR)
-    .filter((f) => f.endsWith('.graphql'))
-    .map((f) => readFileSync(join(OPERATIONS_DIR, f), 'utf8'))
-    .join('\n');
-  const doc = parse(text);
-  const fragments = new Map(doc.definitions.flatMap((d) => (d.kind === 'FragmentDefinition' ? [[d.name.value, d] as const] : [])));
-  const ops = new Map<string, DocumentNode>();
-  for (const d of doc.definitions) {
-    if (d.kind !== 'OperationDefinition' || !d.name) continue;
-    // Each operation with the fragments it spreads, transitively (unused ones fail validation).
-    const used = new Set<string>();
-    const collect = (node: ASTNode): void => {
-      visit(node, {
-        FragmentSpread(spread) {
-          if (used.has(spread.name.value)) return;
-          used.add(spread.name.value);
-          const f = fragments.get(spread.name.value);
-          if (f) collect(f);
-        },
-      });
-    };
-    collect(d);
-    ops.set(d.name.value, { kind: doc.kind, definitions: [d, ...[...used].flatMap((name) => fragments.get(name) ?? [])] });
-  }
-  return ops;
 }
 
 interface Person {
