@@ -352,3 +352,24 @@ describe('known-answer vectors (test/vectors/recovery-v1.json)', () => {
     SLOW,
   );
 });
+
+describe('docs/crypto.md §12', () => {
+  const doc = readFileSync(new URL('../../docs/crypto.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## 12. Devices, key bundle and backups'));
+
+  it("prints the vectors' values", () => {
+    const zero = vectors.phrases.find((v) => v.name === 'all-zero entropy')!;
+    const pw = vectors.passwords[0]!;
+    const code = vectors.deviceCodes.find((v) => /^0+$/.test(v.signingKeyHex))!;
+    for (const value of [zero.keys.authPublicKeyHex, zero.keys.encryptionPublicKeyHex, pw.kdf.salt, pw.masterHex, pw.keys.authPublicKeyHex, pw.keys.encryptionPublicKeyHex, code.hashHex, code.code]) {
+      expect(section).toContain(value);
+    }
+    expect(pw.password).toBe('correct horse battery staple');
+  });
+
+  it('states the parameter limits the code enforces', () => {
+    expect(section).toContain(`${BACKUP_KDF_MIN.memoryKiB.toLocaleString('en')} ≤ m ≤ ${BACKUP_KDF_MAX.memoryKiB.toLocaleString('en')}`);
+    expect(section).toContain(`${BACKUP_KDF_MIN.iterations} ≤ t ≤ ${BACKUP_KDF_MAX.iterations}`);
+    expect(section).toContain(`${BACKUP_KDF_MIN.parallelism} ≤ p ≤ ${BACKUP_KDF_MAX.parallelism}`);
+  });
+});
