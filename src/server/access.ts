@@ -18,6 +18,8 @@ import type { Access, Store } from './storage/store.js';
 
 export interface Viewer {
   readonly id: string;
+  /** The device the session signed in with (the token's `did`); absent for the identity key. */
+  readonly deviceId?: string;
 }
 
 interface Batch {

@@ -16,6 +16,7 @@ import { nodeBackend } from '../crypto/backends/node.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { RequestAccess, type Viewer } from './access.js';
 import { createErrorFormatter, createGatewayApollo } from './apollo.js';
+import { AuthError } from './auth/errors.js';
 import { createAuthService, type AuthLimits } from './auth/service.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext, GatewayServices } from './context.js';
@@ -27,6 +28,8 @@ import { createLogger, type Logger, type LogSink } from './log.js';
 import { authResolvers } from './resolvers/auth.js';
 import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
+import { createBackupResolvers } from './resolvers/backups.js';
+import { createDeviceResolvers, deviceTopic } from './resolvers/devices.js';
 import { createDirectoryResolvers } from './resolvers/directory.js';
 import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
 import { UserLoader } from './user-loader.js';
@@ -115,6 +118,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     contactResolvers,
     createDataKeyResolvers(ownerLookups(store, options.owners)),
     createDirectoryResolvers(),
+    createDeviceResolvers(ownerLookups(store, options.owners)),
+    createBackupResolvers(),
     createSharingResolvers(ownerLookups(store, options.owners)),
     messagingResolvers,
     userEventResolvers,
@@ -145,10 +150,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   await apollo.start();
 
-  // The viewer a token proves, and when that proof ends (a socket closes then).
+  // The viewer a token proves, and when that proof ends (a socket closes then). One token
+  // verifier serves HTTP and WebSocket. A device session (`did`) lives only while its device
+  // is ACTIVE: one primary key lookup per request or socket.
   const verifyToken = async (token: string): Promise<{ viewer: Viewer; expiresAt: Date }> => {
     const claims = await auth.verifyToken(token);
-    return { viewer: { id: claims.sub }, expiresAt: claims.expiresAt };
+    if (claims.deviceId === undefined) return { viewer: { id: claims.sub }, expiresAt: claims.expiresAt };
+    const device = await store.findDevice(claims.deviceId);
+    if (!device || device.userId !== claims.sub || device.status !== 'ACTIVE') throw new AuthError('UNAUTHENTICATED', 'device revoked');
+    return { viewer: { id: claims.sub, deviceId: device.id }, expiresAt: claims.expiresAt };
   };
   const contextFor = (viewer: Viewer | null, req: IncomingMessage): GatewayContext => ({
     ...services,
@@ -194,6 +204,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     schema,
     validationRules,
     verifyToken,
+    // A device session's sockets close when the device is revoked (on any instance: the
+    // event goes through the pubsub).
+    watchSession: (viewer, end) => {
+      if (viewer.deviceId === undefined) return undefined;
+      const events = pubsub.subscribe(deviceTopic(viewer.deviceId));
+      void events.next().then(
+        (r) => {
+          if (!r.done) end();
+        },
+        () => undefined,
+      );
+      return () => void events.return?.();
+    },
     maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET,
     context: contextFor,
     formatError: createErrorFormatter(options.production),
@@ -207,8 +230,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`;
   const purge = setInterval(() => void auth.purgeExpiredChallenges().catch(() => undefined), 10 * 60_000);
   purge.unref();
-  // Disappearing messages: deleted once expired (clients already hide them at expiresAt).
-  const purgeMessages = setInterval(() => void store.purgeExpiredMessages(new Date()).catch(() => undefined), 60_000);
+  // Disappearing messages: deleted once expired (clients already hide them at expiresAt);
+  // expired link requests (PENDING devices) and reset codes likewise.
+  const purgeMessages = setInterval(() => {
+    const now = new Date();
+    void store.purgeExpiredMessages(now).catch(() => undefined);
+    void store.purgeExpiredDevices(now).catch(() => undefined);
+    void store.purgeExpiredAccountResets(now).catch(() => undefined);
+  }, 60_000);
   purgeMessages.unref();
   log.info('gateway.started', { url, database: store.kind, production: options.production });
 

@@ -9,7 +9,8 @@
  *   socket with 4403 Forbidden. No token: an anonymous connection, whose subscriptions
  *   then fail with UNAUTHENTICATED like anonymous HTTP requests.
  * - A socket lives no longer than its token: when the token expires the socket is closed
- *   with 4401 ("token expired"); the client reconnects with a fresh token and resumes.
+ *   with 4401 ("token expired"); the client reconnects with a fresh token and resumes. A
+ *   device session's socket closes with 4403 ("session ended") when the device is revoked.
  * - At most `maxSubscriptionsPerSocket` subscriptions run at once on one socket; one more
  *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
  * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
@@ -47,6 +48,11 @@ export interface SubscriptionServerOptions<TContext> {
   readonly validationRules: readonly ValidationRule[];
   /** Verifies a token (throws when it is not valid); `expiresAt` ends the socket. */
   readonly verifyToken: (token: string) => Promise<{ readonly viewer: Viewer; readonly expiresAt: Date }>;
+  /**
+   * Called once a socket's token is verified: may watch for the end of its session (a revoked
+   * device) and call `end` then, which closes the socket (4403). Returns what stops watching.
+   */
+  readonly watchSession?: (viewer: Viewer, end: () => void) => (() => void) | undefined;
   /** Most subscriptions running at once on one socket. */
   readonly maxSubscriptionsPerSocket: number;
   /** The same context an HTTP request gets. */
@@ -91,6 +97,7 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
   const rules = [...specifiedRules, ...options.validationRules];
   const viewers = new WeakMap<object, Viewer | null>();
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
+  const watchers = new WeakMap<object, () => void>();
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
 
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => options.formatError(e.toJSON(), e));
@@ -120,12 +127,18 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
           }, Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 0x7fffffff));
           timer.unref();
           expiryTimers.set(ctx, timer);
+          const stop = options.watchSession?.(viewer, () => {
+            log.info('ws.closed', { reason: 'session ended' });
+            ctx.extra.socket.close(SESSION_ENDED_CLOSE_CODE, 'session ended');
+          });
+          if (stop) watchers.set(ctx, stop);
         }
         viewers.set(ctx, viewer);
         return true;
       },
       onClose: (ctx) => {
         clearTimeout(expiryTimers.get(ctx));
+        watchers.get(ctx)?.();
       },
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         // graphql-ws has registered this subscription already: it counts itself.
@@ -180,6 +193,8 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
 
 /** The close code a client sees for a refused connection (bad token). */
 export const FORBIDDEN_CLOSE_CODE = CloseCode.Forbidden;
+/** The close code of a socket whose session ended (its device was revoked): do not reconnect with that token. */
+export const SESSION_ENDED_CLOSE_CODE = CloseCode.Forbidden;
 /** The close code of a socket whose token expired (graphql-ws's Unauthorized): reconnect with a fresh token. */
 export const TOKEN_EXPIRED_CLOSE_CODE = CloseCode.Unauthorized;
 /** Default cap on concurrent subscriptions per socket. */

@@ -33,7 +33,7 @@ export interface TestGateway {
 
 /** Sign-up and login limits with room for the many users a test registers from one address. */
 const ROOMY_RULE = { capacity: 1000, refillPerSecond: 100 };
-export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = { register: ROOMY_RULE, challenge: ROOMY_RULE, login: ROOMY_RULE, loginPerUser: ROOMY_RULE };
+export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = { register: ROOMY_RULE, challenge: ROOMY_RULE, login: ROOMY_RULE, loginPerUser: ROOMY_RULE, deviceLink: ROOMY_RULE };
 
 export async function startTestGateway(overrides: Partial<GatewayOptions> = {}): Promise<TestGateway> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'veilgraph-test-'));

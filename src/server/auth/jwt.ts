@@ -53,10 +53,13 @@ export interface TokenClaims {
   readonly jti: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
+  /** The `did` claim: the device the session signed in with (absent: the identity key). */
+  readonly deviceId?: string;
 }
 
 export interface TokenService {
-  issue(userId: string): Promise<IssuedToken>;
+  /** With `deviceId`, the token carries it as the `did` claim (a device session). */
+  issue(userId: string, deviceId?: string): Promise<IssuedToken>;
   /** Resolves to the claims of a valid token; rejects with AuthError UNAUTHENTICATED otherwise. */
   verify(token: unknown): Promise<TokenClaims>;
 }
@@ -100,11 +103,12 @@ export function createTokenService(config: TokenConfig): TokenService {
   const now = config.now ?? Date.now;
 
   return {
-    async issue(userId) {
+    async issue(userId, deviceId) {
       if (typeof userId !== 'string' || userId.length === 0) throw new TypeError('user id must be a non-empty string');
+      if (deviceId !== undefined && (typeof deviceId !== 'string' || deviceId.length === 0)) throw new TypeError('device id must be a non-empty string');
       const iat = Math.floor(now() / 1000);
       const exp = iat + ttl;
-      const token = await new SignJWT({})
+      const token = await new SignJWT(deviceId === undefined ? {} : { did: deviceId })
         .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE })
         .setSubject(userId)
         .setIssuer(TOKEN_ISSUER)
@@ -134,11 +138,13 @@ export function createTokenService(config: TokenConfig): TokenService {
         if (e instanceof joseErrors.JWTExpired) throw new AuthError('UNAUTHENTICATED', 'token expired');
         throw invalid();
       }
-      const { sub, jti, iat, exp } = payload;
+      const { sub, jti, iat, exp, did } = payload;
       if (typeof sub !== 'string' || sub.length === 0 || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
         throw invalid();
       }
-      return { sub, userId: sub, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
+      if (did !== undefined && (typeof did !== 'string' || did.length === 0)) throw invalid();
+      const claims = { sub, userId: sub, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
+      return did === undefined ? claims : { ...claims, deviceId: did };
     },
   };
 }

@@ -7,12 +7,13 @@
  */
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlEncode } from '../../crypto/base64url.js';
-import { equalBytes, wipe } from '../../crypto/bytes.js';
+import { concatBytes, equalBytes, utf8Encode, wipe } from '../../crypto/bytes.js';
 import { keyIdOf } from '../../crypto/keys.js';
-import type { Store, UserRow } from '../storage/store.js';
-import { CHALLENGE_TTL_MS, MIN_CHALLENGE_KEY_BYTES, issueChallenge, verifyChallenge, type ChallengeKeying } from './challenge.js';
+import type { DeviceRow, Store, UserRow } from '../storage/store.js';
+import { CHALLENGE_TTL_MS, MIN_CHALLENGE_KEY_BYTES, issueChallenge, verifyChallenge, type ChallengeKeying, type VerifiedChallenge } from './challenge.js';
+import { DEVICE_ID_PATTERN, newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput } from './device.js';
 import { AuthError, loginFailed, rateLimited } from './errors.js';
-import { createTokenService, type TokenClaims } from './jwt.js';
+import { createTokenService, type IssuedToken, type TokenClaims } from './jwt.js';
 import {
   AuthPurpose,
   DEFAULT_REALM,
@@ -35,6 +36,8 @@ export interface AuthLimits {
   readonly loginPerUser: RateLimitRule;
   /** `register:<client>`: registrations (and USERNAME_TAKEN probes) per client address. */
   readonly register: RateLimitRule;
+  /** `device-link:<client>`: device link requests (requestDeviceLink) per client address. */
+  readonly deviceLink: RateLimitRule;
   /** Most buckets each limiter holds (default 10,000). */
   readonly maxKeys?: number;
 }
@@ -44,6 +47,7 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   login: { capacity: 20, refillPerSecond: 1 / 3 }, // burst 20, then 20 per minute
   loginPerUser: { capacity: 5, refillPerSecond: 1 / 12 }, // burst 5, then 5 per minute
   register: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
+  deviceLink: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
 };
 
 export interface AuthServiceOptions {
@@ -72,6 +76,8 @@ export interface RegisterInput {
   readonly encryptionKey: string;
   /** Ed25519 signature over the registration message by `signingKey`, base64url (64 bytes). */
   readonly signature: string;
+  /** The registering device, created ACTIVE with the user (docs/auth.md §12). */
+  readonly device?: NewDeviceInput | null;
 }
 
 export interface ChallengeResult {
@@ -85,6 +91,29 @@ export interface LoginResult {
   readonly expiresAt: Date;
   /** The store's row (keys as bytes); the GraphQL `User` resolvers encode them. */
   readonly user: UserRow;
+  /** The device the session signed in with; null for the identity key. */
+  readonly device: DeviceRow | null;
+}
+
+/** A challenge-response proof (login, openBackup, recoverAccount): see `AuthService.prove`. */
+export interface ProofRequest {
+  /** Already checked by `limitLogin`. */
+  readonly username: string;
+  readonly purpose: AuthPurpose;
+  /** The challenge text as issued. */
+  readonly challenge: string;
+  /** base64url, 64 bytes. */
+  readonly signature: string;
+  /** The public key that must have signed, for this user (null: the user does not exist). Null: nothing verifies. */
+  signer(user: UserRow | null): Promise<Uint8Array | null>;
+  /** The signed bytes, given the decoded challenge. */
+  message(challenge: Uint8Array): Uint8Array;
+}
+
+export interface Proof {
+  readonly user: UserRow;
+  /** Not consumed yet: call `consumeChallenge` once everything else succeeded. */
+  readonly challenge: VerifiedChallenge;
 }
 
 export interface AuthService {
@@ -92,8 +121,31 @@ export interface AuthService {
   /** `clientKey` (the requester's address) enables the `register` rate limit; the gateway should always pass it. */
   register(input: RegisterInput, clientKey?: string): Promise<UserRow>;
   challenge(username: string, purpose: string, clientKey: string): Promise<ChallengeResult>;
-  login(username: string, challenge: string, signatureB64: string, clientKey: string): Promise<LoginResult>;
+  /** With `deviceId`, the signature is by that device's key and the token carries `did`. */
+  login(username: string, challenge: string, signatureB64: string, clientKey: string, deviceId?: string | null): Promise<LoginResult>;
+  /** Stateless: signature, claims and expiry only (the gateway checks a `did`'s device). */
   verifyToken(token: string): Promise<TokenClaims>;
+  /** The login rate limits (`login:<client>`, then `login:<client>:<username>`); returns the checked username. */
+  limitLogin(clientKey: string, username: unknown): string;
+  /** The `challenge:<client>` limit (also for deviceLinkStatus and backupParameters). */
+  limitChallenge(clientKey: string): void;
+  /** The `device-link:<client>` limit (requestDeviceLink). */
+  limitDeviceLink(clientKey: string): void;
+  /**
+   * Verifies a challenge-response as login does, after `limitLogin`: signature shape
+   * (BAD_USER_INPUT), the challenge for (realm, username, purpose) (CHALLENGE_INVALID,
+   * CHALLENGE_EXPIRED), then the signature against `signer(user)`, or a dummy key when the
+   * user or key does not exist (the same work): LOGIN_FAILED. Consumes nothing.
+   */
+  prove(request: ProofRequest): Promise<Proof>;
+  /** Records the challenge as used (in `store`, which may be a transaction): CHALLENGE_REPLAYED when it was. */
+  consumeChallenge(store: Store, challenge: VerifiedChallenge): Promise<void>;
+  issueToken(userId: string, deviceId?: string): Promise<IssuedToken>;
+  /**
+   * 16 bytes that stand in for the salt of a PASSWORD backup that does not exist: stable per
+   * username, unpredictable without the server's challenge key (backupParameters).
+   */
+  decoySalt(username: string): Uint8Array;
   /** Deletes used-challenge records that can no longer matter; run periodically. */
   purgeExpiredChallenges(): Promise<number>;
 }
@@ -144,6 +196,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
   const loginLimiter = limiter(limits.login);
   const loginUserLimiter = limiter(limits.loginPerUser);
   const registerLimiter = limiter(limits.register);
+  const deviceLinkLimiter = limiter(limits.deviceLink);
   const enforce = (l: TokenBucketLimiter, key: string): void => {
     const d = l.take(key);
     if (!d.allowed) throw rateLimited(d.retryAfterSeconds);
@@ -162,8 +215,55 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       }
     })());
 
+  // The decoy salt key: derived from the challenge key, so no new secret to configure.
+  const decoySaltKey = backend.hkdfSha256(options.challengeKey, new Uint8Array(0), utf8Encode('veilgraph/v1/decoy-backup-salt-key'), 32);
+  const limitLogin = (clientKey: string, username: unknown): string => {
+    assertClientKey(clientKey);
+    enforce(loginLimiter, `login:${clientKey}`);
+    const name = parseUsername(username);
+    enforce(loginUserLimiter, `login:${clientKey}:${name}`);
+    return name;
+  };
+
+  const prove = async (r: ProofRequest): Promise<Proof> => {
+    const signature = decodeFixedBase64url(r.signature, SIGNATURE_BYTES, 'signature');
+    const verified = verifyChallenge(keying, { realm, username: r.username, purpose: r.purpose }, r.challenge, now());
+    const user = await store.findUserByUsername(r.username);
+    const key = (await r.signer(user)) ?? (await dummySigningKey());
+    const ok = await backend.ed25519Verify(key, r.message(verified.bytes), signature);
+    if (!user || !ok) throw loginFailed();
+    return { user, challenge: verified };
+  };
+
+  const consumeChallenge = async (db: Store, verified: VerifiedChallenge): Promise<void> => {
+    // The store's insert is atomic: of two concurrent uses of one challenge exactly one wins.
+    const expiresAt = new Date(verified.expiresAt.getTime() + CONSUMED_CHALLENGE_GRACE_MS);
+    if (!(await db.consumeChallenge(verified.id, expiresAt))) throw new AuthError('CHALLENGE_REPLAYED', 'challenge already used');
+  };
+
   return {
     realm,
+    limitLogin,
+    prove,
+    consumeChallenge,
+
+    limitChallenge(clientKey) {
+      assertClientKey(clientKey);
+      enforce(challengeLimiter, `challenge:${clientKey}`);
+    },
+
+    limitDeviceLink(clientKey) {
+      assertClientKey(clientKey);
+      enforce(deviceLinkLimiter, `device-link:${clientKey}`);
+    },
+
+    issueToken(userId, deviceId) {
+      return tokens.issue(userId, deviceId);
+    },
+
+    decoySalt(username) {
+      return backend.hmacSha256(decoySaltKey, concatBytes(utf8Encode('backup-salt'), utf8Encode(username))).slice(0, 16);
+    },
 
     async register(input, clientKey) {
       if (clientKey !== undefined) {
@@ -175,16 +275,27 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       const signingKey = decodeFixedBase64url(input.signingKey, PUBLIC_KEY_BYTES, 'signingKey');
       const encryptionKey = decodeFixedBase64url(input.encryptionKey, PUBLIC_KEY_BYTES, 'encryptionKey');
       const signature = decodeFixedBase64url(input.signature, SIGNATURE_BYTES, 'signature');
+      const device = input.device === undefined || input.device === null ? null : parseNewDevice(input.device);
       await assertAcceptableIdentityKeys(backend, signingKey, encryptionKey);
       const message = registrationMessage({ realm, username, signingKey, encryptionKey });
       if (!(await backend.ed25519Verify(signingKey, message, signature))) {
         throw new AuthError('BAD_REGISTRATION_SIGNATURE', 'registration signature does not verify');
       }
+      if (device) await verifyNewDevice(backend, realm, username, device, { signingKey, encryptionKey });
       if (await store.findUserByUsername(username)) throw new AuthError('USERNAME_TAKEN', 'username is taken');
       try {
         // The registration signature is also the signature of version 1 in the key directory.
         const firstKey = { signingKeyId: base64urlEncode(keyIdOf(backend, 'ed25519', signingKey)), signature };
-        return await store.createUser({ id: base64urlEncode(backend.randomBytes(USER_ID_BYTES)), username, signingKey, encryptionKey }, firstKey);
+        const user = { id: base64urlEncode(backend.randomBytes(USER_ID_BYTES)), username, signingKey, encryptionKey };
+        if (!device) return await store.createUser(user, firstKey);
+        // The user and their first device exist together or not at all.
+        return await store.transaction(async (tx) => {
+          const created = await tx.createUser(user, firstKey);
+          const { name, signingKey: deviceSigningKey, encryptionKey: deviceEncryptionKey } = device;
+          const approvedAt = new Date(now());
+          await tx.createDevice({ id: newDeviceId(backend), userId: created.id, name, status: 'ACTIVE', signingKey: deviceSigningKey, encryptionKey: deviceEncryptionKey, approvedAt, expiresAt: null });
+          return created;
+        });
       } catch (e) {
         // Lost a race with a concurrent registration of the same name (unique index).
         if (isConflict(e)) throw new AuthError('USERNAME_TAKEN', 'username is taken');
@@ -202,29 +313,39 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       return { challenge: issued.text, expiresAt: issued.expiresAt };
     },
 
-    async login(username, challenge, signatureB64, clientKey) {
-      assertClientKey(clientKey);
-      enforce(loginLimiter, `login:${clientKey}`);
-      const name = parseUsername(username);
-      enforce(loginUserLimiter, `login:${clientKey}:${name}`);
-      const signature = decodeFixedBase64url(signatureB64, SIGNATURE_BYTES, 'signature');
-      const binding = { realm, username: name, purpose: AuthPurpose.LOGIN };
-      const verified = verifyChallenge(keying, binding, challenge, now());
-
-      const user = await store.findUserByUsername(name);
-      const key = user ? user.signingKey : await dummySigningKey();
-      const ok = await backend.ed25519Verify(key, loginMessage({ ...binding, challenge: verified.bytes }), signature);
-      if (!user || !ok) throw loginFailed();
+    async login(username, challenge, signatureB64, clientKey, deviceId) {
+      const name = limitLogin(clientKey, username);
+      const withDevice = deviceId !== undefined && deviceId !== null;
+      let device: DeviceRow | null = null;
+      const { user, challenge: verified } = await prove({
+        username: name,
+        purpose: AuthPurpose.LOGIN,
+        challenge,
+        signature: signatureB64,
+        async signer(u) {
+          if (!withDevice) return u?.signingKey ?? null;
+          // Looked up whether or not the user exists (the same work); a device of another
+          // user, or an id that cannot be one, is unknown.
+          const d = typeof deviceId === 'string' && DEVICE_ID_PATTERN.test(deviceId) ? await store.findDevice(deviceId) : null;
+          device = d && u && d.userId === u.id ? d : null;
+          return device?.signingKey ?? null;
+        },
+        message: (bytes) => loginMessage({ realm, username: name, purpose: AuthPurpose.LOGIN, challenge: bytes }),
+      });
+      // Only the device's key holder gets this far: the status is theirs to know.
+      const d = device as DeviceRow | null;
+      if (d && d.status === 'PENDING') {
+        if (d.expiresAt !== null && d.expiresAt.getTime() <= now()) throw new AuthError('DEVICE_LINK_EXPIRED', 'the link request of this device expired');
+        throw new AuthError('DEVICE_PENDING', 'this device is waiting for approval');
+      }
+      if (d && d.status === 'REVOKED') throw new AuthError('DEVICE_REVOKED', 'this device was revoked');
 
       // Consumed only now, after the signature verified: a request with a bad signature
-      // (or for an unknown user) never burns a challenge. The store's insert is atomic, so of
-      // two concurrent logins with the same challenge exactly one wins.
-      const expiresAt = new Date(verified.expiresAt.getTime() + CONSUMED_CHALLENGE_GRACE_MS);
-      if (!(await store.consumeChallenge(verified.id, expiresAt))) {
-        throw new AuthError('CHALLENGE_REPLAYED', 'challenge already used');
-      }
-      const issued = await tokens.issue(user.id);
-      return { token: issued.token, expiresAt: issued.expiresAt, user };
+      // (or for an unknown user) never burns a challenge.
+      await consumeChallenge(store, verified);
+      if (d) await store.touchDevice(d.id, new Date(now()));
+      const issued = await tokens.issue(user.id, d?.id);
+      return { token: issued.token, expiresAt: issued.expiresAt, user, device: d && { ...d, lastSeenAt: new Date(now()) } };
     },
 
     verifyToken(token) {

@@ -22,11 +22,23 @@ import {
   type Receipt,
   type User,
   type UserKey,
+  type Device,
+  type KeyBundle,
+  type Backup,
+  type AccountReset,
 } from './generated/sqlite/client.js';
 import { isStorageError, mapStorageError, StorageError } from './errors.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
 import type {
   Access,
+  AccountResetRow,
+  BackupKind,
+  BackupRow,
+  DeviceRow,
+  DeviceStatus,
+  KeyBundleRow,
+  NewDevice,
+  NewUserKey,
   ContactRow,
   ContactStatus,
   ConversationKind,
@@ -134,11 +146,12 @@ function toUserKey(k: UserKey): UserKeyRow {
     signingKeyId: k.signingKeyId,
     encryptionKey: bytesOut(k.encryptionKey),
     signature: bytesOut(k.signature),
+    reset: k.reset,
     createdAt: k.createdAt,
   };
 }
 
-function checkUserKey(r: Omit<UserKeyRow, 'createdAt'>): void {
+function checkUserKey(r: NewUserKey): void {
   if (typeof r.userId !== 'string' || r.userId.length === 0) throw new StorageError('INVALID_ARGUMENT', 'user key userId must be a non-empty string');
   if (!Number.isInteger(r.version) || r.version < 1 || r.version > MAX_STORED_KEY_VERSION) {
     throw new StorageError('INVALID_ARGUMENT', `user key version must be an integer 1–${MAX_STORED_KEY_VERSION}, got ${r.version}`);
@@ -149,7 +162,8 @@ function checkUserKey(r: Omit<UserKeyRow, 'createdAt'>): void {
   }
 }
 
-function userKeyData(r: Omit<UserKeyRow, 'createdAt'>): Prisma.UserKeyUncheckedCreateInput {
+function userKeyData(r: NewUserKey): Prisma.UserKeyUncheckedCreateInput {
+  if (r.reset !== undefined && typeof r.reset !== 'boolean') throw new StorageError('INVALID_ARGUMENT', 'user key reset must be a boolean');
   return {
     userId: r.userId,
     version: r.version,
@@ -157,6 +171,7 @@ function userKeyData(r: Omit<UserKeyRow, 'createdAt'>): Prisma.UserKeyUncheckedC
     signingKeyId: r.signingKeyId,
     encryptionKey: bytesIn(r.encryptionKey),
     signature: bytesIn(r.signature),
+    reset: r.reset ?? false,
   };
 }
 
@@ -420,6 +435,80 @@ function addReceiptsSql(kind: 'sqlite' | 'postgres', count: number): string {
     `INSERT INTO ${table('Receipt')} ("messageSeq", "userId", "deliveredAt") SELECT "seq", ${param(1)}, ${param(2)} FROM ${table('Message')} ` +
     `WHERE "seq" IN (${seqs}) ON CONFLICT ("messageSeq", "userId") DO NOTHING`
   );
+}
+
+// --- Devices, key bundles, backups, resets -------------------------------------------------
+
+function toDeviceStatus(s: string): DeviceStatus {
+  if (s === 'PENDING' || s === 'ACTIVE' || s === 'REVOKED') return s;
+  throw new StorageError('INVALID_ARGUMENT', `device status must be PENDING, ACTIVE or REVOKED, got ${JSON.stringify(s)}`);
+}
+
+function toDevice(d: Device): DeviceRow {
+  return {
+    id: d.id,
+    userId: d.userId,
+    name: d.name,
+    status: toDeviceStatus(d.status),
+    signingKey: bytesOut(d.signingKey),
+    encryptionKey: bytesOut(d.encryptionKey),
+    createdAt: d.createdAt,
+    approvedAt: d.approvedAt,
+    revokedAt: d.revokedAt,
+    lastSeenAt: d.lastSeenAt,
+    expiresAt: d.expiresAt,
+  };
+}
+
+/** The order of `devicesOf`: PENDING and ACTIVE, then REVOKED; each group oldest first (then by id). */
+function deviceOrder(a: DeviceRow, b: DeviceRow): number {
+  const group = (d: DeviceRow): number => (d.status === 'REVOKED' ? 1 : 0);
+  return group(a) - group(b) || a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function toKeyBundle(b: KeyBundle): KeyBundleRow {
+  return { userId: b.userId, revision: b.revision, bundle: b.bundle, wrappedKey: bytesOut(b.wrappedKey), updatedAt: b.updatedAt };
+}
+
+function toBackupKind(k: string): BackupKind {
+  if (k === 'PHRASE' || k === 'PASSWORD') return k;
+  throw new StorageError('INVALID_ARGUMENT', `backup kind must be PHRASE or PASSWORD, got ${JSON.stringify(k)}`);
+}
+
+function toBackup(b: Backup): BackupRow {
+  return {
+    userId: b.userId,
+    kind: toBackupKind(b.kind),
+    authKey: bytesOut(b.authKey),
+    encryptionKey: bytesOut(b.encryptionKey),
+    algorithm: b.algorithm,
+    salt: b.salt,
+    memoryKiB: b.memoryKiB,
+    iterations: b.iterations,
+    parallelism: b.parallelism,
+    createdAt: b.createdAt,
+  };
+}
+
+function toAccountReset(r: AccountReset): AccountResetRow {
+  return { userId: r.userId, codeHash: bytesOut(r.codeHash), expiresAt: r.expiresAt };
+}
+
+/**
+ * Where wrapped key v1 holds its first stanza's recipient key id (1-based for SQL's substr):
+ * after the 73-byte header (docs/crypto.md, wrapped key).
+ */
+const FIRST_STANZA_KEY_ID_OFFSET = 74;
+const STANZA_KEY_ID_BYTES = 16;
+
+/** Primary keys of a recipient's rows whose first stanza is not for a key id, in key order. */
+function keysNotWrappedToSql(kind: 'sqlite' | 'postgres', table: 'ObjectKey' | 'EpochKey'): string {
+  const pg = kind === 'postgres';
+  const columns = table === 'ObjectKey' ? '"objectType", "objectId", "keyVersion"' : '"conversationId", "epoch"';
+  const from = pg ? `"public"."${table}"` : `"${table}"`;
+  const slice = pg ? `substring("wrapped" from ${FIRST_STANZA_KEY_ID_OFFSET} for ${STANZA_KEY_ID_BYTES})` : `substr("wrapped", ${FIRST_STANZA_KEY_ID_OFFSET}, ${STANZA_KEY_ID_BYTES})`;
+  const [p1, p2, p3] = pg ? ['$1', '$2', '$3'] : ['?', '?', '?'];
+  return `SELECT ${columns} FROM ${from} WHERE "recipientId" = ${p1} AND ${slice} <> ${p2} ORDER BY ${columns} LIMIT ${p3}`;
 }
 
 /** The kind of object grants on profiles are recorded under. */
@@ -769,7 +858,7 @@ export class PrismaStore implements Store {
     return this.#op('find user keys', async (db) => (await db.userKey.findMany({ where: { userId }, orderBy: { version: 'asc' } })).map(toUserKey));
   }
 
-  async addUserKey(row: Omit<UserKeyRow, 'createdAt'>): Promise<UserRow> {
+  async addUserKey(row: NewUserKey): Promise<UserRow> {
     checkUserKey(row);
     return this.#atomic('add user key', async (db) => {
       const newest = await db.userKey.findFirst({ where: { userId: row.userId }, orderBy: { version: 'desc' }, select: { version: true } });
@@ -1155,6 +1244,238 @@ export class PrismaStore implements Store {
     checkDate(now, 'now');
     // Their receipts go with them (foreign key, ON DELETE CASCADE).
     return this.#op('purge messages', async (db) => (await db.message.deleteMany({ where: { expiresAt: { lte: now } } })).count);
+  }
+
+  // --- Devices, key bundles, backups, resets ---------------------------------------------
+
+  createDevice(d: NewDevice): Promise<DeviceRow> {
+    checkId(d.id, 'device id');
+    checkId(d.userId, 'device userId');
+    const status = toDeviceStatus(d.status);
+    return this.#op('create device', async (db) =>
+      toDevice(
+        await db.device.create({
+          data: {
+            id: d.id,
+            userId: d.userId,
+            name: d.name,
+            status,
+            signingKey: bytesIn(d.signingKey),
+            encryptionKey: bytesIn(d.encryptionKey),
+            approvedAt: d.approvedAt,
+            expiresAt: d.expiresAt,
+          },
+        }),
+      ),
+    );
+  }
+
+  findDevice(id: string): Promise<DeviceRow | null> {
+    return this.#op('find device', async (db) => {
+      const d = await db.device.findUnique({ where: { id } });
+      return d && toDevice(d);
+    });
+  }
+
+  devicesOf(userId: string): Promise<DeviceRow[]> {
+    return this.#op('list devices', async (db) => (await db.device.findMany({ where: { userId } })).map(toDevice).sort(deviceOrder));
+  }
+
+  countPendingDevices(userId: string, now: Date): Promise<number> {
+    checkDate(now, 'now');
+    return this.#op('count devices', (db) => db.device.count({ where: { userId, status: 'PENDING', expiresAt: { gt: now } } }));
+  }
+
+  activateDevice(id: string, userId: string, approvedAt: Date): Promise<boolean> {
+    checkDate(approvedAt, 'approvedAt');
+    return this.#op('activate device', async (db) => {
+      // One conditional UPDATE: only a device still PENDING, of this user.
+      const { count } = await db.device.updateMany({ where: { id, userId, status: 'PENDING' }, data: { status: 'ACTIVE', approvedAt, expiresAt: null } });
+      return count === 1;
+    });
+  }
+
+  revokeDevice(id: string, userId: string, revokedAt: Date): Promise<boolean> {
+    checkDate(revokedAt, 'revokedAt');
+    return this.#op('revoke device', async (db) => {
+      const { count } = await db.device.updateMany({ where: { id, userId, status: { in: ['PENDING', 'ACTIVE'] } }, data: { status: 'REVOKED', revokedAt, expiresAt: null } });
+      return count === 1;
+    });
+  }
+
+  revokeAllDevices(userId: string, revokedAt: Date): Promise<number> {
+    checkDate(revokedAt, 'revokedAt');
+    return this.#op('revoke devices', async (db) => (await db.device.updateMany({ where: { userId, status: { in: ['PENDING', 'ACTIVE'] } }, data: { status: 'REVOKED', revokedAt, expiresAt: null } })).count);
+  }
+
+  deletePendingDevice(id: string, userId: string): Promise<boolean> {
+    return this.#op('delete device', async (db) => (await db.device.deleteMany({ where: { id, userId, status: 'PENDING' } })).count === 1);
+  }
+
+  async touchDevice(id: string, lastSeenAt: Date): Promise<void> {
+    checkDate(lastSeenAt, 'lastSeenAt');
+    await this.#op('touch device', (db) => db.device.updateMany({ where: { id }, data: { lastSeenAt } }));
+  }
+
+  purgeExpiredDevices(now: Date): Promise<number> {
+    checkDate(now, 'now');
+    return this.#op('purge devices', async (db) => (await db.device.deleteMany({ where: { status: 'PENDING', expiresAt: { lte: now } } })).count);
+  }
+
+  keyBundle(userId: string): Promise<KeyBundleRow | null> {
+    return this.#op('find key bundle', async (db) => {
+      const b = await db.keyBundle.findUnique({ where: { userId } });
+      return b && toKeyBundle(b);
+    });
+  }
+
+  async putKeyBundle(b: Omit<KeyBundleRow, 'updatedAt'>): Promise<KeyBundleRow> {
+    checkId(b.userId, 'key bundle userId');
+    checkEpoch(b.revision, 'key bundle revision');
+    if (typeof b.bundle !== 'string' || b.bundle.length === 0) throw new StorageError('INVALID_ARGUMENT', 'key bundle must be a non-empty string');
+    const data = { revision: b.revision, bundle: b.bundle, wrappedKey: bytesIn(b.wrappedKey) };
+    const stale = (): StorageError => new StorageError('CONFLICT', `put key bundle: revision ${b.revision} does not follow the stored revision`, { fields: ['userId', 'revision'] });
+    return this.#op('put key bundle', async (db) => {
+      // Revision 1: an insert (a bundle stored meanwhile fails it on the primary key). Later:
+      // one UPDATE … WHERE revision = previous, so of two writers of one revision one wins.
+      if (b.revision === 1) return toKeyBundle(await db.keyBundle.create({ data: { userId: b.userId, ...data } }));
+      const { count } = await db.keyBundle.updateMany({ where: { userId: b.userId, revision: b.revision - 1 }, data });
+      if (count !== 1) throw stale();
+      return toKeyBundle(await db.keyBundle.findUniqueOrThrow({ where: { userId: b.userId } }));
+    });
+  }
+
+  backupsOf(userId: string): Promise<BackupRow[]> {
+    // "PASSWORD" < "PHRASE" in text order: sort here, PHRASE first.
+    return this.#op('list backups', async (db) => (await db.backup.findMany({ where: { userId } })).map(toBackup).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'PHRASE' ? -1 : 1)));
+  }
+
+  findBackup(userId: string, kind: BackupKind): Promise<BackupRow | null> {
+    return this.#op('find backup', async (db) => {
+      const b = await db.backup.findUnique({ where: { userId_kind: { userId, kind: toBackupKind(kind) } } });
+      return b && toBackup(b);
+    });
+  }
+
+  putBackup(b: Omit<BackupRow, 'createdAt'>): Promise<BackupRow> {
+    checkId(b.userId, 'backup userId');
+    const kind = toBackupKind(b.kind);
+    for (const n of ['memoryKiB', 'iterations', 'parallelism'] as const) {
+      if (!Number.isInteger(b[n]) || b[n] < 0 || b[n] > MAX_STORED_KEY_VERSION) throw new StorageError('INVALID_ARGUMENT', `backup ${n} must be an integer 0–${MAX_STORED_KEY_VERSION}`);
+    }
+    const data = {
+      authKey: bytesIn(b.authKey),
+      encryptionKey: bytesIn(b.encryptionKey),
+      algorithm: b.algorithm,
+      salt: b.salt,
+      memoryKiB: b.memoryKiB,
+      iterations: b.iterations,
+      parallelism: b.parallelism,
+      createdAt: new Date(),
+    };
+    return this.#op('put backup', async (db) =>
+      toBackup(await db.backup.upsert({ where: { userId_kind: { userId: b.userId, kind } }, create: { userId: b.userId, kind, ...data }, update: data })),
+    );
+  }
+
+  deleteBackup(userId: string, kind: BackupKind): Promise<boolean> {
+    return this.#op('delete backup', async (db) => (await db.backup.deleteMany({ where: { userId, kind: toBackupKind(kind) } })).count === 1);
+  }
+
+  deleteBackups(userId: string): Promise<number> {
+    return this.#op('delete backups', async (db) => (await db.backup.deleteMany({ where: { userId } })).count);
+  }
+
+  async putAccountReset(r: AccountResetRow): Promise<void> {
+    checkId(r.userId, 'account reset userId');
+    checkDate(r.expiresAt, 'account reset expiresAt');
+    const data = { codeHash: bytesIn(r.codeHash), expiresAt: r.expiresAt };
+    await this.#op('put account reset', (db) => db.accountReset.upsert({ where: { userId: r.userId }, create: { userId: r.userId, ...data }, update: data }));
+  }
+
+  findAccountReset(userId: string): Promise<AccountResetRow | null> {
+    return this.#op('find account reset', async (db) => {
+      const r = await db.accountReset.findUnique({ where: { userId } });
+      return r && toAccountReset(r);
+    });
+  }
+
+  consumeAccountReset(userId: string, codeHash: Uint8Array): Promise<boolean> {
+    return this.#op('consume account reset', async (db) => (await db.accountReset.deleteMany({ where: { userId, codeHash: { equals: bytesIn(codeHash) } } })).count === 1);
+  }
+
+  purgeExpiredAccountResets(now: Date): Promise<number> {
+    checkDate(now, 'now');
+    return this.#op('purge account resets', async (db) => (await db.accountReset.deleteMany({ where: { expiresAt: { lte: now } } })).count);
+  }
+
+  async keysNotWrappedTo(recipientId: string, keyId: Uint8Array, limit: number): Promise<{ objectKeys: ObjectKeyRow[]; epochKeys: EpochKeyRow[] }> {
+    checkId(recipientId, 'recipientId');
+    checkLimit(limit);
+    if (!(keyId instanceof Uint8Array) || keyId.length !== STANZA_KEY_ID_BYTES) throw new StorageError('INVALID_ARGUMENT', `key id must be ${STANZA_KEY_ID_BYTES} bytes`);
+    if (limit === 0) return { objectKeys: [], epochKeys: [] };
+    return this.#op('find stale keys', async (db) => {
+      // The filter on the wrapped bytes runs in SQL (Prisma cannot express it); the rows are
+      // then read through the model, one query per table.
+      type ObjectPk = { objectType: string; objectId: string; keyVersion: number | bigint };
+      type EpochPk = { conversationId: string; epoch: number | bigint };
+      const objectPks = await db.$queryRawUnsafe<ObjectPk[]>(keysNotWrappedToSql(this.kind, 'ObjectKey'), recipientId, bytesIn(keyId), limit);
+      const epochPks = await db.$queryRawUnsafe<EpochPk[]>(keysNotWrappedToSql(this.kind, 'EpochKey'), recipientId, bytesIn(keyId), limit);
+      const objectKeys =
+        objectPks.length === 0
+          ? []
+          : await db.objectKey.findMany({
+              where: { recipientId, OR: objectPks.map((k) => ({ objectType: k.objectType, objectId: k.objectId, keyVersion: Number(k.keyVersion) })) },
+              orderBy: [{ objectType: 'asc' }, { objectId: 'asc' }, { keyVersion: 'asc' }],
+            });
+      const epochKeys =
+        epochPks.length === 0
+          ? []
+          : await db.epochKey.findMany({
+              where: { recipientId, OR: epochPks.map((k) => ({ conversationId: k.conversationId, epoch: Number(k.epoch) })) },
+              orderBy: [{ conversationId: 'asc' }, { epoch: 'asc' }],
+            });
+      return {
+        objectKeys: objectKeys.map((k) => ({ objectType: k.objectType, objectId: k.objectId, keyVersion: k.keyVersion, recipientId: k.recipientId, wrapped: bytesOut(k.wrapped) })),
+        epochKeys: epochKeys.map(toEpochKey),
+      };
+    });
+  }
+
+  async rewrapKeys(recipientId: string, objectKeys: readonly ObjectKeyRow[], epochKeys: readonly EpochKeyRow[]): Promise<number> {
+    checkId(recipientId, 'recipientId');
+    for (const k of objectKeys) {
+      checkObjectKey(k);
+      if (k.recipientId !== recipientId) throw new StorageError('INVALID_ARGUMENT', 'rewrap keys: every data key must be addressed to the recipient');
+    }
+    for (const k of epochKeys) {
+      checkId(k.conversationId, 'epoch key conversationId');
+      checkEpoch(k.epoch, 'epoch key epoch');
+      if (k.recipientId !== recipientId) throw new StorageError('INVALID_ARGUMENT', 'rewrap keys: every epoch key must be addressed to the recipient');
+    }
+    checkNoDuplicates(objectKeys.map((k) => JSON.stringify([k.objectType, k.objectId, k.keyVersion])), 'rewrap keys: data key');
+    checkNoDuplicates(epochKeys.map((k) => JSON.stringify([k.conversationId, k.epoch])), 'rewrap keys: epoch key');
+    const missing = (): StorageError => new StorageError('INVALID_REFERENCE', 'rewrap keys: no such key addressed to the recipient');
+    return this.#atomic('rewrap keys', async (db) => {
+      let changed = 0;
+      for (const k of objectKeys) {
+        const where = { objectType_objectId_keyVersion_recipientId: { objectType: k.objectType, objectId: k.objectId, keyVersion: k.keyVersion, recipientId } };
+        const stored = await db.objectKey.findUnique({ where, select: { wrapped: true } });
+        if (!stored) throw missing();
+        if (sameBytes(stored.wrapped, k.wrapped)) continue;
+        await db.objectKey.update({ where, data: { wrapped: bytesIn(k.wrapped) } });
+        changed++;
+      }
+      for (const k of epochKeys) {
+        const where = { conversationId_epoch_recipientId: { conversationId: k.conversationId, epoch: k.epoch, recipientId } };
+        const stored = await db.epochKey.findUnique({ where, select: { wrapped: true } });
+        if (!stored) throw missing();
+        if (sameBytes(stored.wrapped, k.wrapped)) continue;
+        await db.epochKey.update({ where, data: { wrapped: bytesIn(k.wrapped) } });
+        changed++;
+      }
+      return changed;
+    });
   }
 
   async close(): Promise<void> {

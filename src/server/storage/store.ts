@@ -79,8 +79,74 @@ export interface UserKeyRow {
   readonly encryptionKey: Uint8Array;
   /** Ed25519 signature, 64 bytes (empty for users registered before the directory existed). */
   readonly signature: Uint8Array;
+  /** True for a version made by an account reset (signed by its own key only). */
+  readonly reset: boolean;
   readonly createdAt: Date;
 }
+
+/** A key version to append: `reset` defaults to false. */
+export type NewUserKey = Omit<UserKeyRow, 'createdAt' | 'reset'> & { readonly reset?: boolean };
+
+export type DeviceStatus = 'PENDING' | 'ACTIVE' | 'REVOKED';
+
+/** One of a user's devices (docs/devices.md). */
+export interface DeviceRow {
+  /** base64url of 16 random bytes. */
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly status: DeviceStatus;
+  /** Ed25519 public key, 32 bytes. */
+  readonly signingKey: Uint8Array;
+  /** X25519 public key, 32 bytes. */
+  readonly encryptionKey: Uint8Array;
+  readonly createdAt: Date;
+  readonly approvedAt: Date | null;
+  readonly revokedAt: Date | null;
+  readonly lastSeenAt: Date | null;
+  /** PENDING only: when the link request ends. */
+  readonly expiresAt: Date | null;
+}
+
+export type NewDevice = Omit<DeviceRow, 'createdAt' | 'revokedAt' | 'lastSeenAt'>;
+
+/** A user's key bundle: envelope text and its key wrapped for every ACTIVE device and backup. */
+export interface KeyBundleRow {
+  readonly userId: string;
+  readonly revision: number;
+  /** Envelope v1 text. */
+  readonly bundle: string;
+  /** Wrapped key v1 bytes. */
+  readonly wrappedKey: Uint8Array;
+  readonly updatedAt: Date;
+}
+
+export type BackupKind = 'PHRASE' | 'PASSWORD';
+
+/** A backup of the key bundle: public keys derived from a phrase or password, and the KDF. */
+export interface BackupRow {
+  readonly userId: string;
+  readonly kind: BackupKind;
+  /** Ed25519 public key, 32 bytes. */
+  readonly authKey: Uint8Array;
+  /** X25519 public key, 32 bytes. */
+  readonly encryptionKey: Uint8Array;
+  readonly algorithm: string;
+  /** base64url ('' for bip39). */
+  readonly salt: string;
+  readonly memoryKiB: number;
+  readonly iterations: number;
+  readonly parallelism: number;
+  readonly createdAt: Date;
+}
+
+/** An operator-issued account reset code: its SHA-256 and when it stops working. */
+export interface AccountResetRow {
+  readonly userId: string;
+  readonly codeHash: Uint8Array;
+  readonly expiresAt: Date;
+}
+
 
 export type ContactStatus = 'PENDING' | 'ACCEPTED';
 
@@ -233,7 +299,7 @@ export interface Store {
    * `encryptionKey`), atomically, only if the user's newest version is still
    * `row.version - 1`; otherwise CONFLICT and nothing is written.
    */
-  addUserKey(row: Omit<UserKeyRow, 'createdAt'>): Promise<UserRow>;
+  addUserKey(row: NewUserKey): Promise<UserRow>;
   /** Key versions whose signing key has one of these key ids (who signed an envelope). */
   userKeysBySigningKeyIds(signingKeyIds: readonly string[]): Promise<UserKeyRow[]>;
 
@@ -318,6 +384,67 @@ export interface Store {
   undeliveredFor(userId: string, limit: number, now: Date): Promise<MessageRow[]>;
   /** Deletes messages whose `expiresAt` is at or before `now`; returns how many. */
   purgeExpiredMessages(now: Date): Promise<number>;
+
+  // --- Devices, key bundles, backups, resets (docs/devices.md) ---------------------------
+
+  /** Inserts a device (an id in use is CONFLICT, an unknown user INVALID_REFERENCE). */
+  createDevice(d: NewDevice): Promise<DeviceRow>;
+  findDevice(id: string): Promise<DeviceRow | null>;
+  /** Every device of the user: PENDING and ACTIVE ones, then REVOKED, each group oldest first. */
+  devicesOf(userId: string): Promise<DeviceRow[]>;
+  /** How many of the user's PENDING devices have not expired at `now`. */
+  countPendingDevices(userId: string, now: Date): Promise<number>;
+  /** A PENDING device of `userId` becomes ACTIVE (expiry cleared); false when it is not that. */
+  activateDevice(id: string, userId: string, approvedAt: Date): Promise<boolean>;
+  /** A PENDING or ACTIVE device of `userId` becomes REVOKED; false when it is not that. */
+  revokeDevice(id: string, userId: string, revokedAt: Date): Promise<boolean>;
+  /** Every PENDING or ACTIVE device of the user becomes REVOKED; returns how many. */
+  revokeAllDevices(userId: string, revokedAt: Date): Promise<number>;
+  /** Deletes a PENDING device of `userId` (a rejected link request); false when none. */
+  deletePendingDevice(id: string, userId: string): Promise<boolean>;
+  /** Records a sign-in with the device's key. */
+  touchDevice(id: string, lastSeenAt: Date): Promise<void>;
+  /** Deletes PENDING devices whose `expiresAt` is at or before `now`; returns how many. */
+  purgeExpiredDevices(now: Date): Promise<number>;
+
+  keyBundle(userId: string): Promise<KeyBundleRow | null>;
+  /**
+   * Stores the user's bundle at `revision` = stored revision + 1 (1: none stored yet), as a
+   * compare-and-swap: CONFLICT, and nothing written, when another write got there first.
+   */
+  putKeyBundle(b: Omit<KeyBundleRow, 'updatedAt'>): Promise<KeyBundleRow>;
+
+  /** The user's backups, PHRASE before PASSWORD. */
+  backupsOf(userId: string): Promise<BackupRow[]>;
+  findBackup(userId: string, kind: BackupKind): Promise<BackupRow | null>;
+  /** Creates or replaces the user's backup of `b.kind` (createdAt: now). */
+  putBackup(b: Omit<BackupRow, 'createdAt'>): Promise<BackupRow>;
+  /** Deletes the user's backup of `kind`; false when there was none. */
+  deleteBackup(userId: string, kind: BackupKind): Promise<boolean>;
+  /** Deletes every backup of the user; returns how many. */
+  deleteBackups(userId: string): Promise<number>;
+
+  /** Records (or replaces) the user's reset code hash. */
+  putAccountReset(r: AccountResetRow): Promise<void>;
+  findAccountReset(userId: string): Promise<AccountResetRow | null>;
+  /** Deletes the reset only if it still holds `codeHash` (single use); false otherwise. */
+  consumeAccountReset(userId: string, codeHash: Uint8Array): Promise<boolean>;
+  /** Deletes reset codes whose `expiresAt` is at or before `now`; returns how many. */
+  purgeExpiredAccountResets(now: Date): Promise<number>;
+
+  /**
+   * Data keys and epoch keys addressed to `recipientId` whose wrapped key's first recipient
+   * stanza is not for `keyId` (wrapped key v1: the first stanza's key id is bytes 73–88; the
+   * gateway stores keys addressed to one user with exactly one stanza), at most `limit` of
+   * each, in primary key order.
+   */
+  keysNotWrappedTo(recipientId: string, keyId: Uint8Array, limit: number): Promise<{ objectKeys: ObjectKeyRow[]; epochKeys: EpochKeyRow[] }>;
+  /**
+   * Replaces the wrapped bytes of existing data and epoch keys of `recipientId`, atomically.
+   * A row that does not exist is INVALID_REFERENCE and nothing is written. Returns how many
+   * rows now hold different bytes.
+   */
+  rewrapKeys(recipientId: string, objectKeys: readonly ObjectKeyRow[], epochKeys: readonly EpochKeyRow[]): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -172,10 +172,11 @@ describe('login message', () => {
 });
 
 describe('purposes', () => {
-  it('LOGIN is the only v1 purpose', () => {
-    expect(Object.values(AuthPurpose)).toEqual(['LOGIN']);
+  it('LOGIN and RECOVER (backups) are the v1 purposes', () => {
+    expect(Object.values(AuthPurpose)).toEqual(['LOGIN', 'RECOVER']);
     expect(isAuthPurpose('LOGIN')).toBe(true);
-    for (const p of ['login', 'ADD_DEVICE', '', 'LOGIN ', 1, null, undefined]) expect(isAuthPurpose(p)).toBe(false);
+    expect(isAuthPurpose('RECOVER')).toBe(true);
+    for (const p of ['login', 'recover', 'ADD_DEVICE', '', 'LOGIN ', 1, null, undefined]) expect(isAuthPurpose(p)).toBe(false);
   });
 });
 

@@ -28,7 +28,7 @@ const target: SuiteTarget = {
     shared ??= await pg.createDatabase('suite_shared');
     const db = createClient(resolveDatabaseTarget({ dataDir: '/unused', databaseUrl: shared }));
     try {
-      const tables = await db.$queryRawUnsafe<{ t: string }[]>(`SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('User', 'UserKey', 'Contact', 'Profile', 'Grant', 'ObjectKey', 'UsedChallenge', 'Conversation', 'ConversationMember', 'EpochKey', 'Message', 'Receipt')`);
+      const tables = await db.$queryRawUnsafe<{ t: string }[]>(`SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('User', 'UserKey', 'Contact', 'Profile', 'Grant', 'ObjectKey', 'UsedChallenge', 'Conversation', 'ConversationMember', 'EpochKey', 'Message', 'Receipt', 'Device', 'KeyBundle', 'Backup', 'AccountReset')`);
       if (tables.length > 0) await db.$executeRawUnsafe(`TRUNCATE ${tables.map((r) => `"${r.t}"`).join(', ')}`);
     } finally {
       await db.$disconnect();

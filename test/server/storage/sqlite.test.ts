@@ -36,7 +36,7 @@ describe('SQLite opening', () => {
     const db = createClient(resolveDatabaseTarget({ dataDir }));
     try {
       expect(await db.$queryRawUnsafe('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
-      expect(await db.$queryRawUnsafe('SELECT "name" FROM "_veilgraph_migrations"')).toEqual([{ name: '0001_init' }, { name: '0002_add_object_keys' }, { name: '0003_contacts_key_directory' }, { name: '0004_conversations_messages' }]);
+      expect(await db.$queryRawUnsafe('SELECT "name" FROM "_veilgraph_migrations"')).toEqual([{ name: '0001_init' }, { name: '0002_add_object_keys' }, { name: '0003_contacts_key_directory' }, { name: '0004_conversations_messages' }, { name: '0005_devices_backups' }]);
       expect(await db.$queryRawUnsafe('SELECT "username" FROM "User"')).toEqual([{ username: 'u' }]);
     } finally {
       await db.$disconnect();
