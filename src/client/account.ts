@@ -265,13 +265,14 @@ async function backupKeysFor(c: Ctx, username: string, kind: BackupKind, secret:
     }
     return backupKeysFromPhrase(c.backend, phrase);
   }
+  if (typeof secret !== 'string' || secret.length === 0) throw new SessionError('RECOVERY_FAILED', 'the password is empty');
   const r = await gql<{ backupParameters?: BackupKdf }>(c, Q.backupParameters, { u: username, k: 'PASSWORD' });
   if (!r.backupParameters) throw new SessionError('BAD_RESPONSE', 'backupParameters returned nothing');
   try {
     return await backupKeysFromPassword(c.backend, secret, r.backupParameters);
   } catch (e) {
     // assertBackupKdf: parameters a client must not run (too weak, or absurdly costly).
-    if (isCryptoError(e)) throw new SessionError('BAD_RESPONSE', `the server's backup parameters are not acceptable: ${e.message}`, { cause: e });
+    if (isCryptoError(e, 'INVALID_ARGUMENT')) throw new SessionError('BAD_RESPONSE', `the server's backup parameters are not acceptable: ${e.message}`, { cause: e });
     throw e;
   }
 }
@@ -482,9 +483,21 @@ export class Account {
     return gql<T>(this.#c, query, variables, await this.token());
   }
 
-  /** The `ClientKeys` for the privacy link: PRIVATE under every vault version (the newest seals), SHARED per object. */
-  clientKeys(): Promise<DataKeyClientKeys> {
+  /**
+   * The `ClientKeys` for the privacy link: PRIVATE under every vault version (the newest
+   * seals), SHARED per object. Installs a newer bundle first (another device rotated): build
+   * the link's keys again after `sync()` reports a change.
+   */
+  async clientKeys(): Promise<DataKeyClientKeys> {
+    await this.sync();
     return clientKeysOf(this.#c, this.userId, this.#bundle, () => this.token());
+  }
+
+  /** Installs the server's bundle when another device changed it; true when it did. */
+  async sync(): Promise<boolean> {
+    const before = this.#bundle.revision;
+    await this.#pull();
+    return this.#bundle.revision !== before;
   }
 
   /** The identity key pairs (signing the user's SHARED values and messages). */
