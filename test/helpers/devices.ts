@@ -1,0 +1,196 @@
+/**
+ * Test helpers for devices, key bundles and backups (schema/devices.graphql), built with the
+ * real crypto the way a client builds them: device proofs, bundles sealed at the account's
+ * bundle location with their key wrapped to several recipients, backup keys and messages.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { backupMessage, deviceMessage, type BackupKdf, type BackupKind } from '../../src/crypto/account-messages.js';
+import { loginMessage, registrationMessage, type AuthPurpose } from '../../src/crypto/auth-messages.js';
+import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
+import { sealEnvelopeText } from '../../src/crypto/envelope.js';
+import { generateEncryptionKeyPair, generateSigningKeyPair, keyIdOf, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
+import type { Location } from '../../src/crypto/location.js';
+import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
+import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
+import { login, type GqlResponse, type TestGateway, type TestUser } from './gateway.js';
+
+export const REALM = 'veilgraph';
+
+export interface KeyPairs {
+  readonly signing: SigningKeyPair;
+  readonly encryption: EncryptionKeyPair;
+}
+
+export interface NewDevice extends KeyPairs {
+  readonly name: string;
+  /** NewDeviceInput, signed for `username`. */
+  readonly input: { name: string; signingKey: string; encryptionKey: string; signature: string };
+}
+
+export interface TestDevice extends NewDevice {
+  readonly id: string;
+}
+
+export interface DeviceUser extends TestUser {
+  readonly device: TestDevice;
+}
+
+export interface KeyBundleInput {
+  revision: number;
+  bundle: string;
+  wrappedKey: string;
+}
+
+export async function keyPairs(): Promise<KeyPairs> {
+  return { signing: await generateSigningKeyPair(nodeBackend), encryption: await generateEncryptionKeyPair(nodeBackend) };
+}
+
+export function codes(r: GqlResponse): (string | undefined)[] {
+  return (r.errors ?? []).map((e) => e.extensions?.code);
+}
+
+export function ok<T>(r: GqlResponse<T>): T {
+  if (r.errors || !r.data) throw new Error(JSON.stringify(r.errors));
+  return r.data;
+}
+
+/** A new device's keys and its signed NewDeviceInput for `username`. */
+export async function newDevice(username: string, name = 'laptop', keys?: KeyPairs): Promise<NewDevice> {
+  const { signing, encryption } = keys ?? (await keyPairs());
+  const signature = await nodeBackend.ed25519Sign(signing.seed, deviceMessage({ realm: REALM, username, name, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
+  return {
+    name,
+    signing,
+    encryption,
+    input: { name, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(signature) },
+  };
+}
+
+/** A RegisterInput (fresh identity keys) for `username`, with `device` when given. */
+export async function registration(username: string, device?: NewDevice): Promise<{ identity: KeyPairs; input: Record<string, unknown> }> {
+  const identity = await keyPairs();
+  const sig = await nodeBackend.ed25519Sign(
+    identity.signing.seed,
+    registrationMessage({ realm: REALM, username, signingKey: identity.signing.publicKey, encryptionKey: identity.encryption.publicKey }),
+  );
+  const input = {
+    username,
+    signingKey: base64urlEncode(identity.signing.publicKey),
+    encryptionKey: base64urlEncode(identity.encryption.publicKey),
+    signature: base64urlEncode(sig),
+    ...(device ? { device: device.input } : {}),
+  };
+  return { identity, input };
+}
+
+const REGISTER = 'mutation R($i: RegisterInput!) { register(input: $i) { id } }';
+export const MY_DEVICES = 'query { myDevices { id name status signingKey encryptionKey current createdAt approvedAt revokedAt lastSeenAt } }';
+
+/** Registers `username` with a first device, and logs in with the identity key. */
+export async function registerWithDevice(t: TestGateway, username: string): Promise<DeviceUser> {
+  const device = await newDevice(username, `${username}'s first device`);
+  const { identity, input } = await registration(username, device);
+  const id = ok(await t.gql<{ register: { id: string } }>(REGISTER, { i: input })).register.id;
+  const token = await login(t, username, identity.signing);
+  const devices = ok(await t.gql<{ myDevices: { id: string }[] }>(MY_DEVICES, {}, token)).myDevices;
+  return { id, username, token, ...identity, vault: { id: new Uint8Array(16), version: 1, bytes: new Uint8Array(32) }, device: { ...device, id: devices[0]!.id } };
+}
+
+export async function challenge(t: TestGateway, username: string, purpose: AuthPurpose = 'LOGIN'): Promise<string> {
+  const r = await t.gql<{ challenge: { challenge: string } }>('mutation C($u: String!, $p: ChallengePurpose!) { challenge(username: $u, purpose: $p) { challenge } }', { u: username, p: purpose });
+  return ok(r).challenge.challenge;
+}
+
+export const LOGIN = 'mutation L($u: String!, $c: String!, $s: String!, $d: ID) { login(username: $u, challenge: $c, signature: $s, device: $d) { token expiresAt user { id } device { id name status current lastSeenAt } } }';
+
+/** A login signed by `signer` (the device's key), for `deviceId`; with `ch`, that challenge. */
+export async function deviceLogin(t: TestGateway, username: string, deviceId: string | null, signer: SigningKeyPair, ch?: string) {
+  const c = ch ?? (await challenge(t, username));
+  const s = await nodeBackend.ed25519Sign(signer.seed, loginMessage({ realm: REALM, username, purpose: 'LOGIN', challenge: base64urlDecode(c) }));
+  return t.gql<{ login: { token: string; device: { id: string; status: string; current: boolean; lastSeenAt: string | null } | null } }>(LOGIN, {
+    u: username,
+    c,
+    s: base64urlEncode(s),
+    d: deviceId,
+  });
+}
+
+export interface BundleOptions {
+  /** Where the bundle is sealed (default: the account's bundle location). */
+  readonly bundleAt?: Location;
+  /** Where the key is wrapped (default: the account's bundle key location). */
+  readonly wrapAt?: Location;
+  /** The key the wrap carries, when it should differ from the sealing key. */
+  readonly wrapKeyOverride?: SymmetricKey;
+  readonly signer?: SigningKeyPair;
+  readonly plaintext?: string;
+}
+
+/** A key bundle as a client makes one: sealed under a new key of version `revision`, wrapped to `recipients`. */
+export async function bundleFor(userId: string, revision: number, recipients: readonly EncryptionKeyPair[] | readonly Uint8Array[], o: BundleOptions = {}): Promise<KeyBundleInput> {
+  const key: SymmetricKey = { id: nodeBackend.randomBytes(16), version: revision, bytes: nodeBackend.randomBytes(32) };
+  const bundle = sealEnvelopeText(nodeBackend, key, o.bundleAt ?? keyBundleLocation(userId), o.plaintext ?? JSON.stringify({ revision, secrets: 'not really' }));
+  const publicKeys = recipients.map((r) => (r instanceof Uint8Array ? r : r.publicKey));
+  const wrapped = await wrapKey(
+    nodeBackend,
+    o.wrapKeyOverride ?? key,
+    o.wrapAt ?? bundleKeyLocation(userId),
+    publicKeys.map((publicKey) => ({ keyId: keyIdOf(nodeBackend, 'x25519', publicKey), publicKey })),
+    o.signer,
+  );
+  return { revision, bundle, wrappedKey: wrappedKeyToText(wrapped) };
+}
+
+export const MY_BUNDLE = 'query { myKeyBundle { revision bundle wrappedKey updatedAt } }';
+
+export async function bundleRevision(t: TestGateway, token: string): Promise<number> {
+  return ok(await t.gql<{ myKeyBundle: { revision: number } | null }>(MY_BUNDLE, {}, token)).myKeyBundle?.revision ?? 0;
+}
+
+export const PUT_BUNDLE = 'mutation P($b: KeyBundleInput!) { putKeyBundle(keyBundle: $b) { revision bundle wrappedKey updatedAt } }';
+
+export interface BackupKeys extends KeyPairs {
+  readonly kind: BackupKind;
+  readonly kdf: BackupKdf;
+}
+
+export function passwordKdf(salt = base64urlEncode(nodeBackend.randomBytes(16))): BackupKdf {
+  return { algorithm: 'argon2id', salt, memoryKiB: 19456, iterations: 2, parallelism: 1 };
+}
+
+export const PHRASE_KDF: BackupKdf = { algorithm: 'bip39', salt: '', memoryKiB: 0, iterations: 0, parallelism: 0 };
+
+/** A backup's keys (random here: what a phrase or password would derive) and KDF. */
+export async function backupKeys(kind: BackupKind, kdf: BackupKdf = kind === 'PHRASE' ? PHRASE_KDF : passwordKdf()): Promise<BackupKeys> {
+  return { kind, kdf, ...(await keyPairs()) };
+}
+
+/** BackupInput for `username`, signed by the backup's auth key (or `signer`). */
+export async function backupInput(username: string, b: BackupKeys, signer: SigningKeyPair = b.signing): Promise<Record<string, unknown>> {
+  const m = backupMessage({ realm: REALM, username, kind: b.kind, authKey: b.signing.publicKey, encryptionKey: b.encryption.publicKey, kdf: b.kdf });
+  return {
+    kind: b.kind,
+    authKey: base64urlEncode(b.signing.publicKey),
+    encryptionKey: base64urlEncode(b.encryption.publicKey),
+    kdf: b.kdf,
+    signature: base64urlEncode(await nodeBackend.ed25519Sign(signer.seed, m)),
+  };
+}
+
+export const PUT_BACKUP = 'mutation B($i: BackupInput!, $b: KeyBundleInput!) { putBackup(backup: $i, keyBundle: $b) { kind createdAt kdf { algorithm salt memoryKiB iterations parallelism } } }';
+
+/** Tables every device, bundle and backup mutation may touch. */
+export const ACCOUNT_TABLES = ['User', 'UserKey', 'Device', 'KeyBundle', 'Backup', 'AccountReset', 'ObjectKey', 'EpochKey', 'UsedChallenge'] as const;
+
+/** Runs SQL on a running gateway's SQLite file from outside (to age a row, say). */
+export function sqlite(dataDir: string, sql: string, ...params: unknown[]): void {
+  const db = new Database(join(dataDir, 'veilgraph.db'));
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
