@@ -37,7 +37,13 @@ export type DirectoryErrorCode =
   /** The history no longer contains the pinned keys at the pinned version, or the username now names another account. */
   | 'KEY_PIN_MISMATCH'
   /** The directory has no such user. */
-  | 'USER_NOT_FOUND';
+  | 'USER_NOT_FOUND'
+  /**
+   * A version was made by an account reset (docs/devices.md): signed only by its own key,
+   * so nothing links it to the keys before. Refused until the user compares safety numbers
+   * out of band; a server could forge one.
+   */
+  | 'KEY_RESET';
 
 /** Every refusal of a directory answer. Messages name users and versions, never key bytes. */
 export class DirectoryError extends Error {
@@ -67,6 +73,8 @@ export interface KeyVersionRecord {
   readonly signature: string;
   readonly signingKeyId: string;
   readonly createdAt?: string;
+  /** True for a version made by an account reset. */
+  readonly reset?: boolean;
 }
 
 export interface KeyHistoryRecord {
@@ -136,6 +144,9 @@ export async function verifyKeyHistory(backend: CryptoBackend, realm: string, us
     // Exactly 1..n in order: no gap, no duplicate, no version left out of the chain.
     if (typeof record !== 'object' || record === null || record.version !== version) {
       throw new DirectoryError('KEY_HISTORY_INVALID', `the key history of ${username} must hold versions 1..${versions.length} in order; position ${version} does not`, { username, version });
+    }
+    if (record.reset === true) {
+      throw new DirectoryError('KEY_RESET', `version ${version} of ${username} comes from an account reset: it is not signed by the keys before it; compare safety numbers out of band before trusting it`, { username, version });
     }
     const signingKey = decodeExact(record.signingKey, 32, 'the signing key', username, version);
     const encryptionKey = decodeExact(record.encryptionKey, 32, 'the encryption key', username, version);
@@ -394,7 +405,7 @@ function signerIn(v: Verified, signingKeyId: Uint8Array): SignerInfo | null {
 // ---------------------------------------------------------------------------------------
 // Over GraphQL.
 
-const KEY_VERSION_FIELDS = 'version signingKey encryptionKey signature signingKeyId createdAt';
+const KEY_VERSION_FIELDS = 'version signingKey encryptionKey signature signingKeyId createdAt reset';
 const KEY_DIRECTORY = `query VgKeyDirectory($u: String!) { keyDirectory(username: $u) { userId username versions { ${KEY_VERSION_FIELDS} } } }`;
 const KEY_OWNERS = 'query VgKeyOwners($ids: [String!]!) { keyOwners(signingKeyIds: $ids) { signingKeyId userId username version } }';
 /** The server's limit per `keyOwners` request. */
