@@ -1248,7 +1248,7 @@ export class PrismaStore implements Store {
 
   // --- Devices, key bundles, backups, resets ---------------------------------------------
 
-  createDevice(d: NewDevice): Promise<DeviceRow> {
+  async createDevice(d: NewDevice): Promise<DeviceRow> {
     checkId(d.id, 'device id');
     checkId(d.userId, 'device userId');
     const status = toDeviceStatus(d.status);
@@ -1270,23 +1270,23 @@ export class PrismaStore implements Store {
     );
   }
 
-  findDevice(id: string): Promise<DeviceRow | null> {
+  async findDevice(id: string): Promise<DeviceRow | null> {
     return this.#op('find device', async (db) => {
       const d = await db.device.findUnique({ where: { id } });
       return d && toDevice(d);
     });
   }
 
-  devicesOf(userId: string): Promise<DeviceRow[]> {
+  async devicesOf(userId: string): Promise<DeviceRow[]> {
     return this.#op('list devices', async (db) => (await db.device.findMany({ where: { userId } })).map(toDevice).sort(deviceOrder));
   }
 
-  countPendingDevices(userId: string, now: Date): Promise<number> {
+  async countPendingDevices(userId: string, now: Date): Promise<number> {
     checkDate(now, 'now');
     return this.#op('count devices', (db) => db.device.count({ where: { userId, status: 'PENDING', expiresAt: { gt: now } } }));
   }
 
-  activateDevice(id: string, userId: string, approvedAt: Date): Promise<boolean> {
+  async activateDevice(id: string, userId: string, approvedAt: Date): Promise<boolean> {
     checkDate(approvedAt, 'approvedAt');
     return this.#op('activate device', async (db) => {
       // One conditional UPDATE: only a device still PENDING, of this user.
@@ -1295,7 +1295,7 @@ export class PrismaStore implements Store {
     });
   }
 
-  revokeDevice(id: string, userId: string, revokedAt: Date): Promise<boolean> {
+  async revokeDevice(id: string, userId: string, revokedAt: Date): Promise<boolean> {
     checkDate(revokedAt, 'revokedAt');
     return this.#op('revoke device', async (db) => {
       const { count } = await db.device.updateMany({ where: { id, userId, status: { in: ['PENDING', 'ACTIVE'] } }, data: { status: 'REVOKED', revokedAt, expiresAt: null } });
@@ -1303,12 +1303,12 @@ export class PrismaStore implements Store {
     });
   }
 
-  revokeAllDevices(userId: string, revokedAt: Date): Promise<number> {
+  async revokeAllDevices(userId: string, revokedAt: Date): Promise<number> {
     checkDate(revokedAt, 'revokedAt');
     return this.#op('revoke devices', async (db) => (await db.device.updateMany({ where: { userId, status: { in: ['PENDING', 'ACTIVE'] } }, data: { status: 'REVOKED', revokedAt, expiresAt: null } })).count);
   }
 
-  deletePendingDevice(id: string, userId: string): Promise<boolean> {
+  async deletePendingDevice(id: string, userId: string): Promise<boolean> {
     return this.#op('delete device', async (db) => (await db.device.deleteMany({ where: { id, userId, status: 'PENDING' } })).count === 1);
   }
 
@@ -1317,12 +1317,12 @@ export class PrismaStore implements Store {
     await this.#op('touch device', (db) => db.device.updateMany({ where: { id }, data: { lastSeenAt } }));
   }
 
-  purgeExpiredDevices(now: Date): Promise<number> {
+  async purgeExpiredDevices(now: Date): Promise<number> {
     checkDate(now, 'now');
     return this.#op('purge devices', async (db) => (await db.device.deleteMany({ where: { status: 'PENDING', expiresAt: { lte: now } } })).count);
   }
 
-  keyBundle(userId: string): Promise<KeyBundleRow | null> {
+  async keyBundle(userId: string): Promise<KeyBundleRow | null> {
     return this.#op('find key bundle', async (db) => {
       const b = await db.keyBundle.findUnique({ where: { userId } });
       return b && toKeyBundle(b);
@@ -1345,19 +1345,19 @@ export class PrismaStore implements Store {
     });
   }
 
-  backupsOf(userId: string): Promise<BackupRow[]> {
+  async backupsOf(userId: string): Promise<BackupRow[]> {
     // "PASSWORD" < "PHRASE" in text order: sort here, PHRASE first.
     return this.#op('list backups', async (db) => (await db.backup.findMany({ where: { userId } })).map(toBackup).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'PHRASE' ? -1 : 1)));
   }
 
-  findBackup(userId: string, kind: BackupKind): Promise<BackupRow | null> {
+  async findBackup(userId: string, kind: BackupKind): Promise<BackupRow | null> {
     return this.#op('find backup', async (db) => {
       const b = await db.backup.findUnique({ where: { userId_kind: { userId, kind: toBackupKind(kind) } } });
       return b && toBackup(b);
     });
   }
 
-  putBackup(b: Omit<BackupRow, 'createdAt'>): Promise<BackupRow> {
+  async putBackup(b: Omit<BackupRow, 'createdAt'>): Promise<BackupRow> {
     checkId(b.userId, 'backup userId');
     const kind = toBackupKind(b.kind);
     for (const n of ['memoryKiB', 'iterations', 'parallelism'] as const) {
@@ -1378,11 +1378,11 @@ export class PrismaStore implements Store {
     );
   }
 
-  deleteBackup(userId: string, kind: BackupKind): Promise<boolean> {
+  async deleteBackup(userId: string, kind: BackupKind): Promise<boolean> {
     return this.#op('delete backup', async (db) => (await db.backup.deleteMany({ where: { userId, kind: toBackupKind(kind) } })).count === 1);
   }
 
-  deleteBackups(userId: string): Promise<number> {
+  async deleteBackups(userId: string): Promise<number> {
     return this.#op('delete backups', async (db) => (await db.backup.deleteMany({ where: { userId } })).count);
   }
 
@@ -1393,18 +1393,18 @@ export class PrismaStore implements Store {
     await this.#op('put account reset', (db) => db.accountReset.upsert({ where: { userId: r.userId }, create: { userId: r.userId, ...data }, update: data }));
   }
 
-  findAccountReset(userId: string): Promise<AccountResetRow | null> {
+  async findAccountReset(userId: string): Promise<AccountResetRow | null> {
     return this.#op('find account reset', async (db) => {
       const r = await db.accountReset.findUnique({ where: { userId } });
       return r && toAccountReset(r);
     });
   }
 
-  consumeAccountReset(userId: string, codeHash: Uint8Array): Promise<boolean> {
+  async consumeAccountReset(userId: string, codeHash: Uint8Array): Promise<boolean> {
     return this.#op('consume account reset', async (db) => (await db.accountReset.deleteMany({ where: { userId, codeHash: { equals: bytesIn(codeHash) } } })).count === 1);
   }
 
-  purgeExpiredAccountResets(now: Date): Promise<number> {
+  async purgeExpiredAccountResets(now: Date): Promise<number> {
     checkDate(now, 'now');
     return this.#op('purge account resets', async (db) => (await db.accountReset.deleteMany({ where: { expiresAt: { lte: now } } })).count);
   }

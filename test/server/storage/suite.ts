@@ -9,7 +9,7 @@ import { createClient, openStore, resolveDatabaseTarget } from '../../../src/ser
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, MIGRATIONS_TABLE, type MigratingClient, type Migration } from '../../../src/server/storage/migrate.js';
 import type { RootDb } from '../../../src/server/storage/prisma-store.js';
-import type { ContactRow, ConversationRow, EpochKeyRow, MessageRow, ProfileCreate, Store } from '../../../src/server/storage/store.js';
+import type { ContactRow, ConversationRow, EpochKeyRow, MessageRow, NewDevice, ProfileCreate, Store } from '../../../src/server/storage/store.js';
 
 export interface SuiteTarget {
   readonly kind: 'sqlite' | 'postgres';
@@ -1167,6 +1167,196 @@ export function storeSuite(target: SuiteTarget): void {
         await expectStorageError(s.findConversation('c1'), 'INVALID_ARGUMENT');
         await expectStorageError(s.members('c2'), 'INVALID_ARGUMENT');
         await expectStorageError(s.findMember('c2', 'alice'), 'INVALID_ARGUMENT');
+      });
+    });
+
+    describe('devices, key bundles, backups, resets', () => {
+      const device = (id: string, userId = 'alice', extra: Partial<NewDevice> = {}): NewDevice => ({
+        id,
+        userId,
+        name: `device ${id}`,
+        status: 'ACTIVE',
+        signingKey: key(0x10),
+        encryptionKey: key(0x11),
+        approvedAt: new Date(),
+        expiresAt: null,
+        ...extra,
+      });
+      const pending = (id: string, expiresInMs: number, userId = 'alice'): NewDevice => device(id, userId, { status: 'PENDING', approvedAt: null, expiresAt: new Date(Date.now() + expiresInMs) });
+
+      it('creates, finds and lists devices: PENDING and ACTIVE first, then REVOKED, each oldest first', async () => {
+        const a = await store.createDevice(device('a'));
+        expect(a).toMatchObject({ id: 'a', userId: 'alice', status: 'ACTIVE', revokedAt: null, lastSeenAt: null, expiresAt: null });
+        expect(a.signingKey).toEqual(key(0x10));
+        await new Promise((r) => setTimeout(r, 5));
+        await store.createDevice(pending('b', 60_000));
+        await new Promise((r) => setTimeout(r, 5));
+        await store.createDevice(device('c'));
+        await store.createDevice(device('z', 'bob'));
+        expect(await store.revokeDevice('a', 'alice', new Date())).toBe(true);
+        expect((await store.devicesOf('alice')).map((d) => [d.id, d.status])).toEqual([
+          ['b', 'PENDING'],
+          ['c', 'ACTIVE'],
+          ['a', 'REVOKED'],
+        ]);
+        expect(await store.findDevice('z')).toMatchObject({ userId: 'bob' });
+        expect(await store.findDevice('nope')).toBeNull();
+        await expectStorageError(store.createDevice(device('a')), 'CONFLICT');
+        await expectStorageError(store.createDevice(device('x', 'nobody')), 'INVALID_REFERENCE');
+        await expectStorageError(store.createDevice(device('y', 'alice', { status: 'LOST' as never })), 'INVALID_ARGUMENT');
+      });
+
+      it('activates, revokes and deletes only in the states and for the user named', async () => {
+        await store.createDevice(pending('p', 60_000));
+        await store.createDevice(device('act'));
+        expect(await store.activateDevice('p', 'bob', new Date())).toBe(false);
+        expect(await store.activateDevice('act', 'alice', new Date())).toBe(false);
+        expect(await store.activateDevice('p', 'alice', new Date())).toBe(true);
+        expect(await store.findDevice('p')).toMatchObject({ status: 'ACTIVE', expiresAt: null });
+        expect(await store.deletePendingDevice('p', 'alice')).toBe(false);
+        await store.createDevice(pending('q', 60_000));
+        expect(await store.deletePendingDevice('q', 'bob')).toBe(false);
+        expect(await store.deletePendingDevice('q', 'alice')).toBe(true);
+        expect(await store.revokeDevice('act', 'bob', new Date())).toBe(false);
+        expect(await store.revokeDevice('act', 'alice', new Date())).toBe(true);
+        expect(await store.revokeDevice('act', 'alice', new Date())).toBe(false);
+        await store.touchDevice('p', new Date(1_000_000));
+        expect((await store.findDevice('p'))!.lastSeenAt).toEqual(new Date(1_000_000));
+        await store.createDevice(pending('r', 60_000));
+        expect(await store.revokeAllDevices('alice', new Date())).toBe(2);
+        expect((await store.devicesOf('alice')).every((d) => d.status === 'REVOKED' && d.revokedAt !== null)).toBe(true);
+      });
+
+      it('counts unexpired PENDING devices and purges the expired ones only', async () => {
+        await store.createDevice(pending('live1', 60_000));
+        await store.createDevice(pending('live2', 60_000));
+        await store.createDevice(pending('old', -1000));
+        await store.createDevice(device('act'));
+        await store.createDevice(pending('bobs', 60_000, 'bob'));
+        expect(await store.countPendingDevices('alice', new Date())).toBe(2);
+        expect(await store.purgeExpiredDevices(new Date())).toBe(1);
+        expect(await store.findDevice('old')).toBeNull();
+        expect(await store.findDevice('act')).not.toBeNull();
+      });
+
+      it('stores the key bundle as a compare-and-swap on the revision', async () => {
+        expect(await store.keyBundle('alice')).toBeNull();
+        await expectStorageError(store.putKeyBundle({ userId: 'alice', revision: 2, bundle: 'b2', wrappedKey: key(2, 5) }), 'CONFLICT');
+        const first = await store.putKeyBundle({ userId: 'alice', revision: 1, bundle: 'b1', wrappedKey: key(1, 5) });
+        expect(first).toMatchObject({ userId: 'alice', revision: 1, bundle: 'b1' });
+        expect(first.wrappedKey).toEqual(key(1, 5));
+        await expectStorageError(store.putKeyBundle({ userId: 'alice', revision: 1, bundle: 'again', wrappedKey: key(1, 5) }), 'CONFLICT');
+        await expectStorageError(store.putKeyBundle({ userId: 'alice', revision: 3, bundle: 'b3', wrappedKey: key(3, 5) }), 'CONFLICT');
+        expect(await store.putKeyBundle({ userId: 'alice', revision: 2, bundle: 'b2', wrappedKey: key(2, 5) })).toMatchObject({ revision: 2, bundle: 'b2' });
+        expect(await store.keyBundle('alice')).toMatchObject({ revision: 2, bundle: 'b2' });
+        // Of concurrent writers of one revision exactly one wins.
+        const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.putKeyBundle({ userId: 'alice', revision: 3, bundle: `r${i}`, wrappedKey: key(i, 5) })));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        await expectStorageError(store.putKeyBundle({ userId: 'nobody', revision: 1, bundle: 'x', wrappedKey: key(1, 5) }), 'INVALID_REFERENCE');
+      });
+
+      it('creates, replaces, lists and deletes backups', async () => {
+        const phrase = { userId: 'alice', kind: 'PHRASE' as const, authKey: key(0x20), encryptionKey: key(0x21), algorithm: 'bip39', salt: '', memoryKiB: 0, iterations: 0, parallelism: 0 };
+        const password = { ...phrase, kind: 'PASSWORD' as const, algorithm: 'argon2id', salt: 'c2FsdHNhbHRzYWx0c2FsdA', memoryKiB: 19456, iterations: 2, parallelism: 1 };
+        await store.putBackup(password);
+        await store.putBackup(phrase);
+        expect((await store.backupsOf('alice')).map((b) => b.kind)).toEqual(['PHRASE', 'PASSWORD']);
+        const replaced = await store.putBackup({ ...password, authKey: key(0x30), salt: 'bmV3c2FsdG5ld3NhbHRuZQ' });
+        expect(replaced.authKey).toEqual(key(0x30));
+        expect(await store.findBackup('alice', 'PASSWORD')).toMatchObject({ salt: 'bmV3c2FsdG5ld3NhbHRuZQ', memoryKiB: 19456 });
+        expect(await store.findBackup('bob', 'PASSWORD')).toBeNull();
+        expect(await store.deleteBackup('alice', 'PHRASE')).toBe(true);
+        expect(await store.deleteBackup('alice', 'PHRASE')).toBe(false);
+        await store.putBackup({ ...phrase, userId: 'bob' });
+        expect(await store.deleteBackups('alice')).toBe(1);
+        expect(await store.backupsOf('alice')).toEqual([]);
+        expect(await store.backupsOf('bob')).toHaveLength(1);
+        await expectStorageError(store.putBackup({ ...phrase, kind: 'PIN' as never }), 'INVALID_ARGUMENT');
+      });
+
+      it('reset codes: replaced by a new one, consumed once and only with the stored hash, purged when expired', async () => {
+        await store.putAccountReset({ userId: 'alice', codeHash: key(1), expiresAt: new Date(Date.now() + 60_000) });
+        await store.putAccountReset({ userId: 'alice', codeHash: key(2), expiresAt: new Date(Date.now() + 60_000) });
+        expect((await store.findAccountReset('alice'))!.codeHash).toEqual(key(2));
+        expect(await store.consumeAccountReset('alice', key(1))).toBe(false);
+        expect(await store.consumeAccountReset('alice', key(2))).toBe(true);
+        expect(await store.consumeAccountReset('alice', key(2))).toBe(false);
+        await store.putAccountReset({ userId: 'bob', codeHash: key(3), expiresAt: new Date(Date.now() - 1000) });
+        await store.putAccountReset({ userId: 'alice', codeHash: key(4), expiresAt: new Date(Date.now() + 60_000) });
+        expect(await store.purgeExpiredAccountResets(new Date())).toBe(1);
+        expect(await store.findAccountReset('bob')).toBeNull();
+        expect(await store.findAccountReset('alice')).not.toBeNull();
+      });
+
+      it('key versions may be marked reset', async () => {
+        await store.addUserKey({ userId: 'alice', version: 2, signingKey: key(7), signingKeyId: 'kid-7', encryptionKey: key(8), signature: key(9, 64), reset: true });
+        expect((await store.userKeys('alice')).map((k) => [k.version, k.reset])).toEqual([
+          [1, false],
+          [2, true],
+        ]);
+      });
+
+      it('finds keys addressed to a user whose stanza is not for a key id, and re-wraps them atomically', async () => {
+        // Wrapped key v1 layout as far as the store reads it: 73 header bytes, then the first stanza's key id.
+        const wrapped = (kid: number, fill: number): Uint8Array => {
+          const b = new Uint8Array(73 + 64 + 32).fill(fill);
+          b.set(key(kid, 16), 73);
+          return b;
+        };
+        const current = key(0xcc, 16);
+        await store.putObjectKeys([
+          { objectType: 'Profile', objectId: 'p1', keyVersion: 1, recipientId: 'alice', wrapped: wrapped(0xaa, 1) },
+          { objectType: 'Profile', objectId: 'p1', keyVersion: 2, recipientId: 'alice', wrapped: wrapped(0xcc, 2) },
+          { objectType: 'Profile', objectId: 'p2', keyVersion: 1, recipientId: 'alice', wrapped: wrapped(0xaa, 3) },
+          { objectType: 'Profile', objectId: 'p1', keyVersion: 1, recipientId: 'bob', wrapped: wrapped(0xaa, 4) },
+        ]);
+        await store.createConversation({ id: 'c1', kind: 'DIRECT', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [
+          { userId: 'alice', role: 'ADMIN' },
+          { userId: 'bob', role: 'MEMBER' },
+        ], [
+          { recipientId: 'alice', wrapped: wrapped(0xaa, 5) },
+          { recipientId: 'bob', wrapped: wrapped(0xaa, 6) },
+        ]);
+        const found = await store.keysNotWrappedTo('alice', current, 10);
+        expect(found.objectKeys.map((k) => [k.objectId, k.keyVersion])).toEqual([
+          ['p1', 1],
+          ['p2', 1],
+        ]);
+        expect(found.objectKeys[0]!.wrapped).toEqual(wrapped(0xaa, 1));
+        expect(found.epochKeys.map((k) => [k.conversationId, k.epoch, k.recipientId])).toEqual([['c1', 1, 'alice']]);
+        expect((await store.keysNotWrappedTo('alice', current, 1)).objectKeys).toHaveLength(1);
+
+        // A missing row: nothing written.
+        await expectStorageError(
+          store.rewrapKeys('alice', [{ objectType: 'Profile', objectId: 'p1', keyVersion: 1, recipientId: 'alice', wrapped: wrapped(0xcc, 7) }, { objectType: 'Profile', objectId: 'p9', keyVersion: 1, recipientId: 'alice', wrapped: wrapped(0xcc, 7) }], []),
+          'INVALID_REFERENCE',
+        );
+        expect((await store.keysNotWrappedTo('alice', current, 10)).objectKeys).toHaveLength(2);
+        const changed = await store.rewrapKeys(
+          'alice',
+          [
+            { objectType: 'Profile', objectId: 'p1', keyVersion: 1, recipientId: 'alice', wrapped: wrapped(0xcc, 7) },
+            { objectType: 'Profile', objectId: 'p1', keyVersion: 2, recipientId: 'alice', wrapped: wrapped(0xcc, 2) },
+          ],
+          [{ conversationId: 'c1', epoch: 1, recipientId: 'alice', wrapped: wrapped(0xcc, 8) }],
+        );
+        expect(changed).toBe(2);
+        const after = await store.keysNotWrappedTo('alice', current, 10);
+        expect(after.objectKeys.map((k) => k.objectId)).toEqual(['p2']);
+        expect(after.epochKeys).toEqual([]);
+        expect((await store.epochKeysFor(['c1'], 'bob'))[0]!.wrapped).toEqual(wrapped(0xaa, 6));
+        await expectStorageError(store.rewrapKeys('alice', [{ objectType: 'Profile', objectId: 'p1', keyVersion: 1, recipientId: 'bob', wrapped: wrapped(0xcc, 1) }], []), 'INVALID_ARGUMENT');
+      });
+
+      it('a stale bundle write (CONFLICT) inside a transaction does not abort it', async () => {
+        await store.putKeyBundle({ userId: 'alice', revision: 1, bundle: 'b', wrappedKey: key(1, 5) });
+        await store.transaction(async (tx) => {
+          await tx.createDevice(device('in-tx'));
+          await expectStorageError(tx.putKeyBundle({ userId: 'alice', revision: 5, bundle: 'x', wrappedKey: key(1, 5) }), 'CONFLICT');
+          await tx.putKeyBundle({ userId: 'alice', revision: 2, bundle: 'b2', wrappedKey: key(2, 5) });
+        });
+        expect((await store.devicesOf('alice')).map((d) => d.id)).toEqual(['in-tx']);
+        expect(await store.keyBundle('alice')).toMatchObject({ revision: 2 });
       });
     });
 
