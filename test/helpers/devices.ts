@@ -10,7 +10,7 @@ import { loginMessage, registrationMessage, type AuthPurpose } from '../../src/c
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { sealEnvelopeText } from '../../src/crypto/envelope.js';
-import { generateEncryptionKeyPair, generateSigningKeyPair, keyIdOf, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
+import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, keyIdOf, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import type { Location } from '../../src/crypto/location.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
@@ -95,7 +95,7 @@ export async function registerWithDevice(t: TestGateway, username: string): Prom
   const id = ok(await t.gql<{ register: { id: string } }>(REGISTER, { i: input })).register.id;
   const token = await login(t, username, identity.signing);
   const devices = ok(await t.gql<{ myDevices: { id: string }[] }>(MY_DEVICES, {}, token)).myDevices;
-  return { id, username, token, ...identity, vault: { id: new Uint8Array(16), version: 1, bytes: new Uint8Array(32) }, device: { ...device, id: devices[0]!.id } };
+  return { id, username, token, ...identity, vault: generateSymmetricKey(nodeBackend), device: { ...device, id: devices[0]!.id } };
 }
 
 export async function challenge(t: TestGateway, username: string, purpose: AuthPurpose = 'LOGIN'): Promise<string> {

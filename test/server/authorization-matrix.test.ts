@@ -37,6 +37,8 @@ import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { readTables, snapshotTables } from '../helpers/sqlite-snapshot.js';
+import { backupInput, backupKeys, bundleFor, newDevice, registerWithDevice, PUT_BACKUP, PUT_BUNDLE, type BackupKeys, type DeviceUser, type TestDevice } from '../helpers/devices.js';
+import { deviceMessage, recoverMessage, resetMessage } from '../../src/crypto/account-messages.js';
 
 type Outcome = 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'EMPTY' | 'PUBLIC_ONLY' | 'SELF' | 'PUBLIC_DIRECTORY' | 'SIGN_IN';
 type Args = Record<string, unknown>;
@@ -45,11 +47,15 @@ type Json = Record<string, unknown>;
 /** Everything the cases refer to; built in beforeAll. */
 interface World {
   readonly t: TestGateway;
-  readonly alice: TestUser;
+  /** Alice has a device, a key bundle, a PASSWORD backup and a device waiting for approval. */
+  readonly alice: DeviceUser;
+  readonly alicePending: TestDevice;
+  readonly aliceBackup: BackupKeys;
   readonly bob: TestUser;
   readonly carol: TestUser;
   readonly dave: TestUser;
-  readonly mallory: TestUser;
+  /** Mallory has a device and a key bundle of her own. */
+  readonly mallory: DeviceUser;
   readonly aliceProfile: string;
   readonly aliceEmail: string;
   readonly malloryProfile: string;
@@ -174,6 +180,140 @@ const CASES: Record<string, Case> = {
     outcome: 'NOT_FOUND',
     why: "acts on the token's user's contacts only: Alice–Bob is not Mallory's to end",
     args: (w) => [{ username: w.bob.username }, { username: w.alice.username }],
+  },
+
+  // --- devices, key bundle, backups (schema/devices.graphql) ---
+  'Query.myDevices': {
+    outcome: 'SELF',
+    why: "the token user's devices only (Mallory's one device), never Alice's",
+    args: () => ({}),
+    check: (v, w) => expect((v as unknown as Json[]).map((d) => d.id)).toEqual([w.mallory.device.id]),
+  },
+  'Query.myKeyBundle': {
+    outcome: 'SELF',
+    why: "the token user's bundle only (Mallory's), never Alice's",
+    args: () => ({}),
+    check: (v) => expect(v.revision).toBeGreaterThanOrEqual(1),
+  },
+  'Query.myBackups': {
+    outcome: 'SELF',
+    why: "the token user's backups only: Mallory has none, Alice's PASSWORD backup is not listed",
+    args: () => ({}),
+    check: (v) => expect(v).toEqual([]),
+  },
+  'Query.staleWrappedKeys': {
+    outcome: 'SELF',
+    why: "keys addressed to the token user only: Mallory has none, and Alice's and Bob's are not hers",
+    args: () => ({ first: 500 }),
+    check: (v) => expect(v).toEqual({ dataKeys: [], epochKeys: [] }),
+  },
+  'Query.backupParameters': {
+    outcome: 'PUBLIC_DIRECTORY',
+    why: 'KDF parameters are public (a restoring client needs them before it can derive anything); they open nothing without the password',
+    args: (w) => ({ username: w.alice.username, kind: 'PASSWORD' }),
+    check: (v, w) => expect(v).toEqual(w.aliceBackup.kdf),
+    anonymous: { outcome: 'PUBLIC_DIRECTORY', why: 'public: a restoring device has no session yet', check: (v, w) => expect(v).toEqual(w.aliceBackup.kdf) },
+  },
+  'Query.deviceLinkStatus': {
+    outcome: 'PUBLIC_DIRECTORY',
+    why: 'the waiting device polls it without a session; a device id is 128 random bits, known only to that device and the account',
+    args: (w) => ({ deviceId: w.alicePending.id }),
+    check: (v) => expect(v).toBe('PENDING'),
+    anonymous: { outcome: 'PUBLIC_DIRECTORY', why: 'public: the waiting device has no session', check: (v) => expect(v).toBe('PENDING') },
+  },
+  'Mutation.requestDeviceLink': {
+    outcome: 'SIGN_IN',
+    why: "anyone may ask to join an account (its owner must approve), but only with a key they hold: Mallory offering Alice's device key is BAD_DEVICE_SIGNATURE",
+    code: 'BAD_DEVICE_SIGNATURE',
+    args: async (w) => ({ username: w.alice.username, device: await deviceClaim(w) }),
+    anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path of a new device', code: 'BAD_DEVICE_SIGNATURE' },
+  },
+  'Mutation.approveDevice': {
+    outcome: 'NOT_FOUND',
+    why: "approves the token user's PENDING devices only: Alice's waiting device does not exist for Mallory",
+    args: async (w) => ({ deviceId: w.alicePending.id, keyBundle: await malloryBundle(w, [w.mallory.device.encryption, w.alicePending.encryption]) }),
+  },
+  'Mutation.rejectDevice': {
+    outcome: 'NOT_FOUND',
+    why: "rejects the token user's PENDING devices only",
+    args: (w) => ({ deviceId: w.alicePending.id }),
+  },
+  'Mutation.revokeDevice': {
+    outcome: 'NOT_FOUND',
+    why: "revokes the token user's devices only: Alice's device does not exist for Mallory",
+    args: async (w) => [
+      { deviceId: w.alice.device.id, identity: (await rotation(w)).input, keyBundle: await malloryBundle(w) },
+      { deviceId: w.alicePending.id, identity: (await rotation(w)).input, keyBundle: await malloryBundle(w) },
+    ],
+  },
+  'Mutation.putKeyBundle': {
+    outcome: 'SELF',
+    why: "stores the token user's bundle only, checked against her own devices and location",
+    args: async (w) => ({ keyBundle: await malloryBundle(w) }),
+    check: (v) => expect(v.revision).toBeGreaterThan(1),
+  },
+  'Mutation.putBackup': {
+    outcome: 'SELF',
+    why: "creates a backup of the token user's account only (signed for her username), never of Alice's",
+    args: async (w) => {
+      const b = await backupKeys('PHRASE');
+      return { backup: await backupInput(w.mallory.username, b), keyBundle: await malloryBundle(w, [w.mallory.device.encryption, b.encryption]) };
+    },
+    check: (v) => expect(v).toMatchObject({ kind: 'PHRASE', kdf: { algorithm: 'bip39' } }),
+    undo: async (w) => ok(await w.t.gql('mutation D($b: KeyBundleInput!) { deleteBackup(kind: PHRASE, keyBundle: $b) }', { b: await malloryBundle(w) }, w.mallory.token)),
+  },
+  'Mutation.deleteBackup': {
+    outcome: 'NOT_FOUND',
+    why: "deletes the token user's backups only: Mallory has none; Alice's PASSWORD backup is not hers",
+    args: async (w) => ({ kind: 'PASSWORD', keyBundle: await malloryBundle(w) }),
+  },
+  'Mutation.openBackup': {
+    outcome: 'SIGN_IN',
+    why: "opening Alice's backup needs its secret: any other key is LOGIN_FAILED, like an unknown user or a missing backup",
+    code: 'LOGIN_FAILED',
+    args: async (w) => {
+      const challenge = await recoverChallenge(w);
+      const sig = await nodeBackend.ed25519Sign(w.mallory.signing.seed, loginMessage({ realm: 'veilgraph', username: w.alice.username, purpose: 'RECOVER', challenge: base64urlDecode(challenge) }));
+      return { username: w.alice.username, kind: 'PASSWORD', challenge, signature: base64urlEncode(sig) };
+    },
+    anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path of a restoring device', code: 'LOGIN_FAILED' },
+  },
+  'Mutation.recoverAccount': {
+    outcome: 'SIGN_IN',
+    why: "adding a device to Alice's account with her backup needs its secret: LOGIN_FAILED",
+    code: 'LOGIN_FAILED',
+    args: async (w) => {
+      const challenge = await recoverChallenge(w);
+      const device = await newDevice(w.alice.username, 'mallory');
+      const m = recoverMessage({ realm: 'veilgraph', username: w.alice.username, kind: 'PASSWORD', challenge: base64urlDecode(challenge), deviceSigningKey: device.signing.publicKey, deviceEncryptionKey: device.encryption.publicKey });
+      const sig = await nodeBackend.ed25519Sign(w.mallory.signing.seed, m);
+      return { username: w.alice.username, kind: 'PASSWORD', challenge, signature: base64urlEncode(sig), device: device.input, keyBundle: await bundleFor(w.alice.id, 3, [w.alice.device.encryption, w.aliceBackup.encryption, device.encryption]) };
+    },
+    anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path of a restoring device', code: 'LOGIN_FAILED' },
+  },
+  'Mutation.rewrapMyKeys': {
+    outcome: 'NOT_FOUND',
+    why: "replaces keys addressed to the token user only: Alice's data key is not addressed to Mallory",
+    args: async (w) => ({ dataKeys: [{ objectType: 'Profile', objectId: w.aliceProfile, keyVersion: 1, wrapped: (await wrappedFor(w.malloryKey, 'Profile', w.alice.id, w.aliceProfile, w.mallory)).wrapped }], epochKeys: [] }),
+  },
+  'Mutation.resetAccount': {
+    outcome: 'SIGN_IN',
+    why: 'a reset needs the one-time code the operator issued to the account holder: any other is RESET_CODE_INVALID',
+    code: 'RESET_CODE_INVALID',
+    args: async (w) => {
+      const signing = await generateSigningKeyPair(nodeBackend);
+      const encryption = await generateEncryptionKeyPair(nodeBackend);
+      const sig = await nodeBackend.ed25519Sign(signing.seed, resetMessage({ realm: 'veilgraph', username: w.alice.username, version: 2, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
+      const device = await newDevice(w.alice.username, 'mallory');
+      return {
+        username: w.alice.username,
+        resetCode: base64urlEncode(nodeBackend.randomBytes(32)),
+        identity: { version: 2, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) },
+        device: device.input,
+        keyBundle: await bundleFor(w.alice.id, 3, [device.encryption]),
+      };
+    },
+    anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path of an account reset', code: 'RESET_CODE_INVALID' },
   },
 
   // --- key directory (schema/directory.graphql) ---
@@ -403,7 +543,7 @@ type Root = (typeof ROOTS)[number];
 /** How many levels of objects under the root field's type are selected. */
 const NESTING = 2;
 /** Tables that hold Alice's data (and everybody else's). */
-const TABLES = ['User', 'UserKey', 'Profile', 'Grant', 'ObjectKey', 'Contact'] as const;
+const TABLES = ['User', 'UserKey', 'Profile', 'Grant', 'ObjectKey', 'Contact', 'Device', 'KeyBundle', 'Backup', 'AccountReset', 'EpochKey'] as const;
 
 function rootType(root: Root): GraphQLObjectType | null | undefined {
   return root === 'Query' ? built.wire.getQueryType() : root === 'Mutation' ? built.wire.getMutationType() : built.wire.getSubscriptionType();
@@ -572,13 +712,35 @@ async function loginAttempt(world: World, username: string): Promise<Args> {
   return { challenge, signature: base64urlEncode(sig) };
 }
 
-/** Mallory's own key version 2, signed by her current (version 1) key and the new one. */
+/** Mallory's own key version 2, signed by her current (version 1) key and the new one, with her next bundle. */
 async function rotation(world: World): Promise<Args> {
   const signing = await generateSigningKeyPair(nodeBackend);
   const encryption = await generateEncryptionKeyPair(nodeBackend);
   const statement = { realm: 'veilgraph', username: world.mallory.username, version: 2, previousSigningKey: world.mallory.signing.publicKey, signingKey: signing.publicKey, encryptionKey: encryption.publicKey };
   const signature = await signKeyVersion(nodeBackend, statement, world.mallory.signing.seed, signing.seed);
-  return { input: { version: 2, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(signature) } };
+  return {
+    input: { version: 2, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(signature) },
+    keyBundle: await malloryBundle(world),
+  };
+}
+
+/** Mallory's next key bundle (stored revision + 1), wrapped to `recipients` (default: her device). */
+async function malloryBundle(world: World, recipients = [world.mallory.device.encryption]): Promise<Args> {
+  const r = await world.t.gql<{ myKeyBundle: { revision: number } | null }>('{ myKeyBundle { revision } }', {}, world.mallory.token);
+  return { ...(await bundleFor(world.mallory.id, (r.data?.myKeyBundle?.revision ?? 0) + 1, recipients)) };
+}
+
+async function recoverChallenge(world: World): Promise<string> {
+  const ch = await world.t.gql<{ challenge: { challenge: string } }>('mutation C($u: String!) { challenge(username: $u, purpose: RECOVER) { challenge } }', { u: world.alice.username });
+  return ch.data!.challenge.challenge;
+}
+
+/** Mallory offers Alice's device signing key as a new device of Alice's, signing with her own key. */
+async function deviceClaim(world: World): Promise<Args> {
+  const encryption = await generateEncryptionKeyPair(nodeBackend);
+  const m = deviceMessage({ realm: 'veilgraph', username: world.alice.username, name: 'alice phone', signingKey: world.alice.device.signing.publicKey, encryptionKey: encryption.publicKey });
+  const sig = await nodeBackend.ed25519Sign(world.mallory.signing.seed, m);
+  return { name: 'alice phone', signingKey: base64urlEncode(world.alice.device.signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) };
 }
 
 function bytesEncodings(hex: string): string[] {
@@ -590,12 +752,23 @@ beforeAll(async () => {
   const t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
   wsUrl = t.gateway.url.replace(/^http/, 'ws');
   const [alice, bob, carol, dave, mallory] = [
-    await registerAndLogin(t, 'alice'),
+    await registerWithDevice(t, 'alice'),
     await registerAndLogin(t, 'bob'),
     await registerAndLogin(t, 'carol'),
     await registerAndLogin(t, 'dave'),
-    await registerAndLogin(t, 'mallory'),
-  ] as [TestUser, TestUser, TestUser, TestUser, TestUser];
+    await registerWithDevice(t, 'mallory'),
+  ] as [DeviceUser, TestUser, TestUser, TestUser, DeviceUser];
+
+  // Alice's key bundle for her device, then a PASSWORD backup, and a device asking to join;
+  // Mallory's bundle for her device.
+  ok(await t.gql(PUT_BUNDLE, { b: await bundleFor(alice.id, 1, [alice.device.encryption]) }, alice.token));
+  const aliceBackup = await backupKeys('PASSWORD');
+  ok(await t.gql(PUT_BACKUP, { i: await backupInput(alice.username, aliceBackup), b: await bundleFor(alice.id, 2, [alice.device.encryption, aliceBackup.encryption]) }, alice.token));
+  const pendingKeys = await newDevice(alice.username, 'new laptop');
+  const requested = await t.gql<{ requestDeviceLink: { id: string } }>('mutation Q($u: String!, $d: NewDeviceInput!) { requestDeviceLink(username: $u, device: $d) { id } }', { u: alice.username, d: pendingKeys.input });
+  ok(requested);
+  const alicePending: TestDevice = { ...pendingKeys, id: requested.data!.requestDeviceLink.id };
+  ok(await t.gql(PUT_BUNDLE, { b: await bundleFor(mallory.id, 1, [mallory.device.encryption]) }, mallory.token));
 
   // Alice's profile: a canary at every level; SHARED under a data key, PRIVATE under her vault key.
   const aliceProfile = newObjectId();
@@ -656,6 +829,8 @@ beforeAll(async () => {
   w = {
     t,
     alice,
+    alicePending,
+    aliceBackup,
     bob,
     carol,
     dave,
@@ -669,7 +844,8 @@ beforeAll(async () => {
   };
 
   // What must never come back: the plaintexts, and what is stored for Alice and Bob.
-  const rows = readTables(t.dataDir, ['Profile', 'ObjectKey', 'Message', 'EpochKey']);
+  const rows = readTables(t.dataDir, ['Profile', 'ObjectKey', 'Message', 'EpochKey', 'KeyBundle']);
+  const aliceBundle = rows.KeyBundle!.find((r) => r.userId === alice.id)!;
   const stored = rows.Profile!.find((r) => r.id === aliceProfile)!;
   const keys = rows.ObjectKey!.filter((r) => r.recipientId === alice.id || r.recipientId === bob.id);
   expect(keys.map((k) => k.recipientId).sort()).toEqual([alice.id, bob.id].sort());
@@ -687,6 +863,8 @@ beforeAll(async () => {
     ['message plaintext', messageText],
     ['stored message body', String(rows.Message!.find((m) => m.conversationId === aliceConversation)!.body)],
     ...rows.EpochKey!.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => ['wrapped epoch key', s])),
+    ["Alice's key bundle", String(aliceBundle.bundle)],
+    ...bytesEncodings(String(aliceBundle.wrappedKey)).map((s): [string, string] => ["Alice's wrapped bundle key", s]),
   ];
   for (const [what, s] of secrets) expect(s.length, what).toBeGreaterThan(10);
 });
