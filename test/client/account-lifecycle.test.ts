@@ -279,6 +279,26 @@ describe('an account moves to a new device and survives losing one', () => {
     expect((await rejection(Account.restoreWithPhrase(options(new MemoryKeyStore()), 'life_alice', phrase))).code).toBe('RECOVERY_FAILED');
   });
 
+  it('losing everything: a reset with the operator code starts over, old PRIVATE data is declared lost, contacts are told', async () => {
+    const { issueResetCode } = await import('../../src/server/resolvers/backups.js');
+    const wrongCode = await rejection(Account.reset(options(new MemoryKeyStore()), 'life_alice', 'A'.repeat(43)));
+    expect(wrongCode.code).toBe('RESET_CODE_INVALID');
+    const issued = await issueResetCode(t.gateway.store, (n) => nodeBackend.randomBytes(n), 'life_alice');
+    const fresh = await Account.reset(options(new MemoryKeyStore()), 'life_alice', issued!.code, { deviceName: 'after the flood' });
+    expect(fresh.resetAt).not.toBeNull();
+    // Every earlier device is revoked; the new one reads PUBLIC data, and the old PRIVATE value fails to open.
+    expect((await fresh.devices()).filter((d) => d.status === 'ACTIVE').map((d) => d.name)).toEqual(['after the flood']);
+    const seen = await readProfile(fresh, profileId);
+    expect(seen.profile?.displayName).toBe('Alice');
+    expect(seen.profile?.diary).toBeNull();
+    expect(seen.codes).toContain('KEY_NOT_FOUND');
+    expect((await fresh.rewrapStaleKeys()).unopenable).toBeGreaterThan(0);
+    expect((await rejection(Account.open(options(storeB())))).code).toBe('DEVICE_REVOKED');
+    // Bob's client refuses the reset version until the two compare safety numbers.
+    const told = await rejection(bobDirectory.verifiedKeys('life_alice', { refresh: true }));
+    expect(told.code).toBe('KEY_RESET');
+  });
+
   it('cleanup removes every local secret; the store then holds no account', async () => {
     const store = storeC();
     expect(await hasPrivateKey(store)).toBe(true);

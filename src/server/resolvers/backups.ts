@@ -271,6 +271,9 @@ export function createBackupResolvers() {
           const stored = await applyRotation(tx, { userId: user.id, version: identity.version, signingKey, signingKeyId, encryptionKey, signature, reset: true });
           await tx.revokeAllDevices(user.id, now);
           await tx.deleteBackups(user.id);
+          // A new bundle history (revision 1): the client cannot know the old revision, and
+          // every device that held the old bundle is revoked above.
+          await tx.deleteKeyBundle(user.id);
           const row = activeDevice(ctx, user.id, device, now);
           await storeKeyBundle(ctx.backend, tx, user.id, args.keyBundle, [row.encryptionKey]);
           return { version: stored, created: await tx.createDevice(row) };

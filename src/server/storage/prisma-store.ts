@@ -1329,6 +1329,10 @@ export class PrismaStore implements Store {
     });
   }
 
+  async deleteKeyBundle(userId: string): Promise<boolean> {
+    return this.#op('delete key bundle', async (db) => (await db.keyBundle.deleteMany({ where: { userId } })).count > 0);
+  }
+
   async putKeyBundle(b: Omit<KeyBundleRow, 'updatedAt'>): Promise<KeyBundleRow> {
     checkId(b.userId, 'key bundle userId');
     checkEpoch(b.revision, 'key bundle revision');

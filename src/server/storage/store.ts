@@ -408,6 +408,8 @@ export interface Store {
   purgeExpiredDevices(now: Date): Promise<number>;
 
   keyBundle(userId: string): Promise<KeyBundleRow | null>;
+  /** Deletes the user's bundle (an account reset starts a new history at revision 1); false when none. */
+  deleteKeyBundle(userId: string): Promise<boolean>;
   /**
    * Stores the user's bundle at `revision` = stored revision + 1 (1: none stored yet), as a
    * compare-and-swap: CONFLICT, and nothing written, when another write got there first.
