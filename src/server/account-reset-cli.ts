@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     console.error(`account:reset: a one-time reset code for ${args.username}, valid until ${issued.expiresAt.toISOString()}; give it to them privately:`);
-    console.log(issued.code);
+    process.stdout.write(`${issued.code}\n`);
   } finally {
     await store.close();
   }

@@ -14,7 +14,9 @@ import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey
 import type { Location } from '../../src/crypto/location.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
+import { expect } from 'vitest';
 import { login, type GqlResponse, type TestGateway, type TestUser } from './gateway.js';
+import { snapshotTables } from './sqlite-snapshot.js';
 
 export const REALM = 'veilgraph';
 
@@ -183,6 +185,15 @@ export const PUT_BACKUP = 'mutation B($i: BackupInput!, $b: KeyBundleInput!) { p
 
 /** Tables every device, bundle and backup mutation may touch. */
 export const ACCOUNT_TABLES = ['User', 'UserKey', 'Device', 'KeyBundle', 'Backup', 'AccountReset', 'ObjectKey', 'EpochKey', 'UsedChallenge'] as const;
+
+/** Runs a request that must be refused with `code`, and checks that it changed no row of ACCOUNT_TABLES. */
+export async function expectRefused(t: TestGateway, code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> {
+  const before = snapshotTables(t.dataDir, ACCOUNT_TABLES);
+  const r = await request();
+  expect(codes(r), JSON.stringify(r.errors)).toEqual([code]);
+  expect(snapshotTables(t.dataDir, ACCOUNT_TABLES), 'a refused request changed rows').toEqual(before);
+  return r;
+}
 
 /** Runs SQL on a running gateway's SQLite file from outside (to age a row, say). */
 export function sqlite(dataDir: string, sql: string, ...params: unknown[]): void {

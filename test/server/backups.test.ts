@@ -12,10 +12,9 @@ import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js'
 import { generateSymmetricKey, keyIdOf, type EncryptionKeyPair, type SigningKeyPair } from '../../src/crypto/keys.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
-import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, newObjectId, registerAndLogin, startTestGateway, wrappedFor, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
 import {
-  ACCOUNT_TABLES,
+  expectRefused,
   MY_BUNDLE,
   MY_DEVICES,
   PUT_BACKUP,
@@ -65,13 +64,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function refused(code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> {
-  const before = snapshotTables(t.dataDir, ACCOUNT_TABLES);
-  const r = await request();
-  expect(codes(r), JSON.stringify(r.errors)).toEqual([code]);
-  expect(snapshotTables(t.dataDir, ACCOUNT_TABLES), 'a refused request changed rows').toEqual(before);
-  return r;
-}
+const refused = (code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> => expectRefused(t, code, request);
 
 /** A user with a device, a first bundle, and a backup of `kind`. */
 async function withBackup(prefix: string, kind: BackupKind = 'PASSWORD'): Promise<{ u: DeviceUser; backup: BackupKeys }> {

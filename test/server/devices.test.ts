@@ -15,6 +15,7 @@ import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import {
   ACCOUNT_TABLES,
+  expectRefused,
   MY_BUNDLE,
   MY_DEVICES,
   PUT_BUNDLE,
@@ -61,14 +62,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Runs a request that must be refused with `code`, and checks that it changed no row. */
-async function refused(code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> {
-  const before = snapshotTables(t.dataDir, ACCOUNT_TABLES);
-  const r = await request();
-  expect(codes(r), JSON.stringify(r.errors)).toEqual([code]);
-  expect(snapshotTables(t.dataDir, ACCOUNT_TABLES), 'a refused request changed rows').toEqual(before);
-  return r;
-}
+const refused = (code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> => expectRefused(t, code, request);
 
 /** The identity rotation to version `version`, signed by `current` and new keys. */
 async function rotation(username: string, version: number, current: KeyPairs['signing']): Promise<{ next: KeyPairs; input: Record<string, unknown> }> {
