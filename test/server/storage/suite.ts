@@ -1253,6 +1253,10 @@ export function storeSuite(target: SuiteTarget): void {
         const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.putKeyBundle({ userId: 'alice', revision: 3, bundle: `r${i}`, wrappedKey: key(i, 5) })));
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         await expectStorageError(store.putKeyBundle({ userId: 'nobody', revision: 1, bundle: 'x', wrappedKey: key(1, 5) }), 'INVALID_REFERENCE');
+        // Deleted (an account reset): the next history starts at revision 1.
+        expect(await store.deleteKeyBundle('alice')).toBe(true);
+        expect(await store.deleteKeyBundle('alice')).toBe(false);
+        expect(await store.putKeyBundle({ userId: 'alice', revision: 1, bundle: 'new', wrappedKey: key(1, 5) })).toMatchObject({ revision: 1 });
       });
 
       it('creates, replaces, lists and deletes backups', async () => {
