@@ -29,7 +29,8 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
 import { backupMessage, recoverMessage, resetMessage, type BackupKdf, type BackupKind } from '../crypto/account-messages.js';
-import { AuthPurpose, CHALLENGE_BYTES, DEFAULT_REALM, loginMessage, registrationMessage } from '../crypto/auth-messages.js';
+import { AuthPurpose, DEFAULT_REALM, loginMessage } from '../crypto/auth-messages.js';
+import { equalBytes } from '../crypto/bytes.js';
 import { isCryptoError } from '../crypto/errors.js';
 import { signKeyVersion } from '../crypto/key-directory.js';
 import {
@@ -61,7 +62,7 @@ import {
 import { DataKeyClientKeys, graphqlDataKeyTransport } from './data-keys.js';
 import { generateDevice, loadDevice, saveDevice, signedDeviceInput, type LocalDevice } from './device-keys.js';
 import type { KeyStore } from './keystore.js';
-import { SessionError, graphqlRequest, isSessionError, type SessionOptions } from './session.js';
+import { SessionError, fetchChallenge, graphqlRequest, isSessionError, registerKeys, signIn, type LoginResult, type SessionOptions } from './session.js';
 
 export { cleanup, hasPrivateKey };
 
@@ -133,9 +134,6 @@ interface PendingRotation {
 const BUNDLE_FIELDS = 'revision bundle wrappedKey';
 const DEVICE_FIELDS = 'id name status current createdAt lastSeenAt revokedAt signingKey encryptionKey';
 const Q = {
-  register: 'mutation VgRegister($i: RegisterInput!) { register(input: $i) { id } }',
-  challenge: 'mutation VgChallenge($u: String!, $p: ChallengePurpose!) { challenge(username: $u, purpose: $p) { challenge } }',
-  login: 'mutation VgLogin($u: String!, $c: String!, $s: String!, $d: ID) { login(username: $u, challenge: $c, signature: $s, device: $d) { token expiresAt user { id } } }',
   myDevices: `query VgMyDevices { myDevices { ${DEVICE_FIELDS} } }`,
   myKeyBundle: `query VgMyKeyBundle { myKeyBundle { ${BUNDLE_FIELDS} } }`,
   myBackups: 'query VgMyBackups { myBackups { kind createdAt kdf { algorithm salt memoryKiB iterations parallelism } } }',
@@ -179,10 +177,6 @@ function backupRecipient(kind: BackupKind, keys: BackupKeys): KeyBundleRecipient
   return { kind, id: kind, encryptionKey: keys.encryption.publicKey };
 }
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 function normalizeCode(code: string): string {
   return code.replace(/\s+/g, '');
 }
@@ -221,30 +215,12 @@ async function gql<T>(c: Ctx, query: string, variables: Record<string, unknown>,
   return graphqlRequest<T>(c.endpoint, query, variables, { ...c.session, ...(token ? { token } : {}) });
 }
 
-async function challenge(c: Ctx, username: string, purpose: AuthPurpose): Promise<{ text: string; bytes: Uint8Array }> {
-  const r = await gql<{ challenge?: { challenge?: unknown } }>(c, Q.challenge, { u: username, p: purpose });
-  const text = r.challenge?.challenge;
-  if (typeof text !== 'string') throw new SessionError('BAD_RESPONSE', 'challenge returned no challenge');
-  const bytes = bytesOf(text, 'the challenge');
-  if (bytes.length !== CHALLENGE_BYTES) throw new SessionError('BAD_RESPONSE', `the challenge is not ${CHALLENGE_BYTES} bytes`);
-  return { text, bytes };
+/** Signs in as this account's device (its own key; the session belongs to the device). */
+function deviceSignIn(c: Ctx, username: string, device: LocalDevice): Promise<LoginResult> {
+  return signIn(c.endpoint, username, device.signing.seed, c.backend, c.realm, { ...c.session, deviceId: device.id });
 }
 
-export interface SessionData {
-  readonly token: string;
-  readonly expiresAt: string;
-  readonly userId: string;
-}
-
-/** Signs in with `seed` (a device's key when `deviceId` is given, else the identity key). */
-async function signIn(c: Ctx, username: string, seed: Uint8Array, deviceId: string | undefined): Promise<SessionData> {
-  const ch = await challenge(c, username, AuthPurpose.LOGIN);
-  const signature = await c.backend.ed25519Sign(seed, loginMessage({ realm: c.realm, username, purpose: AuthPurpose.LOGIN, challenge: ch.bytes }));
-  const r = await gql<{ login?: { token?: unknown; expiresAt?: unknown; user?: { id?: unknown } } }>(c, Q.login, { u: username, c: ch.text, s: base64urlEncode(signature), d: deviceId ?? null });
-  return sessionOf(r.login, 'login');
-}
-
-function sessionOf(s: { token?: unknown; expiresAt?: unknown; user?: { id?: unknown } } | undefined, what: string): SessionData {
+function sessionOf(s: { token?: unknown; expiresAt?: unknown; user?: { id?: unknown } } | undefined, what: string): LoginResult {
   if (typeof s?.token !== 'string' || typeof s.user?.id !== 'string') throw new SessionError('BAD_RESPONSE', `${what} returned no session`);
   return { token: s.token, expiresAt: typeof s.expiresAt === 'string' ? s.expiresAt : '', userId: s.user.id };
 }
@@ -292,9 +268,9 @@ export class Account {
   readonly username: string;
   #device: LocalDevice;
   #bundle: KeyBundleContent;
-  #session: SessionData | undefined;
+  #session: LoginResult | undefined;
 
-  private constructor(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session?: SessionData) {
+  private constructor(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session?: LoginResult) {
     this.#c = c;
     this.userId = user.userId;
     this.username = user.username;
@@ -336,22 +312,11 @@ export class Account {
     const signing = await generateSigningKeyPair(backend);
     const encryption = await generateEncryptionKeyPair(backend);
     let device = await generateDevice(backend, deviceName);
-    const regSig = await backend.ed25519Sign(signing.seed, registrationMessage({ realm, username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
-    const reg = await gql<{ register?: { id?: unknown } }>(c, Q.register, {
-      i: {
-        username,
-        signingKey: base64urlEncode(signing.publicKey),
-        encryptionKey: base64urlEncode(encryption.publicKey),
-        signature: base64urlEncode(regSig),
-        device: await signedDeviceInput(backend, device, realm, username),
-      },
-    });
-    const userId = reg.register?.id;
-    if (typeof userId !== 'string') throw new SessionError('BAD_RESPONSE', 'register returned no user id');
+    const { userId } = await registerKeys(c.endpoint, username, signing, encryption, backend, realm, { ...c.session, device: await signedDeviceInput(backend, device, realm, username) });
     // The device's id is the server's: find it by its key (signed in with the identity key).
-    const identitySession = await signIn(c, username, signing.seed, undefined);
+    const identitySession = await signIn(c.endpoint, username, signing.seed, backend, realm, c.session);
     const mine = await listDevices(c, identitySession.token);
-    const found = mine.find((d) => sameKey(d.signingKey, device.signing.publicKey));
+    const found = mine.find((d) => equalBytes(d.signingKey, device.signing.publicKey));
     if (!found) throw new SessionError('BAD_RESPONSE', 'the registered device is not among the account devices');
     device = { ...device, id: found.id };
     const createdAt = nowIso(c.now);
@@ -459,7 +424,7 @@ export class Account {
   }
 
   /** For the factories below (the constructor stays private). */
-  static fromParts(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session: SessionData): Account {
+  static fromParts(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session: LoginResult): Account {
     return new Account(c, user, device, bundle, session);
   }
 
@@ -471,7 +436,7 @@ export class Account {
     const s = this.#session;
     if (s && (s.expiresAt === '' || Date.parse(s.expiresAt) - this.#c.now() > TOKEN_REFRESH_MARGIN_MS)) return s.token;
     try {
-      this.#session = await signIn(this.#c, this.username, this.#device.signing.seed, this.deviceId);
+      this.#session = await deviceSignIn(this.#c, this.username, this.#device);
     } catch (e) {
       if (isSessionError(e, 'DEVICE_REVOKED' as never)) throw new SessionError('DEVICE_REVOKED', 'this device was revoked: its keys no longer open new data', { cause: e });
       throw e;
@@ -542,7 +507,7 @@ export class Account {
     await this.#pull();
     const d = (await this.devices()).find((x) => x.id === deviceId && x.status !== 'REVOKED');
     if (!d) throw new SessionError('NOT_FOUND', 'no such device');
-    const recipients = this.#bundle.recipients.filter((r) => !sameKey(r.encryptionKey, d.encryptionKey));
+    const recipients = this.#bundle.recipients.filter((r) => !equalBytes(r.encryptionKey, d.encryptionKey));
     return this.#rotate('revoke', deviceId, recipients);
   }
 
@@ -620,21 +585,16 @@ export class Account {
 
   /**
    * Key expiry: rotates the identity keys (and with them the vault key) when they are
-   * older than `maxAgeMs`, else only the vault key when it is. Returns what it rotated.
+   * older than `maxAgeMs`. (The newest vault key is never older than the identity keys:
+   * every identity rotation adds one.) Returns what it rotated.
    */
-  async rotateExpiredKeys({ maxAgeMs }: { maxAgeMs: number }): Promise<'identity' | 'vault' | 'none'> {
+  async rotateExpiredKeys({ maxAgeMs }: { maxAgeMs: number }): Promise<'identity' | 'none'> {
     if (!(Number.isFinite(maxAgeMs) && maxAgeMs > 0)) throw new TypeError('maxAgeMs must be a positive number');
     await this.#pull();
     const age = (iso: string): number => this.#c.now() - Date.parse(iso);
-    if (age(this.#bundle.identity.createdAt) >= maxAgeMs) {
-      await this.rotateIdentityKeys();
-      return 'identity';
-    }
-    if (age(this.#bundle.vault[this.#bundle.vault.length - 1]!.createdAt) >= maxAgeMs) {
-      await this.rotateVaultKey();
-      return 'vault';
-    }
-    return 'none';
+    if (age(this.#bundle.identity.createdAt) < maxAgeMs) return 'none';
+    await this.#rotate('rotate', undefined, this.#bundle.recipients);
+    return 'identity';
   }
 
   async #rotate(op: 'rotate' | 'revoke', deviceId: string | undefined, recipients: KeyBundleRecipient[]): Promise<RotationReport> {
@@ -689,19 +649,21 @@ export class Account {
    */
   async resume(): Promise<RewrapReport> {
     const pending = await readJson<PendingRotation>(this.#c.keystore, ACCOUNT_KEY_NAMES.pending);
+    // The server's bundle, when it is still what #pull needs to look at.
+    let server: StoredBundle | null | undefined;
     if (pending) {
       const next = decodeKeyBundle(bytesOf(pending.content, 'the pending rotation'));
-      const server = await this.#serverBundle();
-      const stored = server?.revision ?? 0;
-      if (stored === next.revision - 1 && next.revision - 1 === this.#bundle.revision) {
+      server = await this.#serverBundle();
+      if ((server?.revision ?? 0) === next.revision - 1 && next.revision - 1 === this.#bundle.revision) {
         // Never reached the server (or it refused): send the same rotation again.
         await this.#sendRotation(pending, next);
         await this.#install(next);
+        server = undefined;
       }
       // Otherwise the server has it (or something newer): #pull below installs it.
       await this.#c.keystore.delete(ACCOUNT_KEY_NAMES.pending);
     }
-    await this.#pull();
+    await this.#pull(server);
     return this.rewrapStaleKeys();
   }
 
@@ -760,9 +722,12 @@ export class Account {
     return r.myKeyBundle;
   }
 
-  /** Installs the server's bundle when it is newer; refuses one older than what this device holds. */
-  async #pull(): Promise<void> {
-    const server = await this.#serverBundle();
+  /**
+   * Installs the server's bundle when it is newer; refuses one older than what this device
+   * holds. `fetched`: the bundle the caller has just read (saves the request).
+   */
+  async #pull(fetched?: StoredBundle | null): Promise<void> {
+    const server = fetched === undefined ? await this.#serverBundle() : fetched;
     if (!server) throw new SessionError('BAD_RESPONSE', 'the server holds no key bundle for this account');
     if (server.revision < this.#bundle.revision) {
       throw new SessionError('BUNDLE_ROLLBACK', `the server offers key bundle revision ${server.revision}, older than revision ${this.#bundle.revision} this device holds`);
@@ -876,7 +841,7 @@ export class DeviceLinkRequest {
 
   async #complete(): Promise<Account> {
     const c = this.#c;
-    const session = await signIn(c, this.username, this.#device.signing.seed, this.deviceId);
+    const session = await deviceSignIn(c, this.username, this.#device);
     const r = await gql<{ myKeyBundle: StoredBundle | null }>(c, Q.myKeyBundle, {}, session.token);
     if (!r.myKeyBundle) throw new SessionError('BAD_RESPONSE', 'the account has no key bundle');
     const content = await openKeyBundle(c.backend, r.myKeyBundle, session.userId, this.#device.encryption);
@@ -893,7 +858,7 @@ async function restore(c: Ctx, username: string, kind: BackupKind, secret: strin
   const keys = await backupKeysFor(c, username, kind, secret);
   let opened: { userId?: unknown; keyBundle?: StoredBundle };
   try {
-    const ch = await challenge(c, username, AuthPurpose.RECOVER);
+    const ch = await fetchChallenge(c.endpoint, username, AuthPurpose.RECOVER, c.session);
     const sig = await backend.ed25519Sign(keys.auth.seed, loginMessage({ realm, username, purpose: AuthPurpose.RECOVER, challenge: ch.bytes }));
     opened = (await gql<{ openBackup?: { userId?: unknown; keyBundle?: StoredBundle } }>(c, Q.openBackup, { u: username, k: kind, c: ch.text, s: base64urlEncode(sig) })).openBackup ?? {};
   } catch (e) {
@@ -904,7 +869,7 @@ async function restore(c: Ctx, username: string, kind: BackupKind, secret: strin
   const content = await openKeyBundle(backend, opened.keyBundle, userId, keys.encryption);
   let device = await generateDevice(backend, deviceName);
   const next = nextRevision(content, { recipients: [...content.recipients, deviceRecipient(backend, { name: device.name, encryptionKey: device.encryption.publicKey })] });
-  const ch = await challenge(c, username, AuthPurpose.RECOVER);
+  const ch = await fetchChallenge(c.endpoint, username, AuthPurpose.RECOVER, c.session);
   const sig = await backend.ed25519Sign(
     keys.auth.seed,
     recoverMessage({ realm, username, kind, challenge: ch.bytes, deviceSigningKey: device.signing.publicKey, deviceEncryptionKey: device.encryption.publicKey }),

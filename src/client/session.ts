@@ -219,8 +219,8 @@ export async function graphqlRequest<T>(
 }
 
 const REGISTER = 'mutation VgRegister($i: RegisterInput!) { register(input: $i) { id } }';
-const CHALLENGE = 'mutation VgChallenge($u: String!) { challenge(username: $u, purpose: LOGIN) { challenge expiresAt } }';
-const LOGIN = 'mutation VgLogin($u: String!, $c: String!, $s: String!) { login(username: $u, challenge: $c, signature: $s) { token expiresAt user { id } } }';
+const CHALLENGE = 'mutation VgChallenge($u: String!, $p: ChallengePurpose!) { challenge(username: $u, purpose: $p) { challenge expiresAt } }';
+const LOGIN = 'mutation VgLogin($u: String!, $c: String!, $s: String!, $d: ID) { login(username: $u, challenge: $c, signature: $s, device: $d) { token expiresAt user { id } } }';
 
 /**
  * Registers `username` with the identity in `keystore` (docs/auth.md §3). `realm` must be
@@ -235,6 +235,22 @@ export async function register(
   options: SessionOptions = {},
 ): Promise<RegisterResult> {
   const { signing, encryption } = await loadIdentity(keystore, backend);
+  return registerKeys(endpoint, username, signing, encryption, backend, realm, options);
+}
+
+/**
+ * Registers `username` with these identity key pairs (`register` reads them from a key
+ * store); `device` (a signed NewDeviceInput, docs/devices.md) is registered ACTIVE with it.
+ */
+export async function registerKeys(
+  endpoint: string,
+  username: string,
+  signing: SigningKeyPair,
+  encryption: EncryptionKeyPair,
+  backend: CryptoBackend,
+  realm: string = DEFAULT_REALM,
+  options: SessionOptions & { device?: unknown } = {},
+): Promise<RegisterResult> {
   const message = registrationMessage({ realm, username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey });
   const signature = await backend.ed25519Sign(signing.seed, message);
   const data = await graphqlRequest<{ register?: { id?: unknown } }>(
@@ -246,6 +262,7 @@ export async function register(
         signingKey: base64urlEncode(signing.publicKey),
         encryptionKey: base64urlEncode(encryption.publicKey),
         signature: base64urlEncode(signature),
+        ...(options.device === undefined ? {} : { device: options.device }),
       },
     },
     options,
@@ -268,21 +285,42 @@ export async function login(
   options: SessionOptions = {},
 ): Promise<LoginResult> {
   const { signing } = await loadIdentity(keystore, backend);
-  const ch = await graphqlRequest<{ challenge?: { challenge?: unknown } }>(endpoint, CHALLENGE, { u: username }, options);
-  const challengeText = ch.challenge?.challenge;
-  if (typeof challengeText !== 'string') throw new SessionError('BAD_RESPONSE', 'challenge returned no challenge');
-  let challenge: Uint8Array;
+  return signIn(endpoint, username, signing.seed, backend, realm, options);
+}
+
+/** A fresh challenge for `purpose`, as text (to send back) and bytes (to sign). */
+export async function fetchChallenge(endpoint: string, username: string, purpose: AuthPurpose, options: SessionOptions = {}): Promise<{ text: string; bytes: Uint8Array }> {
+  const ch = await graphqlRequest<{ challenge?: { challenge?: unknown } }>(endpoint, CHALLENGE, { u: username, p: purpose }, options);
+  const text = ch.challenge?.challenge;
+  if (typeof text !== 'string') throw new SessionError('BAD_RESPONSE', 'challenge returned no challenge');
+  let bytes: Uint8Array;
   try {
-    challenge = base64urlDecode(challengeText);
+    bytes = base64urlDecode(text);
   } catch (e) {
     throw new SessionError('BAD_RESPONSE', 'the challenge is not base64url', { cause: e });
   }
-  if (challenge.length !== CHALLENGE_BYTES) throw new SessionError('BAD_RESPONSE', `the challenge is not ${CHALLENGE_BYTES} bytes`);
-  const signature = await backend.ed25519Sign(signing.seed, loginMessage({ realm, username, purpose: AuthPurpose.LOGIN, challenge }));
+  if (bytes.length !== CHALLENGE_BYTES) throw new SessionError('BAD_RESPONSE', `the challenge is not ${CHALLENGE_BYTES} bytes`);
+  return { text, bytes };
+}
+
+/**
+ * Logs in with the Ed25519 `seed`: the identity key (what `login` uses), or with `deviceId`
+ * a device's own key (docs/devices.md), whose session then belongs to the device.
+ */
+export async function signIn(
+  endpoint: string,
+  username: string,
+  seed: Uint8Array,
+  backend: CryptoBackend,
+  realm: string = DEFAULT_REALM,
+  options: SessionOptions & { deviceId?: string } = {},
+): Promise<LoginResult> {
+  const challenge = await fetchChallenge(endpoint, username, AuthPurpose.LOGIN, options);
+  const signature = await backend.ed25519Sign(seed, loginMessage({ realm, username, purpose: AuthPurpose.LOGIN, challenge: challenge.bytes }));
   const data = await graphqlRequest<{ login?: { token?: unknown; expiresAt?: unknown; user?: { id?: unknown } } }>(
     endpoint,
     LOGIN,
-    { u: username, c: challengeText, s: base64urlEncode(signature) },
+    { u: username, c: challenge.text, s: base64urlEncode(signature), d: options.deviceId ?? null },
     options,
   );
   const { token, expiresAt, user } = data.login ?? {};

@@ -31,14 +31,10 @@ import { SessionError, createIdentity, graphqlRequest, loadIdentity, login, regi
 import { startGateway, type RunningGateway } from '../server/gateway.js';
 import { newKeyRingFile } from '../server/keyring.js';
 import { embeddedConfig } from '../server/config.js';
+import { StepFailed, check } from './steps.js';
 
 const backend = nodeBackend;
 
-class StepFailed extends Error {}
-
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new StepFailed(what);
-}
 
 interface Person {
   readonly name: string;

@@ -39,3 +39,13 @@ export function loadOperations(): Map<string, DocumentNode> {
   return ops;
 }
 
+
+/** The operation named `name` from client/operations/; throws when there is none. */
+export function operationGetter(): (name: string) => DocumentNode {
+  const ops = loadOperations();
+  return (name) => {
+    const d = ops.get(name);
+    if (!d) throw new Error(`client/operations has no operation ${name}`);
+    return d;
+  };
+}

@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { ApolloLink } from '@apollo/client/link';
 import { SetContextLink } from '@apollo/client/link/context';
-import type { DocumentNode } from 'graphql';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { base64urlEncode } from '../crypto/base64url.js';
 import { openEnvelopeText } from '../crypto/envelope.js';
@@ -36,24 +35,16 @@ import { MemoryKeyStore } from '../client/keystore.js';
 import { createPrivacyLink } from '../client/link.js';
 import { isSessionError } from '../client/session.js';
 import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
-import { DEFAULT_SCHEMA_DIR, startGateway } from '../server/gateway.js';
-import { buildSchema, readSchemaDir } from '../server/schema.js';
+import { startGateway } from '../server/gateway.js';
 import { embeddedConfig } from '../server/config.js';
-import { loadOperations } from './operations.js';
+import { operationGetter } from './operations.js';
+import { check, referenceSchema } from './steps.js';
 
 const backend = nodeBackend;
 const STEPS = 8;
 
-class StepFailed extends Error {}
 
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new StepFailed(what);
-}
-
-const built = (() => {
-  const b = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
-  return { schema: b.source, manifest: b.manifest };
-})();
+const built = referenceSchema();
 
 function rand(): string {
   return base64urlEncode(backend.randomBytes(12));
@@ -72,12 +63,7 @@ async function clientOf(account: Account, endpoint: string): Promise<ApolloClien
 }
 
 async function main(): Promise<number> {
-  const ops = loadOperations();
-  const op = (name: string): DocumentNode => {
-    const d = ops.get(name);
-    if (!d) throw new Error(`client/operations has no operation ${name}`);
-    return d;
-  };
+  const op = operationGetter();
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-recovery-'));
   const keysDir = mkdtempSync(join(tmpdir(), 'veilgraph-recovery-keys-'));
   // Every device of the story signs in from this one address: more sign-ins per address and

@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { ApolloLink } from '@apollo/client/link';
-import type { DocumentNode } from 'graphql';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { base64urlEncode } from '../crypto/base64url.js';
 import { openEnvelopeText } from '../crypto/envelope.js';
@@ -34,18 +33,13 @@ import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport 
 import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js';
 import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../client/session.js';
-import { DEFAULT_SCHEMA_DIR, startGateway } from '../server/gateway.js';
-import { buildSchema, readSchemaDir } from '../server/schema.js';
+import { startGateway } from '../server/gateway.js';
 import { embeddedConfig } from '../server/config.js';
-import { loadOperations } from './operations.js';
+import { operationGetter } from './operations.js';
+import { check, referenceSchema } from './steps.js';
 
 const backend = nodeBackend;
 
-class StepFailed extends Error {}
-
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new StepFailed(what);
-}
 
 interface Person {
   readonly username: string;
@@ -78,22 +72,14 @@ async function signUp(endpoint: string, username: string): Promise<Person> {
   return { username, userId, signingKey: signing.publicKey, keys, directory, sharing, client };
 }
 
-const built = (() => {
-  const b = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
-  return { schema: b.source, manifest: b.manifest };
-})();
+const built = referenceSchema();
 
 function rand(): string {
   return base64urlEncode(backend.randomBytes(12));
 }
 
 async function main(): Promise<number> {
-  const ops = loadOperations();
-  const op = (name: string): DocumentNode => {
-    const d = ops.get(name);
-    if (!d) throw new Error(`client/operations has no operation ${name}`);
-    return d;
-  };
+  const op = operationGetter();
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-share-'));
   const gateway = await startGateway({ ...embeddedConfig(dataDir), logSink: () => undefined });
   let step = 'start';

@@ -110,17 +110,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     log.warn('secrets.generated', { path }),
   );
   const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  // Who owns an object of each type: data keys, grants and re-wrapping all ask.
+  const owners = ownerLookups(store, options.owners);
 
   const built = buildSchema(readSchemaDir(options.schemaDir ?? DEFAULT_SCHEMA_DIR), [
     { Sealed: createSealedScalar(MAX_SEALED_BYTES) },
     authResolvers,
     profileResolvers,
     contactResolvers,
-    createDataKeyResolvers(ownerLookups(store, options.owners)),
+    createDataKeyResolvers(owners),
     createDirectoryResolvers(),
-    createDeviceResolvers(ownerLookups(store, options.owners)),
+    createDeviceResolvers(owners),
     createBackupResolvers(),
-    createSharingResolvers(ownerLookups(store, options.owners)),
+    createSharingResolvers(owners),
     messagingResolvers,
     userEventResolvers,
     ...(options.resolvers ?? []),

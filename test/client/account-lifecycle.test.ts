@@ -307,3 +307,39 @@ describe('an account moves to a new device and survives losing one', () => {
     expect(isSessionError(await rejection(Account.open(options(store))), 'IDENTITY_MISSING')).toBe(true);
   });
 });
+
+describe('key expiry', () => {
+  it('rotates the identity (and vault) when older than the limit, else nothing', async () => {
+    const store = new MemoryKeyStore();
+    const day = 24 * 60 * 60_000;
+    const created = Date.now();
+    await Account.create(options(store), 'expiry_alice');
+    // The same device, two days later.
+    let now = created + 2 * day;
+    const later = await Account.open({ ...options(store), now: () => now });
+    expect(await later.rotateExpiredKeys({ maxAgeMs: day })).toBe('identity');
+    expect(later.keyBundle.identity.version).toBe(2);
+    expect(later.keyBundle.vault.map((v) => v.key.version)).toEqual([1, 2]);
+    expect(await later.rotateExpiredKeys({ maxAgeMs: day })).toBe('none');
+    // Three days after the rotation: younger than four days; two more days and it is older.
+    now += 3 * day;
+    expect(await later.rotateExpiredKeys({ maxAgeMs: 4 * day })).toBe('none');
+    await later.rotateVaultKey();
+    now += 2 * day;
+    expect(await later.rotateExpiredKeys({ maxAgeMs: 4 * day })).toBe('identity');
+    await expect(later.rotateExpiredKeys({ maxAgeMs: 0 })).rejects.toThrow(TypeError);
+  });
+
+  it('measures the age from the last rotation, not from the account', async () => {
+    const day = 24 * 60 * 60_000;
+    let now = Date.now();
+    const account = await Account.create({ ...options(new MemoryKeyStore()), now: () => now }, 'expiry_bob');
+    now += 2 * day;
+    await account.rotateIdentityKeys();
+    now += 0.4 * day;
+    expect(await account.rotateExpiredKeys({ maxAgeMs: 0.5 * day })).toBe('none');
+    now += 0.2 * day;
+    expect(await account.rotateExpiredKeys({ maxAgeMs: 0.5 * day })).toBe('identity');
+    expect(account.keyBundle.identity.version).toBe(3);
+  });
+});

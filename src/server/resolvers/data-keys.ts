@@ -18,7 +18,7 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../../crypto/base64url.js';
 import { equalBytes } from '../../crypto/bytes.js';
 import { maxTextLength } from '../../crypto/envelope.js';
-import { isCryptoError } from '../../crypto/errors.js';
+import { isCryptoError, type CryptoError } from '../../crypto/errors.js';
 import { keyIdOf } from '../../crypto/keys.js';
 import { describeLocation, locationTag, type Location } from '../../crypto/location.js';
 import { parseWrappedKey, type ParsedWrappedKey } from '../../crypto/wrap.js';
@@ -65,11 +65,20 @@ function badKey(index: number, why: string): Error {
 }
 
 function parseKeyText(index: number, text: string): ParsedWrappedKey {
+  return parseWrappedKeyText(text, (why) => badKey(index, `wrapped key text is ${why}`), (e) => (e.code.startsWith('ENVELOPE_') ? badKey(index, `not a valid wrapped key v1 (${e.code}): ${e.message}`) : undefined));
+}
+
+/**
+ * Parses a wrapped key v1 sent as text, refusing text longer than any wrapped key of one
+ * recipient may be before decoding it. `tooLong` builds the caller's error for that;
+ * `invalid` maps a parse failure to the caller's error (undefined: rethrow it).
+ */
+export function parseWrappedKeyText(text: string, tooLong: (why: string) => Error, invalid: (e: CryptoError) => Error | undefined): ParsedWrappedKey {
   try {
-    if (text.length > maxTextLength(MAX_WRAPPED_KEY_BYTES)) throw badKey(index, `wrapped key text is longer than a wrapped key of at most ${MAX_WRAPPED_KEY_BYTES} bytes`);
+    if (text.length > maxTextLength(MAX_WRAPPED_KEY_BYTES)) throw tooLong(`longer than a wrapped key of at most ${MAX_WRAPPED_KEY_BYTES} bytes`);
     return parseWrappedKey(base64urlDecode(text), { maxBytes: MAX_WRAPPED_KEY_BYTES });
   } catch (e) {
-    if (isCryptoError(e) && e.code.startsWith('ENVELOPE_')) throw badKey(index, `not a valid wrapped key v1 (${e.code}): ${e.message}`);
+    if (isCryptoError(e)) throw invalid(e) ?? e;
     throw e;
   }
 }
@@ -86,12 +95,17 @@ function checkKey(backend: CryptoBackend, index: number, key: KeyInput, location
   return w.bytes;
 }
 
+/** The owner lookup for `objectType`, if the gateway has one (own properties only: `owners` comes from options). */
+export function ownerLookupFor(owners: Readonly<Record<string, OwnerLookup>>, objectType: string): OwnerLookup | undefined {
+  return Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
+}
+
 /** The owner lookup of a type with SHARED fields; BAD_USER_INPUT for any other type. */
 export function sharedTypeOwners(ctx: GatewayContext, owners: Readonly<Record<string, OwnerLookup>>, objectType: string): OwnerLookup {
   if (!hasSharedField(ctx.manifest, objectType)) {
     throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SHARED fields; ${JSON.stringify(objectType)} is not`, { field: 'objectType' });
   }
-  const lookup = Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
+  const lookup = ownerLookupFor(owners, objectType);
   if (!lookup) throw gatewayError('BAD_USER_INPUT', `the gateway has no owner lookup for ${objectType} objects (GatewayOptions.owners)`, { field: 'objectType' });
   return lookup;
 }

@@ -7,10 +7,8 @@
  * recipients are checked against the account as it is after the mutation
  * (../key-bundle-check.ts).
  */
-import { base64urlDecode, base64urlEncode } from '../../crypto/base64url.js';
+import { base64urlEncode } from '../../crypto/base64url.js';
 import { equalBytes } from '../../crypto/bytes.js';
-import { maxTextLength } from '../../crypto/envelope.js';
-import { isCryptoError } from '../../crypto/errors.js';
 import { keyIdOf } from '../../crypto/keys.js';
 import { parseWrappedKey, type ParsedWrappedKey } from '../../crypto/wrap.js';
 import { DEVICE_ID_PATTERN, DEVICE_LINK_TTL_MS, newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput } from '../auth/device.js';
@@ -22,7 +20,7 @@ import { bundleRecipients, storeKeyBundle, type KeyBundleInput } from '../key-bu
 import { isStorageError } from '../storage/errors.js';
 import type { DeviceRow, EpochKeyRow, KeyBundleRow, ObjectKeyRow, Store } from '../storage/store.js';
 import type { DeviceOut } from './auth.js';
-import type { OwnerLookup } from './data-keys.js';
+import { ownerLookupFor, parseWrappedKeyText, type OwnerLookup } from './data-keys.js';
 import { announceRotation, applyRotation, checkRotation, type RotateInput } from './directory.js';
 import { withErrorCodes } from './wrap.js';
 
@@ -32,8 +30,6 @@ export const MAX_PENDING_DEVICES = 5;
 export const MAX_STALE_KEYS_PAGE = 500;
 /** Most keys one `rewrapMyKeys` replaces (data and epoch keys together). */
 export const MAX_REWRAPPED_KEYS = 1000;
-/** A wrapped key addressed to one user is 137 bytes (217 signed); anything far larger is refused unread. */
-const MAX_WRAPPED_KEY_BYTES = 1024;
 
 /** The topic a device's revocation is published on: its open sockets close (../ws.ts). */
 export const deviceTopic = (deviceId: string): string => `Device:${deviceId}:revoked`;
@@ -63,13 +59,7 @@ function badWrappedKey(field: string, why: string): Error {
 }
 
 function parseWrapped(field: string, text: string): ParsedWrappedKey {
-  try {
-    if (text.length > maxTextLength(MAX_WRAPPED_KEY_BYTES)) throw badWrappedKey(field, `longer than a wrapped key of at most ${MAX_WRAPPED_KEY_BYTES} bytes`);
-    return parseWrappedKey(base64urlDecode(text), { maxBytes: MAX_WRAPPED_KEY_BYTES });
-  } catch (e) {
-    if (isCryptoError(e)) throw badWrappedKey(field, `not a valid wrapped key v1 (${e.code})`);
-    throw e;
-  }
+  return parseWrappedKeyText(text, (why) => badWrappedKey(field, why), (e) => badWrappedKey(field, `not a valid wrapped key v1 (${e.code})`));
 }
 
 /**
@@ -103,7 +93,7 @@ interface RewrappedEpochKey {
 /** Resolvers of schema/devices.graphql for devices and the bundle; `owners` names each data key's owner. */
 export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
   const ownerOf = async (objectType: string, objectId: string): Promise<string | null> => {
-    const lookup = Object.hasOwn(owners, objectType) ? owners[objectType] : undefined;
+    const lookup = ownerLookupFor(owners, objectType);
     return lookup ? lookup(objectId) : null;
   };
 

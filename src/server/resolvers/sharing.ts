@@ -17,7 +17,7 @@ import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError } from '../errors.js';
 import type { Access, GrantRow, ObjectKeyRow, Store } from '../storage/store.js';
-import { checkObjectId, checkWrappedKeys, type KeyInput, type OwnerLookup } from './data-keys.js';
+import { checkObjectId, checkWrappedKeys, ownerLookupFor, type KeyInput, type OwnerLookup } from './data-keys.js';
 import { withErrorCodes } from './wrap.js';
 
 interface ObjectArgs {
@@ -40,7 +40,7 @@ function grantableLevels(ctx: GatewayContext, objectType: string): { any: boolea
 /** Resolves the object and checks the viewer owns it (NOT_FOUND / FORBIDDEN otherwise). */
 async function ownedTarget(ctx: GatewayContext, owners: Readonly<Record<string, OwnerLookup>>, args: ObjectArgs, what: string): Promise<Target> {
   const viewer = requireViewer(ctx);
-  const lookup = Object.hasOwn(owners, args.objectType) ? owners[args.objectType] : undefined;
+  const lookup = ownerLookupFor(owners, args.objectType);
   const levels = grantableLevels(ctx, args.objectType);
   if (!lookup || !levels.any) {
     throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SERVER or SHARED fields and an owner lookup; ${JSON.stringify(args.objectType)} is not`, {
