@@ -14,6 +14,8 @@
  *   VEIL_TOKEN_TTL     access token lifetime in seconds, 900
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   LOG_LEVEL          info
+ *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app)
+ *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/web.md)
  */
 import { resolve } from 'node:path';
 import type { LogLevel } from './log.js';
@@ -31,6 +33,10 @@ export interface GatewayConfig {
   readonly tokenTtlSeconds: number;
   readonly bodyLimitBytes: number;
   readonly logLevel: LogLevel;
+  /** Directory of the built web app served at `/` (index.html and assets/); undefined: none. */
+  readonly webDir: string | undefined;
+  /** Whether the `storedObject` debug query answers (the web app's "what the server sees" panel). */
+  readonly debugView: boolean;
 }
 
 export class ConfigError extends Error {
@@ -46,7 +52,17 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return n;
 }
 
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name} must be "on" or "off", got "${raw}"`);
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const production = env.NODE_ENV === 'production';
+  const web = env.VEIL_WEB_DIR || './web/dist';
   const level = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error`);
   return {
@@ -54,7 +70,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     host: env.HOST || '127.0.0.1',
     dataDir: resolve(env.VEIL_DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
-    production: env.NODE_ENV === 'production',
+    production,
     realm: env.VEIL_REALM || 'veilgraph',
     keyring: env.VEIL_KEYRING || undefined,
     jwtSecret: env.VEIL_JWT_SECRET || undefined,
@@ -62,6 +78,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     tokenTtlSeconds: int(env, 'VEIL_TOKEN_TTL', 900, 30, 86_400),
     bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     logLevel: level,
+    webDir: web === 'none' ? undefined : resolve(web),
+    // The debug view shows stored ciphertext to users who may read the object anyway; it
+    // is a teaching and debugging aid, so production has it off unless asked for.
+    debugView: onOff(env, 'VEIL_DEBUG_VIEW', !production),
   };
 }
 
@@ -71,5 +91,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
  * what they need.
  */
 export function embeddedConfig(dataDir: string): GatewayConfig {
-  return configFromEnv({ PORT: '0', VEIL_DATA_DIR: dataDir });
+  // No web app: tests and demos that want one pass `webDir` themselves.
+  return configFromEnv({ PORT: '0', VEIL_DATA_DIR: dataDir, VEIL_WEB_DIR: 'none' });
 }

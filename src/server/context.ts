@@ -23,6 +23,8 @@ export interface GatewayServices {
   readonly log: Logger;
   /** Subscription events (in-process; src/server/pubsub.ts). */
   readonly pubsub: PubSub;
+  /** Whether the `storedObject` debug query answers (config VEIL_DEBUG_VIEW). */
+  readonly debugView: boolean;
 }
 
 export interface GatewayContext extends GatewayServices {

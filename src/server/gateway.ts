@@ -43,6 +43,7 @@ import { loadSecrets } from './secrets.js';
 import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
+import { loadWebAssets } from './web-assets.js';
 import type { Store } from './storage/store.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, DEFAULT_WS_MAX_PAYLOAD_BYTES, bearerToken, startSubscriptionServer } from './ws.js';
 
@@ -100,6 +101,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const backend = options.backend ?? nodeBackend;
   const log = createLogger({ level: options.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
   mkdirSync(options.dataDir, { recursive: true });
+  // The web app, read once; a configured directory without a build is a start-up error
+  // that says how to build it, not a silent 404.
+  const web = options.webDir ? loadWebAssets(options.webDir) : undefined;
 
   const keyring = GatewayKeyRing.load(backend, {
     dataDir: options.dataDir,
@@ -140,7 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   // Embedded default: in-process. PostgreSQL: across every instance on the database.
   const pubsub: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
-  const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log, pubsub };
+  const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log, pubsub, debugView: options.debugView };
 
   // The same rules on every transport (HTTP and WebSocket).
   const validationRules = [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)];
@@ -193,6 +197,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       },
       bodyLimitBytes: options.bodyLimitBytes,
       log,
+      ...(web ? { web } : {}),
     }),
   );
   await new Promise<void>((resolve, reject) => {
@@ -241,7 +246,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     void store.purgeExpiredAccountResets(now).catch(() => undefined);
   }, 60_000);
   purgeMessages.unref();
-  log.info('gateway.started', { url, database: store.kind, production: options.production });
+  log.info('gateway.started', { url, database: store.kind, production: options.production, web: web !== undefined, debugView: options.debugView });
 
   return {
     url,

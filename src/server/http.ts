@@ -5,6 +5,7 @@
  *   GET  /health   → 200 {"status":"ok"} when the database answers, else 503
  *   POST /graphql  → Apollo Server (JSON body, at most `bodyLimitBytes`, else 413)
  *   GET  /graphql  → Apollo Server (queries only; Apollo's CSRF prevention applies)
+ *   GET  /, /assets/…  → the built web app, when the gateway serves one (web-assets.ts)
  *
  * Anything else is 404. Error bodies are JSON and never echo the request.
  */
@@ -12,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
 import type { GatewayContext } from './context.js';
 import type { Logger } from './log.js';
+import { sendWebAsset, type WebAssets } from './web-assets.js';
 
 export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<GatewayContext>;
@@ -19,6 +21,8 @@ export interface HttpHandlerOptions {
   readonly health: () => Promise<boolean>;
   readonly bodyLimitBytes: number;
   readonly log: Logger;
+  /** The web app's files (undefined: API only). */
+  readonly web?: WebAssets;
 }
 
 class HttpError extends Error {
@@ -75,6 +79,11 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
     if (url.pathname === '/health' && req.method === 'GET') {
       const ok = await options.health().catch(() => false);
       sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', database: ok ? 'ok' : 'unreachable' });
+      return;
+    }
+    const asset = (req.method === 'GET' || req.method === 'HEAD') && options.web?.get(url.pathname);
+    if (asset) {
+      sendWebAsset(res, asset, req.method === 'HEAD');
       return;
     }
     if (url.pathname !== '/graphql') {
