@@ -2,10 +2,15 @@
 // esbuild, served from 127.0.0.1 (a secure context, so crypto.subtle exists), run in
 // Debian's Chromium through playwright-core. Byte-exact round trips, persistence across a
 // reload and a second page, isolation between browser contexts, and an envelope sealed
-// and opened with webCryptoBackend under a key read back from IndexedDB.
-import { mkdirSync } from 'node:fs';
+// and opened with webCryptoBackend under a key read back from IndexedDB. The at-rest
+// encryption is checked against the page's own raw `indexedDB` (window.raw below): records
+// are sealed, the wrapping key is a non-extractable CryptoKey, tampered or moved records
+// fail, v1 databases are upgraded, concurrent first uses agree on one wrapping key, and an
+// insecure origin (no crypto.subtle) refuses instead of storing plaintext.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -16,7 +21,7 @@ import { IndexedDbKeyStore, isIndexedDbKeyStoreError } from '../../src/client/ke
 import type * as keystoreApi from '../../src/client/keystore.js';
 import type * as sessionApi from '../../src/client/session.js';
 import type * as cryptoApi from '../../src/crypto/index.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, launchPersistentChromium } from '../helpers/chromium.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -25,7 +30,17 @@ type Bundle = typeof idb &
   Pick<typeof cryptoApi, 'webCryptoBackend' | 'webCryptoSupportsCurves' | 'sealEnvelopeText' | 'openEnvelopeText'> &
   Pick<typeof keystoreApi, 'KEY_NAMES'> &
   Pick<typeof sessionApi, 'createIdentity' | 'loadIdentity' | 'clientKeysFrom' | 'decodeSymmetricKey'>;
-type PageWindow = Window & { vg: Bundle };
+// Raw IndexedDB access from the page (the HTML's `window.raw`), bypassing the store.
+interface RawIdb {
+  info(): Promise<{ version: number; stores: string[] }>;
+  get(store: string, key: string): Promise<unknown>;
+  put(store: string, key: string, value: unknown): Promise<void>;
+  remove(store: string, key: string): Promise<void>;
+  keys(store: string): Promise<string[]>;
+  /** Creates the database at version 1 (store `keys` only) with plain Uint8Array values, as v1 stores wrote them. */
+  createV1(entries: [string, number[]][]): Promise<void>;
+}
+type PageWindow = Window & { vg: Bundle; raw: RawIdb };
 
 const ENTRY = `
 export * from './src/client/keystore-indexeddb.ts';
@@ -41,6 +56,37 @@ const HTML = `<!doctype html>
 <script type="module">
 import * as vg from '/bundle.js';
 window.vg = vg;
+const DB = 'veilgraph-keys';
+const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+async function withDb(fn) {
+  const db = await req(indexedDB.open(DB));
+  try { return await fn(db); } finally { db.close(); }
+}
+function inTx(db, store, mode, fn) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, mode);
+    const r = fn(tx.objectStore(store));
+    tx.oncomplete = () => resolve(r.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+window.raw = {
+  info: () => withDb(async (db) => ({ version: db.version, stores: [...db.objectStoreNames].sort() })),
+  get: (store, key) => withDb((db) => inTx(db, store, 'readonly', (s) => s.get(key))),
+  put: (store, key, value) => withDb((db) => inTx(db, store, 'readwrite', (s) => s.put(value, key))).then(() => undefined),
+  remove: (store, key) => withDb((db) => inTx(db, store, 'readwrite', (s) => s.delete(key))).then(() => undefined),
+  keys: (store) => withDb((db) => inTx(db, store, 'readonly', (s) => s.getAllKeys())),
+  createV1: (entries) => new Promise((resolve, reject) => {
+    const r = indexedDB.open(DB, 1);
+    r.onupgradeneeded = () => {
+      const s = r.result.createObjectStore('keys');
+      for (const [name, bytes] of entries) s.put(new Uint8Array(bytes), name);
+    };
+    r.onsuccess = () => { r.result.close(); resolve(); };
+    r.onerror = () => reject(r.error);
+  }),
+};
 document.getElementById('out').textContent = 'secure context: ' + window.isSecureContext;
 document.body.dataset.ready = '1';
 </script></body></html>`;
@@ -48,6 +94,7 @@ document.body.dataset.ready = '1';
 let browser: Browser;
 let server: Server;
 let origin: string;
+let bundleJs: string;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
@@ -62,6 +109,7 @@ beforeAll(async () => {
   });
   const js = bundled.outputFiles[0]!.text;
   expect(js).not.toMatch(/from\s*["']node:/);
+  bundleJs = js;
 
   server = createServer((req, res) => {
     if (req.url === '/' || req.url === '/index.html') {
@@ -90,11 +138,11 @@ async function newContext(): Promise<BrowserContext> {
   return c;
 }
 
-async function openPage(context: BrowserContext): Promise<Page> {
+async function openPage(context: BrowserContext, url = `${origin}/`): Promise<Page> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${origin}/`);
+  await page.goto(url);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 }).catch((e: unknown) => {
     throw new Error(`page did not load: ${errors.join('; ') || String(e)}`);
   });
@@ -271,5 +319,363 @@ describe('IndexedDbKeyStore in Chromium', () => {
 
     mkdirSync(join(root, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(root, 'test-artifacts', 'indexeddb-keystore.png'), fullPage: true });
+  });
+});
+
+describe('IndexedDbKeyStore at rest (encrypted under a non-extractable key) in Chromium', () => {
+  // 32 bytes no random ciphertext is expected to contain, even in part.
+  const SECRET = Array.from({ length: 32 }, (_, i) => (0xa5 ^ (i * 29)) & 0xff);
+
+  it('stores a sealed record { v: 1, iv, ct }, not the secret bytes, and get returns them byte-exact', async () => {
+    const page = await openPage(await newContext());
+    const r = await page.evaluate(
+      async ({ secret }) => {
+        const { vg, raw } = window as unknown as PageWindow;
+        const store = new vg.IndexedDbKeyStore();
+        await store.put('identity.signing.seed', new Uint8Array(secret));
+        const first = (await raw.get('keys', 'identity.signing.seed')) as { v: unknown; iv: Uint8Array; ct: Uint8Array };
+        await store.put('identity.signing.seed', new Uint8Array(secret));
+        const second = (await raw.get('keys', 'identity.signing.seed')) as { v: unknown; iv: Uint8Array; ct: Uint8Array };
+        // Any 8 consecutive secret bytes anywhere in the record's byte fields?
+        const contains = (hay: Uint8Array) => {
+          for (let i = 0; i + 8 <= secret.length; i++) {
+            const needle = secret.slice(i, i + 8);
+            for (let j = 0; j + 8 <= hay.length; j++) if (needle.every((b, k) => hay[j + k] === b)) return true;
+          }
+          return false;
+        };
+        const back = await new vg.IndexedDbKeyStore().get('identity.signing.seed');
+        return {
+          info: await raw.info(),
+          isView: ArrayBuffer.isView(first),
+          fields: Object.keys(first).sort(),
+          v: first.v,
+          ivIsU8: first.iv instanceof Uint8Array,
+          ctIsU8: first.ct instanceof Uint8Array,
+          ivLength: first.iv.length,
+          ctLength: first.ct.length,
+          leaks: contains(first.iv) || contains(first.ct) || contains(second.iv) || contains(second.ct),
+          sameIv: [...first.iv].join() === [...second.iv].join(),
+          sameCt: [...first.ct].join() === [...second.ct].join(),
+          back: back ? [...back] : null,
+          backIsU8: back instanceof Uint8Array,
+          list: await store.list(),
+        };
+      },
+      { secret: SECRET },
+    );
+    expect(r.info).toEqual({ version: 2, stores: ['keys', 'meta'] });
+    expect(r.isView).toBe(false);
+    expect(r.fields).toEqual(['ct', 'iv', 'v']);
+    expect(r.v).toBe(1);
+    expect(r.ivIsU8 && r.ctIsU8).toBe(true);
+    expect(r.ivLength).toBe(12);
+    expect(r.ctLength).toBe(SECRET.length + 16); // AES-GCM: same length plus a 16-byte tag
+    expect(r.leaks).toBe(false);
+    expect(r.sameIv).toBe(false); // a fresh IV on every write…
+    expect(r.sameCt).toBe(false); // …so the same value encrypts differently
+    expect(r.backIsU8).toBe(true);
+    expect(r.back).toEqual(SECRET);
+    expect(r.list).toEqual(['identity.signing.seed']);
+  });
+
+  it('keeps one non-extractable AES-GCM CryptoKey in meta that cannot be exported (but the page can use it)', async () => {
+    const page = await openPage(await newContext());
+    const r = await page.evaluate(
+      async ({ secret }) => {
+        const { vg, raw } = window as unknown as PageWindow;
+        await new vg.IndexedDbKeyStore().put('key.vault', new Uint8Array(secret));
+        const key = (await raw.get('meta', 'wrapping-key')) as CryptoKey;
+        const rejects = async (format: 'raw' | 'jwk' | 'pkcs8') =>
+          crypto.subtle.exportKey(format, key).then(
+            () => 'exported',
+            (e: unknown) => (e as Error).name,
+          );
+        // The documented record format, opened by hand: what a script in the page (XSS) can still do.
+        const rec = (await raw.get('keys', 'key.vault')) as { iv: Uint8Array<ArrayBuffer>; ct: Uint8Array<ArrayBuffer> };
+        const aad = new TextEncoder().encode('veilgraph-keystore-v1\0key.vault');
+        const opened = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: rec.iv, additionalData: aad }, key, rec.ct));
+        return {
+          metaKeys: await raw.keys('meta'),
+          isCryptoKey: key instanceof CryptoKey,
+          type: key.type,
+          extractable: key.extractable,
+          algorithm: { name: key.algorithm.name, length: (key.algorithm as AesKeyAlgorithm).length },
+          usages: [...key.usages].sort(),
+          raw: await rejects('raw'),
+          jwk: await rejects('jwk'),
+          pkcs8: await rejects('pkcs8'),
+          opened: [...opened],
+        };
+      },
+      { secret: SECRET },
+    );
+    expect(r.metaKeys).toEqual(['wrapping-key']);
+    expect(r.isCryptoKey).toBe(true);
+    expect(r.type).toBe('secret');
+    expect(r.extractable).toBe(false);
+    expect(r.algorithm).toEqual({ name: 'AES-GCM', length: 256 });
+    expect(r.usages).toEqual(['decrypt', 'encrypt']);
+    expect(r.raw).toBe('InvalidAccessError');
+    expect(r.jwk).toBe('InvalidAccessError');
+    expect(r.pkcs8).not.toBe('exported');
+    expect(r.opened).toEqual(SECRET);
+  });
+
+  it('refuses a record copied to another name, a flipped byte, a wrong shape and a missing or unusable wrapping key (INDEXEDDB_CORRUPT)', async () => {
+    const page = await openPage(await newContext());
+    const r = await page.evaluate(
+      async ({ secret }) => {
+        const { vg, raw } = window as unknown as PageWindow;
+        const store = new vg.IndexedDbKeyStore();
+        await store.put('key.vault', new Uint8Array(secret));
+        const rec = (await raw.get('keys', 'key.vault')) as { v: 1; iv: Uint8Array; ct: Uint8Array };
+        const flip = (b: Uint8Array, i: number) => {
+          const c = b.slice();
+          c[i]! ^= 0x01;
+          return c;
+        };
+        await raw.put('keys', 'key.shared', rec); // the same record under another name
+        await raw.put('keys', 'flip.ct.first', { ...rec, ct: flip(rec.ct, 0) });
+        await raw.put('keys', 'flip.ct.tag', { ...rec, ct: flip(rec.ct, rec.ct.length - 1) });
+        await raw.put('keys', 'flip.iv', { ...rec, iv: flip(rec.iv, 5) });
+        await raw.put('keys', 'shape.version', { ...rec, v: 2 });
+        await raw.put('keys', 'shape.iv', { ...rec, iv: rec.iv.slice(0, 11) });
+        await raw.put('keys', 'shape.string', 'not bytes');
+        await raw.put('keys', 'shape.number', 42);
+        const failure = async (name: string, s = store) =>
+          s.get(name).then(
+            (v) => ({ code: 'resolved', message: v ? `${v.length} bytes` : 'undefined' }),
+            (e: unknown) => ({ code: (e as { code?: string }).code ?? String(e), message: (e as Error).message }),
+          );
+        const out: Record<string, { code: string; message: string }> = {};
+        for (const name of ['key.shared', 'flip.ct.first', 'flip.ct.tag', 'flip.iv', 'shape.version', 'shape.iv', 'shape.string', 'shape.number']) {
+          out[name] = await failure(name);
+        }
+        const stillGood = await store.get('key.vault');
+        // The wrapping key replaced by an extractable one: refused, not used.
+        const original = await raw.get('meta', 'wrapping-key');
+        await raw.put('meta', 'wrapping-key', await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']));
+        out['extractable wrapping key'] = await failure('key.vault', new vg.IndexedDbKeyStore());
+        await raw.put('meta', 'wrapping-key', original);
+        // The wrapping key gone: records cannot be opened, and a new key does not open them either.
+        await raw.remove('meta', 'wrapping-key');
+        out['missing wrapping key'] = await failure('key.vault', new vg.IndexedDbKeyStore());
+        const fresh = new vg.IndexedDbKeyStore();
+        await fresh.put('after.reset', new Uint8Array([1, 2, 3]));
+        out['under another wrapping key'] = await failure('key.vault', fresh);
+        const after = await fresh.get('after.reset');
+        return { out, stillGood: stillGood ? [...stillGood] : null, after: after ? [...after] : null, list: await fresh.list() };
+      },
+      { secret: SECRET },
+    );
+    for (const [name, { code, message }] of Object.entries(r.out)) {
+      expect(code, name).toBe('INDEXEDDB_CORRUPT');
+      expect(message, name).not.toContain(SECRET.join(','));
+      expect(message, name).not.toContain(Buffer.from(SECRET).toString('hex').slice(0, 8));
+      expect(message, name).not.toContain(Buffer.from(SECRET).toString('base64').slice(0, 8));
+    }
+    for (const name of ['key.shared', 'flip.ct.first', 'flip.ct.tag', 'flip.iv', 'shape.version', 'shape.iv', 'shape.string', 'shape.number']) {
+      expect(r.out[name]!.message, name).toContain(`"${name}"`);
+    }
+    expect(r.out['key.shared']!.message).toMatch(/does not decrypt/);
+    expect(r.out['shape.string']!.message).toMatch(/neither an encrypted record/);
+    expect(r.out['extractable wrapping key']!.message).toMatch(/wrapping key .* is not a non-extractable/);
+    expect(r.out['missing wrapping key']!.message).toMatch(/wrapping key .* is missing/);
+    expect(r.out['under another wrapping key']!.message).toMatch(/does not decrypt/);
+    expect(r.stillGood).toEqual(SECRET);
+    expect(r.after).toEqual([1, 2, 3]);
+    expect(r.list).toContain('key.vault'); // list and delete do not decrypt
+  });
+
+  it('upgrades a v1 database: legacy plain values read as-is and are re-written encrypted on that read', async () => {
+    const page = await openPage(await newContext());
+    const vault = Array.from({ length: 52 }, (_, i) => (i * 7 + 3) & 0xff);
+    const r = await page.evaluate(
+      async ({ seed, vault }) => {
+        const { vg, raw } = window as unknown as PageWindow;
+        await raw.createV1([
+          ['identity.signing.seed', seed],
+          ['key.vault', vault],
+        ]);
+        const before = await raw.info();
+        const legacyBefore = await raw.get('keys', 'identity.signing.seed');
+        const store = new vg.IndexedDbKeyStore();
+        const list = await store.list();
+        const info = await raw.info();
+        const seedBack = await store.get('identity.signing.seed');
+        const seedRecord = await raw.get('keys', 'identity.signing.seed');
+        const vaultRecordBefore = await raw.get('keys', 'key.vault');
+        // A fresh instance reads the migrated record through the decrypting path.
+        const again = await new vg.IndexedDbKeyStore().get('identity.signing.seed');
+        const vaultBack = await store.get('key.vault');
+        const vaultRecordAfter = await raw.get('keys', 'key.vault');
+        const shape = (v: unknown) =>
+          ArrayBuffer.isView(v)
+            ? 'plain'
+            : v && typeof v === 'object' && (v as { v?: unknown }).v === 1 && (v as { iv?: unknown }).iv instanceof Uint8Array && (v as { ct?: unknown }).ct instanceof Uint8Array
+              ? 'sealed'
+              : 'other';
+        return {
+          before,
+          legacyBefore: shape(legacyBefore),
+          list,
+          info,
+          seedBack: seedBack ? [...seedBack] : null,
+          seedRecord: shape(seedRecord),
+          seedCt: shape(seedRecord) === 'sealed' ? [...(seedRecord as { ct: Uint8Array }).ct].slice(0, seed.length) : null,
+          vaultRecordBefore: shape(vaultRecordBefore),
+          again: again ? [...again] : null,
+          vaultBack: vaultBack ? [...vaultBack] : null,
+          vaultRecordAfter: shape(vaultRecordAfter),
+          metaKeys: await raw.keys('meta'),
+        };
+      },
+      { seed: SEED, vault },
+    );
+    expect(r.before).toEqual({ version: 1, stores: ['keys'] });
+    expect(r.legacyBefore).toBe('plain');
+    expect(r.list).toEqual(['identity.signing.seed', 'key.vault']);
+    expect(r.info).toEqual({ version: 2, stores: ['keys', 'meta'] });
+    expect(r.seedBack).toEqual(SEED);
+    expect(r.seedRecord).toBe('sealed');
+    expect(r.seedCt).not.toEqual(SEED);
+    expect(r.vaultRecordBefore).toBe('plain'); // only what was read is re-written
+    expect(r.again).toEqual(SEED);
+    expect(r.vaultBack).toEqual(vault);
+    expect(r.vaultRecordAfter).toBe('sealed');
+    expect(r.metaKeys).toEqual(['wrapping-key']);
+  });
+
+  it('persists sealed values across a reload and a second page, and concurrent first uses in two pages agree on one wrapping key', async () => {
+    const context = await newContext();
+    const [a, b] = [await openPage(context), await openPage(context)];
+    // Both pages start at once, each with several store instances: every one finds no
+    // wrapping key, generates one and races to add it; the losers must adopt the winner's.
+    const writeMany = (p: Page, prefix: string) =>
+      p.evaluate(async (prefix) => {
+        const { vg } = window as unknown as PageWindow;
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) => new vg.IndexedDbKeyStore().put(`${prefix}.${i}`, new Uint8Array(32).fill(i + (prefix === 'a' ? 0x10 : 0x20)))),
+        );
+      }, prefix);
+    await Promise.all([writeMany(a, 'a'), writeMany(b, 'b')]);
+    await a.reload();
+    await a.waitForSelector('body[data-ready="1"]');
+    const c = await openPage(context);
+    for (const p of [a, b, c]) {
+      const r = await p.evaluate(async () => {
+        const { vg, raw } = window as unknown as PageWindow;
+        const store = new vg.IndexedDbKeyStore();
+        const names = await store.list();
+        const values: Record<string, number[]> = {};
+        for (const n of names) values[n] = [...((await store.get(n)) ?? [])];
+        return { names, values, metaKeys: await raw.keys('meta') };
+      });
+      const expected: Record<string, number[]> = {};
+      for (const prefix of ['a', 'b']) for (let i = 0; i < 6; i++) expected[`${prefix}.${i}`] = new Array<number>(32).fill(i + (prefix === 'a' ? 0x10 : 0x20));
+      expect(r.metaKeys).toEqual(['wrapping-key']);
+      expect(r.names).toEqual(Object.keys(expected).sort());
+      expect(r.values).toEqual(expected);
+    }
+    for (const p of [a, b, c]) await p.close();
+  });
+
+  it("leaves no secret bytes in the profile's files, though Chromium writes the wrapping key's material there (the documented limit)", async () => {
+    // What reaches the disk, checked in a persistent profile. Controls in a separate
+    // database: plain bytes (proving the scan sees IndexedDB values) and a non-extractable
+    // AES key imported from known bytes (its material is stored with it: "non-extractable"
+    // is an API property, not storage encryption; docs/client.md says so).
+    const PLAIN = Array.from({ length: 32 }, (_, i) => (i * 53 + 17) & 0xff);
+    const KNOWN_KEY = Array.from({ length: 32 }, (_, i) => (i * 73 + 41) & 0xff);
+    const dir = mkdtempSync(join(tmpdir(), 'veilgraph-idb-profile-'));
+    try {
+      const context = await launchPersistentChromium(dir);
+      try {
+        const page = await openPage(context);
+        const back = await page.evaluate(
+          async ({ secret, plain, known }) => {
+            const { vg } = window as unknown as PageWindow;
+            const store = new vg.IndexedDbKeyStore();
+            await store.put('identity.signing.seed', new Uint8Array(secret));
+            await store.close();
+            const key = await crypto.subtle.importKey('raw', new Uint8Array(known), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+            const db = await new Promise<IDBDatabase>((resolve, reject) => {
+              const r = indexedDB.open('veilgraph-control', 1);
+              r.onupgradeneeded = () => r.result.createObjectStore('values');
+              r.onsuccess = () => resolve(r.result);
+              r.onerror = () => reject(r.error);
+            });
+            await new Promise((resolve, reject) => {
+              const tx = db.transaction('values', 'readwrite', { durability: 'strict' });
+              tx.objectStore('values').put(new Uint8Array(plain), 'plain');
+              tx.objectStore('values').put(key, 'key');
+              tx.oncomplete = resolve;
+              tx.onerror = () => reject(tx.error);
+            });
+            db.close();
+            const got = await new vg.IndexedDbKeyStore().get('identity.signing.seed');
+            return got ? [...got] : null;
+          },
+          { secret: SECRET, plain: PLAIN, known: KNOWN_KEY },
+        );
+        expect(back).toEqual(SECRET);
+      } finally {
+        await context.close();
+      }
+      const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name));
+      const holding = (bytes: number[]) => files.filter((f) => readFileSync(f).includes(Buffer.from(bytes))).map((f) => f.slice(dir.length));
+      expect(files.some((f) => f.includes(`${join('Default', 'IndexedDB')}`))).toBe(true);
+      expect(holding(PLAIN).length, 'the scan finds plain IndexedDB values').toBeGreaterThan(0);
+      expect(holding(SECRET), 'the secret must not be on disk').toEqual([]);
+      expect(holding(KNOWN_KEY).length, "a non-extractable key's material is on disk (if this changes, update docs/client.md)").toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses with INDEXEDDB_CRYPTO_UNAVAILABLE on an insecure origin (no crypto.subtle) and stores nothing', async () => {
+    const context = await newContext();
+    // A non-local http origin is not a secure context; the pages are served by routing, not DNS.
+    const insecure = 'http://veilgraph-insecure.test';
+    await context.route(`${insecure}/**`, (route) => {
+      const path = new URL(route.request().url()).pathname;
+      if (path === '/') return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: HTML });
+      if (path === '/bundle.js') return route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: bundleJs });
+      return route.fulfill({ status: 404, body: '' });
+    });
+    const page = await openPage(context, `${insecure}/`);
+    const r = await page.evaluate(async () => {
+      const { vg, raw } = window as unknown as PageWindow;
+      const store = new vg.IndexedDbKeyStore();
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          () => ({ code: 'resolved', message: '' }),
+          (e: unknown) => ({ code: (e as { code?: string }).code ?? String(e), message: (e as Error).message }),
+        );
+      const put = await outcome(store.put('identity.signing.seed', new Uint8Array([1, 2, 3])));
+      const get = await outcome(store.get('identity.signing.seed'));
+      return {
+        secure: window.isSecureContext,
+        subtle: typeof crypto.subtle,
+        hasIndexedDb: typeof indexedDB,
+        put,
+        get,
+        list: await store.list(),
+        deleted: await store.delete('identity.signing.seed'),
+        rawKeys: await raw.keys('keys'),
+      };
+    });
+    expect(r.secure).toBe(false);
+    expect(r.subtle).toBe('undefined');
+    expect(r.hasIndexedDb).toBe('object');
+    expect(r.put.code).toBe('INDEXEDDB_CRYPTO_UNAVAILABLE');
+    expect(r.put.message).toMatch(/crypto\.subtle/);
+    expect(r.get.code).toBe('INDEXEDDB_CRYPTO_UNAVAILABLE');
+    expect(r.list).toEqual([]);
+    expect(r.deleted).toBe(false);
+    expect(r.rawKeys).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 
 const run = promisify(execFile);
 
@@ -21,6 +21,7 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  '--disable-quic',
 ];
 
 let installing: Promise<void> | undefined;
@@ -67,5 +68,19 @@ export async function launchChromium(): Promise<Browser> {
     return await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
   } catch (e) {
     throw new Error(`cannot launch ${executablePath}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Launches headless Chromium with a persistent profile in `userDataDir` (which the caller
+ * creates and removes), for tests that look at what the browser writes to disk. Closing
+ * the returned context ends the browser.
+ */
+export async function launchPersistentChromium(userDataDir: string): Promise<BrowserContext> {
+  const executablePath = await ensureChromium();
+  try {
+    return await chromium.launchPersistentContext(userDataDir, { executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+  } catch (e) {
+    throw new Error(`cannot launch ${executablePath} with profile ${userDataDir}: ${(e as Error).message}`, { cause: e });
   }
 }
