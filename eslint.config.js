@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'generated/', 'coverage/', 'client/generated/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'generated/', 'coverage/', 'client/generated/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,6 +16,6 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['warn', 'error'] }],
     },
   },
-  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/server/rotation-cli.ts', 'src/demo/**'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/server/rotation-cli.ts', 'src/demo/**', 'web/build.ts'], rules: { 'no-console': 'off' } },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -55,3 +55,29 @@ export {
   type VerifiedKeySource,
   type WrappedKeyInput,
 } from './sharing.js';
+export {
+  Account,
+  DeviceLinkRequest,
+  MIN_BACKUP_PASSWORD_LENGTH,
+  cleanup,
+  hasPrivateKey,
+  type AccountOptions,
+  type BackupInfo,
+  type DeviceInfo,
+  type RewrapReport,
+  type RotationReport,
+} from './account.js';
+export { loadAccountUser, type AccountUser } from './account-store.js';
+export {
+  MESSAGE_FIELDS,
+  MessageError,
+  Messenger,
+  graphqlMessagingTransport,
+  type ConversationKind,
+  type MessageErrorCode,
+  type MessagingDirectory,
+  type MessagingTransport,
+  type MessengerOptions,
+  type OpenedMessage,
+  type WireMessage,
+} from './messaging.js';

@@ -1,0 +1,194 @@
+/**
+ * @module
+ * Group chat. The conversation list and sending use the generated hooks; messages arrive
+ * through the `messageAdded` subscription hook (history after cursor 0, then live) and are
+ * verified and opened by the Messenger with the conversation's epoch keys; new messages
+ * are sealed and signed by the Messenger before `sendMessage` carries them. The server
+ * routes envelopes it cannot open.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import {
+  useContactsQuery,
+  useConversationsQuery,
+  useMessageAddedSubscription,
+  useSendMessageMutation,
+} from '../../../client/generated/hooks.js';
+import type { MessageFieldsFragment } from '../../../client/generated/graphql.js';
+import { MessageError, type OpenedMessage } from '../../../src/client/index.js';
+import { describeError, errorCode, type ShownError } from '../errors.js';
+import type { WebSession } from '../session.js';
+import { ErrorLine, newObjectId } from './parts.js';
+import { useInspect } from './server-view.js';
+
+/** How often the conversation list looks for conversations others added this user to. */
+const CONVERSATIONS_POLL_MS = 2_000;
+
+export function ChatView({ session }: { readonly session: WebSession }) {
+  const conversations = useConversationsQuery({ pollInterval: CONVERSATIONS_POLL_MS, fetchPolicy: 'cache-and-network' });
+  const contacts = useContactsQuery({ fetchPolicy: 'cache-and-network' });
+  const [selected, setSelected] = useState<string | null>(null);
+  const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
+  const [error, setError] = useState<ShownError | null>(null);
+  const [creating, setCreating] = useState(false);
+  const me = session.account.username;
+
+  const create = async () => {
+    setCreating(true);
+    setError(null);
+    try {
+      // Epoch 1's key is made here and wrapped for each member's verified key.
+      const id = await session.messenger.create('GROUP', [...picked]);
+      await conversations.refetch();
+      setPicked(new Set());
+      setSelected(id);
+    } catch (e) {
+      setError(describeError(e));
+    } finally {
+      setCreating(false);
+    }
+  };
+
+  const list = conversations.data?.conversations.nodes ?? [];
+  return (
+    <section className="chat">
+      <div className="chat-side">
+        <h2>Conversations</h2>
+        <ul data-testid="conversation-list">
+          {list.map((c) => {
+            const others = c.members.map((m) => m.user.username).filter((u) => u !== me);
+            return (
+              <li key={c.id}>
+                <button className={selected === c.id ? 'selected' : ''} data-testid={`conversation-${others.join('-')}`} onClick={() => setSelected(c.id)}>
+                  {others.join(', ') || 'just you'} <span className="hint">epoch {c.epoch}</span>
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+        <h3>New group</h3>
+        {(contacts.data?.contacts.nodes ?? []).map(({ user }) => (
+          <label key={user.id} className="inline">
+            <input
+              type="checkbox"
+              data-testid={`pick-${user.username}`}
+              checked={picked.has(user.username)}
+              onChange={(e) => {
+                const next = new Set(picked);
+                if (e.target.checked) next.add(user.username);
+                else next.delete(user.username);
+                setPicked(next);
+              }}
+            />{' '}
+            {user.username}
+          </label>
+        ))}
+        <button data-testid="create-group" disabled={picked.size === 0 || creating} onClick={() => void create()}>
+          {creating ? 'Creating…' : 'Start group chat'}
+        </button>
+        <ErrorLine error={error} />
+      </div>
+      {selected ? <Conversation key={selected} session={session} conversationId={selected} /> : <p className="hint">Pick a conversation or start one with your contacts.</p>}
+    </section>
+  );
+}
+
+interface Line {
+  readonly seq: string;
+  readonly message?: OpenedMessage;
+  readonly problem?: ShownError;
+  readonly senderUsername: string;
+}
+
+function Conversation({ session, conversationId }: { readonly session: WebSession; readonly conversationId: string }) {
+  const [lines, setLines] = useState<readonly Line[]>([]);
+  const [text, setText] = useState('');
+  const [error, setError] = useState<ShownError | null>(null);
+  const [sending, setSending] = useState(false);
+  const [sendMessage] = useSendMessageMutation();
+  const inspect = useInspect();
+  // Events are opened one after another, so the list keeps the server's seq order.
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const seen = useRef(new Set<string>());
+
+  const add = (m: MessageFieldsFragment) => {
+    queue.current = queue.current.then(async () => {
+      if (seen.current.has(m.seq)) return;
+      seen.current.add(m.seq);
+      let line: Line;
+      try {
+        line = { seq: m.seq, message: await session.messenger.open(m), senderUsername: m.sender.username };
+      } catch (e) {
+        line = { seq: m.seq, problem: e instanceof MessageError ? { code: e.code, message: e.message } : describeError(e), senderUsername: m.sender.username };
+      }
+      setLines((prev) => [...prev, line]);
+    });
+  };
+
+  // Every stored message after cursor 0, then each new one live, in seq order.
+  const stream = useMessageAddedSubscription({
+    variables: { conversationId, after: '0' },
+    onData: ({ data }) => {
+      if (data.data) add(data.data.messageAdded);
+    },
+  });
+
+  const bottom = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    // A block body: newer browsers return a Promise from scrollIntoView, and an effect may
+    // return only a clean-up function.
+    void bottom.current?.scrollIntoView({ block: 'nearest' });
+  }, [lines]);
+
+  const send = async (e: FormEvent) => {
+    e.preventDefault();
+    if (text.trim() === '') return;
+    setSending(true);
+    setError(null);
+    // One client id per message: a retry is the same message, never a duplicate.
+    const clientId = newObjectId();
+    const attempt = async () => {
+      const body = await session.messenger.seal(conversationId, text, clientId);
+      await sendMessage({ variables: { input: { conversationId, clientId, body } } });
+    };
+    try {
+      try {
+        await attempt();
+      } catch (e2) {
+        // A member change started a new epoch since our keys were fetched: fetch, re-seal once.
+        if (errorCode(e2) !== 'STALE_EPOCH') throw e2;
+        await session.messenger.refreshKeys([conversationId]);
+        await attempt();
+      }
+      setText('');
+    } catch (e2) {
+      setError(describeError(e2));
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return (
+    <div className="conversation" data-testid="conversation">
+      {stream.error && <ErrorLine error={describeError(stream.error)} />}
+      <ol className="messages" data-testid="messages">
+        {lines.map((l) => (
+          <li key={l.seq} data-testid="message" data-seq={l.seq} data-sender={l.senderUsername} className={l.senderUsername === session.account.username ? 'mine' : ''}>
+            <button className="inspect" title="What the server sees" onClick={() => inspect({ type: 'Message', id: l.seq })}>
+              stored
+            </button>
+            <strong>{l.senderUsername}</strong>{' '}
+            {l.message ? <span className="text" data-testid="message-text">{l.message.text}</span> : <span className="locked" data-code={l.problem?.code}>cannot open ({l.problem?.code})</span>}
+          </li>
+        ))}
+        <li ref={bottom} className="end" aria-hidden="true" />
+      </ol>
+      <form onSubmit={(e) => void send(e)} className="composer">
+        <input data-testid="message-input" value={text} placeholder="Message (end-to-end encrypted)" onChange={(e) => setText(e.target.value)} />
+        <button type="submit" data-testid="message-send" disabled={sending || text.trim() === ''}>
+          Send
+        </button>
+      </form>
+      <ErrorLine error={error} />
+    </div>
+  );
+}
