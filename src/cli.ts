@@ -9,8 +9,12 @@ import { configFromEnv } from './server/config.js';
 import { startGateway } from './server/gateway.js';
 
 async function serve(): Promise<void> {
-  const gateway = await startGateway(configFromEnv());
-  console.log(`veilgraph gateway on ${gateway.url.replace('127.0.0.1', 'localhost')}`);
+  const config = configFromEnv();
+  const gateway = await startGateway(config);
+  const api = gateway.url.replace('127.0.0.1', 'localhost');
+  console.log(`veilgraph gateway on ${api}`);
+  // The app needs a secure context: localhost or 127.0.0.1 here, HTTPS anywhere else.
+  if (config.webDir) console.log(`web app on ${api.replace(/\/graphql$/, '/')} (open it in two browsers to chat)`);
   const stop = (signal: string): void => {
     gateway.log.info('gateway.stopping', { signal });
     gateway.close().then(
