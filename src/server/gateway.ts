@@ -28,6 +28,7 @@ import { createLogger, type Logger, type LogSink } from './log.js';
 import { authResolvers } from './resolvers/auth.js';
 import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
+import { debugResolvers } from './resolvers/debug.js';
 import { createBackupResolvers } from './resolvers/backups.js';
 import { createDeviceResolvers, deviceTopic } from './resolvers/devices.js';
 import { createDirectoryResolvers } from './resolvers/directory.js';
@@ -129,6 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     createSharingResolvers(owners),
     messagingResolvers,
     userEventResolvers,
+    debugResolvers,
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);

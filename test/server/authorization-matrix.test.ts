@@ -492,6 +492,15 @@ const CASES: Record<string, Case> = {
     why: "receipts only for messages of the token user's conversations; Alice's message does not exist for Mallory",
     args: (w) => ({ seqs: [w.aliceMessageSeq] }),
   },
+  // --- debug view (schema/debug.graphql) ---
+  'Query.storedObject': {
+    outcome: 'EMPTY',
+    why: 'the debug view answers only objects the viewer may read (owner or grantee of a profile; a member who may read the message’s epoch); anyone else gets null, as for a missing id (docs/debug-view.md)',
+    args: (w) => [
+      { type: 'Profile', id: w.aliceProfile },
+      { type: 'Message', id: w.aliceMessageSeq },
+    ],
+  },
   'Subscription.messageAdded': {
     outcome: 'NOT_FOUND',
     why: 'members only; to anyone else the conversation does not exist',
