@@ -15,7 +15,7 @@
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   LOG_LEVEL          info
  *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app)
- *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/web.md)
+ *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/debug-view.md)
  */
 import { resolve } from 'node:path';
 import type { LogLevel } from './log.js';

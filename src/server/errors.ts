@@ -18,6 +18,8 @@ export type GatewayErrorCode =
   | 'CONTACT_REQUEST_EXISTS'
   /** Contacts: the two users are contacts already. */
   | 'ALREADY_CONTACTS'
+  /** The debug view (`storedObject`) is off: production, or VEIL_DEBUG_VIEW=off (docs/debug-view.md). */
+  | 'DEBUG_VIEW_DISABLED'
   | 'INTERNAL_SERVER_ERROR';
 
 export function gatewayError(code: GatewayErrorCode | string, message: string, extensions: Record<string, unknown> = {}): GraphQLError {

@@ -6,6 +6,7 @@
  * the column, the key version in the envelope header and whether the gateway could read it.
  */
 import { createContext, useContext, useState, type ReactNode } from 'react';
+import { CombinedGraphQLErrors } from '@apollo/client';
 import { useStoredObjectQuery } from '../../../client/generated/hooks.js';
 import { describeError } from '../errors.js';
 import { LevelBadge } from '../levels.js';
@@ -48,6 +49,12 @@ function StoredObject({ target }: { readonly target: InspectTarget }) {
   const { data, error, loading } = useStoredObjectQuery({ variables: { type: target.type, id: target.id }, fetchPolicy: 'network-only', errorPolicy: 'all' });
   if (loading) return <p>Reading the database…</p>;
   const object = data?.storedObject;
+  // Rows whose stored value the gateway withheld from this viewer (a PRIVATE field of
+  // someone else's object): FORBIDDEN at storedObject.fields.<i>.stored.
+  const hidden = new Set<number>();
+  if (CombinedGraphQLErrors.is(error)) {
+    for (const e of error.errors) if (e.path?.[1] === 'fields' && e.path[3] === 'stored' && typeof e.path[2] === 'number') hidden.add(e.path[2]);
+  }
   if (!object) return <ErrorLine error={error ? describeError(error) : { code: 'NOT_FOUND', message: `no ${target.type} ${target.id} that you may read` }} />;
   return (
     <div data-testid="stored-object" data-type={object.type} data-id={object.id}>
@@ -63,7 +70,7 @@ function StoredObject({ target }: { readonly target: InspectTarget }) {
           </tr>
         </thead>
         <tbody>
-          {object.fields.map((f) => (
+          {object.fields.map((f, i) => (
             <tr key={f.field} data-testid={`stored-${f.field}`} data-level={f.level} data-server-can-read={f.serverCanRead ? 'yes' : 'no'}>
               <td>
                 {f.field}
@@ -75,7 +82,7 @@ function StoredObject({ target }: { readonly target: InspectTarget }) {
                 {f.keyVersion !== null && f.keyVersion !== undefined && <div className="hint">key v{f.keyVersion}</div>}
               </td>
               <td>
-                {f.stored === null || f.stored === undefined ? <span className="hint">{f.bytes === null ? 'unset' : 'hidden from you'}</span> : <code className="stored" data-testid={`stored-value-${f.field}`}>{f.stored}</code>}
+                {f.stored === null || f.stored === undefined ? <span className="hint">{hidden.has(i) ? 'hidden from you' : 'unset'}</span> : <code className="stored" data-testid={`stored-value-${f.field}`}>{f.stored}</code>}
                 {f.bytes !== null && f.bytes !== undefined && <div className="hint">{f.bytes} bytes</div>}
               </td>
             </tr>
