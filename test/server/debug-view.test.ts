@@ -7,12 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { parseEnvelope, parseEnvelopeText } from '../../src/crypto/envelope.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
-import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { Messenger, graphqlMessagingTransport } from '../../src/client/messaging.js';
-import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
 import { configFromEnv } from '../../src/server/config.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, ROOMY_AUTH_LIMITS, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
 import { readTables } from '../helpers/sqlite-snapshot.js';
 
 interface StoredField {
@@ -193,12 +190,7 @@ describe('storedObject on a Profile', () => {
   });
 });
 
-interface Member {
-  readonly username: string;
-  readonly userId: string;
-  readonly token: string;
-  readonly messenger: Messenger;
-}
+type Member = MessagingMember;
 
 describe('storedObject on a Message', () => {
   let t: TestGateway;
@@ -208,16 +200,7 @@ describe('storedObject on a Message', () => {
   let mallory: Member;
   let group: string;
 
-  async function member(username: string): Promise<Member> {
-    const keystore = new MemoryKeyStore();
-    await createIdentity(nodeBackend, keystore);
-    const { userId } = await register(t.gateway.url, username, keystore, nodeBackend);
-    const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
-    const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
-    const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(t.gateway.url, () => token) });
-    const messenger = new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(t.gateway.url, () => token) });
-    return { username, userId, token, messenger };
-  }
+  const member = (username: string): Promise<Member> => messagingMember(t.gateway.url, username);
 
   beforeAll(async () => {
     t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });

@@ -13,33 +13,15 @@ import { envelopeToText, parseEnvelopeText, sealSignedEnvelope } from '../../src
 import { isCryptoError } from '../../src/crypto/errors.js';
 import { generateSymmetricKey, signingKeyPairFromSeed } from '../../src/crypto/keys.js';
 import { MESSAGE_BUCKETS } from '../../src/crypto/padding.js';
-import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
-import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { MESSAGE_FIELDS, MessageError, Messenger, graphqlMessagingTransport, type WireMessage } from '../../src/client/messaging.js';
-import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
+import { MESSAGE_FIELDS, MessageError, type WireMessage } from '../../src/client/messaging.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
 
 let t: TestGateway;
 const clients: Client[] = [];
 
-interface Member {
-  readonly username: string;
-  readonly userId: string;
-  readonly token: string;
-  readonly messenger: Messenger;
-  readonly signingSeed: Uint8Array;
-}
-
-async function member(username: string): Promise<Member> {
-  const keystore = new MemoryKeyStore();
-  await createIdentity(nodeBackend, keystore);
-  const { userId } = await register(t.gateway.url, username, keystore, nodeBackend);
-  const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
-  const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
-  const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(t.gateway.url, () => token) });
-  const messenger = new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(t.gateway.url, () => token) });
-  return { username, userId, token, messenger, signingSeed: signing.seed };
-}
+type Member = MessagingMember;
+const member = (username: string): Promise<Member> => messagingMember(t.gateway.url, username);
 
 const LIST = `query L($c: ID!, $a: ID) { messages(conversationId: $c, after: $a) { nodes { ${MESSAGE_FIELDS} } cursor } }`;
 const SEND = `mutation S($i: SendMessageInput!) { sendMessage(input: $i) { ${MESSAGE_FIELDS} } }`;
