@@ -15,6 +15,8 @@ export interface MessagingMember {
   readonly userId: string;
   readonly token: string;
   readonly messenger: Messenger;
+  /** The same member's messenger talking to another gateway (two instances, one database). */
+  messengerAt(endpoint: string): Messenger;
   readonly signingSeed: Uint8Array;
 }
 
@@ -25,6 +27,6 @@ export async function messagingMember(endpoint: string, username: string): Promi
   const { token } = await login(endpoint, username, keystore, nodeBackend);
   const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
   const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(endpoint, () => token) });
-  const messenger = new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(endpoint, () => token) });
-  return { username, userId, token, messenger, signingSeed: signing.seed };
+  const messengerAt = (url: string) => new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(url, () => token) });
+  return { username, userId, token, messenger: messengerAt(endpoint), messengerAt, signingSeed: signing.seed };
 }

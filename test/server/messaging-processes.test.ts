@@ -14,11 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
-import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
-import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { MESSAGE_FIELDS, Messenger, graphqlMessagingTransport, type WireMessage } from '../../src/client/messaging.js';
-import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
+import { MESSAGE_FIELDS, type WireMessage } from '../../src/client/messaging.js';
 import { newKeyRingFile } from '../../src/server/keyring.js';
+import { messagingMember } from '../helpers/messaging.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -59,16 +57,7 @@ function startInstance(): Promise<Instance> {
   });
 }
 
-async function person(endpoint: string, username: string) {
-  const keystore = new MemoryKeyStore();
-  await createIdentity(nodeBackend, keystore);
-  const { userId } = await register(endpoint, username, keystore, nodeBackend);
-  const { token } = await login(endpoint, username, keystore, nodeBackend);
-  const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
-  const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(endpoint, () => token) });
-  const messengerAt = (url: string) => new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(url, () => token) });
-  return { userId, username, token, messengerAt };
-}
+const person = messagingMember;
 
 function subscribe(url: string, token: string, conversationId: string, after: string | null, onClosed?: () => void) {
   const c = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0, connectionParams: { token }, on: { closed: () => onClosed?.() } });

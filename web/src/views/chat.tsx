@@ -17,7 +17,7 @@ import type { MessageFieldsFragment } from '../../../client/generated/graphql.js
 import { MessageError, type OpenedMessage } from '../../../src/client/index.js';
 import { describeError, errorCode, type ShownError } from '../errors.js';
 import type { WebSession } from '../session.js';
-import { ErrorLine, newObjectId } from './parts.js';
+import { ErrorLine, newObjectId, useAction } from './parts.js';
 import { useInspect } from './server-view.js';
 
 /** How often the conversation list looks for conversations others added this user to. */
@@ -28,25 +28,18 @@ export function ChatView({ session }: { readonly session: WebSession }) {
   const contacts = useContactsQuery({ fetchPolicy: 'cache-and-network' });
   const [selected, setSelected] = useState<string | null>(null);
   const [picked, setPicked] = useState<ReadonlySet<string>>(new Set());
-  const [error, setError] = useState<ShownError | null>(null);
-  const [creating, setCreating] = useState(false);
+  const { busy, error, run } = useAction();
+  const creating = busy !== null;
   const me = session.account.username;
 
-  const create = async () => {
-    setCreating(true);
-    setError(null);
-    try {
+  const create = () =>
+    run(async () => {
       // Epoch 1's key is made here and wrapped for each member's verified key.
       const id = await session.messenger.create('GROUP', [...picked]);
       await conversations.refetch();
       setPicked(new Set());
       setSelected(id);
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setCreating(false);
-    }
-  };
+    });
 
   const list = conversations.data?.conversations.nodes ?? [];
   return (

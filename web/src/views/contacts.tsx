@@ -19,12 +19,12 @@ import {
 import { describeError, fieldError, type ShownError } from '../errors.js';
 import { LevelBadge, profileFieldLevel } from '../levels.js';
 import type { WebSession } from '../session.js';
-import { ErrorLine } from './parts.js';
+import { ErrorLine, useAction } from './parts.js';
 
 export function ContactsView({ session }: { readonly session: WebSession }) {
   const [prefix, setPrefix] = useState('');
   const [viewing, setViewing] = useState<string | null>(null);
-  const [error, setError] = useState<ShownError | null>(null);
+  const { error, run } = useAction();
   const search = useSearchUsersQuery({ variables: { prefix: prefix.trim() }, skip: prefix.trim() === '' });
   const contacts = useContactsQuery({ fetchPolicy: 'network-only' });
   const incoming = useContactRequestsQuery({ variables: { direction: 'INCOMING' }, fetchPolicy: 'network-only' });
@@ -39,15 +39,11 @@ export function ContactsView({ session }: { readonly session: WebSession }) {
   const [rejectContact] = useRejectContactMutation();
   const [cancelRequest] = useCancelContactRequestMutation();
 
-  async function act(action: () => Promise<unknown>): Promise<void> {
-    setError(null);
-    try {
+  const act = (action: () => Promise<unknown>) =>
+    run(async () => {
       await action();
       await refetchAll();
-    } catch (e) {
-      setError(describeError(e));
-    }
-  }
+    });
 
   const me = session.account.username;
   const known = new Set([...(contacts.data?.contacts.nodes ?? []).map((c) => c.user.username), ...(outgoing.data?.contactRequests.nodes ?? []).map((r) => r.user.username)]);

@@ -15,7 +15,7 @@ import {
 import { describeError, fieldError, type ShownError } from '../errors.js';
 import { LevelBadge, profileFieldLevel } from '../levels.js';
 import type { WebSession } from '../session.js';
-import { ErrorLine, newObjectId } from './parts.js';
+import { ErrorLine, newObjectId, useAction } from './parts.js';
 import { useInspect } from './server-view.js';
 
 const FIELDS = [
@@ -130,23 +130,15 @@ function ProfileAccess({ session, profileId, bio }: { readonly session: WebSessi
   const contacts = useContactsQuery({ fetchPolicy: 'cache-and-network' });
   const grants = useGrantsQuery({ variables: { objectType: 'Profile', objectId: profileId }, fetchPolicy: 'network-only' });
   const [updateProfile] = useUpdateProfileMutation();
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<ShownError | null>(null);
+  const { busy, error, run } = useAction();
   const granted = new Set((grants.data?.grants ?? []).map((g) => g.grantee.username));
 
-  async function change(username: string, grant: boolean): Promise<void> {
-    setBusy(username);
-    setError(null);
-    try {
+  const change = (username: string, grant: boolean) =>
+    run(async () => {
       if (grant) await session.sharing.grant('Profile', profileId, username, 'READ');
       else await session.sharing.revoke('Profile', profileId, username, { reseal: async () => void (await updateProfile({ variables: { id: profileId, input: { bio: bio || null } } })) });
       await grants.refetch();
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(null);
-    }
-  }
+    }, username);
 
   const people = contacts.data?.contacts.nodes ?? [];
   return (

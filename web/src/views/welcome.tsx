@@ -6,9 +6,8 @@
  */
 import { useState, type FormEvent } from 'react';
 import { Account } from '../../../src/client/index.js';
-import { describeError, type ShownError } from '../errors.js';
 import { accountOptions, browserDeviceName } from '../session.js';
-import { ErrorLine } from './parts.js';
+import { ErrorLine, useAction } from './parts.js';
 
 type Mode = 'signup' | 'signin' | 'restore';
 
@@ -24,20 +23,8 @@ export function Welcome({ storedUsername, onCreated, onSignedIn }: WelcomeProps)
   const [mode, setMode] = useState<Mode>(storedUsername ? 'signin' : 'signup');
   const [username, setUsername] = useState('');
   const [phrase, setPhrase] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ShownError | null>(null);
-
-  async function run(action: () => Promise<void>): Promise<void> {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (e) {
-      setError(describeError(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy: running, error, run } = useAction();
+  const busy = running !== null;
 
   const signUp = (e: FormEvent) => {
     e.preventDefault();
