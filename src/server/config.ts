@@ -14,7 +14,8 @@
  *   VEIL_TOKEN_TTL     access token lifetime in seconds, 900
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   LOG_LEVEL          info
- *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app)
+ *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app;
+ *                      the default directory unbuilt = API only with a warning, a named one unbuilt = error)
  *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/debug-view.md)
  */
 import { resolve } from 'node:path';
@@ -35,6 +36,11 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** Directory of the built web app served at `/` (index.html and assets/); undefined: none. */
   readonly webDir: string | undefined;
+  /**
+   * Whether a missing build in `webDir` stops the gateway (VEIL_WEB_DIR set explicitly) or
+   * only logs a warning and serves the API (the default directory, not built yet).
+   */
+  readonly webRequired: boolean;
   /** Whether the `storedObject` debug query answers (the web app's "what the server sees" panel). */
   readonly debugView: boolean;
 }
@@ -79,6 +85,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     logLevel: level,
     webDir: web === 'none' ? undefined : resolve(web),
+    webRequired: Boolean(env.VEIL_WEB_DIR) && web !== 'none',
     // The debug view shows stored ciphertext to users who may read the object anyway; it
     // is a teaching and debugging aid, so production has it off unless asked for.
     debugView: onOff(env, 'VEIL_DEBUG_VIEW', !production),

@@ -44,7 +44,7 @@ import { loadSecrets } from './secrets.js';
 import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
 import { openStore } from './storage/open.js';
-import { loadWebAssets } from './web-assets.js';
+import { WebAssetsError, loadWebAssets, type WebAssets } from './web-assets.js';
 import type { Store } from './storage/store.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, DEFAULT_WS_MAX_PAYLOAD_BYTES, bearerToken, startSubscriptionServer } from './ws.js';
 
@@ -102,9 +102,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const backend = options.backend ?? nodeBackend;
   const log = createLogger({ level: options.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
   mkdirSync(options.dataDir, { recursive: true });
-  // The web app, read once; a configured directory without a build is a start-up error
-  // that says how to build it, not a silent 404.
-  const web = options.webDir ? loadWebAssets(options.webDir) : undefined;
+  // The web app, read once. A directory named in VEIL_WEB_DIR without a build is a start-up
+  // error that says how to build it; the default one unbuilt (the gateway started without
+  // `npm start`'s build step) serves the API and says so.
+  let web: WebAssets | undefined;
+  if (options.webDir) {
+    try {
+      web = loadWebAssets(options.webDir);
+    } catch (e) {
+      if (options.webRequired || !(e instanceof WebAssetsError)) throw e;
+      log.warn('web.missing', { dir: options.webDir, note: 'no web app built: run `npm run web:build` (npm start does); serving the API only' });
+    }
+  }
 
   const keyring = GatewayKeyRing.load(backend, {
     dataDir: options.dataDir,

@@ -28,7 +28,7 @@ beforeAll(async () => {
   writeFileSync(join(web, 'assets', 'notes.txt'), 'not a web asset type');
   writeFileSync(join(web, 'assets', 'nested', 'deep.js'), 'nested');
   writeFileSync(join(web, 'secrets.json'), '{"secret":true}');
-  t = await startTestGateway({ webDir: web });
+  t = await startTestGateway({ webDir: web, webRequired: true });
   origin = t.gateway.url.replace(/\/graphql$/, '');
 });
 
@@ -85,14 +85,26 @@ describe('web app files', () => {
 });
 
 describe('configuration', () => {
-  it('refuses to start on a web directory without a build, and says how to build one', async () => {
+  it('refuses to start on a named web directory without a build, and says how to build one', async () => {
     const empty = tempDir('veilgraph-webdir-empty-');
-    await expect(startTestGateway({ webDir: empty })).rejects.toMatchObject({ code: 'WEB_APP_MISSING', message: expect.stringContaining('npm run web:build') });
+    await expect(startTestGateway({ webDir: empty, webRequired: true })).rejects.toMatchObject({ code: 'WEB_APP_MISSING', message: expect.stringContaining('npm run web:build') });
   });
 
-  it('VEIL_WEB_DIR: ./web/dist by default, none turns the app off', () => {
-    expect(configFromEnv({}).webDir).toBe(join(process.cwd(), 'web', 'dist'));
-    expect(configFromEnv({ VEIL_WEB_DIR: 'none' }).webDir).toBeUndefined();
-    expect(configFromEnv({ VEIL_WEB_DIR: '/srv/app' }).webDir).toBe('/srv/app');
+  it('on the default directory unbuilt, serves the API only and warns', async () => {
+    const empty = tempDir('veilgraph-webdir-empty-');
+    const g = await startTestGateway({ webDir: empty, webRequired: false });
+    try {
+      expect((await fetch(g.gateway.url.replace(/\/graphql$/, '/'))).status).toBe(404);
+      expect((await g.gql<{ __typename: string }>('{ __typename }')).data?.__typename).toBe('Query');
+      expect(g.logs.some((l) => l.includes('"web.missing"') && l.includes('npm run web:build'))).toBe(true);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('VEIL_WEB_DIR: ./web/dist by default (optional), a named directory is required, none turns the app off', () => {
+    expect(configFromEnv({})).toMatchObject({ webDir: join(process.cwd(), 'web', 'dist'), webRequired: false });
+    expect(configFromEnv({ VEIL_WEB_DIR: 'none' })).toMatchObject({ webDir: undefined, webRequired: false });
+    expect(configFromEnv({ VEIL_WEB_DIR: '/srv/app' })).toMatchObject({ webDir: '/srv/app', webRequired: true });
   });
 });

@@ -76,7 +76,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   webDir = mkdtempSync(join(tmpdir(), 'veilgraph-web-'));
   await buildWebApp({ outDir: webDir });
-  t = await startTestGateway({ webDir, authLimits: ROOMY_AUTH_LIMITS });
+  t = await startTestGateway({ webDir, webRequired: true, authLimits: ROOMY_AUTH_LIMITS });
   origin = t.gateway.url.replace(/\/graphql$/, '');
   browser = await launchChromium();
 }, 300_000); // a one-time `apt-get install chromium` outside CI
