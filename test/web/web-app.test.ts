@@ -251,6 +251,17 @@ describe('web app in Chromium, two users', () => {
     await shot(bobPage, '07-bob-after-revoke');
   });
 
+  it('Bob signs out and back in: his keys stayed in this browser, his chat still opens', async () => {
+    await bobPage.getByTestId('signout').click();
+    await expect.poll(() => bobPage.getByTestId('stored-username').innerText()).toBe(bob);
+    await bobPage.reload();
+    await bobPage.getByTestId('signin').click();
+    await expect.poll(() => bobPage.getByTestId('signed-in-as').innerText()).toBe(bob);
+    await bobPage.getByTestId('tab-chat').click();
+    await bobPage.getByTestId(`conversation-${alice}`).click();
+    await expect.poll(() => bobPage.getByTestId('message-text').allInnerTexts()).toEqual([secrets.aliceSays, secrets.bobSays]);
+  });
+
   it('Alice restores on a third browser from her phrase and reads her PRIVATE diary', async () => {
     const page = await newBrowser('alice-restored');
     await page.getByTestId('tab-restore').click();
