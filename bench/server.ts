@@ -57,6 +57,8 @@ import { base64urlDecode, base64urlEncode } from '../src/crypto/base64url.js';
 import { utf8Decode, utf8Encode } from '../src/crypto/bytes.js';
 import { openEnvelope, sealEnvelope, sealEnvelopeText } from '../src/crypto/envelope.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey } from '../src/crypto/keys.js';
+import { Account } from '../src/client/account.js';
+import { MemoryKeyStore } from '../src/client/keystore.js';
 import { createGatewayApollo } from '../src/server/apollo.js';
 import { createTokenService } from '../src/server/auth/jwt.js';
 import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.js';
@@ -659,8 +661,9 @@ async function serverFieldBench(fx: ServerFixture, opts: BenchOptions): Promise<
 }
 
 // ---------------------------------------------------------------------------------------
-// Where a gateway request's fixed costs go: the two storage reads of a grantee's page and
-// the token check, each timed alone on the same store and the same code.
+// Where a gateway request's fixed costs go: the two storage reads of a grantee's page, the
+// token check, and the device check a device session adds (one primary-key lookup per
+// request), each timed alone on the same store and the same code.
 
 interface PartResult {
   readonly name: string;
@@ -673,6 +676,9 @@ async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartRe
   const tokens = createTokenService({ secret: nodeBackend.randomBytes(32), audience: REALM, ttlSeconds: 3600 });
   const { token } = await tokens.issue(fx.profiles[0]!.ownerId);
   check((await tokens.verify(token)).sub === fx.profiles[0]!.ownerId, 'token verify');
+  // A real device, made through the API as a browser or phone makes it.
+  const device = await Account.create({ endpoint: fx.gateway.url, backend: nodeBackend, keystore: new MemoryKeyStore() }, 'bench-device');
+  check((await store.findDevice(device.deviceId))?.status === 'ACTIVE', 'findDevice');
   for (const n of [1, 100, PAGE]) {
     check((await store.listProfiles(n)).length === n, `listProfiles(${n})`);
     check((await store.grantsFor('Profile', ids.slice(0, n))).length === n, `grantsFor(${n})`);
@@ -683,6 +689,7 @@ async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartRe
       { name: `store.grantsFor(${n} ids): the grantee's access check`, fn: () => store.grantsFor('Profile', ids.slice(0, n)), async: true },
     ]),
     { name: 'token verify (createTokenService().verify, jose HS256)', fn: () => tokens.verify(token), async: true },
+    { name: "store.findDevice: a device session's per-request check", fn: () => store.findDevice(device.deviceId), async: true },
   ];
   progress('server: storage and token parts');
   const results = await runInterleaved(cases, opts);
