@@ -15,7 +15,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from '@graphql-codegen/cli';
 import { build } from 'esbuild';
-import { codegenConfig } from '../src/codegen/config.js';
+import codegenConfig from '../codegen.js';
 
 export const WEB_ROOT = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(WEB_ROOT, '..');
@@ -36,9 +36,9 @@ export interface WebBuildResult {
   readonly files: readonly string[];
 }
 
-/** Runs codegen for the app's operations (client/operations) into client/generated. */
+/** `npm run codegen` (codegen.ts: client/operations into client/generated), from any cwd. */
 export async function generateClientCode(): Promise<void> {
-  await generate(codegenConfig({ schemaDir: join(ROOT, 'schema'), documents: [join(ROOT, 'client/operations/**/*.graphql')], outDir: join(ROOT, 'client/generated'), silent: true }), true);
+  await generate({ ...codegenConfig, cwd: ROOT, silent: true }, true);
 }
 
 export async function buildWebApp(options: WebBuildOptions = {}): Promise<WebBuildResult> {

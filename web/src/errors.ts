@@ -22,11 +22,6 @@ export function describeError(e: unknown): ShownError {
   return { code: 'ERROR', message: e instanceof Error ? e.message : String(e) };
 }
 
-/** The server's or the link's error code of `e`, if any. */
-export function errorCode(e: unknown): string {
-  return describeError(e).code;
-}
-
 /**
  * The per-field error the privacy link reported for `field` (a sealed value this viewer
  * cannot open: no grant, revoked, PRIVATE of someone else), from a result read with

@@ -43,6 +43,7 @@ import type {
   ContactStatus,
   ConversationKind,
   ConversationRow,
+  EpochChange,
   EpochKeyRow,
   GrantRow,
   MemberRole,
@@ -1038,16 +1039,7 @@ export class PrismaStore implements Store {
     });
   }
 
-  async rotateEpoch(
-    conversationId: string,
-    nextEpoch: number,
-    change: {
-      readonly keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[];
-      readonly add?: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[];
-      readonly remove?: readonly string[];
-      readonly historyKeys?: readonly Omit<EpochKeyRow, 'conversationId'>[];
-    },
-  ): Promise<ConversationRow> {
+  async rotateEpoch(conversationId: string, nextEpoch: number, change: EpochChange): Promise<ConversationRow> {
     // Everything is checked before anything is written.
     checkEpoch(nextEpoch, 'rotate epoch: next epoch');
     const remove = [...new Set(change.remove ?? [])];

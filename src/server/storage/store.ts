@@ -208,6 +208,16 @@ export interface MessageRow {
   readonly createdAt: Date;
 }
 
+/** What starts a conversation's next epoch (`Store.rotateEpoch`). */
+export interface EpochChange {
+  /** The next epoch's key, wrapped for every member after the change. */
+  readonly keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[];
+  readonly add?: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[];
+  readonly remove?: readonly string[];
+  /** Earlier epochs' keys for added members (history sharing). */
+  readonly historyKeys?: readonly Omit<EpochKeyRow, 'conversationId'>[];
+}
+
 export interface ReceiptRow {
   readonly messageSeq: number;
   readonly userId: string;
@@ -352,16 +362,7 @@ export interface Store {
    * wrapped keys, removing `remove` and adding `add` members (joining at `nextEpoch`), and
    * storing `historyKeys` (earlier epochs' keys for added members), atomically.
    */
-  rotateEpoch(
-    conversationId: string,
-    nextEpoch: number,
-    change: {
-      readonly keys: readonly Omit<EpochKeyRow, 'conversationId' | 'epoch'>[];
-      readonly add?: readonly Omit<MemberRow, 'conversationId' | 'createdAt' | 'joinedEpoch'>[];
-      readonly remove?: readonly string[];
-      readonly historyKeys?: readonly Omit<EpochKeyRow, 'conversationId'>[];
-    },
-  ): Promise<ConversationRow>;
+  rotateEpoch(conversationId: string, nextEpoch: number, change: EpochChange): Promise<ConversationRow>;
   /** `recipientId`'s wrapped keys of these conversations, every epoch, ordered by conversation then epoch. */
   epochKeysFor(conversationIds: readonly string[], recipientId: string): Promise<EpochKeyRow[]>;
   /**

@@ -1,23 +1,18 @@
 /**
  * @module
- * Group chat. The conversation list and sending use the generated hooks; messages arrive
- * through the `messageAdded` subscription hook (history after cursor 0, then live) and are
- * verified and opened by the Messenger with the conversation's epoch keys; new messages
- * are sealed and signed by the Messenger before `sendMessage` carries them. The server
- * routes envelopes it cannot open.
+ * Group chat. The conversation list uses a generated hook; messages arrive through the
+ * `messageAdded` subscription hook (history after cursor 0, then live) and are verified and
+ * opened by the Messenger with the conversation's epoch keys; `Messenger.send` seals, signs
+ * and sends new ones (with its own epoch handling). The server routes envelopes it cannot
+ * open.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import {
-  useContactsQuery,
-  useConversationsQuery,
-  useMessageAddedSubscription,
-  useSendMessageMutation,
-} from '../../../client/generated/hooks.js';
+import { useContactsQuery, useConversationsQuery, useMessageAddedSubscription } from '../../../client/generated/hooks.js';
 import type { MessageFieldsFragment } from '../../../client/generated/graphql.js';
 import { MessageError, type OpenedMessage } from '../../../src/client/index.js';
-import { describeError, errorCode, type ShownError } from '../errors.js';
+import { describeError, type ShownError } from '../errors.js';
 import type { WebSession } from '../session.js';
-import { ErrorLine, newObjectId, useAction } from './parts.js';
+import { ErrorLine, useAction } from './parts.js';
 import { useInspect } from './server-view.js';
 
 /** How often the conversation list looks for conversations others added this user to. */
@@ -95,9 +90,7 @@ interface Line {
 function Conversation({ session, conversationId }: { readonly session: WebSession; readonly conversationId: string }) {
   const [lines, setLines] = useState<readonly Line[]>([]);
   const [text, setText] = useState('');
-  const [error, setError] = useState<ShownError | null>(null);
-  const [sending, setSending] = useState(false);
-  const [sendMessage] = useSendMessageMutation();
+  const { busy, error, run } = useAction();
   const inspect = useInspect();
   // Events are opened one after another, so the list keeps the server's seq order.
   const queue = useRef<Promise<void>>(Promise.resolve());
@@ -132,32 +125,16 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
     void bottom.current?.scrollIntoView({ block: 'nearest' });
   }, [lines]);
 
-  const send = async (e: FormEvent) => {
+  const send = (e: FormEvent) => {
     e.preventDefault();
     if (text.trim() === '') return;
-    setSending(true);
-    setError(null);
-    // One client id per message: a retry is the same message, never a duplicate.
-    const clientId = newObjectId();
-    const attempt = async () => {
-      const body = await session.messenger.seal(conversationId, text, clientId);
-      await sendMessage({ variables: { input: { conversationId, clientId, body } } });
-    };
-    try {
-      try {
-        await attempt();
-      } catch (e2) {
-        // A member change started a new epoch since our keys were fetched: fetch, re-seal once.
-        if (errorCode(e2) !== 'STALE_EPOCH') throw e2;
-        await session.messenger.refreshKeys([conversationId]);
-        await attempt();
-      }
+    // Sealed, signed and padded by the Messenger, which also re-seals once when a member
+    // change started a new epoch (STALE_EPOCH) and rotates first when one is due. The
+    // message comes back to this screen through the subscription.
+    void run(async () => {
+      await session.messenger.send(conversationId, text);
       setText('');
-    } catch (e2) {
-      setError(describeError(e2));
-    } finally {
-      setSending(false);
-    }
+    });
   };
 
   return (
@@ -175,9 +152,9 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
         ))}
         <li ref={bottom} className="end" aria-hidden="true" />
       </ol>
-      <form onSubmit={(e) => void send(e)} className="composer">
+      <form onSubmit={send} className="composer">
         <input data-testid="message-input" value={text} placeholder="Message (end-to-end encrypted)" onChange={(e) => setText(e.target.value)} />
-        <button type="submit" data-testid="message-send" disabled={sending || text.trim() === ''}>
+        <button type="submit" data-testid="message-send" disabled={busy !== null || text.trim() === ''}>
           Send
         </button>
       </form>

@@ -68,9 +68,9 @@ export function ProfileView({ session }: { readonly session: WebSession }) {
       diary: values.diary || null,
     };
     try {
+      // The saved profile reaches the cache; the effect above then shows it in the panel.
       if (profile) {
         await updateProfile({ variables: { id: profile.id, input } });
-        inspect({ type: 'Profile', id: profile.id, refresh: true });
       } else {
         const id = newObjectId();
         await createProfile({ variables: { input: { id, ...input } } });

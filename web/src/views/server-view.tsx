@@ -15,8 +15,6 @@ import { ErrorLine } from './parts.js';
 export interface InspectTarget {
   readonly type: 'Profile' | 'Message';
   readonly id: string;
-  /** Fetch again even when the target is unchanged (after a save). */
-  readonly refresh?: boolean;
 }
 
 type Inspect = (target: InspectTarget) => void;
@@ -30,7 +28,7 @@ export function InspectProvider({ children }: { readonly children: ReactNode }) 
   return <InspectContext.Provider value={{ ...state, inspect }}>{children}</InspectContext.Provider>;
 }
 
-/** Shows `target` in the server panel. */
+/** Shows `target` in the server panel, read afresh (also when it is already shown). */
 export function useInspect(): Inspect {
   return useContext(InspectContext).inspect;
 }
