@@ -512,6 +512,9 @@ function keysNotWrappedToSql(kind: 'sqlite' | 'postgres', table: 'ObjectKey' | '
   return `SELECT ${columns} FROM ${from} WHERE "recipientId" = ${p1} AND ${slice} <> ${p2} ORDER BY ${columns} LIMIT ${p3}`;
 }
 
+/** Checkpoint mode of a clean close: copies the whole WAL into the database, then truncates the WAL to 0 bytes. */
+const SQLITE_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)';
+
 /** The kind of object grants on profiles are recorded under. */
 const PROFILE_OBJECT_TYPE = 'Profile';
 
@@ -1477,6 +1480,18 @@ export class PrismaStore implements Store {
   async close(): Promise<void> {
     // A transaction's store ends with its transaction; only the root one disconnects.
     if (this.#root === null) return;
-    await (this.#gate ? this.#gate.run(() => this.#root!.$disconnect()) : this.#root.$disconnect());
+    const root = this.#root;
+    const end = async (): Promise<void> => {
+      try {
+        // SQLite: move every committed page from -wal into the database file and empty -wal,
+        // so the file alone holds all the data after a clean stop (a copy of it is complete).
+        // SQLite does this by itself when the last connection closes, but not when another
+        // process still has the database open.
+        if (this.kind === 'sqlite') await root.$queryRawUnsafe(SQLITE_CHECKPOINT);
+      } finally {
+        await root.$disconnect();
+      }
+    };
+    await (this.#gate ? this.#gate.run(end) : end());
   }
 }
