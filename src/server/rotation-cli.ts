@@ -5,16 +5,8 @@
  * progress; `veilgraph keys reseal` resumes an interrupted re-seal.
  */
 import { join } from 'node:path';
-import { nodeBackend } from '../crypto/backends/node.js';
 import { acceptedText, helpText, parseCommandArgs, UsageError, wholeNumberOption, type CommandSpec } from './cli-args.js';
 import { configFromEnv } from './config.js';
-import { DEFAULT_SCHEMA_DIR, MAX_SEALED_BYTES } from './gateway.js';
-import { GatewayKeyRing, rotateKeyRingFile } from './keyring.js';
-import { resealServerFields } from './rotation.js';
-import { buildSchema, readSchemaDir } from './schema.js';
-import { createSealedScalar } from './sealed-scalar.js';
-import { ServerFieldCodec } from './server-fields.js';
-import { openStore } from './storage/open.js';
 
 const RESEAL_OPTIONS = {
   batch: { type: 'string', value: 'N', description: 'rows re-sealed per transaction (default 200, at least 1)' },
@@ -54,6 +46,18 @@ export async function runKeysCommand(argv: readonly string[]): Promise<void> {
   if (parsed.help) return void process.stdout.write(helpText(spec));
   const batchSize = wholeNumberOption(spec, parsed.values, 'batch', 200, 1);
   const pauseMs = wholeNumberOption(spec, parsed.values, 'pause-ms', 0);
+  // The server's modules are loaded for real work only: help and refused command lines answer at once.
+  const [{ nodeBackend }, { DEFAULT_SCHEMA_DIR, MAX_SEALED_BYTES }, { GatewayKeyRing, rotateKeyRingFile }, { resealServerFields }, { buildSchema, readSchemaDir }, { createSealedScalar }, { ServerFieldCodec }, { openStore }] =
+    await Promise.all([
+      import('../crypto/backends/node.js'),
+      import('./gateway.js'),
+      import('./keyring.js'),
+      import('./rotation.js'),
+      import('./schema.js'),
+      import('./sealed-scalar.js'),
+      import('./server-fields.js'),
+      import('./storage/open.js'),
+    ]);
   const config = configFromEnv();
   if (sub === 'rotate') {
     if (config.keyring) {
