@@ -11,6 +11,7 @@ import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import type { EncryptionKeyPair } from '../../src/crypto/keys.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
+import { MAX_PENDING_DEVICES } from '../../src/server/resolvers/devices.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import {
@@ -236,7 +237,7 @@ describe('device links', () => {
     expect(await t.gateway.store.findDevice(d.id)).toBeNull();
   });
 
-  it('an unknown user is NOT_FOUND, a bad proof BAD_DEVICE_SIGNATURE, identity keys BAD_USER_INPUT; at most 5 PENDING devices', async () => {
+  it('an unknown user is NOT_FOUND, a bad proof BAD_DEVICE_SIGNATURE, identity keys BAD_USER_INPUT; at most MAX_PENDING_DEVICES PENDING devices, the oldest making room', async () => {
     const u = await registerWithDevice(t, uname('many'));
     const d = await newDevice(uname('ghost'));
     await refused('NOT_FOUND', () => t.gql(REQUEST_LINK, { u: uname('ghost'), d: d.input }));
@@ -244,9 +245,13 @@ describe('device links', () => {
     await refused('BAD_DEVICE_SIGNATURE', () => t.gql(REQUEST_LINK, { u: u.username, d: wrongUser.input }));
     const identityKeys = await newDevice(u.username, 'x', { signing: u.signing, encryption: u.encryption });
     await refused('BAD_USER_INPUT', () => t.gql(REQUEST_LINK, { u: u.username, d: identityKeys.input }));
-    for (let i = 0; i < 5; i++) await linkRequest(u.username, `pending ${i}`);
-    await refused('TOO_MANY_PENDING_DEVICES', async () => t.gql(REQUEST_LINK, { u: u.username, d: (await newDevice(u.username, 'sixth')).input }));
-    expect((await devices(u.token)).map((x) => x.status)).toEqual(['ACTIVE', 'PENDING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']);
+    const first = await linkRequest(u.username, 'pending 0');
+    for (let i = 1; i < MAX_PENDING_DEVICES; i++) await linkRequest(u.username, `pending ${i}`);
+    const newest = await linkRequest(u.username, 'one more');
+    const list = await devices(u.token);
+    expect(list.map((x) => x.status)).toEqual(['ACTIVE', ...Array<string>(MAX_PENDING_DEVICES).fill('PENDING')]);
+    expect(list.map((x) => x.id)).not.toContain(first.id);
+    expect(list.map((x) => x.id)).toContain(newest.id);
   });
 
   it('requests are rate limited per client address: burst 5, then 1 per minute (default limits)', async () => {
