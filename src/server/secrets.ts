@@ -40,8 +40,8 @@ export function loadSecrets(
     } else {
       file = { jwtSecret: base64urlEncode(backend.randomBytes(32)), challengeKey: base64urlEncode(backend.randomBytes(32)) };
       ensurePrivateDir(dataDir);
-      // Exclusive create; the umask can only narrow 0600.
-      writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+      // Created 0600 (a umask can only narrow it), in a directory created 0700.
+      writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
       onGenerated?.(path);
     }
   }
