@@ -1,14 +1,52 @@
 /**
- * veilgraph command line.
+ * veilgraph command line. `veilgraph --help` lists the commands, `veilgraph <command> --help`
+ * describes one. Exit 0 on success, 1 on failure, 2 for a command line it does not accept
+ * (unknown command or option, missing or extra argument), with a message naming what it
+ * accepts.
  *
- *   veilgraph serve                 start the gateway (settings: src/server/config.ts)
- *   veilgraph keys rotate           add a key ring version and re-seal SERVER fields
+ *   veilgraph serve                 start the gateway (the default; settings: src/server/config.ts)
+ *   veilgraph keys rotate|reseal    add a key ring version and re-seal SERVER fields / resume
+ *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
  *   veilgraph health [url]          exit 0 when a gateway answers /health
  */
+import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './server/cli-args.js';
 import { configFromEnv } from './server/config.js';
-import { startGateway } from './server/gateway.js';
 
-async function serve(): Promise<void> {
+const TOP: CommandSpec = {
+  usage: 'veilgraph <command> [options]   (no command: serve)',
+  description: [
+    'commands:',
+    '  serve               start the gateway (settings from the environment: README, src/server/config.ts)',
+    '  keys rotate|reseal  add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
+    '  backup <dest>       copy the SQLite database, also while a gateway runs, to the new file <dest>',
+    '  health [url]        exit 0 when a gateway answers /health',
+    '',
+    '`veilgraph <command> --help` describes each.',
+  ].join('\n'),
+};
+
+const SERVE: CommandSpec = {
+  usage: 'veilgraph serve',
+  description:
+    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: README and src/server/config.ts). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
+};
+
+const HEALTH: CommandSpec = {
+  usage: 'veilgraph health [url]',
+  description: 'Asks a gateway for /health; exit 0 when it answers 200, 1 otherwise.\nurl defaults to http://127.0.0.1:$PORT/health (PORT defaults to 4000).',
+  operands: { min: 0, max: 1, names: '[url]' },
+};
+
+const BACKUP: CommandSpec = {
+  usage: 'veilgraph backup <dest>      (npm run db:backup -- <dest>)',
+  description:
+    "Copies the gateway's SQLite database (VEIL_DATA_DIR/veilgraph.db, or DATABASE_URL=file:…) to the new\nfile <dest>, consistently, while a gateway keeps running: SQLite's VACUUM INTO. The copy opens on its\nown (no -wal), is created 0600 and is never written over. PostgreSQL: use pg_dump (docs/storage.md).",
+  operands: { min: 1, max: 1, names: '<dest>' },
+};
+
+async function serve(argv: readonly string[]): Promise<void> {
+  if (parseCommandArgs(SERVE, argv).help) return void process.stdout.write(helpText(SERVE));
+  const { startGateway } = await import('./server/gateway.js');
   const config = configFromEnv();
   const gateway = await startGateway(config);
   const api = gateway.url.replace('127.0.0.1', 'localhost');
@@ -26,31 +64,56 @@ async function serve(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-async function health(url = `http://127.0.0.1:${process.env.PORT ?? 4000}/health`): Promise<void> {
+async function health(argv: readonly string[]): Promise<void> {
+  const parsed = parseCommandArgs(HEALTH, argv);
+  if (parsed.help) return void process.stdout.write(helpText(HEALTH));
+  const url = parsed.operands[0] ?? `http://127.0.0.1:${process.env.PORT ?? 4000}/health`;
   const res = await fetch(url).catch(() => null);
   const ok = res?.status === 200;
   console.log(ok ? `healthy: ${url}` : `unhealthy: ${url}${res ? ` (HTTP ${res.status})` : ' (no answer)'}`);
   process.exit(ok ? 0 : 1);
 }
 
-async function main(argv: string[]): Promise<void> {
+async function backup(argv: readonly string[]): Promise<void> {
+  const parsed = parseCommandArgs(BACKUP, argv);
+  if (parsed.help) return void process.stdout.write(helpText(BACKUP));
+  const config = configFromEnv();
+  const { backupSqlite } = await import('./server/storage/backup.js');
+  const { resolveDatabaseTarget } = await import('./server/storage/open.js');
+  const target = resolveDatabaseTarget({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  if (target.kind === 'postgres') throw new UsageError(`DATABASE_URL names ${target.label}: back it up with pg_dump (docs/storage.md), e.g. pg_dump --format=custom --file=<dest> "$DATABASE_URL"`);
+  const r = await backupSqlite({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, parsed.operands[0]!);
+  console.log(`backup: ${target.file} → ${r.file} (${r.bytes} bytes, integrity ok, ${r.migrations} migrations)`);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   switch (command) {
     case 'serve':
-      return serve();
+      return serve(rest);
     case 'health':
-      return health(rest[0]);
+      return health(rest);
+    case 'backup':
+      return backup(rest);
     case 'keys': {
       const { runKeysCommand } = await import('./server/rotation-cli.js');
       return runKeysCommand(rest);
     }
+    case 'help':
+      if (rest.length > 0) throw new UsageError(`"help" takes nothing; use \`veilgraph ${rest[0]} --help\`\n${acceptedText(TOP)}`);
+      return void process.stdout.write(helpText(TOP));
     default:
-      console.error(`veilgraph: unknown command "${command}". Commands: serve, keys rotate, health [url]`);
-      process.exit(2);
+      // Options before any command: only --help / -h.
+      if (command.startsWith('-') && parseCommandArgs(TOP, argv).help) return void process.stdout.write(helpText(TOP));
+      throw new UsageError(`unknown command "${command}"\n${helpText(TOP)}`);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    console.error(`veilgraph: ${e.message}`);
+    process.exit(2);
+  }
   const code = (e as { code?: unknown }).code;
   console.error(`veilgraph: ${e instanceof Error ? e.message : String(e)}${typeof code === 'string' ? ` [${code}]` : ''}`);
   process.exit(1);

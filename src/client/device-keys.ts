@@ -10,6 +10,7 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlEncode } from '../crypto/base64url.js';
 import { deviceMessage } from '../crypto/account-messages.js';
+import { deviceNameProblem, normalizeDeviceName } from '../crypto/device-name.js';
 import { utf8Decode, utf8Encode } from '../crypto/bytes.js';
 import {
   encryptionKeyPairFromPrivate,
@@ -48,20 +49,21 @@ export interface NewDeviceInput {
   readonly signature: string;
 }
 
-const MAX_NAME_LENGTH = 64;
-
-/** The name a user gave a device: 1–64 characters, no control characters. */
+/** A device name the gateway accepts (src/crypto/device-name.ts), else TypeError. */
 export function assertDeviceName(name: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (typeof name !== 'string' || name.length === 0 || [...name].length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new TypeError(`a device name must be 1–${MAX_NAME_LENGTH} characters without control characters`);
-  }
+  const problem = deviceNameProblem(name);
+  if (problem !== null) throw new TypeError(`a device name ${problem}`);
 }
 
-/** New device keys, in memory only (`saveDevice` keeps them once the server accepted them). */
+/**
+ * New device keys, in memory only (`saveDevice` keeps them once the server accepted them).
+ * `name` is what the user typed: it is normalised first (the gateway accepts only the normal
+ * form, and the device signs the name), and refused when nothing acceptable is left.
+ */
 export async function generateDevice(backend: CryptoBackend, name: string): Promise<LocalDevice> {
-  assertDeviceName(name);
-  return { id: undefined, name, signing: await generateSigningKeyPair(backend), encryption: await generateEncryptionKeyPair(backend) };
+  const normal = normalizeDeviceName(name);
+  assertDeviceName(normal);
+  return { id: undefined, name: normal, signing: await generateSigningKeyPair(backend), encryption: await generateEncryptionKeyPair(backend) };
 }
 
 /** Writes the device's keys (and id, when it has one) to `keystore`, replacing any there. */

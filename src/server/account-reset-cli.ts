@@ -5,22 +5,27 @@
  * backup, after the operator checked out of band who asks. Stores only the code's SHA-256,
  * valid 24 hours (a new code replaces an earlier one), and prints the code on stdout:
  * printing it is the purpose, nothing else logs it. The database is the gateway's
- * (VEIL_DATA_DIR / DATABASE_URL, or the flags). Exit 0 with the code, 1 for an unknown
- * user or a failure, 2 for bad arguments.
+ * (VEIL_DATA_DIR / DATABASE_URL, or the flags). Exit 0 with the code (or `--help`), 1 for
+ * an unknown user or a failure, 2 for bad arguments.
  */
 import { resolve } from 'node:path';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { parseUsername } from './auth/validate.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-args.js';
 import { configFromEnv } from './config.js';
 import { issueResetCode } from './resolvers/backups.js';
 import { openStore } from './storage/open.js';
 
-const USAGE = 'usage: npm run account:reset -- <username> [--data-dir DIR | --database-url URL]';
-
-function usage(why: string): never {
-  console.error(`account:reset: ${why}\n${USAGE}`);
-  process.exit(2);
-}
+export const ACCOUNT_RESET_SPEC: CommandSpec = {
+  usage: 'npm run account:reset -- <username> [--data-dir DIR | --database-url URL]',
+  description:
+    'Issues a one-time account reset code for <username> (valid 24 hours; a new code replaces an earlier\none) and prints it on stdout, for a user who lost every device and backup. Check out of band who\nasks first (docs/devices.md). The database is the gateway\'s: VEIL_DATA_DIR / DATABASE_URL, or:',
+  options: {
+    'data-dir': { type: 'string', value: 'DIR', description: 'the SQLite database in DIR (veilgraph.db), instead of VEIL_DATA_DIR / DATABASE_URL' },
+    'database-url': { type: 'string', value: 'URL', description: 'this database (file:… or postgres://…), instead of DATABASE_URL' },
+  },
+  operands: { min: 1, max: 1, names: '<username>' },
+};
 
 export interface ResetArgs {
   readonly username: string;
@@ -28,37 +33,25 @@ export interface ResetArgs {
   readonly databaseUrl?: string;
 }
 
-export function parseResetArgs(argv: readonly string[]): ResetArgs {
-  let username: string | undefined;
-  let dataDir: string | undefined;
-  let databaseUrl: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--data-dir' || a === '--database-url') {
-      const v = argv[++i];
-      if (v === undefined || v === '') usage(`${a} takes a value`);
-      if (a === '--data-dir') dataDir = resolve(v);
-      else databaseUrl = v;
-    } else if (a.startsWith('-')) {
-      usage(`unknown option ${a}`);
-    } else if (username === undefined) {
-      username = a;
-    } else {
-      usage('one username only');
-    }
-  }
-  if (username === undefined) usage('which user?');
-  if (dataDir !== undefined && databaseUrl !== undefined) usage('--data-dir or --database-url, not both');
+/** The arguments, or null for `--help`; throws UsageError for anything else it does not accept. */
+export function parseResetArgs(argv: readonly string[]): ResetArgs | null {
+  const parsed = parseCommandArgs(ACCOUNT_RESET_SPEC, argv);
+  if (parsed.help) return null;
+  const username = parsed.operands[0]!;
+  const dataDir = parsed.values['data-dir'] as string | undefined;
+  const databaseUrl = parsed.values['database-url'] as string | undefined;
+  if (dataDir !== undefined && databaseUrl !== undefined) throw new UsageError(`--data-dir or --database-url, not both\n${acceptedText(ACCOUNT_RESET_SPEC)}`);
   try {
     parseUsername(username);
   } catch {
-    usage(`not a username: ${JSON.stringify(username)}`);
+    throw new UsageError(`not a username: ${JSON.stringify(username)}\n${acceptedText(ACCOUNT_RESET_SPEC)}`);
   }
-  return { username, ...(dataDir !== undefined ? { dataDir } : {}), ...(databaseUrl !== undefined ? { databaseUrl } : {}) };
+  return { username, ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}), ...(databaseUrl !== undefined ? { databaseUrl } : {}) };
 }
 
 async function main(argv: string[]): Promise<void> {
   const args = parseResetArgs(argv);
+  if (args === null) return void process.stdout.write(helpText(ACCOUNT_RESET_SPEC));
   const config = configFromEnv();
   const store = await openStore({
     dataDir: args.dataDir ?? config.dataDir,
@@ -79,6 +72,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    console.error(`account:reset: ${e.message}`);
+    process.exit(2);
+  }
   const code = (e as { code?: unknown }).code;
   console.error(`account:reset: ${e instanceof Error ? e.message : String(e)}${typeof code === 'string' ? ` [${code}]` : ''}`);
   process.exit(1);

@@ -98,6 +98,10 @@ export function createGatewayApollo<TContext extends BaseContext>(options: Gatew
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
     validationRules: options.validationRules ?? [],
+    // The gateway's owner stops it (cli.ts serve: gateway.close(), which ends with a database
+    // checkpoint). Apollo's own SIGINT/SIGTERM handler would re-raise the signal as soon as
+    // Apollo alone had stopped, killing the process before the database was closed.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),

@@ -5,7 +5,6 @@
  * same server and path. `startGateway` is what `npm start` runs and
  * what tests start on a loopback port.
  */
-import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +24,8 @@ import { createHttpHandler } from './http.js';
 import { GatewayKeyRing } from './keyring.js';
 import { DEFAULT_LIMITS, createLimitsRule, type QueryLimits } from './limits.js';
 import { createLogger, type Logger, type LogSink } from './log.js';
+import { warnWidePermissions } from './data-permissions.js';
+import { ensurePrivateDir } from './private-files.js';
 import { authResolvers } from './resolvers/auth.js';
 import { contactResolvers } from './resolvers/contacts.js';
 import { createDataKeyResolvers, ownerLookups, type OwnerLookup } from './resolvers/data-keys.js';
@@ -101,7 +102,7 @@ function bearer(req: IncomingMessage): string | null {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const backend = options.backend ?? nodeBackend;
   const log = createLogger({ level: options.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
-  mkdirSync(options.dataDir, { recursive: true });
+  ensurePrivateDir(options.dataDir);
   // The web app, read once. A directory named in VEIL_WEB_DIR without a build is a start-up
   // error that says how to build it; the default one unbuilt (the gateway started without
   // `npm start`'s build step) serves the API and says so.
@@ -124,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     log.warn('secrets.generated', { path }),
   );
   const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  warnWidePermissions(log, { databaseUrl: options.databaseUrl, dataDir: options.dataDir });
   // Who owns an object of each type: data keys, grants and re-wrapping all ask.
   const owners = ownerLookups(store, options.owners);
 

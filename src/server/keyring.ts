@@ -13,13 +13,14 @@
  *     "keys": [{ "version": 1, "key": "<43 chars>", "createdAt": "…" }, …],
  *     "indexKey": "<43 chars: root of the blind-index keys, never rotated with the ring>" }
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
 import { utf8Encode } from '../crypto/bytes.js';
 import { CryptoError } from '../crypto/errors.js';
 import { SymmetricKeyRing, type SymmetricKey } from '../crypto/keys.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 
 export const KEYRING_FORMAT = 'veilgraph-keyring/1';
 const RELOAD_INTERVAL_MS = 1000;
@@ -77,10 +78,10 @@ export function newKeyRingFile(backend: CryptoBackend): KeyRingFile {
 }
 
 export function writeKeyRingFile(path: string, file: KeyRingFile): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensurePrivateDir(dirname(path));
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
-  chmodSync(tmp, 0o600);
+  writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
+  chmodSync(tmp, PRIVATE_FILE_MODE);
   renameSync(tmp, path);
 }
 

@@ -5,42 +5,63 @@
  * progress; `veilgraph keys reseal` resumes an interrupted re-seal.
  */
 import { join } from 'node:path';
-import { nodeBackend } from '../crypto/backends/node.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, wholeNumberOption, type CommandSpec } from './cli-args.js';
 import { configFromEnv } from './config.js';
-import { DEFAULT_SCHEMA_DIR, MAX_SEALED_BYTES } from './gateway.js';
-import { GatewayKeyRing, rotateKeyRingFile } from './keyring.js';
-import { resealServerFields } from './rotation.js';
-import { buildSchema, readSchemaDir } from './schema.js';
-import { createSealedScalar } from './sealed-scalar.js';
-import { ServerFieldCodec } from './server-fields.js';
-import { openStore } from './storage/open.js';
 
-const USAGE = 'usage: veilgraph keys rotate|reseal [--batch N] [--pause-ms N]';
+const RESEAL_OPTIONS = {
+  batch: { type: 'string', value: 'N', description: 'rows re-sealed per transaction (default 200, at least 1)' },
+  'pause-ms': { type: 'string', value: 'N', description: 'milliseconds to wait between batches (default 0), to spare a busy database' },
+} as const;
 
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`${name} takes a whole number. ${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+/** `veilgraph keys rotate`: the spec its parser and --help use. */
+export const KEYS_ROTATE_SPEC: CommandSpec = {
+  usage: 'veilgraph keys rotate [--batch N] [--pause-ms N]',
+  description:
+    'Adds a version to <VEIL_DATA_DIR>/keyring.json (new writes of every gateway sharing the file use it\nwithin a second), then re-seals every row\'s SERVER fields onto it, with progress.',
+  options: RESEAL_OPTIONS,
+};
 
-export async function runKeysCommand(args: string[]): Promise<void> {
-  const [sub] = args;
+/** `veilgraph keys reseal`: resumes an interrupted re-seal. */
+export const KEYS_RESEAL_SPEC: CommandSpec = {
+  usage: 'veilgraph keys reseal [--batch N] [--pause-ms N]',
+  description: 'Re-seals every row whose SERVER fields are not on the current key ring version (resumes an\ninterrupted `keys rotate`, or finishes after a version was added to VEIL_KEYRING).',
+  options: RESEAL_OPTIONS,
+};
+
+/** `veilgraph keys`: only names its subcommands. */
+export const KEYS_SPEC: CommandSpec = {
+  usage: 'veilgraph keys rotate|reseal [--batch N] [--pause-ms N]',
+  description: 'The gateway key ring of SERVER fields (docs/storage.md):\n  keys rotate   add a key ring version and re-seal SERVER fields onto it\n  keys reseal   resume an interrupted re-seal\n`veilgraph keys <subcommand> --help` describes each.',
+};
+
+export async function runKeysCommand(argv: readonly string[]): Promise<void> {
+  const [sub, ...rest] = argv;
   if (sub !== 'rotate' && sub !== 'reseal') {
-    console.error(USAGE);
-    process.exit(2);
+    // `keys --help` (or an unknown option) before any subcommand: the parser answers.
+    if ((sub === undefined || sub.startsWith('-')) && parseCommandArgs(KEYS_SPEC, argv).help) return void process.stdout.write(helpText(KEYS_SPEC));
+    throw new UsageError(`${sub === undefined ? 'which subcommand?' : `unknown subcommand "keys ${sub}"`}\n${acceptedText(KEYS_SPEC)}`);
   }
-  const batchSize = Math.max(1, flag(args, '--batch', 200));
-  const pauseMs = flag(args, '--pause-ms', 0);
+  const spec = sub === 'rotate' ? KEYS_ROTATE_SPEC : KEYS_RESEAL_SPEC;
+  const parsed = parseCommandArgs(spec, rest);
+  if (parsed.help) return void process.stdout.write(helpText(spec));
+  const batchSize = wholeNumberOption(spec, parsed.values, 'batch', 200, 1);
+  const pauseMs = wholeNumberOption(spec, parsed.values, 'pause-ms', 0);
+  // The server's modules are loaded for real work only: help and refused command lines answer at once.
+  const [{ nodeBackend }, { DEFAULT_SCHEMA_DIR, MAX_SEALED_BYTES }, { GatewayKeyRing, rotateKeyRingFile }, { resealServerFields }, { buildSchema, readSchemaDir }, { createSealedScalar }, { ServerFieldCodec }, { openStore }] =
+    await Promise.all([
+      import('../crypto/backends/node.js'),
+      import('./gateway.js'),
+      import('./keyring.js'),
+      import('./rotation.js'),
+      import('./schema.js'),
+      import('./sealed-scalar.js'),
+      import('./server-fields.js'),
+      import('./storage/open.js'),
+    ]);
   const config = configFromEnv();
   if (sub === 'rotate') {
     if (config.keyring) {
-      console.error('veilgraph: the key ring comes from VEIL_KEYRING; add a version there (current = new version), restart the gateways, then run `veilgraph keys reseal`');
-      process.exit(2);
+      throw new UsageError('the key ring comes from VEIL_KEYRING; add a version there (current = new version), restart the gateways, then run `veilgraph keys reseal`');
     }
     const version = rotateKeyRingFile(nodeBackend, join(config.dataDir, 'keyring.json'));
     console.log(`key ring: version ${version} is now current for new writes`);

@@ -3,11 +3,12 @@
  * The gateway's own secrets (token signing, challenge MACs): from the environment, else
  * from `<dataDir>/secrets.json` (mode 0600), generated on first start.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
 import { ConfigError } from './config.js';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 
 export interface GatewaySecrets {
   readonly jwtSecret: Uint8Array;
@@ -38,8 +39,9 @@ export function loadSecrets(
       file = JSON.parse(readFileSync(path, 'utf8')) as { jwtSecret: string; challengeKey: string };
     } else {
       file = { jwtSecret: base64urlEncode(backend.randomBytes(32)), challengeKey: base64urlEncode(backend.randomBytes(32)) };
-      mkdirSync(dataDir, { recursive: true });
-      writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+      ensurePrivateDir(dataDir);
+      // Created 0600 (a umask can only narrow it), in a directory created 0700.
+      writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
       onGenerated?.(path);
     }
   }

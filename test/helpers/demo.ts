@@ -11,9 +11,15 @@ export interface DemoRun {
   readonly stderr: string;
 }
 
-export function runDemoScript(script: string, args: readonly string[] = []): Promise<DemoRun> {
+/**
+ * `env`: the child's whole environment (default: this process's). `timeoutMs`: killed with
+ * SIGKILL after that long (for a command that should end at once but might not).
+ */
+export function runDemoScript(script: string, args: readonly string[] = [], { env, timeoutMs }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));

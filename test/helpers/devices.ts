@@ -205,3 +205,33 @@ export function sqlite(dataDir: string, sql: string, ...params: unknown[]): void
     db.close();
   }
 }
+
+/** Device names the gateway refuses (docs/auth.md §12), each with why. */
+export const REFUSED_DEVICE_NAMES: readonly (readonly [string, string])[] = [
+  ['right-to-left override', 'phone\u202Egnp.exe'],
+  ['left-to-right embedding', '\u202Aphone'],
+  ['first strong isolate', 'phone \u2068x\u2069'],
+  ['right-to-left mark', 'phone\u200F'],
+  ['Arabic letter mark', 'phone\u061C'],
+  ['zero-width space', 'pho\u200Bne'],
+  ['zero-width joiner', 'pho\u200Dne'],
+  ['zero-width non-joiner', 'pho\u200Cne'],
+  ['word joiner', 'pho\u2060ne'],
+  ['byte order mark', '\uFEFFphone'],
+  ['soft hyphen', 'pho\u00ADne'],
+  ['tag characters', 'phone\u{E0041}'],
+  ['Hangul filler (invisible)', 'phone\u3164'],
+  ['combining grapheme joiner', 'pho\u034Fne'],
+  ['private use', 'phone\uE000'],
+  ['control character', 'bell\u0007'],
+  ['tab', 'tab\there'],
+  ['line separator', 'line\u2028sep'],
+  ['not NFKC: full-width letters', 'ｐｈｏｎｅ'],
+  ['not NFKC: decomposed é', 'te\u0301le\u0301phone'],
+  ['not NFKC: ligature', 'ﬁle server'],
+  ['leading space', ' phone'],
+  ['trailing space', 'phone '],
+  ['only a space', ' '],
+  ['empty', ''],
+  ['65 code points', 'x'.repeat(65)],
+];

@@ -35,6 +35,19 @@ export interface TestGateway {
 const ROOMY_RULE = { capacity: 1000, refillPerSecond: 100 };
 export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = { register: ROOMY_RULE, challenge: ROOMY_RULE, login: ROOMY_RULE, loginPerUser: ROOMY_RULE, deviceLink: ROOMY_RULE };
 
+/** A GraphQL request function for the gateway at `url` (in this process or another). */
+export function gqlAt(url: string): TestGateway['gql'] {
+  return async (query, variables, token) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as GqlResponse;
+    return { ...body, status: res.status } as never;
+  };
+}
+
 export async function startTestGateway(overrides: Partial<GatewayOptions> = {}): Promise<TestGateway> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'veilgraph-test-'));
   const logs: string[] = [];
@@ -48,15 +61,7 @@ export async function startTestGateway(overrides: Partial<GatewayOptions> = {}):
     gateway,
     dataDir,
     logs,
-    async gql(query, variables, token) {
-      const res = await fetch(gateway.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.json()) as GqlResponse;
-      return { ...body, status: res.status } as never;
-    },
+    gql: gqlAt(gateway.url),
     async close() {
       await gateway.close();
       if (!overrides.dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -74,7 +79,7 @@ export interface TestUser {
   readonly vault: SymmetricKey;
 }
 
-export async function registerAndLogin(t: TestGateway, username: string, realm = 'veilgraph'): Promise<TestUser> {
+export async function registerAndLogin(t: Pick<TestGateway, 'gql'>, username: string, realm = 'veilgraph'): Promise<TestUser> {
   const signing = await generateSigningKeyPair(nodeBackend);
   const encryption = await generateEncryptionKeyPair(nodeBackend);
   const sig = await nodeBackend.ed25519Sign(
@@ -90,7 +95,7 @@ export async function registerAndLogin(t: TestGateway, username: string, realm =
   return { id: reg.data.register.id, username, token, signing, encryption, vault: generateSymmetricKey(nodeBackend) };
 }
 
-export async function login(t: TestGateway, username: string, signing: SigningKeyPair, realm = 'veilgraph'): Promise<string> {
+export async function login(t: Pick<TestGateway, 'gql'>, username: string, signing: SigningKeyPair, realm = 'veilgraph'): Promise<string> {
   const ch = await t.gql<{ challenge: { challenge: string } }>('mutation C($u: String!) { challenge(username: $u) { challenge } }', { u: username });
   if (!ch.data?.challenge) throw new Error(`challenge failed: ${JSON.stringify(ch.errors)}`);
   const challenge = ch.data.challenge.challenge;

@@ -11,6 +11,7 @@ import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import type { EncryptionKeyPair } from '../../src/crypto/keys.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
+import { MAX_PENDING_DEVICES } from '../../src/server/resolvers/devices.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import {
@@ -20,6 +21,7 @@ import {
   MY_DEVICES,
   PUT_BUNDLE,
   REALM,
+  REFUSED_DEVICE_NAMES,
   bundleFor,
   bundleRevision,
   challenge,
@@ -236,7 +238,7 @@ describe('device links', () => {
     expect(await t.gateway.store.findDevice(d.id)).toBeNull();
   });
 
-  it('an unknown user is NOT_FOUND, a bad proof BAD_DEVICE_SIGNATURE, identity keys BAD_USER_INPUT; at most 5 PENDING devices', async () => {
+  it('an unknown user is NOT_FOUND, a bad proof BAD_DEVICE_SIGNATURE, identity keys BAD_USER_INPUT; at most MAX_PENDING_DEVICES PENDING devices, the oldest making room', async () => {
     const u = await registerWithDevice(t, uname('many'));
     const d = await newDevice(uname('ghost'));
     await refused('NOT_FOUND', () => t.gql(REQUEST_LINK, { u: uname('ghost'), d: d.input }));
@@ -244,9 +246,13 @@ describe('device links', () => {
     await refused('BAD_DEVICE_SIGNATURE', () => t.gql(REQUEST_LINK, { u: u.username, d: wrongUser.input }));
     const identityKeys = await newDevice(u.username, 'x', { signing: u.signing, encryption: u.encryption });
     await refused('BAD_USER_INPUT', () => t.gql(REQUEST_LINK, { u: u.username, d: identityKeys.input }));
-    for (let i = 0; i < 5; i++) await linkRequest(u.username, `pending ${i}`);
-    await refused('TOO_MANY_PENDING_DEVICES', async () => t.gql(REQUEST_LINK, { u: u.username, d: (await newDevice(u.username, 'sixth')).input }));
-    expect((await devices(u.token)).map((x) => x.status)).toEqual(['ACTIVE', 'PENDING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']);
+    const first = await linkRequest(u.username, 'pending 0');
+    for (let i = 1; i < MAX_PENDING_DEVICES; i++) await linkRequest(u.username, `pending ${i}`);
+    const newest = await linkRequest(u.username, 'one more');
+    const list = await devices(u.token);
+    expect(list.map((x) => x.status)).toEqual(['ACTIVE', ...Array<string>(MAX_PENDING_DEVICES).fill('PENDING')]);
+    expect(list.map((x) => x.id)).not.toContain(first.id);
+    expect(list.map((x) => x.id)).toContain(newest.id);
   });
 
   it('requests are rate limited per client address: burst 5, then 1 per minute (default limits)', async () => {
@@ -260,6 +266,76 @@ describe('device links', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+// Issue 14, item 3: anonymous requests cannot keep an account's own new device out (a full
+// account's oldest waiting request makes room; what an attacker can still do is pinned too),
+// and device names are in one normal form wherever a device enters.
+
+/** The status `deviceLinkStatus` answers for a request. */
+async function linkStatus(id: string): Promise<string | null> {
+  return ok(await t.gql<{ deviceLinkStatus: string | null }>(LINK_STATUS, { id })).deviceLinkStatus;
+}
+
+/** The names of the account's waiting requests. */
+async function pendingNames(token: string): Promise<string[]> {
+  return ok(await t.gql<{ myDevices: { name: string; status: string }[] }>(MY_DEVICES, {}, token)).myDevices.filter((d) => d.status === 'PENDING').map((d) => d.name);
+}
+
+describe('link requests from strangers', () => {
+  it('cannot keep the account’s own new device out: the oldest waiting request makes room, and hers is approved', async () => {
+    const alice = await registerWithDevice(t, uname('alice'));
+    await firstBundle(alice, [alice.device.encryption]);
+    // An attacker (no token) fills every slot, and then some.
+    const attacker: TestDevice[] = [];
+    for (let i = 0; i < MAX_PENDING_DEVICES + 3; i++) attacker.push(await linkRequest(alice.username, `not yours ${i}`));
+    expect(await pendingNames(alice.token)).toHaveLength(MAX_PENDING_DEVICES);
+    // The three oldest made room for newer ones: their link requests are gone.
+    for (const d of attacker.slice(0, 3)) expect(await linkStatus(d.id)).toBeNull();
+    expect(await linkStatus(attacker[3]!.id)).toBe('PENDING');
+
+    // Her own new device asks: accepted, never TOO_MANY_PENDING_DEVICES.
+    const laptop = await linkRequest(alice.username, 'my laptop');
+    expect(await linkStatus(laptop.id)).toBe('PENDING');
+    const pending = await pendingNames(alice.token);
+    expect(pending).toHaveLength(MAX_PENDING_DEVICES);
+    expect(pending).toContain('my laptop');
+    expect(await linkStatus(attacker[3]!.id)).toBeNull();
+
+    // She approves it (after comparing the code her laptop shows with the one computed from
+    // the listed request's keys, docs/devices.md); it signs in as her device.
+    const approved = ok(await t.gql<{ approveDevice: { status: string } }>(APPROVE, { id: laptop.id, b: await bundleFor(alice.id, 2, [alice.device.encryption, laptop.encryption]) }, alice.token));
+    expect(approved.approveDevice.status).toBe('ACTIVE');
+  });
+
+  it('what an attacker can still do: MAX_PENDING_DEVICES newer requests evict a waiting one (the device then sees null and asks again)', async () => {
+    const bob = await registerWithDevice(t, uname('bob'));
+    const phone = await linkRequest(bob.username, 'new phone');
+    for (let i = 0; i < MAX_PENDING_DEVICES - 1; i++) await linkRequest(bob.username, `noise ${i}`);
+    expect(await linkStatus(phone.id)).toBe('PENDING');
+    await linkRequest(bob.username, 'one more');
+    expect(await linkStatus(phone.id)).toBeNull();
+    expect(await pendingNames(bob.token)).toHaveLength(MAX_PENDING_DEVICES);
+    // Asking again works at once.
+    const again = await linkRequest(bob.username, 'new phone');
+    expect(await linkStatus(again.id)).toBe('PENDING');
+  });
+});
+
+describe('device names', () => {
+  it.each(REFUSED_DEVICE_NAMES)('%s: refused by requestDeviceLink and by register, with no row written', async (_, name) => {
+    const owner = await registerWithDevice(t, uname('names'));
+    await refused('BAD_USER_INPUT', async () => t.gql(REQUEST_LINK, { u: owner.username, d: (await newDevice(owner.username, name)).input }));
+    const username = uname('regname');
+    await refused('BAD_USER_INPUT', async () => t.gql(REGISTER, { i: (await registration(username, await newDevice(username, name))).input }));
+  });
+
+  it('plain names in any script, emoji with their variation selector, and 64 code points are accepted and listed as sent', async () => {
+    const owner = await registerWithDevice(t, uname('okname'));
+    const names = ['Chromium on Linux', 'Alice’s phone ❤️', 'téléphone', '日本語のノート', 'هاتف سارة', 'x'.repeat(64), '😀'.repeat(64)];
+    for (const name of names) await linkRequest(owner.username, name);
+    expect((await pendingNames(owner.token)).sort()).toEqual(names.slice(-MAX_PENDING_DEVICES).sort());
   });
 });
 

@@ -34,8 +34,6 @@ export type AccountErrorCode =
   | 'KEY_BUNDLE_REQUIRED'
   /** The PENDING device's link request expired. */
   | 'DEVICE_LINK_EXPIRED'
-  /** The user has the most PENDING devices allowed. */
-  | 'TOO_MANY_PENDING_DEVICES'
   /** A session cannot revoke its own device. */
   | 'CANNOT_REVOKE_CURRENT_DEVICE'
   /** Backup KDF parameters outside what the kind allows. */

@@ -38,6 +38,8 @@ export interface AuthLimits {
   readonly register: RateLimitRule;
   /** `device-link:<client>`: device link requests (requestDeviceLink) per client address. */
   readonly deviceLink: RateLimitRule;
+  /** `email-lookup:<user>`: `profileByEmail` lookups per signed-in user, found or not. */
+  readonly emailLookup: RateLimitRule;
   /** Most buckets each limiter holds (default 10,000). */
   readonly maxKeys?: number;
 }
@@ -48,6 +50,7 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   loginPerUser: { capacity: 5, refillPerSecond: 1 / 12 }, // burst 5, then 5 per minute
   register: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
   deviceLink: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
+  emailLookup: { capacity: 10, refillPerSecond: 1 / 6 }, // burst 10, then 10 per minute
 };
 
 export interface AuthServiceOptions {
@@ -131,6 +134,8 @@ export interface AuthService {
   limitChallenge(clientKey: string): void;
   /** The `device-link:<client>` limit (requestDeviceLink). */
   limitDeviceLink(clientKey: string): void;
+  /** The `email-lookup:<user>` limit (profileByEmail), keyed by the token's user. */
+  limitEmailLookup(userId: string): void;
   /**
    * Verifies a challenge-response as login does, after `limitLogin`: signature shape
    * (BAD_USER_INPUT), the challenge for (realm, username, purpose) (CHALLENGE_INVALID,
@@ -197,6 +202,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
   const loginUserLimiter = limiter(limits.loginPerUser);
   const registerLimiter = limiter(limits.register);
   const deviceLinkLimiter = limiter(limits.deviceLink);
+  const emailLookupLimiter = limiter(limits.emailLookup);
   const enforce = (l: TokenBucketLimiter, key: string): void => {
     const d = l.take(key);
     if (!d.allowed) throw rateLimited(d.retryAfterSeconds);
@@ -255,6 +261,12 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     limitDeviceLink(clientKey) {
       assertClientKey(clientKey);
       enforce(deviceLinkLimiter, `device-link:${clientKey}`);
+    },
+
+    limitEmailLookup(userId) {
+      // Per user, not per address: a guessing budget that follows the account wherever it
+      // signs in from (and that no other user's lookups can use up).
+      enforce(emailLookupLimiter, `email-lookup:${userId}`);
     },
 
     issueToken(userId, deviceId) {

@@ -24,8 +24,13 @@ import { ownerLookupFor, parseWrappedKeyText, type OwnerLookup } from './data-ke
 import { announceRotation, applyRotation, checkRotation, type RotateInput } from './directory.js';
 import { withErrorCodes } from './wrap.js';
 
-/** Most PENDING (unexpired) devices one account may have. */
-export const MAX_PENDING_DEVICES = 5;
+/**
+ * Most PENDING (unexpired) devices one account holds. Anyone may ask to link a device to any
+ * account, so a request to a full account is never refused: the oldest waiting request makes
+ * room (docs/devices.md, "Link requests from strangers"). More slots make evicting the user's
+ * own request dearer for an attacker; the approving device finds it by its code, not its place.
+ */
+export const MAX_PENDING_DEVICES = 10;
 /** `staleWrappedKeys(first)`: 1–500. */
 export const MAX_STALE_KEYS_PAGE = 500;
 /** Most keys one `rewrapMyKeys` replaces (data and epoch keys together). */
@@ -144,13 +149,22 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         if (!user) throw gatewayError('NOT_FOUND', 'no such user', { field: 'username' });
         await verifyNewDevice(ctx.backend, ctx.auth.realm, username, device, user);
         const now = Date.now();
-        const created = await ctx.store.transaction(async (tx) => {
+        const { created, evicted } = await ctx.store.transaction(async (tx) => {
+          // Full: the oldest waiting requests make room. Refusing instead would let anyone
+          // who keeps the slots filled keep the account's own new device out.
+          const evicted: string[] = [];
           if ((await tx.countPendingDevices(user.id, new Date(now))) >= MAX_PENDING_DEVICES) {
-            throw gatewayError('TOO_MANY_PENDING_DEVICES', `the account has ${MAX_PENDING_DEVICES} devices waiting for approval already; approve or reject them, or wait until they expire`);
+            const waiting = (await tx.devicesOf(user.id)).filter((d) => d.status === 'PENDING' && !isExpired(d, now));
+            waiting.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
+            for (const d of waiting.slice(0, waiting.length - MAX_PENDING_DEVICES + 1)) {
+              if (await tx.deletePendingDevice(d.id, user.id)) evicted.push(d.id);
+            }
           }
           const { name, signingKey, encryptionKey } = device;
-          return tx.createDevice({ id: newDeviceId(ctx.backend), userId: user.id, name, status: 'PENDING', signingKey, encryptionKey, approvedAt: null, expiresAt: new Date(now + DEVICE_LINK_TTL_MS) });
+          const created = await tx.createDevice({ id: newDeviceId(ctx.backend), userId: user.id, name, status: 'PENDING', signingKey, encryptionKey, approvedAt: null, expiresAt: new Date(now + DEVICE_LINK_TTL_MS) });
+          return { created, evicted };
         });
+        for (const id of evicted) ctx.log.info('device.request-evicted', { userId: user.id, deviceId: id });
         ctx.log.info('device.requested', { userId: user.id, deviceId: created.id });
         return created;
       },

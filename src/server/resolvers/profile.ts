@@ -71,14 +71,16 @@ export const profileResolvers = {
       return { nodes, endCursor: nodes.length === args.first ? nodes[nodes.length - 1]!.id : null };
     },
     profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {
-      requireViewer(ctx);
-      const rows = await ctx.store.findProfilesByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email));
-      // Only profiles whose email the viewer may read (owner or grantee): anyone else gets
-      // null, so the lookup cannot confirm someone's address to a stranger.
-      for (const row of rows) {
-        if (await ctx.access.canRead(TYPE, row.id, row.ownerId, 'SERVER')) return row;
-      }
-      return null;
+      const viewer = requireViewer(ctx);
+      // A guessing budget per user, taken whatever the answer.
+      ctx.auth.limitEmailLookup(viewer.id);
+      // Only a profile whose email the viewer may read (owner or grantee); anyone else gets
+      // null, so the lookup cannot confirm someone's address to a stranger. The work is the
+      // same whatever the answer, so its timing cannot either: one HMAC, then one store call
+      // that filters by owner and grant in the database — no per-row authorisation here
+      // whose number would follow the number of profiles with that address
+      // (test/server/profile-lookup.test.ts counts both).
+      return ctx.store.findReadableProfileByEmailIndex(ctx.codec.blindIndex('Profile.email', args.email), viewer.id);
     },
   }),
 

@@ -9,13 +9,13 @@
  * | `file:<path>`, `file:///abs`  | that SQLite file (relative paths: from the cwd) |
  * | `postgres://`, `postgresql://`| PostgreSQL through `@prisma/adapter-pg`         |
  */
-import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from './generated/postgres/client.js';
+import { createPrivateFile, ensurePrivateDir } from '../private-files.js';
 import { mapStorageError, redactUrl, scrub, StorageError } from './errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, type MigratingClient } from './migrate.js';
 import { PrismaStore, type RootDb } from './prisma-store.js';
@@ -97,10 +97,13 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const target = resolveDatabaseTarget(options);
   const secret = target.kind === 'postgres' ? target.password : undefined;
   if (target.kind === 'sqlite' && target.file !== ':memory:') {
+    // A new directory 0700 and a new database file 0600 before SQLite opens it: SQLite would
+    // create it 0644, and gives its -wal and -shm the database file's mode (private-files.ts).
     try {
-      mkdirSync(dirname(target.file), { recursive: true });
+      ensurePrivateDir(dirname(target.file));
+      createPrivateFile(target.file);
     } catch (e) {
-      throw new StorageError('DATABASE_UNAVAILABLE', `cannot create the directory for ${target.label}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new StorageError('DATABASE_UNAVAILABLE', `cannot create ${target.label}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   }
   let client: RootDb & MigratingClient;
@@ -140,6 +143,11 @@ function openError(e: unknown, label: string, secret: string | undefined): unkno
   // Opening failed some other way (a corrupt file, a permission error): still the database.
   const message = scrub(e instanceof Error ? e.message : String(e), secret);
   return new StorageError('DATABASE_UNAVAILABLE', `cannot open ${label}: ${message}`, { cause: e });
+}
+
+/** A SQLite database file and the two SQLite keeps next to it in WAL mode. */
+export function sqliteFiles(file: string): string[] {
+  return file === ':memory:' ? [] : [file, `${file}-wal`, `${file}-shm`];
 }
 
 /** `VEIL_DATA_DIR` or `./data`, absolute. */

@@ -512,8 +512,26 @@ function keysNotWrappedToSql(kind: 'sqlite' | 'postgres', table: 'ObjectKey' | '
   return `SELECT ${columns} FROM ${from} WHERE "recipientId" = ${p1} AND ${slice} <> ${p2} ORDER BY ${columns} LIMIT ${p3}`;
 }
 
+/** Checkpoint mode of a clean close: copies the whole WAL into the database, then truncates the WAL to 0 bytes. */
+const SQLITE_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)';
+
 /** The kind of object grants on profiles are recorded under. */
 const PROFILE_OBJECT_TYPE = 'Profile';
+
+/**
+ * `findReadableProfileByEmailIndex`: the first profile by id with the blind index whose owner
+ * is the viewer or on which the viewer holds a grant. Parameters: index, viewer, object type,
+ * viewer.
+ */
+function readableProfileByEmailSql(kind: 'sqlite' | 'postgres'): string {
+  const pg = kind === 'postgres';
+  const [profile, grant] = pg ? ['"public"."Profile"', '"public"."Grant"'] : ['"Profile"', '"Grant"'];
+  const [p1, p2, p3, p4] = pg ? ['$1', '$2', '$3', '$4'] : ['?', '?', '?', '?'];
+  return (
+    `SELECT p."id" FROM ${profile} p WHERE p."emailIndex" = ${p1} AND (p."ownerId" = ${p2} OR EXISTS ` +
+    `(SELECT 1 FROM ${grant} g WHERE g."objectType" = ${p3} AND g."objectId" = p."id" AND g."granteeId" = ${p4})) ORDER BY p."id" LIMIT 1`
+  );
+}
 
 /** The CONFLICT of `insertMessage` when the conversation is no longer at the message's epoch. */
 const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
@@ -734,8 +752,15 @@ export class PrismaStore implements Store {
     });
   }
 
-  findProfilesByEmailIndex(index: string): Promise<ProfileRow[]> {
-    return this.#op('find profiles', async (db) => (await db.profile.findMany({ where: { emailIndex: index }, orderBy: { id: 'asc' } })).map(toProfile));
+  findReadableProfileByEmailIndex(index: string, viewerId: string): Promise<ProfileRow | null> {
+    return this.#op('find profile', async (db) => {
+      // Which profile, decided in the database: its work is not the caller's to vary.
+      const [hit] = await db.$queryRawUnsafe<{ id: string }[]>(readableProfileByEmailSql(this.kind), index, viewerId, PROFILE_OBJECT_TYPE, viewerId);
+      if (!hit) return null;
+      // Only a profile the viewer may read is fetched whole.
+      const row = await db.profile.findUnique({ where: { id: hit.id } });
+      return row && toProfile(row);
+    });
   }
 
   async listProfiles(limit: number, cursor?: string): Promise<ProfileRow[]> {
@@ -1477,6 +1502,18 @@ export class PrismaStore implements Store {
   async close(): Promise<void> {
     // A transaction's store ends with its transaction; only the root one disconnects.
     if (this.#root === null) return;
-    await (this.#gate ? this.#gate.run(() => this.#root!.$disconnect()) : this.#root.$disconnect());
+    const root = this.#root;
+    const end = async (): Promise<void> => {
+      try {
+        // SQLite: move every committed page from -wal into the database file and empty -wal,
+        // so the file alone holds all the data after a clean stop (a copy of it is complete).
+        // SQLite does this by itself when the last connection closes, but not when another
+        // process still has the database open.
+        if (this.kind === 'sqlite') await root.$queryRawUnsafe(SQLITE_CHECKPOINT);
+      } finally {
+        await root.$disconnect();
+      }
+    };
+    await (this.#gate ? this.#gate.run(end) : end());
   }
 }

@@ -267,7 +267,13 @@ export interface Store {
   deleteProfile(id: string): Promise<boolean>;
   findProfileById(id: string): Promise<ProfileRow | null>;
   findProfileByOwner(ownerId: string): Promise<ProfileRow | null>;
-  findProfilesByEmailIndex(index: string): Promise<ProfileRow[]>;
+  /**
+   * The first profile (by id) with this email blind index that `viewerId` may read the SERVER
+   * fields of — owns it, or holds any grant on it — else null. One statement decides, so a
+   * lookup makes the same calls whether no profile, or profiles the viewer may not read,
+   * have the index (docs/privacy.md: a lookup cannot confirm an address to a stranger).
+   */
+  findReadableProfileByEmailIndex(index: string, viewerId: string): Promise<ProfileRow | null>;
   /** Profiles ordered by id, after `cursor` (exclusive), at most `limit`. */
   listProfiles(limit: number, cursor?: string): Promise<ProfileRow[]>;
   /** Profiles whose SERVER blob is sealed under a version other than `version` (rotation). */

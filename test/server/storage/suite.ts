@@ -185,14 +185,29 @@ export function storeSuite(target: SuiteTarget): void {
         await expectStorageError(store.listProfiles(-1), 'INVALID_ARGUMENT');
       });
 
-      it('finds profiles by the email blind index', async () => {
+      it('finds by the email blind index only a profile the viewer owns or holds a grant on', async () => {
         await store.createUser({ id: 'carol', username: 'carol', signingKey: key(5), encryptionKey: key(6) }, firstKey());
+        await store.createUser({ id: 'dave', username: 'dave', signingKey: key(7), encryptionKey: key(8) }, firstKey());
         await store.createProfile(profile('p-a', 'alice', { emailIndex: 'same' }));
         await store.createProfile(profile('p-b', 'bob', { emailIndex: 'other' }));
         await store.createProfile(profile('p-c', 'carol', { emailIndex: 'same' }));
-        expect((await store.findProfilesByEmailIndex('same')).map((p) => p.id)).toEqual(['p-a', 'p-c']);
-        expect((await store.findProfilesByEmailIndex('other')).map((p) => p.id)).toEqual(['p-b']);
-        expect(await store.findProfilesByEmailIndex('none')).toEqual([]);
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p-c', granteeId: 'dave', access: 'READ' });
+        // A grant on another type with the same id grants nothing here.
+        await store.upsertGrant({ objectType: 'Note', objectId: 'p-a', granteeId: 'bob', access: 'READ' });
+        const found = async (index: string, viewer: string) => (await store.findReadableProfileByEmailIndex(index, viewer))?.id ?? null;
+        expect(await found('same', 'alice')).toBe('p-a');
+        expect(await found('same', 'carol')).toBe('p-c');
+        expect(await found('same', 'dave')).toBe('p-c');
+        expect(await found('same', 'bob')).toBeNull();
+        expect(await found('other', 'bob')).toBe('p-b');
+        expect(await found('other', 'alice')).toBeNull();
+        expect(await found('none', 'alice')).toBeNull();
+        // The whole row comes back.
+        const row = await store.findReadableProfileByEmailIndex('same', 'dave');
+        expect(row).toEqual(await store.findProfileById('p-c'));
+        // Of several readable ones, the first by id.
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p-a', granteeId: 'dave', access: 'WRITE' });
+        expect(await found('same', 'dave')).toBe('p-a');
       });
 
       it('lists and counts profiles sealed under another key version (rows without a blob excluded)', async () => {
