@@ -6,7 +6,7 @@
  *   HOST               127.0.0.1 (set 0.0.0.0 to listen on every interface)
  *   VEIL_DATA_DIR      ./data (SQLite file, key ring, secrets)
  *   DATABASE_URL       unset = SQLite in VEIL_DATA_DIR; postgres://… = PostgreSQL
- *   NODE_ENV           production turns off introspection and error details
+ *   NODE_ENV           production turns off introspection, error details and name suggestions
  *   VEIL_REALM         veilgraph (bound into login signatures and tokens)
  *   VEIL_KEYRING       key ring JSON (else <data>/keyring.json, generated on first start)
  *   VEIL_JWT_SECRET    token signing secret, base64url ≥ 32 bytes (else <data>/secrets.json)

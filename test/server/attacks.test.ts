@@ -19,7 +19,7 @@ import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js'
 import { loginMessage } from '../../src/crypto/auth-messages.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { newObjectId, registerAndLogin, seal, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
-import { registration } from '../helpers/devices.js';
+import { codes, registration } from '../helpers/devices.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { countStoreCalls, type StoreCalls } from '../helpers/store-calls.js';
 import { openRawSocket } from '../helpers/ws.js';
@@ -37,10 +37,6 @@ let carol: TestUser;
 let profileId: string;
 let store: StoreCalls;
 const dataKey = generateSymmetricKey(nodeBackend);
-
-function codes(r: { errors?: { extensions?: { code?: string } }[] }): (string | undefined)[] {
-  return (r.errors ?? []).map((e) => e.extensions?.code);
-}
 
 function wsUrl(): string {
   return t.gateway.url.replace(/^http/, 'ws');
@@ -63,23 +59,11 @@ async function postRaw(body: string, headers: Record<string, string>, token?: st
 
 beforeAll(async () => {
   t = await startTestGateway();
-  alice = await registerAndLogin(t, 'alice');
-  bob = await registerAndLogin(t, 'bob');
-  carol = await registerAndLogin(t, 'carol');
+  [alice, bob, carol] = [await registerAndLogin(t, 'alice'), await registerAndLogin(t, 'bob'), await registerAndLogin(t, 'carol')];
   profileId = newObjectId();
-  const r = await t.gql(
-    CREATE,
-    {
-      i: {
-        id: profileId,
-        displayName: 'Alice',
-        bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'I like graphs'),
-        diary: seal(alice.vault, 'Profile.diary', alice.id, profileId, 'dear diary'),
-      },
-    },
-    alice.token,
-  );
-  expect(r.errors).toBeUndefined();
+  const bio = seal(dataKey, 'Profile.bio', alice.id, profileId, 'I like graphs');
+  const diary = seal(alice.vault, 'Profile.diary', alice.id, profileId, 'dear diary');
+  expect((await t.gql(CREATE, { i: { id: profileId, displayName: 'Alice', bio, diary } }, alice.token)).errors).toBeUndefined();
   store = countStoreCalls(t.gateway.store);
 });
 

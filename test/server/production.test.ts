@@ -3,17 +3,14 @@
 // that would name fields, arguments, types or enum values the caller did not know (issue 14,
 // item 8); outside production the suggestions stay, for developers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { codes } from '../helpers/devices.js';
 import { openRawSocket, wsCodes, wsMessages, type RawSocket } from '../helpers/ws.js';
 
 let prod: TestGateway;
 let dev: TestGateway;
 let alice: TestUser;
 const sockets: RawSocket[] = [];
-
-function codes(r: GqlResponse): (string | undefined)[] {
-  return (r.errors ?? []).map((e) => e.extensions?.code);
-}
 
 async function socket(g: TestGateway): Promise<RawSocket> {
   const s = await openRawSocket(g.gateway.url.replace(/^http/, 'ws'), {});
