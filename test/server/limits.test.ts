@@ -14,10 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withVeilFields } from '../../src/client/veil.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
+import { ConfigError, configFromEnv } from '../../src/server/config.js';
 import { DEFAULT_LIMITS, createRequestLimits } from '../../src/server/limits.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { newObjectId, registerAndLogin, seal, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { codes } from '../helpers/devices.js';
+import { startNoteGateway } from '../helpers/note-gateway.js';
 import { countStoreCalls, type StoreCalls } from '../helpers/store-calls.js';
 import { openRawSocket, wsCodes, wsMessages, type RawSocket } from '../helpers/ws.js';
 
@@ -131,6 +133,25 @@ describe('aliases', () => {
   });
 });
 
+describe('aliases on abstract types', () => {
+  it('over a union, the link’s fields are free once per concrete type; a repeat for the same type counts', async () => {
+    const notes = await startNoteGateway();
+    try {
+      const bob = await registerAndLogin(notes.t, 'bob');
+      const doc = parse(`{ ${aliases(30, 'm', 'me { id }')} entries { ... on Note { title body } ... on Reminder { label } } }`);
+      const sent = print(withVeilFields(doc, notes.schema.wire, notes.schema.manifest));
+      expect(sent.match(/_vgOwner: authorId/g)).toHaveLength(2);
+      expect(codes(await notes.t.gql(sent, {}, bob.token))).toEqual([]);
+      const repeated = sent.replace('entries {', 'entries { ... on Note { _vgOwner: authorId }');
+      const r = await notes.t.gql(repeated, {}, bob.token);
+      expect(codes(r)).toEqual(['QUERY_TOO_COMPLEX']);
+      expect(r.errors![0]!.message).toMatch(/31 aliases exceed the limit of 30/);
+    } finally {
+      await notes.close();
+    }
+  });
+});
+
 describe('cost with the variables’ values', () => {
   it('costs the examples in docs/requests.md as the document says', () => {
     const built = buildSchema(readSchemaDir(join(ROOT, 'schema')), []);
@@ -216,8 +237,14 @@ describe('tokens and directives', () => {
   const MAX_TOKENS = 5000;
   const MAX_DIRECTIVES = 50;
 
-  it('the defaults are the documented ones', () => {
+  it('the defaults are the documented ones, and each is a setting', () => {
     expect(DEFAULT_LIMITS).toEqual({ maxDepth: 12, maxAliases: 30, maxCost: 20_000, defaultListSize: 50, maxTokens: MAX_TOKENS, maxDirectives: MAX_DIRECTIVES });
+    expect(configFromEnv({}).limits).toEqual(DEFAULT_LIMITS);
+    const env = { VEIL_MAX_TOKENS: '800', VEIL_MAX_DIRECTIVES: '5', VEIL_MAX_DEPTH: '6', VEIL_MAX_ALIASES: '0', VEIL_MAX_COST: '1000', VEIL_DEFAULT_LIST_SIZE: '10' };
+    expect(configFromEnv(env).limits).toEqual({ maxTokens: 800, maxDirectives: 5, maxDepth: 6, maxAliases: 0, maxCost: 1000, defaultListSize: 10 });
+    for (const [name, value] of [['VEIL_MAX_TOKENS', '99'], ['VEIL_MAX_COST', '0'], ['VEIL_MAX_DEPTH', 'deep'], ['VEIL_MAX_ALIASES', '-1'], ['VEIL_DEFAULT_LIST_SIZE', '1.5']]) {
+      expect(() => configFromEnv({ [name!]: value }), name).toThrow(ConfigError);
+    }
   });
 
   it(`a document of more than ${MAX_TOKENS} tokens is refused before it is parsed whole, over HTTP and WebSocket`, async () => {
