@@ -65,7 +65,7 @@ import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.j
 import type { GatewayContext } from '../src/server/context.js';
 import { startGateway, type RunningGateway } from '../src/server/gateway.js';
 import { createHttpHandler } from '../src/server/http.js';
-import { DEFAULT_LIMITS, createLimitsRule } from '../src/server/limits.js';
+import { createRequestLimits } from '../src/server/limits.js';
 import { createLogger, type Logger } from '../src/server/log.js';
 import type { ProfileRow } from '../src/server/storage/store.js';
 import { nodeRaw } from './crypto.js';
@@ -315,7 +315,7 @@ function plainApollo(schema: GraphQLSchema): ApolloServer<BaseContext> {
 
 /** The gateway's own Apollo configuration (src/server/apollo.ts, production), without the privacy schema and auth. */
 function sameSetupApollo(schema: GraphQLSchema, log: Logger): ApolloServer<BaseContext> {
-  return createGatewayApollo<BaseContext>({ schema, log, production: true, validationRules: [createLimitsRule(DEFAULT_LIMITS)] });
+  return createGatewayApollo<BaseContext>({ schema, log, production: true, limits: createRequestLimits() });
 }
 
 // ---------------------------------------------------------------------------------------

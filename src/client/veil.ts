@@ -31,16 +31,12 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { PrivacyManifest } from '../privacy/manifest.js';
-import { RESERVED_ALIAS_PREFIX } from '../privacy/sdl.js';
+import { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX } from '../privacy/sdl.js';
 import { VeilClientError } from './errors.js';
 import { PlanCache, collectFields, fragmentsOf, possibleTypesOf, sealedLevelOf } from './operation.js';
 
-/** Response key under which `withVeilFields` selects the owner field. */
-export const OWNER_ALIAS = `${RESERVED_ALIAS_PREFIX}Owner`;
-/** Response key under which `withVeilFields` selects the id field. */
-export const ID_ALIAS = `${RESERVED_ALIAS_PREFIX}Id`;
-/** Aliases with this prefix are reserved for the client (shared with the gateway). */
-export { RESERVED_ALIAS_PREFIX };
+// The reserved aliases are shared with the gateway, which recognises exactly these fields.
+export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX };
 
 const cache = new PlanCache<DocumentNode>();
 const veiled = new WeakSet<DocumentNode>();

@@ -4,7 +4,7 @@
  * manifest derived from annotated SDL, the wire schema, and key-less checks of sealed
  * values. Imports only src/crypto.
  */
-export { PRIVACY_SDL, RESERVED_ALIAS_PREFIX } from './sdl.js';
+export { ID_ALIAS, OWNER_ALIAS, PRIVACY_SDL, RESERVED_ALIAS_PREFIX } from './sdl.js';
 export { PRIVACY_LEVELS, isSealedLevel, type PrivacyLevel } from './levels.js';
 export { PrivacySchemaError } from './errors.js';
 export {

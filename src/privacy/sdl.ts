@@ -14,10 +14,15 @@
  */
 /**
  * Response keys starting with this are the client link's own (the owner and id it selects
- * next to sealed fields); clients refuse them in user documents, and the gateway does not
- * count them against the caller's alias budget.
+ * next to sealed fields); clients refuse them in user documents. The gateway lets exactly
+ * those two fields (OWNER_ALIAS, ID_ALIAS) through its alias budget and counts every other
+ * alias, `_vg` or not (docs/requests.md).
  */
 export const RESERVED_ALIAS_PREFIX = '_vg';
+/** Response key under which the client link selects a sealed object's owner field (`@owner(field)`). */
+export const OWNER_ALIAS = `${RESERVED_ALIAS_PREFIX}Owner`;
+/** Response key under which the client link selects a sealed object's id field (`@owner(id)`). */
+export const ID_ALIAS = `${RESERVED_ALIAS_PREFIX}Id`;
 
 export const PRIVACY_SDL = /* GraphQL */ `
 """Who may read a field. See docs/privacy.md."""

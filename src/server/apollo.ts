@@ -2,9 +2,12 @@
  * @module
  * Apollo Server configured the way the gateway runs it: the plugins we do not use are off
  * (the default cache-control plugin is most of Apollo's per-field cost and we set no cache
- * hints; reporting plugins would send data to a vendor), one structured log line per
- * request with codes only, and errors formatted so they never echo a rejected value and,
- * in production, never expose internals.
+ * hints; reporting plugins would send data to a vendor), no landing page (Apollo's loads
+ * scripts from its CDN into the origin that serves the web app and its keys), the request
+ * limits of ./limits.ts (the token limit while parsing, the cost with the request's
+ * variables before executing), one structured log line per request with codes only, and
+ * errors formatted so they never echo a rejected value and, in production, never expose
+ * internals or suggest schema names.
  */
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import {
@@ -16,19 +19,52 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CodedInputError } from './errors.js';
+import { createRequestLimits, type RequestLimits } from './limits.js';
 import type { Logger } from './log.js';
 
 // Codes our validation rules set; Apollo would report them all as GRAPHQL_VALIDATION_FAILED.
 const OUR_VALIDATION_CODES = new Set(['BAD_SEALED_VALUE', 'QUERY_TOO_COMPLEX']);
 
-/** The first `extensions.code` set by us somewhere down an error's `originalError` chain. */
-function codedCause(error: unknown): string | undefined {
-  for (let e = error as { originalError?: unknown; extensions?: { code?: unknown } } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e instanceof CodedInputError) return e.extensions.code;
-    if (e instanceof GraphQLError && typeof e.extensions?.code === 'string' && OUR_VALIDATION_CODES.has(e.extensions.code)) return e.extensions.code;
+/**
+ * Apollo parses documents itself and reports every failure as GRAPHQL_PARSE_FAILED with
+ * the thrown error's message; `requestLimitsPlugin` records here what each failure should
+ * say instead (QUERY_TOO_COMPLEX for the token limit, a generic message for a stack overflow).
+ */
+const parseFailures = new WeakMap<object, GraphQLError>();
+
+/** Walks an error's `originalError` chain (a few links: Apollo wraps at most twice). */
+function* causes(error: unknown): Generator<object> {
+  for (let e = error as { originalError?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    yield e;
     e = e.originalError as typeof e;
   }
+}
+
+/** The first `extensions.code` set by us somewhere down an error's `originalError` chain. */
+function codedCause(error: unknown): string | undefined {
+  for (const e of causes(error)) {
+    if (e instanceof CodedInputError) return e.extensions.code;
+    if (e instanceof GraphQLError && typeof e.extensions?.code === 'string' && OUR_VALIDATION_CODES.has(e.extensions.code)) return e.extensions.code;
+  }
   return undefined;
+}
+
+function recordedParseFailure(error: unknown): GraphQLError | undefined {
+  for (const e of causes(error)) {
+    const recorded = parseFailures.get(e);
+    if (recorded) return recorded;
+  }
+  return undefined;
+}
+
+/**
+ * graphql-js ends some messages with ` Did you mean "x"?` (fields, arguments, types, enum
+ * values, input fields; in validation and in variable coercion alike). Apollo's
+ * `hideSchemaDetailsFromClientErrors` strips them from validation errors over HTTP only,
+ * so the formatter both transports share does it for every message.
+ */
+function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean(.+?)\?$/, '');
 }
 
 /**
@@ -62,11 +98,38 @@ export function requestLogPlugin(log: Logger): ApolloServerPlugin<BaseContext> {
   };
 }
 
+/**
+ * The request limits over HTTP: the token limit is `parseOptions`; this plugin gives parse
+ * failures their code and message, and costs each operation with its variables before it
+ * executes (validation cannot see them).
+ */
+export function requestLimitsPlugin(limits: RequestLimits): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async parsingDidStart(rc) {
+          return async (error) => {
+            if (error) parseFailures.set(error, limits.parseFailure(rc.source ?? '', error));
+          };
+        },
+        async didResolveOperation(rc) {
+          if (!rc.operation) return;
+          const refused = limits.checkCost(rc.schema, rc.document, rc.operation, rc.request.variables);
+          if (refused) throw new GraphQLError(refused.message, { nodes: refused.nodes ?? null, extensions: { ...refused.extensions, http: { status: 400 } } });
+        },
+      };
+    },
+  };
+}
+
 export interface GatewayApolloOptions {
   readonly schema: GraphQLSchema;
   readonly log: Logger;
   readonly production: boolean;
+  /** Rules beside graphql's `specifiedRules` (the limits' own rules are added from `limits`). */
   readonly validationRules?: ValidationRule[];
+  /** The request limits (default: `createRequestLimits()`, every alias counted). */
+  readonly limits?: RequestLimits;
 }
 
 /**
@@ -75,7 +138,13 @@ export interface GatewayApolloOptions {
  * hidden in production.
  */
 export function createErrorFormatter(production: boolean): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const parseFailure = recordedParseFailure(error);
+    if (parseFailure) {
+      // Apollo's message and (outside production) stack trace may be the parser's stack
+      // overflow: only what we recorded goes out.
+      return { message: parseFailure.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { code: parseFailure.extensions.code } };
+    }
     // Apollo re-codes validation and variable errors (GRAPHQL_VALIDATION_FAILED,
     // BAD_USER_INPUT); a code we set deeper in the chain is the more precise one.
     const inner = codedCause(error);
@@ -89,15 +158,25 @@ export function createErrorFormatter(production: boolean): (formatted: GraphQLFo
     }
     return formatted;
   };
+  if (!production) return format;
+  return (formatted, error) => {
+    const out = format(formatted, error);
+    return { ...out, message: withoutSuggestions(out.message) };
+  };
 }
 
 export function createGatewayApollo<TContext extends BaseContext>(options: GatewayApolloOptions): ApolloServer<TContext> {
   const { log, production } = options;
+  const limits = options.limits ?? createRequestLimits();
   return new ApolloServer<TContext>({
     schema: options.schema,
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
-    validationRules: options.validationRules ?? [],
+    parseOptions: { maxTokens: limits.limits.maxTokens },
+    validationRules: [...limits.rules, ...(options.validationRules ?? [])],
+    // Batches (a JSON array body) stay refused (Apollo's default): one request, one operation,
+    // so the limits above bound a request.
+    allowBatchedHttpRequests: false,
     // The gateway's owner stops it (cli.ts serve: gateway.close(), which ends with a database
     // checkpoint). Apollo's own SIGINT/SIGTERM handler would re-raise the signal as soon as
     // Apollo alone had stopped, killing the process before the database was closed.
@@ -107,7 +186,8 @@ export function createGatewayApollo<TContext extends BaseContext>(options: Gatew
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
-      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+      ApolloServerPluginLandingPageDisabled(),
+      requestLimitsPlugin(limits) as ApolloServerPlugin<TContext>,
       requestLogPlugin(log) as ApolloServerPlugin<TContext>,
     ],
     formatError: createErrorFormatter(production),

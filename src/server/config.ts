@@ -6,19 +6,24 @@
  *   HOST               127.0.0.1 (set 0.0.0.0 to listen on every interface)
  *   VEIL_DATA_DIR      ./data (SQLite file, key ring, secrets)
  *   DATABASE_URL       unset = SQLite in VEIL_DATA_DIR; postgres://… = PostgreSQL
- *   NODE_ENV           production turns off introspection and error details
+ *   NODE_ENV           production turns off introspection, error details and name suggestions
  *   VEIL_REALM         veilgraph (bound into login signatures and tokens)
  *   VEIL_KEYRING       key ring JSON (else <data>/keyring.json, generated on first start)
  *   VEIL_JWT_SECRET    token signing secret, base64url ≥ 32 bytes (else <data>/secrets.json)
  *   VEIL_CHALLENGE_KEY challenge MAC key, base64url ≥ 32 bytes (else <data>/secrets.json)
  *   VEIL_TOKEN_TTL     access token lifetime in seconds, 900
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
+ *   VEIL_MAX_TOKENS, VEIL_MAX_DIRECTIVES, VEIL_MAX_DEPTH, VEIL_MAX_ALIASES, VEIL_MAX_COST,
+ *   VEIL_DEFAULT_LIST_SIZE
+ *                      request limits (src/server/limits.ts, docs/requests.md): 5000, 50, 12, 30,
+ *                      20000, 50
  *   LOG_LEVEL          info
  *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app;
  *                      the default directory unbuilt = API only with a warning, a named one unbuilt = error)
  *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/debug-view.md)
  */
 import { resolve } from 'node:path';
+import { DEFAULT_LIMITS, type QueryLimits } from './limits.js';
 import type { LogLevel } from './log.js';
 
 export interface GatewayConfig {
@@ -33,6 +38,8 @@ export interface GatewayConfig {
   readonly challengeKey: string | undefined;
   readonly tokenTtlSeconds: number;
   readonly bodyLimitBytes: number;
+  /** What one operation may ask for: tokens, directives, depth, aliases, cost (src/server/limits.ts). */
+  readonly limits: QueryLimits;
   readonly logLevel: LogLevel;
   /** Directory of the built web app served at `/` (index.html and assets/); undefined: none. */
   readonly webDir: string | undefined;
@@ -83,6 +90,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     challengeKey: env.VEIL_CHALLENGE_KEY || undefined,
     tokenTtlSeconds: int(env, 'VEIL_TOKEN_TTL', 900, 30, 86_400),
     bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    limits: {
+      maxTokens: int(env, 'VEIL_MAX_TOKENS', DEFAULT_LIMITS.maxTokens, 100, 1_000_000),
+      maxDirectives: int(env, 'VEIL_MAX_DIRECTIVES', DEFAULT_LIMITS.maxDirectives, 0, 100_000),
+      maxDepth: int(env, 'VEIL_MAX_DEPTH', DEFAULT_LIMITS.maxDepth, 1, 1_000),
+      maxAliases: int(env, 'VEIL_MAX_ALIASES', DEFAULT_LIMITS.maxAliases, 0, 100_000),
+      maxCost: int(env, 'VEIL_MAX_COST', DEFAULT_LIMITS.maxCost, 1, 1_000_000_000),
+      defaultListSize: int(env, 'VEIL_DEFAULT_LIST_SIZE', DEFAULT_LIMITS.defaultListSize, 1, 100_000),
+    },
     logLevel: level,
     webDir: web === 'none' ? undefined : resolve(web),
     webRequired: Boolean(env.VEIL_WEB_DIR) && web !== 'none',

@@ -22,7 +22,7 @@ import type { GatewayContext, GatewayServices } from './context.js';
 import { enforcePrivacy } from './enforce.js';
 import { createHttpHandler } from './http.js';
 import { GatewayKeyRing } from './keyring.js';
-import { DEFAULT_LIMITS, createLimitsRule, type QueryLimits } from './limits.js';
+import { createRequestLimits } from './limits.js';
 import { createLogger, type Logger, type LogSink } from './log.js';
 import { warnWidePermissions } from './data-permissions.js';
 import { ensurePrivateDir } from './private-files.js';
@@ -56,7 +56,6 @@ export const MAX_SEALED_BYTES = 1024 * 1024;
 export interface GatewayOptions extends GatewayConfig {
   /** Directory of `.graphql` files (default: the repository's `schema/`). */
   readonly schemaDir?: string;
-  readonly limits?: QueryLimits;
   readonly backend?: CryptoBackend;
   /** Where log lines go (default stdout). */
   readonly logSink?: LogSink;
@@ -159,13 +158,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const pubsub: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
   const services: GatewayServices = { store, auth, codec, backend, manifest: built.manifest, log, pubsub, debugView: options.debugView };
 
-  // The same rules on every transport (HTTP and WebSocket).
-  const validationRules = [createLimitsRule(options.limits ?? DEFAULT_LIMITS), createSealedLiteralRule(MAX_SEALED_BYTES)];
+  // The same limits and rules on every transport (HTTP and WebSocket).
+  const limits = createRequestLimits(options.limits, built.manifest);
+  const validationRules = [createSealedLiteralRule(MAX_SEALED_BYTES)];
   const apollo = createGatewayApollo<GatewayContext>({
     schema,
     log,
     production: options.production,
     validationRules,
+    limits,
   });
   await apollo.start();
 
@@ -222,6 +223,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     httpServer,
     path: '/graphql',
     schema,
+    limits,
     validationRules,
     verifyToken,
     // A device session's sockets close when the device is revoked (on any instance: the

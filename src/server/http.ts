@@ -7,13 +7,16 @@
  *   GET  /graphql  → Apollo Server (queries only; Apollo's CSRF prevention applies)
  *   GET  /, /assets/…  → the built web app, when the gateway serves one (web-assets.ts)
  *
- * Anything else is 404. Error bodies are JSON and never echo the request.
+ * Anything else is 404. Error bodies are JSON and never echo the request. Every response
+ * carries the web app's security headers (SECURITY_HEADERS). A body over the limit, declared
+ * or sent chunked, is answered 413 and the connection closed: the rest is never read into
+ * memory, and closing spares reading it to the end to keep the connection alive.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
 import type { GatewayContext } from './context.js';
 import type { Logger } from './log.js';
-import { sendWebAsset, type WebAssets } from './web-assets.js';
+import { SECURITY_HEADERS, sendWebAsset, type WebAssets } from './web-assets.js';
 
 export interface HttpHandlerOptions {
   readonly apollo: ApolloServer<GatewayContext>;
@@ -30,6 +33,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Answer, then close the connection (the request's body was not read to its end). */
+    readonly close = false,
   ) {
     super(message);
   }
@@ -42,16 +47,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = (): HttpError => new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, true);
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`));
+  if (declared > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
+      // Once over, the rest is dropped as it comes until the answer is out and the
+      // connection closes; destroying the request here would reset the connection before
+      // the client could read the 413.
+      if (size > limit) return;
       size += c.length;
       if (size > limit) {
-        reject(new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`));
-        req.destroy();
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
@@ -75,6 +85,7 @@ async function writeApolloResponse(res: ServerResponse, r: HTTPGraphQLResponse):
 export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { apollo, log } = options;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/health' && req.method === 'GET') {
       const ok = await options.health().catch(() => false);
@@ -117,8 +128,13 @@ export function createHttpHandler(options: HttpHandlerOptions): (req: IncomingMe
   return (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (e instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, e.status, { errors: [{ message: e.message, extensions: { code: e.code } }] });
-        else res.destroy();
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // Node closes the connection once this response is written.
+        if (e.close) res.setHeader('connection', 'close');
+        sendJson(res, e.status, { errors: [{ message: e.message, extensions: { code: e.code } }] });
         return;
       }
       log.error('http.unhandled', { error: e instanceof Error ? e.name : 'unknown' });

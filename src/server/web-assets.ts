@@ -75,16 +75,25 @@ export function loadWebAssets(dir: string): WebAssets {
   return assets;
 }
 
+/**
+ * The app's security headers. The gateway sends them on every HTTP response (the API's
+ * JSON, /health, errors), not only the app's files: any page of this origin could reach the
+ * app's keys.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': WEB_CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
 /** Writes `asset` (GET or HEAD) with the app's security headers. */
 export function sendWebAsset(res: ServerResponse, asset: WebAsset, head: boolean): void {
   res.writeHead(200, {
     'content-type': asset.contentType,
     'content-length': asset.body.length,
     'cache-control': asset.cacheControl,
-    'content-security-policy': WEB_CONTENT_SECURITY_POLICY,
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cross-origin-opener-policy': 'same-origin',
+    ...SECURITY_HEADERS,
   });
   res.end(head ? undefined : asset.body);
 }

@@ -15,16 +15,16 @@
  *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
  * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
  *   per-field enforcement applies to each event.
- * - Every document is validated with the same rules as HTTP (graphql's `specifiedRules`
- *   plus the gateway's limits and sealed-literal rules), and a message is at most the HTTP
- *   body limit. Only subscriptions are accepted here; queries and mutations use HTTP.
+ * - Every document is parsed and validated with the same limits and rules as HTTP
+ *   (./limits.ts: the token limit, graphql's `specifiedRules`, the limits' rules, the
+ *   sealed-literal rule) and costed with its variables before it starts. Only
+ *   subscriptions are accepted here; queries and mutations use HTTP.
  * - Errors are formatted as over HTTP (`createErrorFormatter`).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
   getOperationAST,
-  parse,
   specifiedRules,
   validate,
   type DocumentNode,
@@ -38,13 +38,16 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Viewer } from './access.js';
 import { gatewayError } from './errors.js';
+import type { RequestLimits } from './limits.js';
 import type { Logger } from './log.js';
 
 export interface SubscriptionServerOptions<TContext> {
   readonly httpServer: Server;
   readonly path: string;
   readonly schema: GraphQLSchema;
-  /** The gateway's own rules; graphql's `specifiedRules` run first. */
+  /** The request limits (token limit, their rules, cost with variables), as over HTTP. */
+  readonly limits: RequestLimits;
+  /** The gateway's own further rules; graphql's `specifiedRules` and the limits' rules run first. */
   readonly validationRules: readonly ValidationRule[];
   /** Verifies a token (throws when it is not valid); `expiresAt` ends the socket. */
   readonly verifyToken: (token: string) => Promise<{ readonly viewer: Viewer; readonly expiresAt: Date }>;
@@ -92,9 +95,19 @@ export function tokenFromConnectionParams(params: Readonly<Record<string, unknow
   return undefined;
 }
 
+/**
+ * graphql's own validation errors carry no code; Apollo gives them GRAPHQL_VALIDATION_FAILED
+ * over HTTP, and so do we here (without one, production would report them as internal
+ * errors). Codes our rules set (QUERY_TOO_COMPLEX, BAD_SEALED_VALUE) stay.
+ */
+function withValidationCode(e: GraphQLError): GraphQLError {
+  if (typeof e.extensions.code === 'string') return e;
+  return new GraphQLError(e.message, { nodes: e.nodes ?? null, source: e.source ?? null, positions: e.positions ?? null, originalError: e.originalError ?? null, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } });
+}
+
 export function startSubscriptionServer<TContext>(options: SubscriptionServerOptions<TContext>): SubscriptionServer {
   const { schema, log } = options;
-  const rules = [...specifiedRules, ...options.validationRules];
+  const rules = [...specifiedRules, ...options.limits.rules, ...options.validationRules];
   const viewers = new WeakMap<object, Viewer | null>();
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const watchers = new WeakMap<object, () => void>();
@@ -148,17 +161,19 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
         }
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = options.limits.parse(payload.query);
         } catch (e) {
-          return [e instanceof GraphQLError ? e : new GraphQLError('the document could not be parsed')];
+          return [e instanceof GraphQLError ? e : options.limits.parseFailure(payload.query, e)];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map(withValidationCode);
         const operation = getOperationAST(document, payload.operationName ?? undefined);
         if (!operation) return [gatewayError('BAD_USER_INPUT', 'unable to identify the operation')];
         if (operation.operation !== 'subscription') {
           return [gatewayError('BAD_USER_INPUT', `only subscriptions are accepted over WebSocket; send ${operation.operation}s over HTTP`)];
         }
+        const tooCostly = options.limits.checkCost(schema, document, operation, payload.variables ?? undefined);
+        if (tooCostly) return [tooCostly];
         log.info('ws.subscribe', { operation: payload.operationName ?? null });
         return { schema, document, operationName: payload.operationName ?? null, variableValues: payload.variables ?? null };
       },
