@@ -1,0 +1,80 @@
+/**
+ * @module
+ * An object's data key lineage, as the gateway holds everyone to it (docs/sharing.md, "Data
+ * key lineage"). Every version of one object's data key has the same key id, and versions
+ * run 1, 2, 3, …: the first key an object gets is version 1 and names the lineage; each
+ * rotation (a revocation, or a `putDataKeys` of the next version) is the same key id at
+ * version + 1. The server cannot open a wrapped key, but its header names the key (id and
+ * version, docs/crypto.md §7) and an envelope's header names the key it was sealed under
+ * (§6), so the server holds these from public bytes alone:
+ *
+ * - a SHARED value is sealed under the object's newest stored key: its key id
+ *   (`WRONG_DATA_KEY`) and version (`STALE_DATA_KEY`); an object with no data key takes no
+ *   SHARED value (`NO_DATA_KEY`);
+ * - wrapped keys that a grant, a revocation or `putDataKeys` stores are of that lineage
+ *   (`WRONG_DATA_KEY`).
+ *
+ * Without this a writer could seal under a key of their own choosing (a lineage the owner
+ * and the other readers never receive), and a key put could start a second lineage beside
+ * the first: readers then hold keys that no longer open what is written.
+ */
+import { equalBytes } from '../crypto/bytes.js';
+import type { ParsedEnvelope } from '../crypto/envelope.js';
+import { parseWrappedKey } from '../crypto/wrap.js';
+import { gatewayError } from './errors.js';
+import type { ObjectKeyRow, Store } from './storage/store.js';
+
+/** Which key (lineage id and version) something is sealed or wrapped under. */
+export interface DataKeyRef {
+  readonly keyId: Uint8Array;
+  readonly keyVersion: number;
+}
+
+/** The key a wrapped key row wraps, from its header (rows were checked when they were stored). */
+export function wrappedKeyRef(row: Pick<ObjectKeyRow, 'wrapped' | 'keyVersion'>): DataKeyRef {
+  return { keyId: parseWrappedKey(row.wrapped).keyId.slice(), keyVersion: row.keyVersion };
+}
+
+/** The object's current data key (its newest stored version), or null when it has none. */
+export async function currentDataKey(store: Pick<Store, 'newestObjectKey'>, objectType: string, objectId: string): Promise<DataKeyRef | null> {
+  const row = await store.newestObjectKey(objectType, objectId);
+  return row ? wrappedKeyRef(row) : null;
+}
+
+/**
+ * A SHARED value at `field` must be sealed under `current`, the object's data key:
+ * NO_DATA_KEY, WRONG_DATA_KEY or STALE_DATA_KEY (with `extensions.keyVersion`, the version
+ * to seal under) otherwise.
+ */
+export function assertSealedUnderDataKey(field: string, env: Pick<ParsedEnvelope, 'keyId' | 'keyVersion'>, current: DataKeyRef | null): void {
+  if (!current) {
+    throw gatewayError('NO_DATA_KEY', `${field}: the object has no data key: store its first one (putDataKeys, version 1) before writing SHARED values`, { field });
+  }
+  if (!equalBytes(env.keyId, current.keyId)) {
+    throw gatewayError('WRONG_DATA_KEY', `${field}: sealed under another key than the object's data key; fetch the object's keys and seal under its newest`, {
+      field,
+      keyVersion: current.keyVersion,
+    });
+  }
+  if (env.keyVersion !== current.keyVersion) {
+    throw gatewayError('STALE_DATA_KEY', `${field}: sealed under data key version ${env.keyVersion}, but the object's newest is ${current.keyVersion}; fetch the keys again and re-seal`, {
+      field,
+      keyVersion: current.keyVersion,
+    });
+  }
+}
+
+/**
+ * Wrapped keys to be stored for an object wrap keys of one lineage: `keyId` when the object
+ * has one, else the first row's. WRONG_DATA_KEY (naming the first key that differs) otherwise.
+ */
+export function assertOneLineage(rows: readonly ObjectKeyRow[], current: DataKeyRef | null, field = 'keys'): void {
+  const lineage = current?.keyId ?? (rows[0] ? wrappedKeyRef(rows[0]).keyId : null);
+  if (!lineage) return;
+  rows.forEach((r, index) => {
+    if (!equalBytes(wrappedKeyRef(r).keyId, lineage)) {
+      const why = current ? "wraps another key than the object's data key (same key id, versions 1, 2, …)" : 'wraps another key than the other keys given';
+      throw gatewayError('WRONG_DATA_KEY', `${field}[${index}]: ${why}`, { field: `${field}.${index}`, index, ...(current ? { keyVersion: current.keyVersion } : {}) });
+    }
+  });
+}
