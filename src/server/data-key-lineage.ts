@@ -18,8 +18,10 @@
  * and the other readers never receive), and a key put could start a second lineage beside
  * the first: readers then hold keys that no longer open what is written.
  */
+import type { CryptoBackend } from '../crypto/backend.js';
 import { equalBytes } from '../crypto/bytes.js';
 import type { ParsedEnvelope } from '../crypto/envelope.js';
+import { locationTag } from '../crypto/location.js';
 import { parseWrappedKey } from '../crypto/wrap.js';
 import { gatewayError } from './errors.js';
 import type { ObjectKeyRow, Store } from './storage/store.js';
@@ -35,10 +37,23 @@ export function wrappedKeyRef(row: Pick<ObjectKeyRow, 'wrapped' | 'keyVersion'>)
   return { keyId: parseWrappedKey(row.wrapped).keyId.slice(), keyVersion: row.keyVersion };
 }
 
-/** The object's current data key (its newest stored version), or null when it has none. */
-export async function currentDataKey(store: Pick<Store, 'newestObjectKey'>, objectType: string, objectId: string): Promise<DataKeyRef | null> {
-  const row = await store.newestObjectKey(objectType, objectId);
-  return row ? wrappedKeyRef(row) : null;
+/**
+ * The current data key (the newest stored version) of `ownerId`'s object, or null when it
+ * has none. A stored key bound to another owner (the key of someone else's object with
+ * this id) counts as none: a writer who is not the owner's learns nothing of that key, not
+ * even that it exists.
+ */
+export async function currentDataKey(
+  services: { readonly store: Pick<Store, 'newestObjectKey'>; readonly backend: CryptoBackend },
+  objectType: string,
+  ownerId: string,
+  objectId: string,
+): Promise<DataKeyRef | null> {
+  const row = await services.store.newestObjectKey(objectType, objectId);
+  if (!row) return null;
+  const w = parseWrappedKey(row.wrapped);
+  if (!equalBytes(w.locationTag, locationTag(services.backend, { coordinate: objectType, ownerId, objectId }))) return null;
+  return { keyId: w.keyId.slice(), keyVersion: row.keyVersion };
 }
 
 /**

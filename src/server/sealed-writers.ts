@@ -77,7 +77,7 @@ export async function assertSealedWriters(
       throw gatewayError('BAD_SIGNATURE', `${field}: a SHARED value written by a grantee must be signed by the writer`, { field });
     }
     if (f.level === 'SHARED') {
-      if (current === undefined) current = await currentDataKey(services.store, spec.writes, where.objectId);
+      if (current === undefined) current = await currentDataKey(services, spec.writes, where.ownerId, where.objectId);
       assertSealedUnderDataKey(field, env, current);
     }
   }

@@ -106,6 +106,18 @@ describe('SHARED writes are sealed under the object’s data key as stored', () 
     await ok(t.gql(UPDATE, { id, i: { bio: bio(key, alice, id, 'right key') } }, alice.token));
   });
 
+  it("a stranger creating a profile with a taken id and a SHARED value learns nothing of the owner's key (NO_DATA_KEY, no version)", async () => {
+    const { id } = await profileWithKey();
+    const mallory = await newUser();
+    const own = generateSymmetricKey(nodeBackend);
+    const r = await refused('NO_DATA_KEY', async () => t.gql(CREATE, { i: { id, displayName: 'Mallory', bio: bio(own, mallory, id, 'mine now') } }, mallory.token));
+    expect(r.errors![0]!.extensions).not.toHaveProperty('keyVersion');
+    // The same answer as for an id nobody uses.
+    const unused = newObjectId();
+    const u = await refused('NO_DATA_KEY', async () => t.gql(CREATE, { i: { id: unused, displayName: 'Mallory', bio: bio(own, mallory, unused, 'mine now') } }, mallory.token));
+    expect(u.errors![0]!.message).toBe(r.errors![0]!.message);
+  });
+
   it('a WRITE grantee cannot write under a key of their own (WRONG_DATA_KEY), only under the object’s', async () => {
     const { owner: alice, id, key } = await profileWithKey();
     await ok(t.gql(GRANT, { t: 'Profile', id, u: 'bob', a: 'WRITE', k: [await wrap(key, alice, id, bob)] }, alice.token));

@@ -200,7 +200,7 @@ export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLook
         // Every key is checked before anything is written; the lineage and the write share one transaction.
         const rows = await checkWrappedKeys(ctx, objectType, objectId, ownerId, keys);
         await ctx.store.transaction(async (tx) => {
-          await checkNextVersion(tx, rows, ownerId, await currentDataKey(tx, objectType, objectId));
+          await checkNextVersion(tx, rows, ownerId, await currentDataKey({ store: tx, backend: ctx.backend }, objectType, ownerId, objectId));
           await tx.putObjectKeys(rows);
         });
         return true;

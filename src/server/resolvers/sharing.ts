@@ -107,7 +107,7 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
         const rows = await checkWrappedKeys(ctx, args.objectType, args.objectId, target.ownerId, args.keys);
         return ctx.store.transaction(async (tx) => {
           if (target.shared) {
-            const current = await currentDataKey(tx, args.objectType, args.objectId);
+            const current = await currentDataKey({ store: tx, backend: ctx.backend }, args.objectType, target.ownerId, args.objectId);
             checkGrantKeys(rows, granteeId, current?.keyVersion ?? null);
             assertOneLineage(rows, current);
             // Re-granting (say READ → WRITE) re-wraps the same versions with fresh randomness:
@@ -128,7 +128,7 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
           const grants: GrantRow[] = await tx.grantsFor(args.objectType, [args.objectId]);
           if (!grants.some((g) => g.granteeId === granteeId)) throw gatewayError('NOT_FOUND', `${args.username} has no access to this ${args.objectType}`, { field: 'username' });
           if (target.shared) {
-            const current = await currentDataKey(tx, args.objectType, args.objectId);
+            const current = await currentDataKey({ store: tx, backend: ctx.backend }, args.objectType, target.ownerId, args.objectId);
             const keepers = new Set([target.ownerId, ...grants.filter((g) => g.granteeId !== granteeId).map((g) => g.granteeId)]);
             checkRotationKeys(rows, keepers, (current?.keyVersion ?? 0) + 1);
             // Same key id, version + 1: the next version of the object's lineage.
