@@ -33,7 +33,7 @@ export interface DataKeyRef {
 }
 
 /** The key a wrapped key row wraps, from its header (rows were checked when they were stored). */
-export function wrappedKeyRef(row: Pick<ObjectKeyRow, 'wrapped' | 'keyVersion'>): DataKeyRef {
+function wrappedKeyRef(row: Pick<ObjectKeyRow, 'wrapped' | 'keyVersion'>): DataKeyRef {
   return { keyId: parseWrappedKey(row.wrapped).keyId.slice(), keyVersion: row.keyVersion };
 }
 
