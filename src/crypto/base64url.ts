@@ -25,6 +25,7 @@ const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 const VALID = /^[A-Za-z0-9_-]*$/;
 
 export function base64urlEncode(b: Uint8Array): string {
+  if (!(b instanceof Uint8Array)) throw new CryptoError('INVALID_ARGUMENT', 'base64urlEncode: expected a Uint8Array');
   if (NodeBuffer) return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
   let s = '';
   let i = 0;
@@ -45,6 +46,7 @@ export function base64urlEncode(b: Uint8Array): string {
 
 /** Decodes canonical unpadded base64url; anything else is ENVELOPE_MALFORMED. */
 export function base64urlDecode(s: string): Uint8Array {
+  if (typeof s !== 'string') throw new CryptoError('INVALID_ARGUMENT', 'base64urlDecode: expected a string');
   if (NodeBuffer) {
     // Buffer's decoder is lenient (it skips or stops at foreign characters, accepts '+',
     // '/' and '=', ignores set unused bits, and reads non-Latin-1 characters by their low
@@ -70,6 +72,7 @@ function checkUnusedBits(s: string, rem: number): void {
 
 /** The portable decoder, used where there is no Buffer (browsers). Exported for tests. */
 export function portableDecode(s: string): Uint8Array {
+  if (typeof s !== 'string') throw new CryptoError('INVALID_ARGUMENT', 'base64urlDecode: expected a string');
   const rem = s.length % 4;
   if (rem === 1) throw malformed('impossible base64url length');
   if (!VALID.test(s)) throw malformed('characters outside the base64url alphabet');

@@ -15,12 +15,14 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * them into U+FFFD, so two different strings would encode (and bind, and hash) alike.
  */
 export function utf8Encode(s: string): Uint8Array {
+  if (typeof s !== 'string') throw new CryptoError('INVALID_ARGUMENT', 'expected a string');
   if (LONE_SURROGATE.test(s)) throw new CryptoError('INVALID_ARGUMENT', 'string is not well-formed UTF-16 (lone surrogate)');
   return encoder.encode(s);
 }
 
 /** Decodes UTF-8, rejecting invalid sequences instead of substituting U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
+  assertBytes(b, undefined, 'UTF-8 bytes');
   try {
     return decoder.decode(b);
   } catch (cause) {
@@ -56,6 +58,8 @@ export function readU32(b: Uint8Array, offset: number): number {
  * lengths, never on where the first difference is.
  */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  assertBytes(a, undefined, 'first argument');
+  assertBytes(b, undefined, 'second argument');
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
@@ -80,6 +84,15 @@ export function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `v` is a non-null object (not an array): the check every
+ * public entry runs on its object arguments (keys, locations, policies) before reading a
+ * property, so a caller's `undefined` is a coded error and never a TypeError.
+ */
+export function assertObject(v: unknown, what: string): asserts v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CryptoError('INVALID_ARGUMENT', `${what} must be an object`);
 }
 
 /** Throws INVALID_ARGUMENT unless `b` is a Uint8Array of exactly `len` bytes. */

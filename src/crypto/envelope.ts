@@ -29,7 +29,7 @@ import { base64urlDecode, base64urlEncode } from './base64url.js';
 import { assertBytes, equalBytes, readU32, utf8Decode, utf8Encode, writeU32 } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
-import { KEY_ID_BYTES, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
+import { KEY_ID_BYTES, SymmetricKeyRing, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, prefixedLocationInput, type Location } from './location.js';
 import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
 import { concatBytes } from './bytes.js';
@@ -81,6 +81,25 @@ function malformed(why: string): CryptoError {
   return new CryptoError('ENVELOPE_MALFORMED', `envelope: ${why}`);
 }
 
+// Every ParsedEnvelope this module made. The openers take one in place of bytes or text
+// only when it is here: an object of the same shape built elsewhere never passed the
+// structural checks (and its fields may not even be bytes).
+const PARSED = new WeakSet<ParsedEnvelope>();
+
+// Options are plain objects: an array or a buffer passed in their place is a caller's mistake.
+function isPlainObject(v: unknown): boolean {
+  return Object.prototype.toString.call(v) === '[object Object]';
+}
+
+/** The size limit `options` set (default 1 MiB); INVALID_ARGUMENT for anything but a non-negative integer. */
+export function maxBytesOf(options: ParseOptions | undefined): number {
+  if (options === undefined) return DEFAULT_MAX_ENVELOPE_BYTES;
+  if (!isPlainObject(options)) throw new CryptoError('INVALID_ARGUMENT', 'options must be an object');
+  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  if (!Number.isSafeInteger(max) || max < 0) throw new CryptoError('INVALID_ARGUMENT', 'maxBytes must be a non-negative integer');
+  return max;
+}
+
 /** The text length that can hold an envelope of `maxBytes` bytes, for a check before decoding. */
 export function maxTextLength(maxBytes: number): number {
   return Math.ceil((maxBytes * 4) / 3);
@@ -93,7 +112,7 @@ export function maxTextLength(maxBytes: number): number {
  */
 export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): ParsedEnvelope {
   assertBytes(bytes, undefined, 'envelope');
-  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const max = maxBytesOf(options);
   if (bytes.length > max) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope: ${bytes.length} bytes exceeds the limit of ${max}`);
   if (bytes.length < HEADER_BYTES + MIN_CIPHERTEXT_BYTES) throw malformed('too short');
   if (bytes[0] !== ENVELOPE_VERSION) throw malformed(`unsupported version ${bytes[0]}`);
@@ -105,7 +124,7 @@ export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): Pa
   const trailer = signed ? SIGNATURE_BYTES : 0;
   if (bytes.length < headerLen + MIN_CIPHERTEXT_BYTES + trailer) throw malformed('too short');
   const ctEnd = bytes.length - trailer;
-  return {
+  const parsed: ParsedEnvelope = {
     bytes,
     signed,
     keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
@@ -117,12 +136,14 @@ export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): Pa
     ciphertext: bytes.subarray(headerLen, ctEnd),
     signature: signed ? bytes.subarray(ctEnd) : null,
   };
+  PARSED.add(parsed);
+  return parsed;
 }
 
 /** Decodes the text form (strict base64url) and parses it; checks the size before decoding. */
 export function parseEnvelopeText(text: string, options: ParseOptions = {}): ParsedEnvelope {
   if (typeof text !== 'string') throw malformed('expected a string');
-  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const max = maxBytesOf(options);
   if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
   return parseEnvelope(base64urlDecode(text), options);
 }
@@ -130,7 +151,8 @@ export function parseEnvelopeText(text: string, options: ParseOptions = {}): Par
 function toParsed(input: string | Uint8Array | ParsedEnvelope, options?: ParseOptions): ParsedEnvelope {
   if (typeof input === 'string') return parseEnvelopeText(input, options);
   if (input instanceof Uint8Array) return parseEnvelope(input, options);
-  return input;
+  if (typeof input === 'object' && input !== null && PARSED.has(input)) return input;
+  throw new CryptoError('INVALID_ARGUMENT', 'envelope must be text, bytes or a ParsedEnvelope from parseEnvelope');
 }
 
 function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): Uint8Array {
@@ -161,6 +183,7 @@ function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, 
 
 function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: SealOptions): { pt: Uint8Array; padding: PaddingPolicy } {
   assertSymmetricKey(key);
+  if (!isPlainObject(options)) throw new CryptoError('INVALID_ARGUMENT', 'seal options must be an object');
   const padding = options.padding ?? PADDING_PADME;
   assertPaddingPolicy(padding);
   const pt = typeof plaintext === 'string' ? utf8Encode(plaintext) : plaintext;
@@ -203,10 +226,11 @@ export interface OpenedEnvelope {
 }
 
 /**
- * Opens an envelope sealed for `location` with a key from `keys`. Checks, in order:
- * structure (ENVELOPE_MALFORMED / ENVELOPE_TOO_LARGE), location (WRONG_LOCATION), key id
- * and version (KEY_NOT_FOUND / KEY_VERSION_MISMATCH), authentication (ENVELOPE_TAMPERED).
- * Does not verify a signature.
+ * Opens an envelope sealed for `location` with a key from `keys`. Checks, in order
+ * (docs/crypto.md §6): size (ENVELOPE_TOO_LARGE), structure (ENVELOPE_MALFORMED),
+ * location (WRONG_LOCATION), key id and version (KEY_NOT_FOUND / KEY_VERSION_MISMATCH),
+ * authentication (ENVELOPE_TAMPERED), padding (ENVELOPE_MALFORMED). Does not verify a
+ * signature: `openVerifiedEnvelope` does. Arguments of the wrong type are INVALID_ARGUMENT.
  */
 export function openEnvelope(
   backend: CryptoBackend,
@@ -215,6 +239,7 @@ export function openEnvelope(
   location: Location,
   options?: ParseOptions,
 ): OpenedEnvelope {
+  if (!(keys instanceof SymmetricKeyRing)) assertSymmetricKey(keys);
   const env = toParsed(input, options);
   // The success path never hashes the location: the AEAD authenticates the full location
   // encoding. Only when something fails is the tag compared, so that a wrong location is
@@ -263,6 +288,7 @@ export async function verifyEnvelopeSignature(
   options?: ParseOptions,
 ): Promise<ParsedEnvelope> {
   const env = toParsed(input, options);
+  assertBytes(signerPublicKey, 32, 'signer public key');
   if (!env.signed || !env.signerKeyId || !env.signature) throw new CryptoError('SIGNATURE_INVALID', 'envelope is not signed');
   if (!equalBytes(env.signerKeyId, keyIdOf(backend, 'ed25519', signerPublicKey))) {
     throw new CryptoError('SIGNATURE_INVALID', `envelope is signed by key ${keyIdText(env.signerKeyId)}, not the expected signer`);
@@ -273,7 +299,15 @@ export async function verifyEnvelopeSignature(
   return env;
 }
 
-/** Verifies the signature, then opens: proof that `signerPublicKey`'s holder wrote the plaintext. */
+/**
+ * Opens an envelope that `signerPublicKey`'s holder must have signed: proof that they wrote
+ * the plaintext. Checks in the order wrapped keys use too (docs/crypto.md §6, §7, §9): size
+ * and structure, location (WRONG_LOCATION), the signature (SIGNATURE_INVALID), then as
+ * `openEnvelope` (key, authentication, padding). The checks that need no secret and cost
+ * least come first: the location tag is public and one hash; the signature is public and
+ * one Ed25519 verification; the symmetric key is used last, and only on bytes whose author
+ * is proven.
+ */
 export async function openVerifiedEnvelope(
   backend: CryptoBackend,
   input: string | Uint8Array | ParsedEnvelope,
@@ -282,12 +316,15 @@ export async function openVerifiedEnvelope(
   signerPublicKey: Uint8Array,
   options?: ParseOptions,
 ): Promise<OpenedEnvelope> {
-  const env = await verifyEnvelopeSignature(backend, input, signerPublicKey, options);
+  const env = toParsed(input, options);
+  assertLocation(backend, env, location);
+  await verifyEnvelopeSignature(backend, env, signerPublicKey);
   return openEnvelope(backend, env, keys, location);
 }
 
 /** Text form for the `Sealed` GraphQL scalar. */
 export function envelopeToText(bytes: Uint8Array): string {
+  assertBytes(bytes, undefined, 'envelope');
   return base64urlEncode(bytes);
 }
 

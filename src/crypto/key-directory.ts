@@ -21,7 +21,7 @@
  *   safety number     = the two users' 30 digits, the smaller first: 60 digits, 12 groups
  */
 import type { CryptoBackend } from './backend.js';
-import { concatBytes } from './bytes.js';
+import { assertBytes, assertObject, concatBytes } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, registrationMessage } from './auth-messages.js';
 import { exactly, labelBytes, lengthPrefixed, u32be } from './signed-message.js';
@@ -57,6 +57,7 @@ export interface KeyVersionMessageInput {
  * any other key (no hash of earlier statements is needed to chain them).
  */
 export function keyVersionMessage(m: KeyVersionMessageInput): Uint8Array {
+  assertObject(m, 'key version');
   if (!Number.isInteger(m.version) || m.version < 2 || m.version > MAX_DIRECTORY_VERSION) {
     throw new CryptoError('INVALID_ARGUMENT', `key version must be an integer in 2..${MAX_DIRECTORY_VERSION} (version 1 is signed by registration)`);
   }
@@ -87,6 +88,7 @@ export interface KeyStatementInput {
  * version n by version n-1's key, then by its own, over `keyVersionMessage`.
  */
 export function keyStatement(m: KeyStatementInput): { message: Uint8Array; signers: readonly Uint8Array[] } {
+  assertObject(m, 'key statement');
   if (m.version === 1) {
     return { message: registrationMessage({ realm: m.realm, username: m.username, signingKey: m.signingKey, encryptionKey: m.encryptionKey }), signers: [m.signingKey] };
   }
@@ -105,6 +107,8 @@ export function keyVersionSignatureLength(version: number): number {
  */
 export async function signKeyVersion(backend: CryptoBackend, m: KeyVersionMessageInput, previousSeed: Uint8Array, seed: Uint8Array): Promise<Uint8Array> {
   const message = keyVersionMessage(m);
+  assertBytes(previousSeed, 32, 'previous Ed25519 seed');
+  assertBytes(seed, 32, 'Ed25519 seed');
   return concatBytes(await backend.ed25519Sign(previousSeed, message), await backend.ed25519Sign(seed, message));
 }
 
@@ -181,6 +185,8 @@ export interface SafetyNumberParty {
  * whichever of them is "a". It changes when either user's signing key changes.
  */
 export function safetyNumberOf(backend: CryptoBackend, a: SafetyNumberParty, b: SafetyNumberParty): string {
+  assertObject(a, 'first party');
+  assertObject(b, 'second party');
   const da = digitsOf(fingerprintOf(backend, a.username, a.signingKey));
   const db = digitsOf(fingerprintOf(backend, b.username, b.signingKey));
   return groupDigits(da <= db ? da + db : db + da);

@@ -10,7 +10,7 @@
  *   increments. Envelopes carry id and version in clear so the opener can find the key.
  */
 import type { CryptoBackend } from './backend.js';
-import { assertBytes, concatBytes } from './bytes.js';
+import { assertBytes, assertObject, concatBytes } from './bytes.js';
 import { base64urlEncode } from './base64url.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
@@ -45,12 +45,14 @@ export interface SymmetricKey {
 
 /** key id = SHA-256("veilgraph/v1/key-id" ‖ 0x00 ‖ kind ‖ publicKey)[0..16]. */
 export function keyIdOf(backend: CryptoBackend, kind: PublicKeyKind, publicKey: Uint8Array): Uint8Array {
+  if (kind !== 'ed25519' && kind !== 'x25519') throw new CryptoError('INVALID_ARGUMENT', 'key kind must be ed25519 or x25519');
   assertBytes(publicKey, 32, 'public key');
   return backend.sha256(concatBytes(LABEL.keyId, Uint8Array.of(KIND_BYTE[kind]), publicKey)).slice(0, KEY_ID_BYTES);
 }
 
 /** Text form of a key id (base64url, 22 characters), for maps, logs and the API. */
 export function keyIdText(id: Uint8Array): string {
+  assertBytes(id, KEY_ID_BYTES, 'key id');
   return base64urlEncode(id);
 }
 
@@ -76,11 +78,13 @@ export function generateEncryptionKeyPair(backend: CryptoBackend): Promise<Encry
 
 /** Throws INVALID_ARGUMENT unless `signer` has a 16-byte key id and a 32-byte seed. */
 export function assertSigner(signer: SigningKeyPair): void {
+  assertObject(signer, 'signer');
   assertBytes(signer.keyId, KEY_ID_BYTES, 'signer key id');
   assertBytes(signer.seed, 32, 'signer seed');
 }
 
 export function assertSymmetricKey(key: SymmetricKey): void {
+  assertObject(key, 'symmetric key');
   assertBytes(key.id, KEY_ID_BYTES, 'key id');
   assertBytes(key.bytes, SYMMETRIC_KEY_BYTES, 'symmetric key');
   assertKeyVersion(key.version);
@@ -99,6 +103,7 @@ export function generateSymmetricKey(backend: CryptoBackend): SymmetricKey {
 
 /** The next version of a lineage: same id, version + 1, fresh random bytes (no derivation from the old key). */
 export function rotateSymmetricKey(backend: CryptoBackend, key: SymmetricKey): SymmetricKey {
+  assertSymmetricKey(key);
   if (key.version >= MAX_KEY_VERSION) throw new CryptoError('INVALID_ARGUMENT', 'key version exhausted');
   return { id: key.id, version: key.version + 1, bytes: backend.randomBytes(SYMMETRIC_KEY_BYTES) };
 }
@@ -111,6 +116,7 @@ export class SymmetricKeyRing {
   private readonly byId = new Map<string, Map<number, SymmetricKey>>();
 
   constructor(keys: Iterable<SymmetricKey> = []) {
+    if (keys === null || typeof (keys as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') throw new CryptoError('INVALID_ARGUMENT', 'SymmetricKeyRing takes a list of keys');
     for (const k of keys) this.add(k);
   }
 
@@ -125,6 +131,7 @@ export class SymmetricKeyRing {
 
   /** Throws KEY_NOT_FOUND or KEY_VERSION_MISMATCH; never returns undefined. */
   get(id: Uint8Array, version: number): SymmetricKey {
+    assertBytes(id, KEY_ID_BYTES, 'key id');
     const versions = this.byId.get(keyIdText(id));
     if (!versions) throw new CryptoError('KEY_NOT_FOUND', `no key with id ${keyIdText(id)}`);
     const key = versions.get(version);
@@ -137,12 +144,21 @@ export class SymmetricKeyRing {
 
   /** The highest held version of a lineage, for sealing new values. */
   latest(id: Uint8Array): SymmetricKey | undefined {
+    assertBytes(id, KEY_ID_BYTES, 'key id');
     const versions = this.byId.get(keyIdText(id));
     if (!versions) return undefined;
     let best: SymmetricKey | undefined;
     for (const k of versions.values()) if (!best || k.version > best.version) best = k;
     return best;
   }
+}
+
+/** Throws INVALID_ARGUMENT unless `pair` has a 16-byte key id, a 32-byte public key and a 32-byte private key. */
+export function assertEncryptionKeyPair(pair: EncryptionKeyPair): void {
+  assertObject(pair, 'encryption key pair');
+  assertBytes(pair.keyId, KEY_ID_BYTES, 'encryption key id');
+  assertBytes(pair.publicKey, 32, 'X25519 public key');
+  assertBytes(pair.privateKey, 32, 'X25519 private key');
 }
 
 /** Accepts one key or a ring; the same lookup errors either way. */

@@ -71,6 +71,7 @@ const EMPTY = new Uint8Array(0);
  * the header followed by this, built once per field on the hot path.
  */
 export function prefixedLocationInput(prefix: Uint8Array, loc: Location): Uint8Array {
+  if (typeof loc !== 'object' || loc === null) throw new CryptoError('INVALID_ARGUMENT', 'location must be an object { coordinate, ownerId, objectId? }');
   if (typeof loc.coordinate !== 'string' || !COORDINATE.test(loc.coordinate)) {
     throw new CryptoError('INVALID_ARGUMENT', 'location coordinate must look like Type.field or Type');
   }

@@ -28,11 +28,21 @@ export const MESSAGE_BUCKETS: PaddingPolicy = { kind: 'buckets', sizes: [256, 10
 
 /** PADMÉ: keep the top bits of L that fit in log2(log2(L)) + 1 bits, round the rest up. */
 export function padme(len: number): number {
+  assertLength(len);
+  return padmeOf(len);
+}
+
+function padmeOf(len: number): number {
   if (len < 2) return len;
   const e = floorLog2(len);
   const s = floorLog2(e) + 1;
   const mask = 2 ** (e - s);
   return Math.ceil(len / mask) * mask;
+}
+
+/** Lengths are byte counts: non-negative safe integers (INVALID_ARGUMENT otherwise). */
+function assertLength(len: number): void {
+  if (!Number.isSafeInteger(len) || len < 0) throw new CryptoError('INVALID_ARGUMENT', 'a length must be a non-negative integer');
 }
 
 // Exact for every safe integer, unlike Math.floor(Math.log2(x)) near powers of two.
@@ -44,12 +54,19 @@ function floorLog2(x: number): number {
 
 /** The padded length (marker included) for a plaintext of `len` bytes. */
 export function paddedLength(len: number, policy: PaddingPolicy): number {
+  assertLength(len);
+  assertPaddingPolicy(policy);
+  return lengthFor(len, policy);
+}
+
+// The rule itself, for callers that checked the policy already (sealing: once per envelope).
+function lengthFor(len: number, policy: PaddingPolicy): number {
   const min = len + 1;
   switch (policy.kind) {
     case 'none':
       return min;
     case 'padme':
-      return padme(min);
+      return padmeOf(min);
     case 'buckets': {
       const sizes = policy.sizes;
       for (const s of sizes) if (s >= min) return s;
@@ -61,6 +78,8 @@ export function paddedLength(len: number, policy: PaddingPolicy): number {
 
 /** Throws INVALID_ARGUMENT unless the policy is usable (sizes positive, strictly rising). */
 export function assertPaddingPolicy(policy: PaddingPolicy): void {
+  if (typeof policy !== 'object' || policy === null) throw new CryptoError('INVALID_ARGUMENT', 'padding policy must be an object');
+  if (policy.kind === 'buckets' && !Array.isArray(policy.sizes)) throw new CryptoError('INVALID_ARGUMENT', 'bucket sizes must be a list');
   if (policy.kind === 'buckets') {
     const ok =
       policy.sizes.length > 0 &&
@@ -72,7 +91,7 @@ export function assertPaddingPolicy(policy: PaddingPolicy): void {
 }
 
 export function pad(plaintext: Uint8Array, policy: PaddingPolicy): Uint8Array {
-  const out = new Uint8Array(paddedLength(plaintext.length, policy));
+  const out = new Uint8Array(lengthFor(plaintext.length, policy));
   out.set(plaintext, 0);
   out[plaintext.length] = 0x80;
   return out;

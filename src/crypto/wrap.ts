@@ -28,12 +28,13 @@
  */
 import type { CryptoBackend } from './backend.js';
 import { base64urlDecode, base64urlEncode } from './base64url.js';
-import { assertBytes, concatBytes, equalBytes, readU32, writeU32 } from './bytes.js';
+import { assertBytes, assertObject, concatBytes, equalBytes, readU32, writeU32 } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import {
   KEY_ID_BYTES,
   SYMMETRIC_KEY_BYTES,
+  assertEncryptionKeyPair,
   assertSigner,
   assertSymmetricKey,
   keyIdOf,
@@ -42,7 +43,7 @@ import {
   type SigningKeyPair,
   type SymmetricKey,
 } from './keys.js';
-import { DEFAULT_MAX_ENVELOPE_BYTES, maxTextLength, type ParseOptions } from './envelope.js';
+import { maxBytesOf, maxTextLength, type ParseOptions } from './envelope.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, type Location } from './location.js';
 
 export const WRAP_VERSION = 0x01;
@@ -79,7 +80,7 @@ export interface ParsedWrappedKey {
 }
 
 function decodeText(text: string, options: ParseOptions): Uint8Array {
-  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const max = maxBytesOf(options);
   if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `wrapped key text exceeds the limit of ${max} bytes`);
   return base64urlDecode(text);
 }
@@ -93,10 +94,13 @@ function compareIds(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
+// Every ParsedWrappedKey this module made (see PARSED in ./envelope.ts).
+const PARSED = new WeakSet<ParsedWrappedKey>();
+
 /** Strict structural parse: known version and suite, exact length, stanzas sorted and unique. */
 export function parseWrappedKey(bytes: Uint8Array, options: ParseOptions = {}): ParsedWrappedKey {
   assertBytes(bytes, undefined, 'wrapped key');
-  const max = options.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const max = maxBytesOf(options);
   if (bytes.length > max) throw new CryptoError('ENVELOPE_TOO_LARGE', `wrapped key: ${bytes.length} bytes exceeds the limit of ${max}`);
   if (bytes.length < WRAP_HEADER_BYTES) throw malformed('too short');
   if (bytes[0] !== WRAP_VERSION) throw malformed(`unsupported version ${bytes[0]}`);
@@ -117,7 +121,7 @@ export function parseWrappedKey(bytes: Uint8Array, options: ParseOptions = {}): 
     ids.push(id);
   }
   const macStart = stanzasEnd + (signed ? KEY_ID_BYTES : 0);
-  return {
+  const parsed: ParsedWrappedKey = {
     bytes,
     signed,
     keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
@@ -129,6 +133,8 @@ export function parseWrappedKey(bytes: Uint8Array, options: ParseOptions = {}): 
     mac: bytes.subarray(macStart, macStart + MAC_BYTES),
     signature: signed ? bytes.subarray(macStart + MAC_BYTES) : null,
   };
+  PARSED.add(parsed);
+  return parsed;
 }
 
 function wrapKeyFor(backend: CryptoBackend, shared: Uint8Array, ephemeral: Uint8Array, recipientPublicKey: Uint8Array): Uint8Array {
@@ -151,10 +157,13 @@ export async function wrapKey(
   signer?: SigningKeyPair,
 ): Promise<Uint8Array> {
   assertSymmetricKey(key);
-  if (signer) assertSigner(signer);
+  if (signer !== undefined) assertSigner(signer);
+  if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
   if (recipients.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'wrapKey needs at least one recipient');
   if (recipients.length > MAX_RECIPIENTS) throw new CryptoError('INVALID_ARGUMENT', `at most ${MAX_RECIPIENTS} recipients per wrapped key`);
   for (const r of recipients) {
+    assertObject(r, 'recipient');
+    assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
     assertBytes(r.publicKey, 32, 'recipient public key');
     // The id is recomputed, never trusted: a stanza labelled for one key but encrypted to another would be unopenable.
     if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
@@ -200,10 +209,12 @@ export async function wrapKey(
 }
 
 /**
- * Opens the stanza for `identity`. Checks, in order: structure (ENVELOPE_MALFORMED),
- * location (WRONG_LOCATION), a stanza for this recipient (KEY_NOT_FOUND), the stanza's
- * AEAD and the MAC over the whole structure (ENVELOPE_TAMPERED). With `signerPublicKey`,
- * also requires a valid signature by that key (SIGNATURE_INVALID).
+ * Opens the stanza for `identity`. Checks, in order (docs/crypto.md §7): size
+ * (ENVELOPE_TOO_LARGE), structure (ENVELOPE_MALFORMED), location (WRONG_LOCATION), with
+ * `signerPublicKey` a valid signature by that key (SIGNATURE_INVALID), a stanza for this
+ * recipient (KEY_NOT_FOUND), the stanza's AEAD and the MAC over the whole structure
+ * (ENVELOPE_TAMPERED): the order signed envelopes are opened in too. Arguments of the
+ * wrong type are INVALID_ARGUMENT.
  */
 export async function unwrapKey(
   backend: CryptoBackend,
@@ -213,11 +224,12 @@ export async function unwrapKey(
   signerPublicKey?: Uint8Array,
   options: ParseOptions = {},
 ): Promise<SymmetricKey> {
+  assertEncryptionKeyPair(identity);
   const w = parseWrappedKey(typeof input === 'string' ? decodeText(input, options) : input, options);
   if (!equalBytes(w.locationTag, locationTag(backend, location))) {
     throw new CryptoError('WRONG_LOCATION', `wrapped key is not for ${describeLocation(location)}`);
   }
-  if (signerPublicKey) await verifyWrapSignature(backend, w, signerPublicKey);
+  if (signerPublicKey != null) await verifyWrapSignature(backend, w, signerPublicKey);
   const index = w.recipientKeyIds.findIndex((id) => equalBytes(id, identity.keyId));
   if (index < 0) throw new CryptoError('KEY_NOT_FOUND', `wrapped key has no stanza for recipient ${keyIdText(identity.keyId)}`);
   const o = WRAP_HEADER_BYTES + index * STANZA_BYTES;
@@ -247,7 +259,11 @@ export async function unwrapKey(
 
 /** Verifies the granter's signature on a wrapped key; needs no private key. */
 export async function verifyWrapSignature(backend: CryptoBackend, input: Uint8Array | ParsedWrappedKey, signerPublicKey: Uint8Array): Promise<ParsedWrappedKey> {
-  const w = input instanceof Uint8Array ? parseWrappedKey(input) : input;
+  let w: ParsedWrappedKey;
+  if (input instanceof Uint8Array) w = parseWrappedKey(input);
+  else if (typeof input === 'object' && input !== null && PARSED.has(input)) w = input;
+  else throw new CryptoError('INVALID_ARGUMENT', 'wrapped key must be bytes or a ParsedWrappedKey from parseWrappedKey');
+  assertBytes(signerPublicKey, 32, 'signer public key');
   if (!w.signed || !w.signerKeyId || !w.signature) throw new CryptoError('SIGNATURE_INVALID', 'wrapped key is not signed');
   if (!equalBytes(w.signerKeyId, keyIdOf(backend, 'ed25519', signerPublicKey))) {
     throw new CryptoError('SIGNATURE_INVALID', `wrapped key is signed by key ${keyIdText(w.signerKeyId)}, not the expected signer`);
@@ -260,5 +276,6 @@ export async function verifyWrapSignature(backend: CryptoBackend, input: Uint8Ar
 }
 
 export function wrappedKeyToText(bytes: Uint8Array): string {
+  assertBytes(bytes, undefined, 'wrapped key');
   return base64urlEncode(bytes);
 }

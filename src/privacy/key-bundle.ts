@@ -26,6 +26,7 @@ import { KEY_ID_BYTES, SYMMETRIC_KEY_BYTES, keyIdOf, keyIdText, type EncryptionK
 import { locationTag } from '../crypto/location.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
 import { bundleKeyLocation, keyBundleLocation } from './account-locations.js';
+import { isTimestamp } from './timestamp.js';
 
 export const KEY_BUNDLE_FORMAT = 'veilgraph-key-bundle';
 export const KEY_BUNDLE_VERSION = 1;
@@ -37,7 +38,6 @@ const MAX_ID_BYTES = 1024;
 /** Longest device name (UTF-8 bytes): what the device message can carry. */
 const MAX_NAME_BYTES = 0xffff;
 const KEY_BYTES = 32;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 
 export type KeyBundleRecipientKind = 'DEVICE' | 'PHRASE' | 'PASSWORD';
 
@@ -106,7 +106,7 @@ function checkText(v: unknown, maxBytes: number, path: string, fail: Fail, allow
 }
 
 function checkTimestamp(v: unknown, path: string, fail: Fail): void {
-  if (typeof v !== 'string' || !TIMESTAMP.test(v) || Number.isNaN(Date.parse(v))) throw fail(`${path} must be a UTC timestamp like 2026-11-22T10:00:00.000Z`);
+  if (!isTimestamp(v)) throw fail(`${path} must be a UTC timestamp like 2026-11-22T10:00:00.000Z`);
 }
 
 function checkBytes(v: unknown, len: number, path: string, fail: Fail): void {

@@ -8,10 +8,12 @@
  *   symmetric key, docs/crypto.md §6): nobody can store a value attributed to someone else.
  *   A SHARED value written by anyone but the owner (a WRITE grantee) must be signed, so
  *   the owner can always tell who wrote what. Code `BAD_SIGNATURE`.
- * - **Current data key.** A SHARED value of an object that has data keys must be sealed
- *   under the object's newest key version. After a revocation (newest + 1, not wrapped for
- *   the revoked user) a writer with a stale key is refused instead of writing something the
- *   revoked user could still open. Code `STALE_DATA_KEY`: fetch the keys again and re-seal.
+ * - **Current data key** (./data-key-lineage.ts). A SHARED value must be sealed under the
+ *   object's data key as stored: its key id (`WRONG_DATA_KEY`) at its newest version
+ *   (`STALE_DATA_KEY`); an object with no data key takes no SHARED value (`NO_DATA_KEY`).
+ *   After a revocation (newest + 1, not wrapped for the revoked user) a writer with a stale
+ *   key is refused instead of writing something the revoked user could still open, and no
+ *   writer can seal under a key of their own that the owner and other readers never get.
  */
 import { parseEnvelopeText, verifyEnvelopeSignature, type ParsedEnvelope } from '../crypto/envelope.js';
 import { equalBytes } from '../crypto/bytes.js';
@@ -20,6 +22,7 @@ import { keyIdOf } from '../crypto/keys.js';
 import { isSealedLevel } from '../privacy/levels.js';
 import type { GatewayContext } from './context.js';
 import { requireViewer } from './context.js';
+import { assertSealedUnderDataKey, currentDataKey, type DataKeyRef } from './data-key-lineage.js';
 import { gatewayError } from './errors.js';
 
 export type SealedWriteServices = Pick<GatewayContext, 'backend' | 'manifest' | 'store' | 'viewer'>;
@@ -62,7 +65,7 @@ export async function assertSealedWriters(
   if (!spec) return;
   const actor = requireViewer(services as GatewayContext);
   let signingKey: Uint8Array | undefined;
-  let latest: number | null | undefined;
+  let current: DataKeyRef | null | undefined;
   for (const [name, f] of Object.entries(spec.fields)) {
     const v = input[name];
     if (!isSealedLevel(f.level) || typeof v !== 'string') continue;
@@ -74,13 +77,8 @@ export async function assertSealedWriters(
       throw gatewayError('BAD_SIGNATURE', `${field}: a SHARED value written by a grantee must be signed by the writer`, { field });
     }
     if (f.level === 'SHARED') {
-      if (latest === undefined) latest = await services.store.latestObjectKeyVersion(spec.writes, where.objectId);
-      if (latest !== null && env.keyVersion !== latest) {
-        throw gatewayError('STALE_DATA_KEY', `${field}: sealed under data key version ${env.keyVersion}, but the object's newest is ${latest}; fetch the keys again and re-seal`, {
-          field,
-          keyVersion: latest,
-        });
-      }
+      if (current === undefined) current = await currentDataKey(services, spec.writes, where.ownerId, where.objectId);
+      assertSealedUnderDataKey(field, env, current);
     }
   }
 }

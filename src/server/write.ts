@@ -8,8 +8,9 @@
  *
  * It checks every SHARED/PRIVATE value is sealed for (Type.field, ownerId, objectId)
  * (BAD_SEALED_VALUE otherwise), signed by the acting user when signed (and always when a
- * grantee writes SHARED values), and sealed under the object's newest data key
- * (./sealed-writers.ts: BAD_SIGNATURE, STALE_DATA_KEY); it passes PUBLIC and sealed values through, seals all SERVER
+ * grantee writes SHARED values), and SHARED values sealed under the object's data key as
+ * stored, key id and newest version (./sealed-writers.ts: BAD_SIGNATURE, NO_DATA_KEY,
+ * WRONG_DATA_KEY, STALE_DATA_KEY); it passes PUBLIC and sealed values through, seals all SERVER
  * values of the row into one envelope (`serverSealed`, `serverKeyVersion`; merged with the
  * previous row's SERVER values on updates), and computes `<field>Index` blind indexes
  * for searchable SERVER fields. Fields of the input that write nothing (e.g. `id`) are

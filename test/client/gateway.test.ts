@@ -9,13 +9,13 @@ import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { openResult, sealVariables, staticClientKeys, withVeilFields, type ClientKeys, type LocationFor } from '../../src/client/index.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
 const { manifest } = built;
 const backend = nodeBackend;
 
-/** One SHARED key for every profile here (these tests are about the core; granting wraps it per object). */
+/** One SHARED key for every profile here (these tests are about the core): stored as each profile's data key. */
 const sharedKey = generateSymmetricKey(backend);
 
 let t: TestGateway;
@@ -67,6 +67,8 @@ const LIST = parse(`query L { profiles(first: 50) { nodes { id displayName email
 
 async function createProfile(user: TestUser, bio: unknown, diary: unknown): Promise<string> {
   const id = newObjectId();
+  // The object's data key is stored before a SHARED value is written (docs/sharing.md, "Data key lineage").
+  await storeDataKey(t, user, 'Profile', id, sharedKey);
   const r = await run(user, CREATE, { i: { id, displayName: user.username, email: `${user.username}@example.com`, bio, diary } });
   expect(r.errors).toBeUndefined();
   return id;
@@ -86,6 +88,7 @@ afterAll(async () => {
 describe('round trip at all four levels (createProfile, updateProfile, myProfile)', () => {
   it('the owner writes and reads plaintext; SHARED/PRIVATE never travel or rest in clear', async () => {
     aliceProfile = newObjectId();
+    await storeDataKey(t, alice, 'Profile', aliceProfile, sharedKey);
     const bio = canary('bio');
     const diary = canary('diary');
     const created = await run(alice, CREATE, { i: { id: aliceProfile, displayName: 'Alice', email: 'alice@example.com', phone: '+1 555 0100', bio, diary } });

@@ -14,7 +14,7 @@ import { generateSymmetricKey, type SymmetricKey } from '../../src/crypto/keys.j
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { createPrivacyLink, staticClientKeys, type PrivacyLinkOptions } from '../../src/client/index.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import * as fx from './fixtures.js';
 
 const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
@@ -96,6 +96,8 @@ const newDiary = canary('diary2');
 
 describe('the owner through Apollo Client: all four levels', () => {
   it('createProfile / updateProfile with plaintext variables; myProfile plaintext, the second time from the cache', async () => {
+    // staticClientKeys seals every SHARED value under one key: it is stored as the profile's data key first.
+    await storeDataKey(t, alice, 'Profile', aliceProfile, sharedKey);
     const { client, bodies } = clientFor(alice);
 
     const created = await client.mutate<{ createProfile: Profile }>({
@@ -152,6 +154,7 @@ describe('the owner through Apollo Client: all four levels', () => {
 
 describe('profiles(first: 50) read by a READ grantee', () => {
   beforeAll(async () => {
+    await storeDataKey(t, dave, 'Profile', daveProfile, sharedKey);
     const d = clientFor(dave);
     await d.client.mutate({ mutation: OPS.createProfile, variables: { input: { id: daveProfile, displayName: 'dave', email: 'dave@example.com', bio: 'bio of dave', diary: 'diary of dave' } } });
     for (const [user, id] of [[alice, aliceProfile], [dave, daveProfile]] as const) {

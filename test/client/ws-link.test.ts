@@ -14,7 +14,7 @@ import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { createPrivacyLink, staticClientKeys } from '../../src/client/index.js';
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { canary, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
 const backend = nodeBackend;
@@ -84,6 +84,8 @@ describe('subscriptions through createPrivacyLink + GraphQLWsLink', () => {
   it('profileUpdated events arrive with SHARED/PRIVATE fields opened; the wire carried envelopes', async () => {
     const { client, received } = clientFor(alice);
     const id = newObjectId();
+    // staticClientKeys seals every SHARED value under one key: it is stored as the profile's data key first.
+    await storeDataKey(t, alice, 'Profile', id, sharedKey);
     const created = await client.mutate<{ createProfile: Profile }>({
       mutation: CREATE,
       variables: { input: { id, displayName: 'Alice', email: 'alice@example.com', bio: 'old bio', diary: 'old diary' } },

@@ -276,8 +276,9 @@ async function makeFixture(backend: CryptoBackend): Promise<Fixture> {
       name: 'signed envelope',
       bytes: envSigned,
       open: async (input) => (await openVerifiedEnvelope(backend, input, ring, LOCATION, signer.publicKey)).plaintext,
-      // The signature is checked first and covers everything but itself.
-      expected: (i, mask) => (i < 2 || (i === 2 && mask !== 0x01) ? [M] : [S]),
+      // Structure, then the location tag (WRONG_LOCATION, as for wrapped keys: docs/crypto.md §6, §9),
+      // then the signature, which covers everything but itself.
+      expected: (i, mask) => (i < 2 || (i === 2 && mask !== 0x01) ? [M] : within(i, ENV_LOCATION) ? ['WRONG_LOCATION'] : [S]),
     },
     signedUnverified: {
       name: 'signed envelope, opened without verification',

@@ -145,7 +145,14 @@ describe('vector files cover what they promise', () => {
     const wanted: CryptoErrorCode[] = ['ENVELOPE_MALFORMED', 'ENVELOPE_TOO_LARGE', 'WRONG_LOCATION', 'KEY_NOT_FOUND', 'KEY_VERSION_MISMATCH', 'ENVELOPE_TAMPERED', 'SIGNATURE_INVALID'];
     for (const c of wanted) expect(codes.has(c), c).toBe(true);
     const wrapCodes = new Set(invalidFile.wrappedKeys.map((v) => v.code));
-    for (const c of ['ENVELOPE_MALFORMED', 'WRONG_LOCATION', 'KEY_NOT_FOUND', 'ENVELOPE_TAMPERED', 'SIGNATURE_INVALID'] as const) expect(wrapCodes.has(c), c).toBe(true);
+    for (const c of ['ENVELOPE_TOO_LARGE', 'ENVELOPE_MALFORMED', 'WRONG_LOCATION', 'KEY_NOT_FOUND', 'ENVELOPE_TAMPERED', 'SIGNATURE_INVALID'] as const) expect(wrapCodes.has(c), c).toBe(true);
+  });
+
+  it('invalid inputs pin one check order for both formats: the location before the signature (docs/crypto.md §9)', () => {
+    const signedWrongLocation = (vs: readonly { code: string; signerPublicKeyHex?: string; description: string }[]) =>
+      vs.filter((v) => v.signerPublicKeyHex !== undefined && v.code === 'WRONG_LOCATION' && /location tag bit flipped/.test(v.description));
+    expect(signedWrongLocation(invalidFile.envelopes)).toHaveLength(1);
+    expect(signedWrongLocation(invalidFile.wrappedKeys)).toHaveLength(1);
   });
 });
 
@@ -315,7 +322,8 @@ describe.each(BACKENDS)('$name backend', (backend) => {
       const identity = await encryptionKeyPairFromPrivate(backend, fromHex(v.identity.privateKeyHex));
       expect(toHex(identity.keyId)).toBe(v.identity.keyIdHex);
       const signer = v.signerPublicKeyHex === undefined ? undefined : fromHex(v.signerPublicKeyHex);
-      expect(await codeOf(() => unwrapKey(backend, v.text, identity, locationFromJson(v.location), signer))).toBe(v.code);
+      const opts = v.maxBytes === undefined ? {} : { maxBytes: v.maxBytes };
+      expect(await codeOf(() => unwrapKey(backend, v.text, identity, locationFromJson(v.location), signer, opts))).toBe(v.code);
     });
   });
 });

@@ -136,15 +136,23 @@ export async function wrappedFor(key: SymmetricKey, objectType: string, ownerId:
 }
 
 /**
+ * Stores `dataKey` as the object's data key, wrapped for its owner, as the owner's client
+ * does before it writes a SHARED value (the gateway refuses SHARED values of an object
+ * without one: NO_DATA_KEY). `dataKey` is version 1 (the first key) or the object's key id
+ * at its newest version + 1.
+ */
+export async function storeDataKey(t: TestGateway, owner: TestUser, objectType: string, objectId: string, dataKey: SymmetricKey): Promise<void> {
+  const put = await t.gql('mutation P($t: String!, $id: ID!, $k: [WrappedDataKeyInput!]!) { putDataKeys(objectType: $t, objectId: $id, keys: $k) }', { t: objectType, id: objectId, k: [await wrappedFor(dataKey, objectType, owner.id, objectId, owner)] }, owner.token);
+  if (put.errors) throw new Error(`putDataKeys failed: ${JSON.stringify(put.errors)}`);
+}
+
+/**
  * Grants like the owner's client does: stores `dataKey` as the object's data key for the
  * owner if the object has none yet, then grants with `dataKey` wrapped for the grantee.
  */
 export async function grantAccess(t: TestGateway, owner: TestUser, grantee: TestUser, objectType: string, objectId: string, dataKey: SymmetricKey, access: 'READ' | 'WRITE' = 'READ'): Promise<GqlResponse> {
   const mine = await t.gql<{ myDataKeys: unknown[] }>('query K($t: String!, $ids: [ID!]!) { myDataKeys(objectType: $t, objectIds: $ids) { keyVersion } }', { t: objectType, ids: [objectId] }, owner.token);
-  if (mine.data?.myDataKeys.length === 0) {
-    const put = await t.gql('mutation P($t: String!, $id: ID!, $k: [WrappedDataKeyInput!]!) { putDataKeys(objectType: $t, objectId: $id, keys: $k) }', { t: objectType, id: objectId, k: [await wrappedFor(dataKey, objectType, owner.id, objectId, owner)] }, owner.token);
-    if (put.errors) throw new Error(`putDataKeys failed: ${JSON.stringify(put.errors)}`);
-  }
+  if (mine.data?.myDataKeys.length === 0) await storeDataKey(t, owner, objectType, objectId, dataKey);
   return t.gql(
     'mutation G($t: String!, $id: ID!, $u: String!, $a: Access!, $k: [WrappedDataKeyInput!]!) { grantAccess(objectType: $t, objectId: $id, username: $u, access: $a, keys: $k) { access grantee { username } } }',
     { t: objectType, id: objectId, u: grantee.username, a: access, k: [await wrappedFor(dataKey, objectType, owner.id, objectId, grantee)] },

@@ -35,7 +35,7 @@ import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, storeDataKey, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { readTables, snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { backupInput, backupKeys, bundleFor, newDevice, registerWithDevice, PUT_BACKUP, PUT_BUNDLE, type BackupKeys, type DeviceUser, type TestDevice } from '../helpers/devices.js';
 import { deviceMessage, recoverMessage, resetMessage } from '../../src/crypto/account-messages.js';
@@ -402,10 +402,8 @@ const CASES: Record<string, Case> = {
   },
   'Mutation.createProfile': {
     outcome: 'CONFLICT',
-    why: "a profile is always created for the token's user; Alice's profile id is taken (CONFLICT), and the id is public anyway",
-    args: (w) => ({
-      input: { id: w.aliceProfile, displayName: 'Mallory', email: 'mallory@example.com', bio: seal(w.malloryKey, 'Profile.bio', w.mallory.id, w.aliceProfile, 'mine now') },
-    }),
+    why: "a profile is always created for the token's user; Alice's profile id is taken (CONFLICT), and the id is public anyway (with a SHARED value Mallory gets NO_DATA_KEY first, as for any id she holds no data key of: test/server/data-key-lineage.test.ts)",
+    args: (w) => ({ input: { id: w.aliceProfile, displayName: 'Mallory', email: 'mallory@example.com' } }),
   },
   'Mutation.updateProfile': {
     outcome: 'FORBIDDEN',
@@ -784,6 +782,7 @@ beforeAll(async () => {
   const dataKey = generateSymmetricKey(nodeBackend);
   const plain = { email: `${canary('server-email')}@example.com`, phone: canary('server-phone'), bio: canary('shared-bio'), diary: canary('private-diary') };
   const create = 'mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id } }';
+  await storeDataKey(t, alice, 'Profile', aliceProfile, dataKey);
   ok(
     await t.gql(
       create,

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, type TestGateway } from '../helpers/gateway.js';
 import { findPostgresBin, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
@@ -36,6 +36,7 @@ async function writeCanaries(t: TestGateway): Promise<Canaries> {
     diary1: canary('private1'),
     diary2: canary('private2'),
   };
+  await storeDataKey(t, alice, 'Profile', id, dataKey);
   const create = await t.gql(
     'mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id } }',
     {

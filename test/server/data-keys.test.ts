@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
-import { generateEncryptionKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
+import { generateEncryptionKeyPair, generateSymmetricKey, rotateSymmetricKey, type EncryptionKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import type { Location } from '../../src/crypto/location.js';
 import { unwrapKey, wrapKey } from '../../src/crypto/wrap.js';
 import { newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
@@ -19,6 +19,8 @@ let alice: TestUser;
 let bob: TestUser;
 let mallory: TestUser;
 let profileId: string;
+/** The profile's data key (version 1), stored by the first test. */
+let firstKey: SymmetricKey;
 
 function codes(r: { errors?: { extensions?: { code?: string } }[] }): (string | undefined)[] {
   return (r.errors ?? []).map((e) => e.extensions?.code);
@@ -60,7 +62,7 @@ afterAll(async () => {
 
 describe('putDataKeys and myDataKeys', () => {
   it('the owner stores a key for herself and for bob; each reads only their own and opens it', async () => {
-    const key = generateSymmetricKey(nodeBackend);
+    const key = (firstKey = generateSymmetricKey(nodeBackend));
     const at = profileAt(alice.id, profileId);
     const r = await put(alice, profileId, [
       { recipientId: alice.id, keyVersion: 1, wrapped: await wrapped(key, at, alice) },
@@ -180,19 +182,20 @@ describe('putDataKeys and myDataKeys', () => {
   });
 
   it('a re-put of the same bytes is fine; different bytes for the same slot are a CONFLICT', async () => {
-    const key = { ...generateSymmetricKey(nodeBackend), version: 6 };
+    // The next version of the profile's key (docs/sharing.md, "Data key lineage").
+    const key = rotateSymmetricKey(nodeBackend, firstKey);
     const at = profileAt(alice.id, profileId);
-    const keys = [{ recipientId: alice.id, keyVersion: 6, wrapped: await wrapped(key, at, alice) }];
+    const keys = [{ recipientId: alice.id, keyVersion: 2, wrapped: await wrapped(key, at, alice) }];
     expect((await put(alice, profileId, keys)).data?.putDataKeys).toBe(true);
     expect((await put(alice, profileId, keys)).data?.putDataKeys).toBe(true);
     // A fresh wrap of the same key has other bytes (new ephemeral key): still a different value.
     const again = await put(alice, profileId, [
-      { recipientId: bob.id, keyVersion: 6, wrapped: await wrapped(key, at, bob) },
-      { recipientId: alice.id, keyVersion: 6, wrapped: await wrapped(key, at, alice) },
+      { recipientId: alice.id, keyVersion: 2, wrapped: await wrapped(key, at, alice) },
+      { recipientId: bob.id, keyVersion: 2, wrapped: await wrapped(key, at, bob) },
     ]);
     expect(codes(again)).toEqual(['CONFLICT']);
     expect((await mine(bob, [profileId])).map((k) => k.keyVersion)).toEqual([1]);
-    const stored = (await mine(alice, [profileId])).filter((k) => k.keyVersion === 6);
+    const stored = (await mine(alice, [profileId])).filter((k) => k.keyVersion === 2);
     expect(stored.map((k) => k.wrapped)).toEqual([keys[0]!.wrapped]);
   });
 

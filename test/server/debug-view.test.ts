@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { parseEnvelope, parseEnvelopeText } from '../../src/crypto/envelope.js';
-import { generateSymmetricKey } from '../../src/crypto/keys.js';
+import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { configFromEnv } from '../../src/server/config.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, ROOMY_AUTH_LIMITS, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, ROOMY_AUTH_LIMITS, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
 import { readTables } from '../helpers/sqlite-snapshot.js';
 
@@ -71,8 +71,12 @@ describe('storedObject on a Profile', () => {
     mallory = await registerAndLogin(t, 'mallory');
     profileId = newObjectId();
     // Distinct key versions, so each keyVersion can be told from the others: the data key
-    // (SHARED) at 2, the vault key (PRIVATE) at 3, the gateway key ring (SERVER) at 1.
-    const dataKey = { ...generateSymmetricKey(nodeBackend), version: 2 };
+    // (SHARED) at 2 (its first version stored, then the next), the vault key (PRIVATE) at 3,
+    // the gateway key ring (SERVER) at 1.
+    const firstKey = generateSymmetricKey(nodeBackend);
+    const dataKey = rotateSymmetricKey(nodeBackend, firstKey);
+    await storeDataKey(t, alice, 'Profile', profileId, firstKey);
+    await storeDataKey(t, alice, 'Profile', profileId, dataKey);
     const vault = { ...alice.vault, version: 3 };
     plain = { displayName: canary('name'), email: `${canary('email')}@example.com`, phone: canary('phone'), bio: canary('bio'), diary: canary('diary') };
     const created = await t.gql(
@@ -269,7 +273,9 @@ describe('a gateway with the debug view off', () => {
     t = await startTestGateway({ debugView: false });
     alice = await registerAndLogin(t, 'alice');
     profileId = newObjectId();
-    const r = await t.gql(CREATE, { i: { id: profileId, displayName: 'Alice', email: 'alice@example.com', bio: seal(generateSymmetricKey(nodeBackend), 'Profile.bio', alice.id, profileId, 'hi') } }, alice.token);
+    const dataKey = generateSymmetricKey(nodeBackend);
+    await storeDataKey(t, alice, 'Profile', profileId, dataKey);
+    const r = await t.gql(CREATE, { i: { id: profileId, displayName: 'Alice', email: 'alice@example.com', bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'hi') } }, alice.token);
     expect(r.errors).toBeUndefined();
   });
 

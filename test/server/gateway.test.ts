@@ -7,7 +7,7 @@ import { utf8Decode } from '../../src/crypto/bytes.js';
 import { openEnvelopeText, openVerifiedEnvelope, verifyEnvelopeSignature } from '../../src/crypto/envelope.js';
 import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage } from '../../src/crypto/auth-messages.js';
-import { canary, grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, sealSigned, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { canary, grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, sealSigned, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const PROFILE_FIELDS = 'id ownerId displayName email phone bio diary';
 const CREATE = `mutation C($i: CreateProfileInput!) { createProfile(input: $i) { ${PROFILE_FIELDS} } }`;
@@ -32,6 +32,7 @@ beforeAll(async () => {
   bob = await registerAndLogin(t, 'bob');
   carol = await registerAndLogin(t, 'carol');
   profileId = newObjectId();
+  await storeDataKey(t, alice, 'Profile', profileId, dataKey);
   const r = await t.gql(
     CREATE,
     {

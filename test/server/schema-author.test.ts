@@ -11,11 +11,12 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { createPrivacyLink } from '../../src/client/link.js';
-import { clientKeysFrom, createIdentity, login, register } from '../../src/client/session.js';
+import { dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../../src/client/data-keys.js';
+import { createIdentity, login, register } from '../../src/client/session.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import { importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
-import { noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
+import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
 import { canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,7 +37,8 @@ beforeAll(async () => {
   await runCodegen({ schemaDir: join(schemaDir, 'sdl'), documents: [join(FIXTURE, 'operations.graphql')], outDir });
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
-  t = await startTestGateway({ schemaDir: join(schemaDir, 'sdl'), resolvers: [noteResolvers(rows)] });
+  // The owner lookup lets a note's author store its data key (putDataKeys), which SHARED fields need.
+  t = await startTestGateway({ schemaDir: join(schemaDir, 'sdl'), resolvers: [noteResolvers(rows)], owners: noteOwners(rows) });
 }, 120_000);
 
 afterAll(async () => {
@@ -65,7 +67,14 @@ describe("a schema author's own type", () => {
     const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
     const client = new ApolloClient({
       link: ApolloLink.from([
-        createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys: await clientKeysFrom(keystore), backend: nodeBackend, viewerId: () => userId }),
+        createPrivacyLink({
+          manifest: generated.privacyManifest,
+          schema: generated.wireSchemaSDL,
+          // Per-object data keys: a new note's key is made, wrapped for its author and stored before the save.
+          keys: await dataKeyClientKeysFrom(keystore, nodeBackend, userId, graphqlDataKeyTransport(t.gateway.url, () => token)),
+          backend: nodeBackend,
+          viewerId: () => userId,
+        }),
         new HttpLink({ uri: t.gateway.url, headers: { authorization: `Bearer ${token}` } }),
       ]),
       cache: new InMemoryCache(),

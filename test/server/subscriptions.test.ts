@@ -10,7 +10,7 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { InMemoryPubSub } from '../../src/server/pubsub.js';
 import { tokenFromConnectionParams } from '../../src/server/ws.js';
-import { grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 type Result = FormattedExecutionResult<Record<string, Record<string, unknown>>>;
 
@@ -95,6 +95,7 @@ beforeAll(async () => {
   wsUrl = t.gateway.url.replace(/^http/, 'ws');
   alice = await registerAndLogin(t, 'alice');
   eve = await registerAndLogin(t, 'eve');
+  await storeDataKey(t, alice, 'Profile', profileId, dataKey);
   const created = await t.gql(
     'mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id } }',
     {

@@ -146,6 +146,8 @@ export interface InvalidWrappedKeyVector {
   readonly text: string;
   readonly identity: IdentityJson;
   readonly location: LocationJson;
+  /** ParseOptions.maxBytes to unwrap with; absent means the default limit. */
+  readonly maxBytes?: number;
   /** When present, unwrap requiring a signature by this Ed25519 public key. */
   readonly signerPublicKeyHex?: string;
 }

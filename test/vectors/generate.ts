@@ -454,6 +454,7 @@ async function invalidEnvelopeVectors(signer: SigningKeyPair, otherSigner: Signi
   const uNoObject = seal('base/no-object', K, LOC_FIELD, 'hello', PADDING_NONE);
   const uZoe = seal('base/zoe', K, LOC_ZOE, 'hello', PADDING_NONE);
   const s = await sealSigned('base/signed', K, L, 'hello', PADDING_PADME);
+  const sv0 = await sealSignedEnvelope(withFixedRandom(nobleBackend, new FixedRandom(`${P}invalid/base/signed-version-0`)), KEY_VERSION_ZERO, L, 'hello', signer, { padding: PADDING_PADME });
   check(u.length === 85 && u3.length === 83 && u4.length === 84 && ulong.length === 183 && s.length === 165, 'base envelope lengths');
 
   const t = base64urlEncode;
@@ -520,6 +521,10 @@ async function invalidEnvelopeVectors(signer: SigningKeyPair, otherSigner: Signi
     { code: 'WRONG_LOCATION', description: 'owner id differing only in case', text: ut, location: { ...L, ownerId: 'User_alice' } },
     { code: 'WRONG_LOCATION', description: 'sealed for owner "Zoë" in NFC, opened with NFD (no normalisation)', text: t(uZoe), location: { ...LOC_ZOE, ownerId: 'Zoe\u0308' } },
     { code: 'WRONG_LOCATION', description: 'location tag bit flipped in the header, opened at the sealing location', text: t(mutate(u, (b) => (b[23]! ^= 0x01))) },
+    // Signed envelopes opened with a signer: the location is checked before the signature (§6, §9).
+    { code: 'WRONG_LOCATION', description: 'signed, location tag bit flipped, opened with the signer required (location before signature)', text: t(mutate(s, (b) => (b[23]! ^= 0x01))), signerPublicKeyHex: toHex(signer.publicKey) },
+    { code: 'WRONG_LOCATION', description: 'signed and intact, opened for another owner with the signer required', text: t(s), location: { ...L, ownerId: 'user_bob' }, signerPublicKeyHex: toHex(signer.publicKey) },
+    { code: 'WRONG_LOCATION', description: "signed, opened for another owner against another signer's key (location before signature)", text: t(s), location: { ...L, ownerId: 'user_bob' }, signerPublicKeyHex: toHex(otherSigner.publicKey) },
     // Keys
     { code: 'KEY_NOT_FOUND', description: 'opened with a key of another lineage (id)', text: ut, key: KEY_OTHER },
     { code: 'KEY_NOT_FOUND', description: 'key id bit flipped in the header', text: t(mutate(u, (b) => (b[3]! ^= 0x80))) },
@@ -545,6 +550,8 @@ async function invalidEnvelopeVectors(signer: SigningKeyPair, otherSigner: Signi
     { code: 'SIGNATURE_INVALID', description: 'non-canonical signature: S replaced by S + L (malleability)', text: t(concat(s.slice(0, -64), malleate(s.slice(-64)))), signerPublicKeyHex: toHex(signer.publicKey) },
     { code: 'SIGNATURE_INVALID', description: 'unsigned envelope where a signature is required', text: ut, signerPublicKeyHex: toHex(signer.publicKey) },
     { code: 'SIGNATURE_INVALID', description: "verified against another signer's public key", text: t(s), signerPublicKeyHex: toHex(otherSigner.publicKey) },
+    { code: 'SIGNATURE_INVALID', description: 'signature bit flipped on an envelope of key version 0 (the format allows 0; lineages start at 1)', text: t(mutate(sv0, (b) => (b[b.length - 1]! ^= 0x01))), key: KEY_VERSION_ZERO, signerPublicKeyHex: toHex(signer.publicKey) },
+    { code: 'ENVELOPE_TOO_LARGE', description: 'a signed envelope one byte over maxBytes is refused before its signature is looked at', text: t(s), maxBytes: 164, signerPublicKeyHex: toHex(signer.publicKey) },
   ];
   return vs.map((v) => {
     const { key, location, ...rest } = v;
@@ -579,6 +586,8 @@ async function invalidWrappedKeyVectors(
   type V = Omit<InvalidWrappedKeyVector, 'identity' | 'location'> & { identity?: EncryptionKeyPair; location?: Location };
   const vs: V[] = [
     { code: 'ENVELOPE_MALFORMED', description: 'empty text', text: '' },
+    { code: 'ENVELOPE_TOO_LARGE', description: 'one byte over maxBytes (169-byte wrapped key, maxBytes 168), before decoding', text: w1t, maxBytes: 168 },
+    { code: 'ENVELOPE_TOO_LARGE', description: 'size is checked before the alphabet: 300 invalid characters with maxBytes 64', text: '!'.repeat(300), maxBytes: 64 },
     { code: 'ENVELOPE_MALFORMED', description: 'unknown version 0x02', text: t(mutate(w3, (b) => (b[0] = 0x02))) },
     { code: 'ENVELOPE_MALFORMED', description: 'envelope suite 0x01 instead of the wrap suite 0x02', text: t(mutate(w3, (b) => (b[1] = 0x01))) },
     { code: 'ENVELOPE_MALFORMED', description: 'reserved flag bit (0x04) set', text: t(mutate(w3, (b) => (b[2] = 0x04))) },
@@ -597,6 +606,8 @@ async function invalidWrappedKeyVectors(
     { code: 'ENVELOPE_MALFORMED', description: 'non-canonical last character (an unused low bit set)', text: setLastBits(w1t, 0x01) },
     { code: 'WRONG_LOCATION', description: 'opened for another owner', text: t(w3), location: { ...LOC_VAULT, ownerId: 'user_bob' } },
     { code: 'WRONG_LOCATION', description: 'opened with an object id it was not wrapped with', text: t(w3), location: { ...LOC_VAULT, objectId: 'vault_1' } },
+    { code: 'WRONG_LOCATION', description: 'signed, location tag bit flipped, signer required (location before signature, as for envelopes)', text: t(mutate(ws, (b) => (b[23]! ^= 0x01))), signerPublicKeyHex: sp },
+    { code: 'WRONG_LOCATION', description: "signed and intact, opened for another owner against another signer's key (location before signature)", text: t(ws), location: { ...LOC_VAULT, ownerId: 'user_bob' }, signerPublicKeyHex: toHex(otherSigner.publicKey) },
     { code: 'KEY_NOT_FOUND', description: 'identity is not among the recipients', text: t(w3), identity: ids.mallory },
     { code: 'KEY_NOT_FOUND', description: "recipient's stanza key id bit flipped", text: t(mutate(w1, (b) => (b[73]! ^= 0x01))) },
     { code: 'ENVELOPE_TAMPERED', description: "bit flipped in the recipient's own wrapped key", text: t(mutate(w3, (b) => (b[aliceStanza + 20]! ^= 0x01))) },
@@ -639,7 +650,7 @@ async function checkInvalid(file: InvalidVectorFile, identities: readonly Encryp
     for (const v of file.wrappedKeys) {
       const identity = identities.find((i) => toHex(i.privateKey) === v.identity.privateKeyHex)!;
       const got = await codeOf(() =>
-        unwrapKey(b, v.text, identity, locationFromJson(v.location), v.signerPublicKeyHex === undefined ? undefined : fromHex(v.signerPublicKeyHex)),
+        unwrapKey(b, v.text, identity, locationFromJson(v.location), v.signerPublicKeyHex === undefined ? undefined : fromHex(v.signerPublicKeyHex), v.maxBytes === undefined ? {} : { maxBytes: v.maxBytes }),
       );
       if (got !== v.code) problems.push(`[${b.name}] wrapped key "${v.description}": expected ${v.code}, got ${got}`);
     }
@@ -684,7 +695,7 @@ async function main(): Promise<void> {
   };
   const invalidFile: InvalidVectorFile = {
     description:
-      'veilgraph v1 invalid inputs. Envelopes: openEnvelope(text, key, location, {maxBytes}) — or openVerifiedEnvelope with signerPublicKeyHex when present — must throw a CryptoError with exactly `code`. Wrapped keys: unwrapKey(text, identity, location, signerPublicKeyHex?) likewise.',
+      'veilgraph v1 invalid inputs. Envelopes: openEnvelope(text, key, location, {maxBytes}) — or openVerifiedEnvelope with signerPublicKeyHex when present — must throw a CryptoError with exactly `code`. Wrapped keys: unwrapKey(text, identity, location, signerPublicKeyHex?, {maxBytes}) likewise. The first failing check of docs/crypto.md §6/§7 decides the code: size, structure, location, signature (when a signer is required), key, authentication.',
     generator: GENERATOR,
     envelopes: await invalidEnvelopeVectors(signer, otherSigner),
     wrappedKeys: await invalidWrappedKeyVectors(signer, otherSigner, ids),

@@ -12,6 +12,11 @@
  * - per key: strict wrapped key v1 structure; header key version = the input's; location
  *   tag = tag(objectType, owner, objectId); exactly one stanza, for the recipient's
  *   registered X25519 key id;
+ * - the keys are one version of the object's data key lineage (../data-key-lineage.ts): the
+ *   first key (version 1, any new key id), or the object's key id at newest + 1, and a new
+ *   version is wrapped for the owner; the newest version again only as a retry of what is
+ *   stored (the same bytes). Checked in the transaction that stores them, so a concurrent put
+ *   cannot start a second lineage: both would need the owner's slot of the same version.
  * - then one atomic store call: all keys or none.
  */
 import type { CryptoBackend } from '../../crypto/backend.js';
@@ -26,6 +31,7 @@ import { objectLevels, type PrivacyManifest } from '../../privacy/manifest.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
 import { forbidden, gatewayError } from '../errors.js';
+import { assertOneLineage, currentDataKey, type DataKeyRef } from '../data-key-lineage.js';
 import type { ObjectKeyRow, Store } from '../storage/store.js';
 import { withErrorCodes } from './wrap.js';
 
@@ -142,6 +148,32 @@ export async function checkWrappedKeys(
   return rows;
 }
 
+/**
+ * `putDataKeys`' lineage rule (module comment): one key version; the first (version 1) or
+ * the object's key id at newest + 1, wrapped for the owner; or the newest version again as
+ * an exact retry. WRONG_DATA_KEY, STALE_DATA_KEY (`extensions.keyVersion` = the newest, 0
+ * for none), CONFLICT (a stored slot holds other bytes), BAD_USER_INPUT otherwise.
+ */
+async function checkNextVersion(store: Pick<Store, 'objectKeysFor'>, rows: readonly ObjectKeyRow[], ownerId: string, current: DataKeyRef | null): Promise<void> {
+  const version = rows[0]!.keyVersion;
+  if (rows.some((r) => r.keyVersion !== version)) throw gatewayError('BAD_USER_INPUT', 'keys must all be one version of the data key', { field: 'keys' });
+  assertOneLineage(rows, current);
+  const newest = current?.keyVersion ?? 0;
+  const stale = (why: string): Error => gatewayError('STALE_DATA_KEY', `keys: ${why}`, { field: 'keys', keyVersion: newest });
+  if (version === newest + 1) {
+    if (!rows.some((r) => r.recipientId === ownerId)) throw gatewayError('BAD_USER_INPUT', `keys: a new data key version must be wrapped for the object's owner too`, { field: 'keys' });
+    return;
+  }
+  if (version !== newest) throw stale(newest === 0 ? `the object has no data key: its first is version 1, not ${version}` : `a new data key version is ${newest + 1} (the newest is ${newest}), not ${version}`);
+  // The newest version again: only what is stored already (a retry after a lost answer).
+  // Another reader gets the current version from grantAccess, which checks the grant.
+  for (const [index, r] of rows.entries()) {
+    const stored = (await store.objectKeysFor(r.objectType, [r.objectId], r.recipientId)).find((k) => k.keyVersion === version);
+    if (!stored) throw stale(`keys[${index}]: version ${version} exists already; a new one is ${newest + 1} (grantAccess gives the current version to a grantee)`);
+    if (!equalBytes(stored.wrapped, r.wrapped)) throw gatewayError('CONFLICT', `keys[${index}]: another wrapped key is stored for this recipient and version`, { field: `keys.${index}`, index });
+  }
+}
+
 /** Resolvers of schema/keys.graphql; `owners` says who owns an object of each type. */
 export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
   return {
@@ -165,8 +197,12 @@ export function createDataKeyResolvers(owners: Readonly<Record<string, OwnerLook
         // Only the owner may; an object that does not exist yet is bound to the viewer.
         const ownerId = (await lookup(objectId)) ?? viewer.id;
         if (ownerId !== viewer.id) throw forbidden(`store data keys of this ${objectType}`);
-        // Every key is checked before anything is written, then one atomic store call.
-        await ctx.store.putObjectKeys(await checkWrappedKeys(ctx, objectType, objectId, ownerId, keys));
+        // Every key is checked before anything is written; the lineage and the write share one transaction.
+        const rows = await checkWrappedKeys(ctx, objectType, objectId, ownerId, keys);
+        await ctx.store.transaction(async (tx) => {
+          await checkNextVersion(tx, rows, ownerId, await currentDataKey({ store: tx, backend: ctx.backend }, objectType, ownerId, objectId));
+          await tx.putObjectKeys(rows);
+        });
         return true;
       },
     }),

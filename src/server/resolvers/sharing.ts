@@ -8,13 +8,16 @@
  *
  * Key versions are what make revocation real: a grant must hand the grantee the object's
  * newest version; a revocation must introduce version newest + 1 for exactly the owner and
- * the remaining grantees. The write path (../write.ts) then refuses SHARED values sealed
- * under any version but the newest, so nothing written after a revocation is under a key
- * the revoked user ever held.
+ * the remaining grantees. Both carry keys of the object's one lineage (its key id,
+ * ../data-key-lineage.ts: WRONG_DATA_KEY), checked in the transaction that stores them. The
+ * write path (../write.ts) then refuses SHARED values sealed under any key but the newest
+ * version of that lineage, so nothing written after a revocation is under a key the revoked
+ * user ever held.
  */
 import { objectLevels } from '../../privacy/manifest.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
+import { assertOneLineage, currentDataKey } from '../data-key-lineage.js';
 import { forbidden, gatewayError } from '../errors.js';
 import type { Access, GrantRow, ObjectKeyRow, Store } from '../storage/store.js';
 import { checkObjectId, checkWrappedKeys, ownerLookupFor, type KeyInput, type OwnerLookup } from './data-keys.js';
@@ -104,7 +107,9 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
         const rows = await checkWrappedKeys(ctx, args.objectType, args.objectId, target.ownerId, args.keys);
         return ctx.store.transaction(async (tx) => {
           if (target.shared) {
-            checkGrantKeys(rows, granteeId, await tx.latestObjectKeyVersion(args.objectType, args.objectId));
+            const current = await currentDataKey({ store: tx, backend: ctx.backend }, args.objectType, target.ownerId, args.objectId);
+            checkGrantKeys(rows, granteeId, current?.keyVersion ?? null);
+            assertOneLineage(rows, current);
             // Re-granting (say READ → WRITE) re-wraps the same versions with fresh randomness:
             // the owner's newest wrap replaces the grantee's old one.
             await tx.deleteObjectKeys(args.objectType, args.objectId, granteeId);
@@ -123,9 +128,11 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
           const grants: GrantRow[] = await tx.grantsFor(args.objectType, [args.objectId]);
           if (!grants.some((g) => g.granteeId === granteeId)) throw gatewayError('NOT_FOUND', `${args.username} has no access to this ${args.objectType}`, { field: 'username' });
           if (target.shared) {
-            const latest = (await tx.latestObjectKeyVersion(args.objectType, args.objectId)) ?? 0;
+            const current = await currentDataKey({ store: tx, backend: ctx.backend }, args.objectType, target.ownerId, args.objectId);
             const keepers = new Set([target.ownerId, ...grants.filter((g) => g.granteeId !== granteeId).map((g) => g.granteeId)]);
-            checkRotationKeys(rows, keepers, latest + 1);
+            checkRotationKeys(rows, keepers, (current?.keyVersion ?? 0) + 1);
+            // Same key id, version + 1: the next version of the object's lineage.
+            assertOneLineage(rows, current);
             await tx.putObjectKeys(rows);
             await tx.deleteObjectKeys(args.objectType, args.objectId, granteeId);
           }

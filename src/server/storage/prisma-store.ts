@@ -880,6 +880,13 @@ export class PrismaStore implements Store {
     });
   }
 
+  newestObjectKey(objectType: string, objectId: string): Promise<ObjectKeyRow | null> {
+    return this.#op('find object keys', async (db) => {
+      const k = await db.objectKey.findFirst({ where: { objectType, objectId }, orderBy: [{ keyVersion: 'desc' }, { recipientId: 'asc' }] });
+      return k ? { objectType: k.objectType, objectId: k.objectId, keyVersion: k.keyVersion, recipientId: k.recipientId, wrapped: bytesOut(k.wrapped) } : null;
+    });
+  }
+
   userKeys(userId: string): Promise<UserKeyRow[]> {
     return this.#op('find user keys', async (db) => (await db.userKey.findMany({ where: { userId }, orderBy: { version: 'asc' } })).map(toUserKey));
   }

@@ -305,6 +305,13 @@ export interface Store {
   deleteObjectKeys(objectType: string, objectId: string, recipientId: string): Promise<number>;
   /** Highest key version stored for an object (any recipient), or null when it has no data key. */
   latestObjectKeyVersion(objectType: string, objectId: string): Promise<number | null>;
+  /**
+   * One wrapped key of the object's highest stored key version (any recipient; the one of
+   * the smallest recipient id), or null when the object has no data key. Its header names
+   * the object's data key lineage (key id and version), which every SHARED write, grant,
+   * revocation and key put is held to (docs/sharing.md, "Data key lineage").
+   */
+  newestObjectKey(objectType: string, objectId: string): Promise<ObjectKeyRow | null>;
 
   // --- Key directory (docs/crypto.md §11) -----------------------------------------------
 

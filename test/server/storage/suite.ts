@@ -411,6 +411,15 @@ export function storeSuite(target: SuiteTarget): void {
         expect(await store.latestObjectKeyVersion('Doc', 'p1')).toBe(7);
         expect(await store.latestObjectKeyVersion('Doc', 'p2')).toBeNull();
       });
+
+      it('newestObjectKey is a row of that version (the smallest recipient id), bytes included; null when there is none', async () => {
+        const k = (objectType: string, objectId: string, keyVersion: number, recipientId: string, size = 137) => ({ objectType, objectId, keyVersion, recipientId, wrapped: key(keyVersion, size) });
+        expect(await store.newestObjectKey('Profile', 'p1')).toBeNull();
+        await store.putObjectKeys([k('Profile', 'p1', 1, 'alice'), k('Profile', 'p1', 3, 'bob', 140), k('Profile', 'p1', 3, 'alice', 139), k('Profile', 'p1', 2, 'alice'), k('Doc', 'p1', 7, 'alice')]);
+        expect(await store.newestObjectKey('Profile', 'p1')).toEqual(k('Profile', 'p1', 3, 'alice', 139));
+        expect(await store.newestObjectKey('Doc', 'p1')).toEqual(k('Doc', 'p1', 7, 'alice'));
+        expect(await store.newestObjectKey('Doc', 'p2')).toBeNull();
+      });
     });
 
     describe('key directory', () => {
