@@ -65,7 +65,7 @@ describe("a schema author's own type", () => {
     const { token } = await login(t.gateway.url, username, keystore, nodeBackend);
     const client = new ApolloClient({
       link: ApolloLink.from([
-        createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys: await clientKeysFrom(keystore), backend: nodeBackend, viewerId: () => userId }),
+        createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys: await clientKeysFrom(keystore), backend: nodeBackend, directory: 'unverified', viewerId: () => userId }),
         new HttpLink({ uri: t.gateway.url, headers: { authorization: `Bearer ${token}` } }),
       ]),
       cache: new InMemoryCache(),
