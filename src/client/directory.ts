@@ -388,6 +388,49 @@ export class KeyDirectory {
     return p;
   }
 
+  /**
+   * What this key store pinned for the user must hold in `history` (KEY_PIN_MISMATCH
+   * otherwise): the username still names the pinned account (a server cannot hand out a
+   * fresh, validly self-signed account under a name the client already knows), and the
+   * history still holds the pinned keys at the pinned version.
+   */
+  async #checkPins(userId: string, username: string, history: VerifiedHistory): Promise<{ boundId: Uint8Array | undefined; pin: Pin | undefined }> {
+    const boundId = await this.#keystore.get(pinUsernameKeyName(username));
+    if (boundId && !equalBytes(boundId, utf8Encode(userId))) {
+      throw new DirectoryError('KEY_PIN_MISMATCH', `the directory gives ${username} another account than the one pinned for that name`, { username });
+    }
+    const pinBytes = await this.#keystore.get(pinKeyName(userId));
+    if (!pinBytes) return { boundId, pin: undefined };
+    const pin = decodePin(pinBytes, username);
+    if (pin.username !== username) throw new DirectoryError('KEY_PIN_MISMATCH', `the account pinned for ${pin.username} is now named ${username}`, { username });
+    const atPin = history.versions[pin.version - 1];
+    if (!atPin || !equalBytes(atPin.signingKey, pin.signingKey) || !equalBytes(atPin.encryptionKey, pin.encryptionKey)) {
+      throw new DirectoryError('KEY_PIN_MISMATCH', `the key history of ${username} no longer holds the pinned keys of version ${pin.version}`, { username, version: pin.version });
+    }
+    return { boundId, pin };
+  }
+
+  #indexSigners(userId: string, username: string, versions: readonly VerifiedKeyVersion[]): void {
+    for (const v of versions) this.#signers.set(base64urlEncode(v.signingKeyId), { userId, username, version: v.version, signingKey: v.signingKey });
+  }
+
+  /**
+   * A history refused at an account reset still proves the versions before it (a chain the
+   * user signed): their signing keys stay attributable, so values written before the reset
+   * keep their writer. Nothing is pinned and no keys are returned for use: the reset
+   * version itself stays refused until safety numbers are compared. A prefix that does not
+   * verify or contradicts the pins adds nothing.
+   */
+  async #indexBeforeReset(userId: string, username: string, before: readonly KeyVersionRecord[]): Promise<void> {
+    try {
+      const prefix = await verifyKeyHistory(this.#backend, this.#realm, username, before);
+      await this.#checkPins(userId, username, prefix);
+      this.#indexSigners(userId, username, prefix.versions);
+    } catch (e) {
+      if (!isDirectoryError(e)) throw e;
+    }
+  }
+
   async #fetchAndPin(username: string): Promise<Verified> {
     const record = await this.#transport.keyHistory(username);
     if (record === null || record === undefined) throw new DirectoryError('USER_NOT_FOUND', `the directory has no user ${username}`, { username });
@@ -395,25 +438,18 @@ export class KeyDirectory {
       throw new DirectoryError('KEY_HISTORY_INVALID', `the directory answered for another user than ${username}`, { username });
     }
     const { userId } = record;
-    const history = await verifyKeyHistory(this.#backend, this.#realm, username, record.versions);
-
-    // The username must still name the account pinned for it: a server cannot hand out a
-    // fresh, validly self-signed account under a name the client already knows.
-    const boundId = await this.#keystore.get(pinUsernameKeyName(username));
-    if (boundId && !equalBytes(boundId, utf8Encode(userId))) {
-      throw new DirectoryError('KEY_PIN_MISMATCH', `the directory gives ${username} another account than the one pinned for that name`, { username });
+    let history: VerifiedHistory;
+    try {
+      history = await verifyKeyHistory(this.#backend, this.#realm, username, record.versions);
+    } catch (e) {
+      if (isDirectoryError(e, 'KEY_RESET') && e.version !== undefined && e.version > 1) await this.#indexBeforeReset(userId, username, record.versions.slice(0, e.version - 1));
+      throw e;
     }
+    const { boundId, pin } = await this.#checkPins(userId, username, history);
 
-    const pinBytes = await this.#keystore.get(pinKeyName(userId));
     const current: Pin = { version: history.version, signingKey: history.signingKey, encryptionKey: history.encryptionKey, username };
     let changed: { previousVersion: number; previousSigningKey: Uint8Array } | undefined;
-    if (pinBytes) {
-      const pin = decodePin(pinBytes, username);
-      if (pin.username !== username) throw new DirectoryError('KEY_PIN_MISMATCH', `the account pinned for ${pin.username} is now named ${username}`, { username });
-      const atPin = history.versions[pin.version - 1];
-      if (!atPin || !equalBytes(atPin.signingKey, pin.signingKey) || !equalBytes(atPin.encryptionKey, pin.encryptionKey)) {
-        throw new DirectoryError('KEY_PIN_MISMATCH', `the key history of ${username} no longer holds the pinned keys of version ${pin.version}`, { username, version: pin.version });
-      }
+    if (pin) {
       // Newer and chained from the pinned version (the whole chain verified): a real change.
       if (history.version > pin.version) {
         changed = { previousVersion: pin.version, previousSigningKey: pin.signingKey };
@@ -435,7 +471,7 @@ export class KeyDirectory {
     };
     // Later cache hits report no change: the change is reported once, by this call.
     this.#cache.set(username, { keys, history });
-    for (const v of history.versions) this.#signers.set(base64urlEncode(v.signingKeyId), { userId, username, version: v.version, signingKey: v.signingKey });
+    this.#indexSigners(userId, username, history.versions);
     if (!changed) return { keys, history };
     if (this.#onKeyChange) {
       await this.#onKeyChange({ userId, username, previousVersion: changed.previousVersion, version: history.version, previousSigningKey: changed.previousSigningKey, signingKey: history.signingKey });

@@ -271,6 +271,19 @@ describe('resolveSigners', () => {
     directory.trust({ userId: mo.userId, username: 'moe', version: 1, signingKey: moKey.publicKey });
     expect(await directory.resolveSigner(moKey.keyId)).toEqual({ userId: mo.userId, username: 'moe', version: 1, signingKey: moKey.publicKey });
   });
+
+  it('after a reset version, the keys before it stay attributable and the reset key does not', async () => {
+    const nia = await person('nia');
+    const v1 = (await loadIdentity(nia.keystore, backend)).signing;
+    await rotateIdentityKeys(t.gateway.url, nia.keystore, backend, REALM, nia.token);
+    const v2 = (await loadIdentity(nia.keystore, backend)).signing;
+    db.prepare('UPDATE "UserKey" SET "reset" = 1 WHERE "userId" = ? AND "version" = 2').run(nia.userId);
+    const { directory } = directoryOf(nia, { keystore: new MemoryKeyStore() });
+    const found = await directory.resolveSigners([v1.keyId, v2.keyId]);
+    expect(found.get(base64urlEncode(v1.keyId))).toEqual({ userId: nia.userId, username: 'nia', version: 1, signingKey: v1.publicKey });
+    expect(found.get(base64urlEncode(v2.keyId))).toBeNull();
+    await refusal(directory.verifiedKeys('nia'), 'KEY_RESET');
+  });
 });
 
 describe('rotateIdentityKeys on the client', () => {
