@@ -94,6 +94,8 @@ describe('a group conversation', () => {
   });
 
   it("a retried send with the same client id is stored once and returns the stored message to its sender, whatever the retry's bytes", async () => {
+    // From the current cursor: what is sent next is delivered whenever the subscription starts.
+    const live = subscribe(carol, { c: group, a: (await list(carol, group)).data!.messages.cursor });
     const clientId = base64urlEncode(nodeBackend.randomBytes(16));
     const body = await alice.messenger.seal(group, 'only once', clientId);
     const first = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body } }, alice.token);
@@ -109,6 +111,12 @@ describe('a group conversation', () => {
     expect((await t.gateway.store.findMessage(Number(first.data!.sendMessage.seq)))!.body).toBe(body);
     const texts = (await Promise.all((await list(carol, group)).data!.messages.nodes.map((m) => carol.messenger.open(m)))).map((m) => m.text);
     expect(texts.filter((x) => x === 'only once')).toHaveLength(1);
+    // Each retry published the event again; a live subscriber still gets the message once
+    // (events arrive in order: once the next message is there, any duplicate would be too).
+    const next = await alice.messenger.send(group, 'after the retries');
+    await waitFor(() => live.events.some((m) => m.seq === next.seq), 'the next message, live');
+    expect(live.events.filter((m) => m.clientId === clientId)).toHaveLength(1);
+    live.stop();
   });
 
   it('a client id holding a message: another sender gets CONFLICT, and Messenger.send with another text of the sender fails with CONFLICT; nothing is written', async () => {
