@@ -280,7 +280,11 @@ export class KeyDirectory {
   readonly #cache = new Map<string, Verified>();
   /** One fetch per username at a time: concurrent callers share it (and its pin write). */
   readonly #inflight = new Map<string, Promise<Verified>>();
-  /** Every signing key of the verified histories in `#cache`, by key id (base64url). */
+  /**
+   * Every signing key this object can vouch for, by key id (base64url): those of the
+   * verified histories in `#cache`, of the verified versions before a refused reset, and
+   * those trusted first hand (`trust`).
+   */
   readonly #signers = new Map<string, SignerInfo>();
 
   constructor(options: KeyDirectoryOptions) {

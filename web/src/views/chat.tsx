@@ -10,7 +10,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useContactsQuery, useConversationsQuery, useMessageAddedSubscription } from '../../../client/generated/hooks.js';
 import type { MessageFieldsFragment } from '../../../client/generated/graphql.js';
-import { MessageError, type OpenedMessage } from '../../../src/client/index.js';
+import { MessageError, SessionError, type OpenedMessage } from '../../../src/client/index.js';
 import { describeError, type ShownError } from '../errors.js';
 import type { WebSession } from '../session.js';
 import { ErrorLine, useAction } from './parts.js';
@@ -138,7 +138,14 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
     if (pending.current?.text !== text) pending.current = { text, clientId: session.messenger.newClientId() };
     const sending = pending.current;
     void run(async () => {
-      await session.messenger.send(conversationId, sending.text, { clientId: sending.clientId });
+      try {
+        await session.messenger.send(conversationId, sending.text, { clientId: sending.clientId });
+      } catch (e) {
+        // Keeping the id is safe after any failure but one: CONFLICT says the id holds
+        // another message, so the next press sends this text as a new one.
+        if (e instanceof SessionError && e.code === 'CONFLICT' && pending.current === sending) pending.current = null;
+        throw e;
+      }
       if (pending.current === sending) pending.current = null;
       setText('');
     });
