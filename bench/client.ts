@@ -212,10 +212,10 @@ async function runBackend(fx: Fixture, backend: CryptoBackend, opts: BenchOption
   const { built, wireData, vault, shared } = fx;
   const keys = staticClientKeys({ vault, shared });
   const openOnce = (): Promise<unknown> =>
-    openResult({ schema: built.source, manifest: built.manifest, document: QUERY, data: copyJson(wireData) as Obj, keys, backend });
+    openResult({ schema: built.source, manifest: built.manifest, document: QUERY, data: copyJson(wireData) as Obj, keys, backend, directory: 'unverified' });
 
   // Self-check: every value opens to its plaintext, the added fields are gone, no errors.
-  const opened = (await openResult({ schema: built.source, manifest: built.manifest, document: QUERY, data: copyJson(wireData) as Obj, keys, backend })) as {
+  const opened = (await openResult({ schema: built.source, manifest: built.manifest, document: QUERY, data: copyJson(wireData) as Obj, keys, backend, directory: 'unverified' })) as {
     data: Obj;
     errors?: unknown[];
   };

@@ -60,6 +60,7 @@ import {
   type AccountUser,
 } from './account-store.js';
 import { DataKeyClientKeys, graphqlDataKeyTransport } from './data-keys.js';
+import { KeyDirectory, graphqlDirectoryTransport } from './directory.js';
 import { generateDevice, loadDevice, saveDevice, signedDeviceInput, type LocalDevice } from './device-keys.js';
 import type { KeyStore } from './keystore.js';
 import { SessionError, fetchChallenge, graphqlRequest, isSessionError, registerKeys, signIn, type LoginResult, type SessionOptions } from './session.js';
@@ -269,6 +270,7 @@ export class Account {
   #device: LocalDevice;
   #bundle: KeyBundleContent;
   #session: LoginResult | undefined;
+  #directory: KeyDirectory | undefined;
 
   private constructor(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session?: LoginResult) {
     this.#c = c;
@@ -456,6 +458,25 @@ export class Account {
   async clientKeys(): Promise<DataKeyClientKeys> {
     await this.sync();
     return clientKeysOf(this.#c, this.userId, this.#bundle, () => this.token());
+  }
+
+  /**
+   * The key directory (docs/sharing.md), pinning in this account's key store: what the
+   * privacy link checks signed values against (`createPrivacyLink({ directory })`) and what
+   * `Sharing` and `Messenger` verify other users' keys with. One per account object; this
+   * user's current signing key is trusted first hand (`KeyDirectory.trust`).
+   */
+  async keyDirectory(): Promise<KeyDirectory> {
+    // Directory reads need no token; the current one goes along when there is one.
+    this.#directory ??= new KeyDirectory({
+      backend: this.#c.backend,
+      realm: this.#c.realm,
+      keystore: this.#c.keystore,
+      transport: graphqlDirectoryTransport(this.#c.endpoint, () => this.#session?.token ?? '', this.#c.session),
+    });
+    const { identity } = this.#bundle;
+    this.#directory.trust({ userId: this.userId, username: this.username, version: identity.version, signingKey: await this.#c.backend.ed25519PublicKey(identity.signingSeed) });
+    return this.#directory;
   }
 
   /** Installs the server's bundle when another device changed it; true when it did. */

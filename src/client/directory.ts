@@ -265,8 +265,10 @@ interface Verified {
   readonly history: VerifiedHistory;
 }
 
-/** Most distinct users `resolveSigner` checks for one key id (the server names them). */
+/** Most distinct users `resolveSigners` checks for one key id (the server names them). */
 const MAX_SIGNER_CANDIDATES = 5;
+/** Histories `resolveSigners` fetches at a time. */
+const HISTORY_FETCHES_AT_ONCE = 8;
 
 export class KeyDirectory {
   readonly #backend: CryptoBackend;
@@ -278,6 +280,12 @@ export class KeyDirectory {
   readonly #cache = new Map<string, Verified>();
   /** One fetch per username at a time: concurrent callers share it (and its pin write). */
   readonly #inflight = new Map<string, Promise<Verified>>();
+  /**
+   * Every signing key this object can vouch for, by key id (base64url): those of the
+   * verified histories in `#cache`, of the verified versions before a refused reset, and
+   * those trusted first hand (`trust`).
+   */
+  readonly #signers = new Map<string, SignerInfo>();
 
   constructor(options: KeyDirectoryOptions) {
     this.#backend = options.backend;
@@ -296,30 +304,72 @@ export class KeyDirectory {
   }
 
   /**
+   * Adds a signing key known first hand, not from the server: the user's own, from its key
+   * store (`Account.keyDirectory()` adds it). `resolveSigners` then answers it from memory,
+   * also when the server's history of that user would be refused (after an account reset,
+   * a user's own history starts with a version only its own key signed).
+   */
+  trust(signer: SignerInfo): void {
+    this.#signers.set(base64urlEncode(keyIdOf(this.#backend, 'ed25519', signer.signingKey)), signer);
+  }
+
+  /**
    * Who a signing key id (e.g. an envelope's signer) belongs to, checked against that
    * user's verified history; null when no verified history holds it. The server's
    * `keyOwners` answer only says whose history to fetch.
    */
   async resolveSigner(signingKeyId: Uint8Array): Promise<SignerInfo | null> {
-    if (!(signingKeyId instanceof Uint8Array) || signingKeyId.length !== KEY_ID_BYTES) throw new TypeError(`signingKeyId must be ${KEY_ID_BYTES} bytes`);
-    for (const v of this.#cache.values()) {
-      const found = signerIn(v, signingKeyId);
-      if (found) return found;
+    return (await this.resolveSigners([signingKeyId])).get(base64urlEncode(signingKeyId)) ?? null;
+  }
+
+  /**
+   * `resolveSigner` for many key ids at once, by key id (base64url): what the privacy link
+   * uses to check the signers of a result. Key ids of histories already verified are
+   * answered from memory; the others take one `keyOwners` request together, then one
+   * history fetch per user it names (fetched again: a key the cached history lacks may be
+   * newer than it). A user whose history is refused (`DirectoryError`: a broken chain, a
+   * pin mismatch, a reset) vouches for nothing: their keys stay unresolved (null).
+   * Rejects only when the directory cannot be reached.
+   */
+  async resolveSigners(signingKeyIds: readonly Uint8Array[]): Promise<ReadonlyMap<string, SignerInfo | null>> {
+    const out = new Map<string, SignerInfo | null>();
+    const missing = new Set<string>();
+    for (const id of signingKeyIds) {
+      if (!(id instanceof Uint8Array) || id.length !== KEY_ID_BYTES) throw new TypeError(`signingKeyId must be ${KEY_ID_BYTES} bytes`);
+      const text = base64urlEncode(id);
+      if (out.has(text)) continue;
+      const known = this.#signers.get(text);
+      out.set(text, known ?? null);
+      if (!known) missing.add(text);
     }
-    const text = base64urlEncode(signingKeyId);
-    const owners = await this.#transport.keyOwners([text]);
-    const candidates = new Map<string, string>();
+    if (missing.size === 0) return out;
+    // The server's answer only says whose histories to fetch and verify.
+    const owners = await this.#transport.keyOwners([...missing]);
+    const perKey = new Map<string, Set<string>>();
+    const users = new Map<string, string>();
     for (const o of Array.isArray(owners) ? owners : []) {
-      if (o?.signingKeyId === text && typeof o.userId === 'string' && typeof o.username === 'string' && !candidates.has(o.userId)) candidates.set(o.userId, o.username);
+      if (!missing.has(o?.signingKeyId) || typeof o.userId !== 'string' || typeof o.username !== 'string') continue;
+      const named = perKey.get(o.signingKeyId) ?? new Set<string>();
+      if (named.size >= MAX_SIGNER_CANDIDATES || named.has(o.userId)) continue;
+      named.add(o.userId);
+      perKey.set(o.signingKeyId, named);
+      users.set(o.userId, o.username);
     }
-    for (const [userId, username] of [...candidates].slice(0, MAX_SIGNER_CANDIDATES)) {
-      // The cache was searched above: a key the history lacks may be newer than it.
-      const v = await this.#verified(username, true);
-      if (v.keys.userId !== userId) continue;
-      const found = signerIn(v, signingKeyId);
-      if (found) return found;
-    }
-    return null;
+    const queue = [...users.values()];
+    const fetchNext = async (): Promise<void> => {
+      for (let username = queue.shift(); username !== undefined; username = queue.shift()) {
+        try {
+          await this.#verified(username, true);
+        } catch (e) {
+          if (!isDirectoryError(e)) throw e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HISTORY_FETCHES_AT_ONCE, queue.length) }, fetchNext));
+    // A key counts only when a verified history holds it: the history's chain is signed by
+    // the key itself, so it is that user's key whatever the server claimed.
+    for (const text of missing) out.set(text, this.#signers.get(text) ?? null);
+    return out;
   }
 
   /**
@@ -342,6 +392,49 @@ export class KeyDirectory {
     return p;
   }
 
+  /**
+   * What this key store pinned for the user must hold in `history` (KEY_PIN_MISMATCH
+   * otherwise): the username still names the pinned account (a server cannot hand out a
+   * fresh, validly self-signed account under a name the client already knows), and the
+   * history still holds the pinned keys at the pinned version.
+   */
+  async #checkPins(userId: string, username: string, history: VerifiedHistory): Promise<{ boundId: Uint8Array | undefined; pin: Pin | undefined }> {
+    const boundId = await this.#keystore.get(pinUsernameKeyName(username));
+    if (boundId && !equalBytes(boundId, utf8Encode(userId))) {
+      throw new DirectoryError('KEY_PIN_MISMATCH', `the directory gives ${username} another account than the one pinned for that name`, { username });
+    }
+    const pinBytes = await this.#keystore.get(pinKeyName(userId));
+    if (!pinBytes) return { boundId, pin: undefined };
+    const pin = decodePin(pinBytes, username);
+    if (pin.username !== username) throw new DirectoryError('KEY_PIN_MISMATCH', `the account pinned for ${pin.username} is now named ${username}`, { username });
+    const atPin = history.versions[pin.version - 1];
+    if (!atPin || !equalBytes(atPin.signingKey, pin.signingKey) || !equalBytes(atPin.encryptionKey, pin.encryptionKey)) {
+      throw new DirectoryError('KEY_PIN_MISMATCH', `the key history of ${username} no longer holds the pinned keys of version ${pin.version}`, { username, version: pin.version });
+    }
+    return { boundId, pin };
+  }
+
+  #indexSigners(userId: string, username: string, versions: readonly VerifiedKeyVersion[]): void {
+    for (const v of versions) this.#signers.set(base64urlEncode(v.signingKeyId), { userId, username, version: v.version, signingKey: v.signingKey });
+  }
+
+  /**
+   * A history refused at an account reset still proves the versions before it (a chain the
+   * user signed): their signing keys stay attributable, so values written before the reset
+   * keep their writer. Nothing is pinned and no keys are returned for use: the reset
+   * version itself stays refused until safety numbers are compared. A prefix that does not
+   * verify or contradicts the pins adds nothing.
+   */
+  async #indexBeforeReset(userId: string, username: string, before: readonly KeyVersionRecord[]): Promise<void> {
+    try {
+      const prefix = await verifyKeyHistory(this.#backend, this.#realm, username, before);
+      await this.#checkPins(userId, username, prefix);
+      this.#indexSigners(userId, username, prefix.versions);
+    } catch (e) {
+      if (!isDirectoryError(e)) throw e;
+    }
+  }
+
   async #fetchAndPin(username: string): Promise<Verified> {
     const record = await this.#transport.keyHistory(username);
     if (record === null || record === undefined) throw new DirectoryError('USER_NOT_FOUND', `the directory has no user ${username}`, { username });
@@ -349,25 +442,18 @@ export class KeyDirectory {
       throw new DirectoryError('KEY_HISTORY_INVALID', `the directory answered for another user than ${username}`, { username });
     }
     const { userId } = record;
-    const history = await verifyKeyHistory(this.#backend, this.#realm, username, record.versions);
-
-    // The username must still name the account pinned for it: a server cannot hand out a
-    // fresh, validly self-signed account under a name the client already knows.
-    const boundId = await this.#keystore.get(pinUsernameKeyName(username));
-    if (boundId && !equalBytes(boundId, utf8Encode(userId))) {
-      throw new DirectoryError('KEY_PIN_MISMATCH', `the directory gives ${username} another account than the one pinned for that name`, { username });
+    let history: VerifiedHistory;
+    try {
+      history = await verifyKeyHistory(this.#backend, this.#realm, username, record.versions);
+    } catch (e) {
+      if (isDirectoryError(e, 'KEY_RESET') && e.version !== undefined && e.version > 1) await this.#indexBeforeReset(userId, username, record.versions.slice(0, e.version - 1));
+      throw e;
     }
+    const { boundId, pin } = await this.#checkPins(userId, username, history);
 
-    const pinBytes = await this.#keystore.get(pinKeyName(userId));
     const current: Pin = { version: history.version, signingKey: history.signingKey, encryptionKey: history.encryptionKey, username };
     let changed: { previousVersion: number; previousSigningKey: Uint8Array } | undefined;
-    if (pinBytes) {
-      const pin = decodePin(pinBytes, username);
-      if (pin.username !== username) throw new DirectoryError('KEY_PIN_MISMATCH', `the account pinned for ${pin.username} is now named ${username}`, { username });
-      const atPin = history.versions[pin.version - 1];
-      if (!atPin || !equalBytes(atPin.signingKey, pin.signingKey) || !equalBytes(atPin.encryptionKey, pin.encryptionKey)) {
-        throw new DirectoryError('KEY_PIN_MISMATCH', `the key history of ${username} no longer holds the pinned keys of version ${pin.version}`, { username, version: pin.version });
-      }
+    if (pin) {
       // Newer and chained from the pinned version (the whole chain verified): a real change.
       if (history.version > pin.version) {
         changed = { previousVersion: pin.version, previousSigningKey: pin.signingKey };
@@ -389,17 +475,13 @@ export class KeyDirectory {
     };
     // Later cache hits report no change: the change is reported once, by this call.
     this.#cache.set(username, { keys, history });
+    this.#indexSigners(userId, username, history.versions);
     if (!changed) return { keys, history };
     if (this.#onKeyChange) {
       await this.#onKeyChange({ userId, username, previousVersion: changed.previousVersion, version: history.version, previousSigningKey: changed.previousSigningKey, signingKey: history.signingKey });
     }
     return { keys: { ...keys, changed: true, previousVersion: changed.previousVersion }, history };
   }
-}
-
-function signerIn(v: Verified, signingKeyId: Uint8Array): SignerInfo | null {
-  const at = v.history.versions.find((k) => equalBytes(k.signingKeyId, signingKeyId));
-  return at ? { userId: v.keys.userId, username: v.keys.username, version: at.version, signingKey: at.signingKey } : null;
 }
 
 // ---------------------------------------------------------------------------------------

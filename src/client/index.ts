@@ -18,6 +18,7 @@ export {
   type Variables,
 } from './seal.js';
 export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type SignedField, type VeilFieldError } from './open.js';
+export { checkSigners, type SignerCheck, type SignerDirectory, type VerifiedSigner } from './signers.js';
 export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
 export { MemoryKeyStore, KEY_NAMES, type KeyStore } from './keystore.js';
 export { clientKeysFrom, createIdentity, loadIdentity, login, register, SessionError } from './session.js';

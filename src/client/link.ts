@@ -10,7 +10,10 @@
  * - on the way back, passes every result (each HTTP response, each subscription event,
  *   each multipart chunk) through `openResult`: `data` holds plaintext, the reserved
  *   aliases are gone, and each field that could not be opened is `null` with a per-field
- *   error appended to `errors`. The result stays a `FormattedExecutionResult`, which is
+ *   error appended to `errors`. A signed value is delivered only when its signature
+ *   verifies under a key the key directory verified (`directory`; SIGNER_UNKNOWN or
+ *   SIGNATURE_INVALID otherwise), and its verified signer goes into
+ *   `extensions.veilgraphSigners`. The result stays a `FormattedExecutionResult`, which is
  *   what Apollo's cache and `errorPolicy` expect.
  *
  * Results are opened one at a time and in order (`concatMap`), so subscription events
@@ -28,6 +31,7 @@ import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { ClientKeys } from './keys.js';
 import { openResult } from './open.js';
 import { sealVariables, type LocationFor } from './seal.js';
+import type { SignerDirectory } from './signers.js';
 import { withVeilFields } from './veil.js';
 
 export interface PrivacyLinkOptions {
@@ -39,6 +43,12 @@ export interface PrivacyLinkOptions {
   readonly manifest: PrivacyManifest;
   readonly keys: ClientKeys;
   readonly backend: CryptoBackend;
+  /**
+   * Checks who signed each signed value (docs/client.md, "Signed values"): the key
+   * directory (`KeyDirectory`). `'unverified'` opens signed values without checking or
+   * reporting their signer.
+   */
+  readonly directory: SignerDirectory | 'unverified';
   /** The signed-in user's id, read per operation: the default owner of sealed input values. */
   readonly viewerId?: () => string | undefined;
   /** Overrides the location rule (docs/client.md), e.g. for a WRITE grantee. */
@@ -55,7 +65,7 @@ function toSchema(schema: GraphQLSchema | string): GraphQLSchema {
 
 /** The link; see the module comment and docs/client.md, "Apollo Link". */
 export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
-  const { manifest, keys, backend, locationFor } = options;
+  const { manifest, keys, backend, directory, locationFor } = options;
   const schema = toSchema(options.schema);
 
   async function open(result: Result, document: ApolloLink.Operation['query'], operationName: string | undefined): Promise<Result> {
@@ -65,12 +75,12 @@ export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
     }
     const r = result as { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] };
     if (r.data === null || r.data === undefined) return result;
-    const opened = await openResult({ schema, manifest, document, operationName: operationName ?? null, data: r.data, errors: r.errors ?? null, keys, backend });
+    const opened = await openResult({ schema, manifest, document, operationName: operationName ?? null, data: r.data, errors: r.errors ?? null, keys, backend, directory });
     // Spread keeps `extensions` (including Apollo's symbol-keyed protocol errors).
     const out: Record<string, unknown> = { ...result, data: opened.data };
     if (opened.errors) out.errors = opened.errors;
     else delete out.errors;
-    // Who signed each opened value, for the application to resolve (docs/client.md).
+    // Who signed each opened signed value, verified (docs/client.md, "Signed values").
     if (opened.signers) out.extensions = { ...(result as { extensions?: Record<string, unknown> }).extensions, veilgraphSigners: opened.signers };
     return out as Result;
   }

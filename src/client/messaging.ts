@@ -9,9 +9,12 @@
  *   (`myEpochKeys`) and unwrapped once per epoch, then held.
  * - Sending: the body `{ "text": … }` is padded to a message bucket, sealed under the current
  *   epoch key for ("Message.body", conversationId, clientId) and signed by the sender. The
- *   client id is chosen here once, so retrying a send (same id, same envelope) never
- *   duplicates it. A stale epoch (STALE_EPOCH) refreshes the keys and re-seals once; a due
- *   scheduled rotation (EPOCH_EXPIRED) rotates first.
+ *   client id is chosen once per message: a retry with it never duplicates the message.
+ *   The envelope of a send whose outcome is unknown (no answer) is kept, and a retry
+ *   resends the same bytes; the server returns the stored message to its sender whatever
+ *   the bytes, and what comes back is checked against the text meant (CONFLICT when the id
+ *   holds another text). A stale epoch (STALE_EPOCH) refreshes the keys and re-seals once;
+ *   a due scheduled rotation (EPOCH_EXPIRED) rotates first.
  * - Opening: the signature is verified against the sender's pinned, verified keys before
  *   anything is decrypted; a forged or tampered message is refused with a typed error.
  */
@@ -109,14 +112,33 @@ export interface MessengerOptions {
 }
 
 
+/** Most sends without an answer whose envelopes a Messenger keeps for a retry (oldest go first). */
+const MAX_UNANSWERED = 256;
+
+interface UnansweredSend {
+  readonly conversationId: string;
+  readonly text: string;
+  readonly body: string;
+}
+
 export class Messenger {
   /** Epoch keys held, by conversation: the newest seals, every one opens. */
   private readonly keys = new HeldKeys();
+  /** Envelopes of sends that got no answer, by client id: a retry resends the same bytes. */
+  private readonly unanswered = new Map<string, UnansweredSend>();
 
   constructor(private readonly options: MessengerOptions) {}
 
   private newId(): string {
     return this.options.newId?.() ?? base64urlEncode(this.options.backend.randomBytes(16));
+  }
+
+  /**
+   * A new client id for a message (16 random bytes, base64url, or `options.newId`). Keep it
+   * with the text until the send is answered, and pass it again to retry.
+   */
+  newClientId(): string {
+    return this.newId();
   }
 
   private hold(conversationId: string, key: SymmetricKey): void {
@@ -214,13 +236,36 @@ export class Messenger {
   }
 
   /**
-   * Sends `text`. `clientId` (default: new) makes retries safe: call again with the same id
-   * after a network failure and the server returns the message it already has.
+   * Sends `text`. `clientId` (default: new) makes retries safe: after a failure without an
+   * answer (NETWORK_ERROR, say), call again with the same id and text, and the stored
+   * message comes back if the first attempt was stored; it is never stored twice. The same
+   * id with another text of this user's fails with CONFLICT (and stores nothing).
    */
   async send(conversationId: string, text: string, options: { clientId?: string; ttlSeconds?: number } = {}): Promise<WireMessage> {
     const clientId = options.clientId ?? this.newId();
-    const attempt = async (): Promise<WireMessage> =>
-      this.options.transport.send({ conversationId, clientId, body: await this.seal(conversationId, text, clientId), ttlSeconds: options.ttlSeconds ?? null });
+    const kept = this.unanswered.get(clientId);
+    // The same bytes as the attempt without an answer, if this is its retry.
+    let reuse = kept !== undefined && kept.conversationId === conversationId && kept.text === text ? kept.body : undefined;
+    const attempt = async (): Promise<WireMessage> => {
+      const body = reuse ?? (await this.seal(conversationId, text, clientId));
+      reuse = undefined; // a refusal below re-seals
+      this.keepUnanswered(clientId, { conversationId, text, body });
+      const sent = await this.options.transport.send({ conversationId, clientId, body, ttlSeconds: options.ttlSeconds ?? null });
+      return this.checkSent(sent, conversationId, clientId, text, body);
+    };
+    try {
+      const sent = await this.retryingEpochs(conversationId, attempt);
+      this.unanswered.delete(clientId);
+      return sent;
+    } catch (e) {
+      // An answer means the server decided: the next send with this id seals again. Without
+      // one (network, a response that is not GraphQL), the envelope stays for the retry.
+      if (e instanceof SessionError && e.code !== 'NETWORK_ERROR' && e.code !== 'BAD_RESPONSE') this.unanswered.delete(clientId);
+      throw e;
+    }
+  }
+
+  private async retryingEpochs(conversationId: string, attempt: () => Promise<WireMessage>): Promise<WireMessage> {
     try {
       return await attempt();
     } catch (e) {
@@ -234,6 +279,32 @@ export class Messenger {
       }
       throw e;
     }
+  }
+
+  private keepUnanswered(clientId: string, send: UnansweredSend): void {
+    this.unanswered.delete(clientId); // re-inserted as the newest
+    this.unanswered.set(clientId, send);
+    if (this.unanswered.size > MAX_UNANSWERED) this.unanswered.delete(this.unanswered.keys().next().value!);
+  }
+
+  /**
+   * What the server answered is the message meant: this user's, at this id, and either the
+   * bytes just sent or (a retry of a stored send) a stored envelope that opens, signed by
+   * this user, to the same text. Anything else is CONFLICT: the id holds another message.
+   */
+  private async checkSent(sent: WireMessage, conversationId: string, clientId: string, text: string, body: string): Promise<WireMessage> {
+    if (sent.conversationId !== conversationId || sent.clientId !== clientId || sent.sender.id !== this.options.userId) {
+      throw new SessionError('BAD_RESPONSE', 'the server answered the send with another message');
+    }
+    if (sent.body === body) return sent;
+    let stored: OpenedMessage | undefined;
+    try {
+      stored = await this.open({ ...sent, expiresAt: null });
+    } catch (e) {
+      if (!(e instanceof MessageError)) throw e;
+    }
+    if (stored?.text !== text) throw new SessionError('CONFLICT', 'this clientId already holds another message of yours; send this text with a new clientId');
+    return sent;
   }
 
   /**
@@ -250,7 +321,9 @@ export class Messenger {
       throw new MessageError('MESSAGE_INVALID', 'the body is not an envelope', m.seq);
     }
     if (!env.signed || !env.signerKeyId) throw new MessageError('SIGNATURE_INVALID', 'the message is not signed', m.seq);
-    const signer = await this.options.directory.resolveSigner(env.signerKeyId);
+    // This user's own current key needs no directory (a retry checks what it sent).
+    const own = equalBytes(env.signerKeyId, keyIdOf(backend, 'ed25519', this.options.signing.publicKey));
+    const signer = own ? { userId: this.options.userId, username: this.options.username, signingKey: this.options.signing.publicKey } : await this.options.directory.resolveSigner(env.signerKeyId);
     if (!signer || signer.userId !== m.sender.id || !equalBytes(keyIdOf(backend, 'ed25519', signer.signingKey), env.signerKeyId)) {
       throw new MessageError('SIGNATURE_INVALID', 'the signer is not the sender', m.seq);
     }

@@ -10,10 +10,18 @@
  * `{ message, path, extensions: { code } }` (the CryptoError code, or LOCATION_UNKNOWN);
  * everything else is still delivered.
  *
+ * A signed value is delivered only once its signer is checked (./signers.ts): the signer's
+ * key must be in a key history the directory verified (else SIGNER_UNKNOWN) and the
+ * signature must verify under it (else SIGNATURE_INVALID); `signers` then reports the
+ * verified user. `directory: 'unverified'` opts out: signed values open like unsigned
+ * ones and no signer is reported.
+ *
  * Cost: the plan (which response keys are sealed, per concrete type, where the owner and
  * id are) is computed once per document and cached; per result there is one walk over
  * the data, one `prepare` call, and per sealed field one strict parse, one synchronous
- * AEAD and one JSON.parse. No schema lookups happen per field.
+ * AEAD and one JSON.parse. No schema lookups happen per field. Signed values add one
+ * directory call per result (only for signers not seen before) and one Ed25519
+ * verification per envelope not verified before.
  */
 import {
   getNamedType,
@@ -29,7 +37,6 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { base64urlEncode } from '../crypto/base64url.js';
 import { utf8Decode } from '../crypto/bytes.js';
 import { openEnvelope, parseEnvelopeText, type ParsedEnvelope } from '../crypto/envelope.js';
 import { isCryptoError, type CryptoErrorCode } from '../crypto/errors.js';
@@ -37,11 +44,16 @@ import type { Location } from '../crypto/location.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { isVeilClientError } from './errors.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
+import { checkSigners, type SignerDirectory, type VerifiedSigner } from './signers.js';
 import { PlanCache, collectFields, fragmentsOf, possibleTypesOf, rootTypeOf, sealedLevelOf, selectOperation } from './operation.js';
 import { ID_ALIAS, OWNER_ALIAS, withVeilFields } from './veil.js';
 
 /** Codes of per-field errors added by openResult. */
-export type OpenErrorCode = CryptoErrorCode | 'LOCATION_UNKNOWN';
+export type OpenErrorCode =
+  | CryptoErrorCode
+  | 'LOCATION_UNKNOWN'
+  /** A signed value whose signer's key is in no key history the directory verified. */
+  | 'SIGNER_UNKNOWN';
 
 export interface VeilFieldError extends GraphQLFormattedError {
   readonly message: string;
@@ -62,24 +74,25 @@ export interface OpenResultOptions {
   readonly errors?: readonly GraphQLFormattedError[] | null;
   readonly keys: ClientKeys;
   readonly backend: CryptoBackend;
+  /**
+   * Checks who signed each signed value: the key directory (`KeyDirectory`, or anything
+   * with its `resolveSigners`). `'unverified'` opens signed values without checking their
+   * signer, and reports none: for tools that attribute nothing.
+   */
+  readonly directory: SignerDirectory | 'unverified';
 }
 
-/** A signed value that was opened: who the envelope names as its writer (docs/crypto.md §6). */
-export interface SignedField {
+/** A signed value that was opened, and its writer, verified (docs/client.md, "Signed values"). */
+export interface SignedField extends VerifiedSigner {
   readonly path: readonly (string | number)[];
   readonly coordinate: string;
-  /**
-   * Key id of the writer's Ed25519 key (base64url), authenticated by the AEAD but not yet
-   * a proof of authorship: resolve and verify it with `KeyDirectory.resolveSigner`.
-   */
-  readonly signerKeyId: string;
 }
 
 export interface OpenedResult {
   readonly data: Record<string, unknown> | null | undefined;
   /** Absent when there are none. */
   readonly errors?: readonly GraphQLFormattedError[];
-  /** The opened values that were signed, with their signer; absent when there are none. */
+  /** The opened values that were signed, with their verified signer; absent when there are none. */
   readonly signers?: readonly SignedField[];
 }
 
@@ -299,14 +312,33 @@ export async function openResult(options: OpenResultOptions): Promise<OpenedResu
   walk.value(data, plan, undefined);
   if (walk.jobs.length > 0) {
     if (keys.prepare) await keys.prepare(walk.jobs);
+    // Everything is opened and checked before `data` changes, so a rejection (the key
+    // directory cannot be reached) leaves it as it was.
+    const opened: { job: OpenJob; value: unknown }[] = [];
+    const failed: { job: OpenJob; error: unknown }[] = [];
     for (const job of walk.jobs) {
       try {
-        const opened = openEnvelope(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location);
-        job.target[job.key] = JSON.parse(utf8Decode(opened.plaintext));
-        if (opened.signerKeyId) signers.push({ path: pathOf(job.at, job.key), coordinate: job.coordinate, signerKeyId: base64urlEncode(opened.signerKeyId) });
+        const { plaintext } = openEnvelope(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location);
+        opened.push({ job, value: JSON.parse(utf8Decode(plaintext)) });
       } catch (e) {
-        walk.failWith(job.target, job.key, job.at, job.coordinate, e);
+        failed.push({ job, error: e });
       }
+    }
+    // Signers, checked after the AEAD: only values that open (their signer id set by a key
+    // holder) cost a directory lookup or a signature verification.
+    const signed = options.directory === 'unverified' ? [] : opened.filter((o) => o.job.envelope.signerKeyId !== null);
+    const checks = signed.length > 0 ? await checkSigners(backend, options.directory as SignerDirectory, signed.map((o) => o.job.envelope)) : [];
+    const checked = new Map(signed.map((o, i) => [o, checks[i]!]));
+    for (const { job, error } of failed) walk.failWith(job.target, job.key, job.at, job.coordinate, error);
+    for (const o of opened) {
+      const { job } = o;
+      const check = checked.get(o);
+      if (check && !check.ok) {
+        walk.fail(job.target, job.key, job.at, job.coordinate, check.code, check.why);
+        continue;
+      }
+      job.target[job.key] = o.value;
+      if (check) signers.push({ path: pathOf(job.at, job.key), coordinate: job.coordinate, ...check.signer });
     }
   }
   for (const e of walk.errors) errors.push(e);

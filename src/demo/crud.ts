@@ -21,6 +21,7 @@ import { base64urlEncode } from '../crypto/base64url.js';
 import { openResult, sealVariables, withVeilFields, type ClientKeys } from '../client/index.js';
 import { MemoryKeyStore } from '../client/keystore.js';
 import { dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../client/data-keys.js';
+import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js';
 import { createIdentity, login, register } from '../client/session.js';
 import { DEFAULT_SCHEMA_DIR, startGateway, type RunningGateway } from '../server/gateway.js';
 import { buildSchema, readSchemaDir } from '../server/schema.js';
@@ -145,6 +146,8 @@ async function main(): Promise<number> {
     // Per-object data keys: bio is sealed under a key of Alice's profile alone, stored on
     // the server only wrapped for her X25519 key; diary under her vault key.
     const keys: ClientKeys = await dataKeyClientKeysFrom(keystore, backend, userId, graphqlDataKeyTransport(endpoint, () => session.token));
+    // Her SHARED values are signed: reading one checks the signature against the key directory.
+    const directory = new KeyDirectory({ backend, realm: args.realm, keystore, transport: graphqlDirectoryTransport(endpoint, () => session.token) });
     say(`  access token received, expires ${session.expiresAt} (a bearer secret: not printed)`);
 
     async function run(doc: DocumentNode, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
@@ -156,7 +159,7 @@ async function main(): Promise<number> {
         body: JSON.stringify({ query: print(document), variables: sealed }),
       });
       const body = (await res.json()) as { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] };
-      const opened = await openResult({ schema, manifest, document, data: body.data, errors: body.errors ?? null, keys, backend });
+      const opened = await openResult({ schema, manifest, document, data: body.data, errors: body.errors ?? null, keys, backend, directory });
       if (opened.errors?.length) {
         const e = opened.errors[0]!;
         throw new Error(`${e.message}${e.extensions?.code ? ` (${String(e.extensions.code)})` : ''}`);

@@ -54,7 +54,7 @@ async function clientOf(account: Account, endpoint: string): Promise<ApolloClien
   const keys = await account.clientKeys();
   return new ApolloClient({
     link: ApolloLink.from([
-      createPrivacyLink({ manifest: built.manifest, schema: built.schema, keys, backend, viewerId: () => account.userId }),
+      createPrivacyLink({ manifest: built.manifest, schema: built.schema, keys, backend, directory: await account.keyDirectory(), viewerId: () => account.userId }),
       new SetContextLink(async () => ({ headers: { authorization: `Bearer ${await account.token()}` } })),
       new HttpLink({ uri: endpoint }),
     ]),

@@ -63,7 +63,7 @@ async function signUp(endpoint: string, username: string): Promise<Person> {
   const sharing = new Sharing({ backend, userId, keys, directory, transport: graphqlSharingTransport(endpoint, auth) });
   const client = new ApolloClient({
     link: ApolloLink.from([
-      createPrivacyLink({ manifest, schema, keys, backend, viewerId: () => userId }),
+      createPrivacyLink({ manifest, schema, keys, backend, directory, viewerId: () => userId }),
       new HttpLink({ uri: endpoint, headers: { authorization: `Bearer ${token}` } }),
     ]),
     cache: new InMemoryCache(),

@@ -54,7 +54,7 @@ async function clientOf(account: Account): Promise<{ client: ApolloClient; keys:
   const keys = await account.clientKeys();
   const client = new ApolloClient({
     link: ApolloLink.from([
-      createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys, backend: nodeBackend, viewerId: () => account.userId }),
+      createPrivacyLink({ manifest: generated.privacyManifest, schema: generated.wireSchemaSDL, keys, backend: nodeBackend, directory: await account.keyDirectory(), viewerId: () => account.userId }),
       new SetContextLink(async () => ({ headers: { authorization: `Bearer ${await account.token()}` } })),
       new HttpLink({ uri: t.gateway.url }),
     ]),

@@ -29,7 +29,7 @@ const READ = parse('query R($id: ID!) { profile(id: $id) { id bio diary } }');
 
 async function request(account: Account, document: ReturnType<typeof parse>, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
   const keys = await account.clientKeys();
-  const common = { schema: built.source, manifest: built.manifest, document, keys, backend: nodeBackend };
+  const common = { schema: built.source, manifest: built.manifest, document, keys, backend: nodeBackend, directory: await account.keyDirectory() };
   const sealed = await sealVariables({ ...common, variables, viewerId: account.userId });
   const res = await t.gql(print(withVeilFields(document, built.source, built.manifest)), sealed, await account.token());
   const opened = await openResult({ ...common, data: res.data as Record<string, unknown>, errors: res.errors as never });

@@ -49,7 +49,7 @@ async function gql(document: DocumentNode, variables: Record<string, unknown>, k
     body: JSON.stringify({ query: print(sent), variables: sealed }),
   });
   const body = (await res.json()) as { data: Record<string, unknown> | null; errors?: unknown[] };
-  return openResult({ schema: schema.source, manifest: schema.manifest, document, data: body.data, errors: body.errors as never, keys, backend });
+  return openResult({ schema: schema.source, manifest: schema.manifest, document, data: body.data, errors: body.errors as never, keys, backend, directory: 'unverified' });
 }
 
 beforeAll(async () => {
@@ -115,6 +115,7 @@ describe('per-object data keys', () => {
       data: { notes: [{ __typename: 'Note', id, _vgOwner: alice.id, _vgId: id, body: note.body }] },
       keys,
       backend: nodeBackend,
+      directory: 'unverified',
     });
     expect((r.errors ?? []).map((e) => e.extensions?.code)).toEqual(['KEY_NOT_FOUND']);
   });

@@ -228,6 +228,64 @@ describe('a real rotation through the gateway', () => {
   });
 });
 
+describe('resolveSigners', () => {
+  it('asks keyOwners once for every unknown key id, fetches each named user once, and answers known keys from memory', async () => {
+    const [jo, kit, lin] = [await person('jon'), await person('kit'), await person('lin')];
+    const owners: string[][] = [];
+    const histories: string[] = [];
+    const real = graphqlDirectoryTransport(t.gateway.url, () => jo.token);
+    const { directory } = directoryOf(jo, {
+      keystore: new MemoryKeyStore(),
+      transport: { keyHistory: (u) => (histories.push(u), real.keyHistory(u)), keyOwners: (ids) => (owners.push([...ids]), real.keyOwners(ids)) },
+    });
+    const kitKey = (await loadIdentity(kit.keystore, backend)).signing;
+    const linKey = (await loadIdentity(lin.keystore, backend)).signing;
+    const nobody = await generateSigningKeyPair(backend);
+    const ids = [kitKey.keyId, linKey.keyId, kitKey.keyId, nobody.keyId];
+    const found = await directory.resolveSigners(ids);
+    expect([...found.entries()].map(([id, s]) => [id, s && `${s.username} v${s.version}`])).toEqual([
+      [base64urlEncode(kitKey.keyId), 'kit v1'],
+      [base64urlEncode(linKey.keyId), 'lin v1'],
+      [base64urlEncode(nobody.keyId), null],
+    ]);
+    expect(owners).toEqual([[kitKey.keyId, linKey.keyId, nobody.keyId].map((k) => base64urlEncode(k))]);
+    expect(histories.sort()).toEqual(['kit', 'lin']);
+    // Known now: answered without the server; only the unknown one is asked about again.
+    owners.length = 0;
+    histories.length = 0;
+    expect((await directory.resolveSigners([kitKey.keyId, linKey.keyId])).get(base64urlEncode(linKey.keyId))?.userId).toBe(lin.userId);
+    expect(owners).toEqual([]);
+    await directory.resolveSigners([nobody.keyId]);
+    expect(owners).toEqual([[base64urlEncode(nobody.keyId)]]);
+  });
+
+  it('a user whose history is refused vouches for nothing; a key trusted first hand resolves without the server', async () => {
+    const mo = await person('moe');
+    const moKey = (await loadIdentity(mo.keystore, backend)).signing;
+    // The history now says version 1 came from an account reset (refused: KEY_RESET).
+    db.prepare('UPDATE "UserKey" SET "reset" = 1 WHERE "userId" = ?').run(mo.userId);
+    const { directory } = directoryOf(mo, { keystore: new MemoryKeyStore() });
+    expect((await directory.resolveSigners([moKey.keyId])).get(base64urlEncode(moKey.keyId))).toBeNull();
+    await refusal(directory.verifiedKeys('moe'), 'KEY_RESET');
+    // Moe's own client knows its key from its key store (Account.keyDirectory() does this).
+    directory.trust({ userId: mo.userId, username: 'moe', version: 1, signingKey: moKey.publicKey });
+    expect(await directory.resolveSigner(moKey.keyId)).toEqual({ userId: mo.userId, username: 'moe', version: 1, signingKey: moKey.publicKey });
+  });
+
+  it('after a reset version, the keys before it stay attributable and the reset key does not', async () => {
+    const nia = await person('nia');
+    const v1 = (await loadIdentity(nia.keystore, backend)).signing;
+    await rotateIdentityKeys(t.gateway.url, nia.keystore, backend, REALM, nia.token);
+    const v2 = (await loadIdentity(nia.keystore, backend)).signing;
+    db.prepare('UPDATE "UserKey" SET "reset" = 1 WHERE "userId" = ? AND "version" = 2').run(nia.userId);
+    const { directory } = directoryOf(nia, { keystore: new MemoryKeyStore() });
+    const found = await directory.resolveSigners([v1.keyId, v2.keyId]);
+    expect(found.get(base64urlEncode(v1.keyId))).toEqual({ userId: nia.userId, username: 'nia', version: 1, signingKey: v1.publicKey });
+    expect(found.get(base64urlEncode(v2.keyId))).toBeNull();
+    await refusal(directory.verifiedKeys('nia'), 'KEY_RESET');
+  });
+});
+
 describe('rotateIdentityKeys on the client', () => {
   async function copyOf(store: KeyStore): Promise<MemoryKeyStore> {
     const copy = new MemoryKeyStore();

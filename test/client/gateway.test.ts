@@ -51,7 +51,7 @@ async function run(user: TestUser, doc: DocumentNode, variables: Record<string, 
   const res = await fetch(t.gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` }, body: sent });
   const body = (await res.json()) as { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] };
   if (body.data) o.tamper?.(body.data);
-  const opened = await openResult({ schema, manifest, document, data: body.data, errors: body.errors ?? null, keys, backend });
+  const opened = await openResult({ schema, manifest, document, data: body.data, errors: body.errors ?? null, keys, backend, directory: 'unverified' });
   return { ...opened, sent };
 }
 

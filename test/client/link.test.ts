@@ -66,6 +66,7 @@ function clientFor(user: TestUser, o: { shared?: SymmetricKey; schema?: PrivacyL
     manifest,
     keys: staticClientKeys({ vault: user.vault, shared: o.shared ?? sharedKey }),
     backend,
+    directory: 'unverified',
     viewerId: () => user.id,
   });
   const link = ApolloLink.from([privacyLink, new HttpLink({ uri: t.gateway.url, fetch: capture, headers: { authorization: `Bearer ${user.token}` } })]);
@@ -197,7 +198,7 @@ describe('profiles(first: 50) read by a READ grantee', () => {
   });
 
   it('a sealing failure fails the operation before anything is sent', async () => {
-    const noViewer = createPrivacyLink({ schema: built.source, manifest, keys: staticClientKeys({ vault: bob.vault, shared: sharedKey }), backend, viewerId: () => undefined });
+    const noViewer = createPrivacyLink({ schema: built.source, manifest, keys: staticClientKeys({ vault: bob.vault, shared: sharedKey }), backend, directory: 'unverified', viewerId: () => undefined });
     const bodies: string[] = [];
     const http = new HttpLink({ uri: t.gateway.url, fetch: (i, init) => (bodies.push(String(init?.body)), fetch(i, init)) });
     const client = new ApolloClient({ link: ApolloLink.from([noViewer, http]), cache: new InMemoryCache() });
@@ -233,7 +234,7 @@ describe('each event of a stream is opened (subscription, stub transport)', () =
       second.data.noteSaved.secret = 'AQEA!!'; // one field that cannot be opened
       return of(event('n1', 'first text', 'first secret'), second);
     });
-    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend }), transport]);
+    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), transport]);
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const results = await firstValueFrom(client.subscribe<{ noteSaved: Record<string, unknown> }>({ query: NOTE_SAVED, errorPolicy: 'all' }).pipe(toArray()));
     expect(seen).toHaveLength(1);
@@ -247,7 +248,7 @@ describe('each event of a stream is opened (subscription, stub transport)', () =
 
   it('incremental (@defer) chunks are refused rather than cached unopened', async () => {
     const transport = new ApolloLink(() => of({ incremental: [{ data: { text: 'x' }, path: ['noteSaved'] }], hasNext: false } as unknown as ApolloLink.Result));
-    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend }), transport]);
+    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), transport]);
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const op = NOTE_SAVED.definitions[0] as OperationDefinitionNode;
     expect(op.operation).toBe('subscription');

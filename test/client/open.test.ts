@@ -44,7 +44,7 @@ async function run(doc: DocumentNode, k: ClientKeys = keys, tamper?: (data: Reco
   const res = JSON.parse(JSON.stringify(await execute({ schema: wire, document: sent, rootValue: rootValue() }))) as { data: Record<string, unknown>; errors?: unknown[] };
   expect(res.errors).toBeUndefined();
   tamper?.(res.data);
-  return openResult({ schema: source, manifest, document: doc, data: res.data, keys: k, backend });
+  return openResult({ schema: source, manifest, document: doc, data: res.data, keys: k, backend, directory: 'unverified' });
 }
 
 const QUERY = parse(/* GraphQL */ `
@@ -150,7 +150,7 @@ describe('openResult', () => {
   it('works with the document as sent (the veiled one) too, and with the wire schema', async () => {
     const sent = withVeilFields(QUERY, wire, manifest);
     const res = JSON.parse(JSON.stringify(await execute({ schema: wire, document: sent, rootValue: rootValue() }))) as { data: Record<string, unknown> };
-    const r = await openResult({ schema: wire, manifest, document: sent, data: res.data, keys, backend });
+    const r = await openResult({ schema: wire, manifest, document: sent, data: res.data, keys, backend, directory: 'unverified' });
     expect(r.errors).toBeUndefined();
     expect((r.data!.folder as { name: string }).name).toBe('Inbox');
   });
@@ -199,7 +199,7 @@ describe('openResult', () => {
   it('without the veil fields: LOCATION_UNKNOWN per sealed field, unless the query selects owner and id itself', async () => {
     const doc = parse(`{ note(id: "n6") { id ownerId text } folder(id: "f1") { name } search { ... on Note { text } } }`);
     const res = JSON.parse(JSON.stringify(await execute({ schema: wire, document: doc, rootValue: rootValue() }))) as { data: Record<string, unknown> };
-    const r = await openResult({ schema: source, manifest, document: doc, data: res.data, keys, backend });
+    const r = await openResult({ schema: source, manifest, document: doc, data: res.data, keys, backend, directory: 'unverified' });
     expect(r.errors!.map((e) => `${e.path!.join('.')}:${e.extensions!.code}`).sort()).toEqual(['folder.name:LOCATION_UNKNOWN', 'search.0.text:LOCATION_UNKNOWN']);
     expect(r.data).toEqual({ note: { id: 'n6', ownerId: U, text: 'six' }, folder: { name: null }, search: [{ text: null }, {}, { text: null }] });
   });
@@ -245,13 +245,13 @@ describe('openResult', () => {
     ];
     // The wire schema (text: Sealed on the interface and both types) executes the sent document.
     const res = JSON.parse(JSON.stringify(await execute({ schema: b.wire, document: sent, rootValue: { items } }))) as { data: Record<string, unknown> };
-    const r = await openResult({ schema: b.source, manifest: b.manifest, document: doc, data: res.data, keys, backend });
+    const r = await openResult({ schema: b.source, manifest: b.manifest, document: doc, data: res.data, keys, backend, directory: 'unverified' });
     expect(r.errors).toBeUndefined();
     expect(r.data).toEqual({ items: [{ __typename: 'Secret', text: 'hidden' }, { __typename: 'Shared', text: 'among us' }] });
   });
 
   it('passes null data and the server’s errors through', async () => {
     const errors = [{ message: 'boom', path: ['note'], extensions: { code: 'X' } }];
-    expect(await openResult({ schema: source, manifest, document: QUERY, data: null, errors, keys, backend })).toEqual({ data: null, errors });
+    expect(await openResult({ schema: source, manifest, document: QUERY, data: null, errors, keys, backend, directory: 'unverified' })).toEqual({ data: null, errors });
   });
 });

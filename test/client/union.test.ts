@@ -24,7 +24,7 @@ async function run(document: DocumentNode, variables: Record<string, unknown> = 
   requestBodies.push(body);
   const res = await fetch(t.gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body });
   const json = (await res.json()) as { data: Record<string, unknown> | null; errors?: never };
-  return openResult({ schema: schema.source, manifest: schema.manifest, document, data: json.data, errors: json.errors, keys, backend: nodeBackend });
+  return openResult({ schema: schema.source, manifest: schema.manifest, document, data: json.data, errors: json.errors, keys, backend: nodeBackend, directory: 'unverified' });
 }
 
 beforeAll(async () => {

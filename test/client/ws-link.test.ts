@@ -75,6 +75,7 @@ function clientFor(user: TestUser): { client: ApolloClient; received: string[] }
     manifest: built.manifest,
     keys: staticClientKeys({ vault: user.vault, shared: sharedKey }),
     backend,
+    directory: 'unverified',
     viewerId: () => user.id,
   });
   return { client: new ApolloClient({ link: ApolloLink.from([privacy, transport]), cache: new InMemoryCache() }), received };

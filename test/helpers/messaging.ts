@@ -7,7 +7,7 @@
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { KeyDirectory, graphqlDirectoryTransport } from '../../src/client/directory.js';
 import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { Messenger, graphqlMessagingTransport } from '../../src/client/messaging.js';
+import { Messenger, graphqlMessagingTransport, type MessagingTransport } from '../../src/client/messaging.js';
 import { createIdentity, loadIdentity, login, register } from '../../src/client/session.js';
 
 export interface MessagingMember {
@@ -15,8 +15,11 @@ export interface MessagingMember {
   readonly userId: string;
   readonly token: string;
   readonly messenger: Messenger;
-  /** The same member's messenger talking to another gateway (two instances, one database). */
-  messengerAt(endpoint: string): Messenger;
+  /**
+   * The same member's messenger talking to another gateway (two instances, one database);
+   * `wrap` may watch its transport.
+   */
+  messengerAt(endpoint: string, wrap?: (transport: MessagingTransport) => MessagingTransport): Messenger;
   readonly signingSeed: Uint8Array;
 }
 
@@ -27,6 +30,7 @@ export async function messagingMember(endpoint: string, username: string): Promi
   const { token } = await login(endpoint, username, keystore, nodeBackend);
   const { signing, encryption } = await loadIdentity(keystore, nodeBackend);
   const directory = new KeyDirectory({ backend: nodeBackend, keystore, transport: graphqlDirectoryTransport(endpoint, () => token) });
-  const messengerAt = (url: string) => new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: graphqlMessagingTransport(url, () => token) });
+  const messengerAt = (url: string, wrap = (t: MessagingTransport) => t) =>
+    new Messenger({ backend: nodeBackend, userId, username, encryption, signing, directory, transport: wrap(graphqlMessagingTransport(url, () => token)) });
   return { username, userId, token, messenger: messengerAt(endpoint), messengerAt, signingSeed: signing.seed };
 }

@@ -5,7 +5,6 @@
 //   client id, is delivered exactly once to a subscriber that reconnects (to A) from its
 //   last cursor. Nothing lost, nothing duplicated.
 // Fails (never skips) when PostgreSQL cannot start.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +16,11 @@ import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { MESSAGE_FIELDS, type WireMessage } from '../../src/client/messaging.js';
 import { newKeyRingFile } from '../../src/server/keyring.js';
 import { messagingMember } from '../helpers/messaging.js';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-const ROOT = new URL('../../', import.meta.url);
-
 interface Instance {
-  readonly child: ChildProcess;
+  readonly gateway: GatewayProcess;
   readonly url: string;
   readonly dataDir: string;
 }
@@ -32,29 +30,13 @@ let env: NodeJS.ProcessEnv;
 const instances: Instance[] = [];
 const clients: Client[] = [];
 
-/** Starts `tsx src/cli.ts serve` on a free port and resolves with its URL once it listens. */
-function startInstance(): Promise<Instance> {
+/** Starts `tsx src/cli.ts serve` on a free port with its own data directory. */
+async function startInstance(): Promise<Instance> {
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-proc-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], { cwd: ROOT, env: { ...env, PORT: '0', VEIL_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let started = false;
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${out}`)), 60_000);
-    child.stdout!.on('data', (b: Buffer) => {
-      if (started) return;
-      out += b.toString('utf8');
-      const m = /"event":"gateway\.started","url":"([^"]+)"/.exec(out);
-      if (m) {
-        started = true;
-        clearTimeout(timer);
-        const instance = { child, url: m[1]!, dataDir };
-        instances.push(instance);
-        resolve(instance);
-      }
-    });
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.on('exit', (code) => reject(new Error(`the gateway exited (${code}): ${out}`)));
-  });
+  const gateway = await startGatewayProcess({ ...env, VEIL_DATA_DIR: dataDir });
+  const instance = { gateway, url: gateway.url, dataDir };
+  instances.push(instance);
+  return instance;
 }
 
 const person = messagingMember;
@@ -97,7 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
   for (const i of instances) {
-    i.child.kill('SIGKILL');
+    await i.gateway.kill();
     rmSync(i.dataDir, { recursive: true, force: true });
   }
   await db?.stop();
@@ -136,7 +118,7 @@ describe('two gateway processes on one PostgreSQL', () => {
       if (failedOverAt < 0) {
         try {
           const sending = aliceOnB.send(group, text, { clientId });
-          if (i === 20) b.child.kill('SIGKILL');
+          if (i === 20) b.gateway.child.kill('SIGKILL');
           await sending;
           acknowledged.push(clientId);
           continue;

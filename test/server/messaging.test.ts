@@ -16,6 +16,7 @@ import { MESSAGE_BUCKETS } from '../../src/crypto/padding.js';
 import { MESSAGE_FIELDS, MessageError, type WireMessage } from '../../src/client/messaging.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
+import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 
 let t: TestGateway;
 const clients: Client[] = [];
@@ -92,16 +93,49 @@ describe('a group conversation', () => {
     expect(Buffer.from(base64urlDecode(stored!.body)).includes(Buffer.from('hello from bob'))).toBe(false);
   });
 
-  it('a retried send with the same client id is stored once; the same id with another body is CONFLICT', async () => {
+  it("a retried send with the same client id is stored once and returns the stored message to its sender, whatever the retry's bytes", async () => {
+    // From the current cursor: what is sent next is delivered whenever the subscription starts.
+    const live = subscribe(carol, { c: group, a: (await list(carol, group)).data!.messages.cursor });
     const clientId = base64urlEncode(nodeBackend.randomBytes(16));
     const body = await alice.messenger.seal(group, 'only once', clientId);
     const first = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body } }, alice.token);
     const again = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body } }, alice.token);
     expect(again.data!.sendMessage.seq).toBe(first.data!.sendMessage.seq);
-    const other = await alice.messenger.seal(group, 'something else', clientId);
-    expect(codes(await t.gql(SEND, { i: { conversationId: group, clientId, body: other } }, alice.token))).toEqual(['CONFLICT']);
+    // Sealed again (a fresh nonce: other bytes, as after an app restart): the stored message
+    // comes back, unchanged; nothing is stored or overwritten.
+    const resealed = await alice.messenger.seal(group, 'only once', clientId);
+    expect(resealed).not.toBe(body);
+    const retried = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: group, clientId, body: resealed } }, alice.token);
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.sendMessage).toEqual(first.data!.sendMessage);
+    expect((await t.gateway.store.findMessage(Number(first.data!.sendMessage.seq)))!.body).toBe(body);
     const texts = (await Promise.all((await list(carol, group)).data!.messages.nodes.map((m) => carol.messenger.open(m)))).map((m) => m.text);
     expect(texts.filter((x) => x === 'only once')).toHaveLength(1);
+    // Each retry published the event again; a live subscriber still gets the message once
+    // (events arrive in order: once the next message is there, any duplicate would be too).
+    const next = await alice.messenger.send(group, 'after the retries');
+    await waitFor(() => live.events.some((m) => m.seq === next.seq), 'the next message, live');
+    expect(live.events.filter((m) => m.clientId === clientId)).toHaveLength(1);
+    live.stop();
+  });
+
+  it('a client id holding a message: another sender gets CONFLICT, and Messenger.send with another text of the sender fails with CONFLICT; nothing is written', async () => {
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const stored = await alice.messenger.send(group, 'the first text', { clientId });
+    const before = snapshotTables(t.dataDir, ['Message', 'Receipt']);
+    // Bob, a member, with his own validly signed envelope under Alice's client id.
+    const bobs = await bob.messenger.seal(group, 'bob takes the id', clientId);
+    const r = await t.gql(SEND, { i: { conversationId: group, clientId, body: bobs } }, bob.token);
+    expect(codes(r)).toEqual(['CONFLICT']);
+    expect(r.data?.sendMessage ?? null).toBeNull(); // nothing of Alice's message comes back
+    await expect(bob.messenger.send(group, 'bob takes the id', { clientId })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // Alice reuses the id for another text: the server returns what is stored, her client
+    // sees it is not this text and refuses instead of reporting it delivered.
+    await expect(alice.messenger.send(group, 'a second text', { clientId })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(snapshotTables(t.dataDir, ['Message', 'Receipt'])).toEqual(before);
+    expect((await t.gateway.store.findMessage(Number(stored.seq)))!.body).toBe(stored.body);
+    // The same text again is a retry: delivered, the stored message.
+    expect(await alice.messenger.send(group, 'the first text', { clientId })).toEqual(stored);
   });
 
   it('the gateway refuses: non-members (NOT_FOUND), misplaced, unsigned or foreign-signed bodies, stale epochs', async () => {

@@ -73,6 +73,7 @@ describe("a schema author's own type", () => {
           // Per-object data keys: a new note's key is made, wrapped for its author and stored before the save.
           keys: await dataKeyClientKeysFrom(keystore, nodeBackend, userId, graphqlDataKeyTransport(t.gateway.url, () => token)),
           backend: nodeBackend,
+          directory: 'unverified',
           viewerId: () => userId,
         }),
         new HttpLink({ uri: t.gateway.url, headers: { authorization: `Bearer ${token}` } }),

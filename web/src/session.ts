@@ -17,10 +17,8 @@ import { createClient, type Client } from 'graphql-ws';
 import { privacyManifest, wireSchemaSDL } from '../../client/generated/privacy.js';
 import {
   IndexedDbKeyStore,
-  KeyDirectory,
   Messenger,
   Sharing,
-  graphqlDirectoryTransport,
   graphqlMessagingTransport,
   graphqlSharingTransport,
   createPrivacyLink,
@@ -28,6 +26,7 @@ import {
   type Account,
   type AccountOptions,
   type DataKeyClientKeys,
+  type KeyDirectory,
 } from '../../src/client/index.js';
 import { selectPortableBackend, type CryptoBackend } from '../../src/crypto/index.js';
 import { objectLevels } from '../../src/privacy/manifest.js';
@@ -97,7 +96,7 @@ export async function startSession(account: Account): Promise<WebSession> {
 
   const keys = await account.clientKeys();
   const { signing, encryption } = await account.identity();
-  const directory = new KeyDirectory({ backend: crypto, keystore, transport: graphqlDirectoryTransport(url, currentToken) });
+  const directory = await account.keyDirectory();
   const sharing = new Sharing({
     backend: crypto,
     userId: account.userId,
@@ -128,7 +127,7 @@ export async function startSession(account: Account): Promise<WebSession> {
     ApolloLink.from([auth, new HttpLink({ uri: url })]),
   );
   const client = new ApolloClient({
-    link: ApolloLink.from([createPrivacyLink({ schema: wireSchemaSDL, manifest: privacyManifest, keys, backend: crypto, viewerId: () => account.userId }), transport]),
+    link: ApolloLink.from([createPrivacyLink({ schema: wireSchemaSDL, manifest: privacyManifest, keys, backend: crypto, directory, viewerId: () => account.userId }), transport]),
     cache: new InMemoryCache(),
   });
 

@@ -9,7 +9,8 @@
  * one stanza for the recipient's registered X25519 key) and must cover exactly the members
  * of the epoch. Messages: the body's envelope must be bound to ("Message.body",
  * conversationId, clientId), sealed under the current epoch and signed by the sender's
- * current signing key. Events carry `{ seq }` and are published after the commit.
+ * current signing key. A send is idempotent per (conversation, clientId, sender): a retry
+ * returns the stored message. Events carry `{ seq }` and are published after the commit.
  */
 import { base64urlEncode } from '../../crypto/base64url.js';
 import { MESSAGE_BUCKETS } from '../../crypto/padding.js';
@@ -238,11 +239,14 @@ export const messagingResolvers = {
           throw e;
         });
       const { message, created } = stored;
-      if (!created) {
-        // A retry of a send that was stored: the same message, never a second one.
-        if (message.senderId !== member.userId || message.body !== input.body) throw gatewayError('CONFLICT', 'this clientId is taken by another message', { field: 'clientId' });
-        return message;
-      }
+      if (!created && message.senderId !== member.userId) throw gatewayError('CONFLICT', 'this clientId is taken by another message', { field: 'clientId' });
+      // A retry by the sender of a stored message (`created` false) gets that message,
+      // whatever body it carries: the client re-seals with a fresh nonce, maybe under a
+      // newer epoch, so the bytes differ, and the answer to the first attempt may have been
+      // lost in a crash after the commit. Nothing is stored or overwritten; the client
+      // compares what comes back with what it meant to send (docs/messaging.md). The event
+      // is published again, as the crash may also have lost it; streams skip a seq they
+      // have delivered.
       publishedAfter(ctx, message);
       return message;
     },

@@ -380,7 +380,7 @@ export interface Store {
   epochKeysFor(conversationIds: readonly string[], recipientId: string): Promise<EpochKeyRow[]>;
   /**
    * Stores a message unless `(conversationId, clientId)` exists: then returns the stored one
-   * with `created: false` (the caller compares bodies). CONFLICT (and nothing stored) when
+   * with `created: false` (the caller decides what a retry gets: docs/messaging.md). CONFLICT (and nothing stored) when
    * the conversation is no longer at `m.epoch`; the check holds until the commit. Commit order is `seq` order (a
    * message with a lower seq is never committed after one with a higher seq), so a reader
    * that has seen seq N has seen every message below N.

@@ -4,12 +4,13 @@
  * `messageAdded` subscription hook (history after cursor 0, then live) and are verified and
  * opened by the Messenger with the conversation's epoch keys; `Messenger.send` seals, signs
  * and sends new ones (with its own epoch handling). The server routes envelopes it cannot
- * open.
+ * open. A send that failed keeps its client id: sending the same text again retries it, so
+ * a message whose answer was lost is stored once and ends as delivered (docs/messaging.md).
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useContactsQuery, useConversationsQuery, useMessageAddedSubscription } from '../../../client/generated/hooks.js';
 import type { MessageFieldsFragment } from '../../../client/generated/graphql.js';
-import { MessageError, type OpenedMessage } from '../../../src/client/index.js';
+import { MessageError, SessionError, type OpenedMessage } from '../../../src/client/index.js';
 import { describeError, type ShownError } from '../errors.js';
 import type { WebSession } from '../session.js';
 import { ErrorLine, useAction } from './parts.js';
@@ -92,6 +93,9 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
   const [text, setText] = useState('');
   const { busy, error, run } = useAction();
   const inspect = useInspect();
+  // The text being sent and its client id, until the server answers. Sending the same text
+  // again after a failure is a retry with the same id; another text gets a new one.
+  const pending = useRef<{ readonly text: string; readonly clientId: string } | null>(null);
   // Events are opened one after another, so the list keeps the server's seq order.
   const queue = useRef<Promise<void>>(Promise.resolve());
   const seen = useRef(new Set<string>());
@@ -131,11 +135,22 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
     // Sealed, signed and padded by the Messenger, which also re-seals once when a member
     // change started a new epoch (STALE_EPOCH) and rotates first when one is due. The
     // message comes back to this screen through the subscription.
+    if (pending.current?.text !== text) pending.current = { text, clientId: session.messenger.newClientId() };
+    const sending = pending.current;
     void run(async () => {
-      await session.messenger.send(conversationId, text);
+      try {
+        await session.messenger.send(conversationId, sending.text, { clientId: sending.clientId });
+      } catch (e) {
+        // Keeping the id is safe after any failure but one: CONFLICT says the id holds
+        // another message, so the next press sends this text as a new one.
+        if (e instanceof SessionError && e.code === 'CONFLICT' && pending.current === sending) pending.current = null;
+        throw e;
+      }
+      if (pending.current === sending) pending.current = null;
       setText('');
     });
   };
+  const retrying = error !== null && pending.current?.text === text;
 
   return (
     <div className="conversation" data-testid="conversation">
@@ -155,7 +170,7 @@ function Conversation({ session, conversationId }: { readonly session: WebSessio
       <form onSubmit={send} className="composer">
         <input data-testid="message-input" value={text} placeholder="Message (end-to-end encrypted)" onChange={(e) => setText(e.target.value)} />
         <button type="submit" data-testid="message-send" disabled={busy !== null || text.trim() === ''}>
-          Send
+          {retrying ? 'Retry' : 'Send'}
         </button>
       </form>
       <ErrorLine error={error} />
