@@ -24,6 +24,7 @@
  * shows as its parts. Everything here is per code point with the runtime's Unicode tables
  * (`\p{…}`, `String.prototype.normalize`).
  */
+import { CryptoError } from './errors.js';
 
 export const MAX_DEVICE_NAME_LENGTH = 64;
 
@@ -35,6 +36,7 @@ const MAX_ROUNDS = 8;
 
 /** The normal form of a device name (see the module comment). May be empty or too long: check with `deviceNameProblem`. */
 export function normalizeDeviceName(name: string): string {
+  if (typeof name !== 'string') throw new CryptoError('INVALID_ARGUMENT', 'a device name must be a string');
   let s = name;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const next = s.replace(BREAKING, ' ').replace(INVISIBLE, '').normalize('NFKC');

@@ -122,6 +122,9 @@ const ROWS: Record<string, Row> = {
   selectPortableBackend: { args: [], vary: [] },
   webCryptoSupportsCurves: { args: [], vary: [] },
   isCryptoError: { args: [new Error('x')], vary: [] },
+  normalizeDeviceName: { args: ['Phone'], vary: [0], accepts: { 0: ['a string'] } },
+  // A predicate over anything: it answers with the problem, never throws.
+  deviceNameProblem: { args: ['Phone'], vary: [] },
 };
 
 /** Exports that are not functions of data: classes and the backends themselves. */

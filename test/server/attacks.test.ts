@@ -18,7 +18,7 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
 import { loginMessage } from '../../src/crypto/auth-messages.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { newObjectId, registerAndLogin, seal, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { codes, registration } from '../helpers/devices.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { countStoreCalls, type StoreCalls } from '../helpers/store-calls.js';
@@ -61,6 +61,7 @@ beforeAll(async () => {
   t = await startTestGateway();
   [alice, bob, carol] = [await registerAndLogin(t, 'alice'), await registerAndLogin(t, 'bob'), await registerAndLogin(t, 'carol')];
   profileId = newObjectId();
+  await storeDataKey(t, alice, 'Profile', profileId, dataKey);
   const bio = seal(dataKey, 'Profile.bio', alice.id, profileId, 'I like graphs');
   const diary = seal(alice.vault, 'Profile.diary', alice.id, profileId, 'dear diary');
   expect((await t.gql(CREATE, { i: { id: profileId, displayName: 'Alice', bio, diary } }, alice.token)).errors).toBeUndefined();

@@ -17,7 +17,7 @@ import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { ConfigError, configFromEnv } from '../../src/server/config.js';
 import { DEFAULT_LIMITS, createRequestLimits } from '../../src/server/limits.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { newObjectId, registerAndLogin, seal, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { codes } from '../helpers/devices.js';
 import { startNoteGateway } from '../helpers/note-gateway.js';
 import { countStoreCalls, type StoreCalls } from '../helpers/store-calls.js';
@@ -56,9 +56,11 @@ beforeAll(async () => {
   t = await startTestGateway();
   alice = await registerAndLogin(t, 'alice');
   profileId = newObjectId();
+  const dataKey = generateSymmetricKey(nodeBackend);
+  await storeDataKey(t, alice, 'Profile', profileId, dataKey);
   const created = await t.gql(
     'mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id } }',
-    { i: { id: profileId, displayName: 'Alice', bio: seal(generateSymmetricKey(nodeBackend), 'Profile.bio', alice.id, profileId, 'hi') } },
+    { i: { id: profileId, displayName: 'Alice', bio: seal(dataKey, 'Profile.bio', alice.id, profileId, 'hi') } },
     alice.token,
   );
   expect(created.errors).toBeUndefined();
