@@ -13,6 +13,8 @@
  *   device session's socket closes with 4403 ("session ended") when the device is revoked.
  * - At most `maxSubscriptionsPerSocket` subscriptions run at once on one socket; one more
  *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
+ * - Connection caps (in all and per client address) and the idle bound of anonymous
+ *   sockets: ./ws-connections.ts, with their close codes.
  * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
  *   per-field enforcement applies to each event.
  * - Every document is validated with the same rules as HTTP (graphql's `specifiedRules`
@@ -39,6 +41,7 @@ import { WebSocketServer } from 'ws';
 import type { Viewer } from './access.js';
 import { gatewayError } from './errors.js';
 import type { Logger } from './log.js';
+import { ConnectionCaps, watchIdle, type IdleWatch } from './ws-connections.js';
 
 export interface SubscriptionServerOptions<TContext> {
   readonly httpServer: Server;
@@ -62,6 +65,13 @@ export interface SubscriptionServerOptions<TContext> {
   readonly maxPayload: number;
   readonly production: boolean;
   readonly log: Logger;
+  /** The client address key of an upgrade request (./client-address.ts), for the per-address cap. */
+  readonly clientAddress: (request: IncomingMessage) => string;
+  /** Most sockets open at once, in all and from one client address (./ws-connections.ts). */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** An anonymous socket with no active subscription for this long is closed. */
+  readonly anonymousIdleMs: number;
 }
 
 export interface SubscriptionServer {
@@ -98,7 +108,11 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
   const viewers = new WeakMap<object, Viewer | null>();
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const watchers = new WeakMap<object, () => void>();
+  const idleWatches = new WeakMap<object, IdleWatch>();
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
+  // Registered before useServer's own listener, so a socket over a cap is closed before graphql-ws serves it.
+  const caps = new ConnectionCaps({ maxConnections: options.maxConnections, maxConnectionsPerAddress: options.maxConnectionsPerAddress, log });
+  wss.on('connection', (socket, request) => caps.admit(socket, options.clientAddress(request)));
 
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => options.formatError(e.toJSON(), e));
 
@@ -106,6 +120,8 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
     {
       schema,
       onConnect: async (ctx: Context<Record<string, unknown>, Extra>) => {
+        // Over a cap: already closing; serve nothing (not even a token check).
+        if (!caps.isAdmitted(ctx.extra.socket)) return false;
         const token = tokenFromConnectionParams(ctx.connectionParams);
         if (token === null) {
           log.info('ws.rejected', { reason: 'malformed token' });
@@ -132,6 +148,8 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
             ctx.extra.socket.close(SESSION_ENDED_CLOSE_CODE, 'session ended');
           });
           if (stop) watchers.set(ctx, stop);
+        } else {
+          idleWatches.set(ctx, watchIdle(ctx, ctx.extra.socket, options.anonymousIdleMs, log));
         }
         viewers.set(ctx, viewer);
         return true;
@@ -139,7 +157,9 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
       onClose: (ctx) => {
         clearTimeout(expiryTimers.get(ctx));
         watchers.get(ctx)?.();
+        idleWatches.get(ctx)?.stop();
       },
+      onComplete: (ctx, id) => idleWatches.get(ctx)?.subscriptionEnded(id),
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         // graphql-ws has registered this subscription already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
