@@ -62,6 +62,7 @@ import {
 import { DataKeyClientKeys, graphqlDataKeyTransport } from './data-keys.js';
 import { generateDevice, loadDevice, saveDevice, signedDeviceInput, type LocalDevice } from './device-keys.js';
 import type { KeyStore } from './keystore.js';
+import { TokenCache } from './token-cache.js';
 import { SessionError, fetchChallenge, graphqlRequest, isSessionError, registerKeys, signIn, type LoginResult, type SessionOptions } from './session.js';
 
 export { cleanup, hasPrivateKey };
@@ -115,7 +116,6 @@ export interface RotationReport extends RewrapReport {
 export const MIN_BACKUP_PASSWORD_LENGTH = 10;
 /** A device key store can rotate at most this many identity versions' worth of old X25519 keys in one bundle. */
 const REWRAP_PAGE = 200;
-const TOKEN_REFRESH_MARGIN_MS = 60_000;
 
 interface StoredBundle {
   readonly revision: number;
@@ -268,7 +268,7 @@ export class Account {
   readonly username: string;
   #device: LocalDevice;
   #bundle: KeyBundleContent;
-  #session: LoginResult | undefined;
+  readonly #tokens: TokenCache;
 
   private constructor(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session?: LoginResult) {
     this.#c = c;
@@ -276,7 +276,7 @@ export class Account {
     this.username = user.username;
     this.#device = device;
     this.#bundle = bundle;
-    this.#session = session;
+    this.#tokens = new TokenCache(() => this.#signIn(), { now: c.now, ...(session ? { initial: session } : {}) });
   }
 
   /** This device's server id. */
@@ -431,17 +431,22 @@ export class Account {
   // ---------------------------------------------------------------------------------
   // Session.
 
-  /** A valid access token for this device, signing in again when the last one is about to expire. */
-  async token(): Promise<string> {
-    const s = this.#session;
-    if (s && (s.expiresAt === '' || Date.parse(s.expiresAt) - this.#c.now() > TOKEN_REFRESH_MARGIN_MS)) return s.token;
+  /**
+   * A valid access token for this device: the last one until a fifth of its lifetime is left
+   * (at most 60 s before expiry), then one new sign-in shared by every concurrent caller
+   * (./token-cache.ts, docs/client.md).
+   */
+  token(): Promise<string> {
+    return this.#tokens.token();
+  }
+
+  async #signIn(): Promise<LoginResult> {
     try {
-      this.#session = await deviceSignIn(this.#c, this.username, this.#device);
+      return await deviceSignIn(this.#c, this.username, this.#device);
     } catch (e) {
       if (isSessionError(e, 'DEVICE_REVOKED' as never)) throw new SessionError('DEVICE_REVOKED', 'this device was revoked: its keys no longer open new data', { cause: e });
       throw e;
     }
-    return this.#session.token;
   }
 
   async #gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
