@@ -265,7 +265,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   // The address we listen on, not "localhost": that name may resolve to ::1 first.
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`;
-  const purge = setInterval(() => void auth.purgeExpiredChallenges().catch(() => undefined), 10 * 60_000);
+  const purge = setInterval(() => {
+    void auth.purgeExpiredChallenges().catch(() => undefined);
+    void rateLimits.purgeExpired().catch(() => undefined);
+  }, 10 * 60_000);
   purge.unref();
   // Disappearing messages: deleted once expired (clients already hide them at expiresAt);
   // expired link requests (PENDING devices) and reset codes likewise.

@@ -50,9 +50,15 @@ function assertRule(name: string, rule: RateLimitRule): void {
   if (!Number.isSafeInteger(rule.durationSeconds) || rule.durationSeconds < 1) throw new RangeError(`rate limit ${name}: durationSeconds must be a positive integer`);
 }
 
+/** Rows whose window closed more than this long ago are deleted (an instance whose clock lags still finds its own). */
+const PURGE_AFTER_MS = 3_600_000;
+
 /** One limiter per named rule; `take(name, key)` counts one request of `key` against rule `name`. */
 export class RateLimits<Name extends string> {
-  private constructor(private readonly limiters: ReadonlyMap<Name, RateLimiterAbstract>) {}
+  private constructor(
+    private readonly limiters: ReadonlyMap<Name, RateLimiterAbstract>,
+    private readonly table?: { readonly pool: pg.Pool; readonly name: string },
+  ) {}
 
   /** Checks every rule and builds its limiter in `store` (creating the PostgreSQL table when it is missing). */
   static async create<Name extends string>(rules: Readonly<Record<Name, RateLimitRule>>, store: RateLimitStore = { kind: 'memory' }): Promise<RateLimits<Name>> {
@@ -60,6 +66,7 @@ export class RateLimits<Name extends string> {
     for (const [name, rule] of entries) assertRule(name, rule);
     if (store.kind === 'memory') return RateLimits.memory(rules);
     const tableName = store.tableName ?? RATE_LIMIT_TABLE;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(tableName)) throw new TypeError('the rate limit table name must be a plain lowercase identifier');
     const limiters = new Map<Name, RateLimiterAbstract>();
     let first = true;
     for (const [name, rule] of entries) {
@@ -73,9 +80,10 @@ export class RateLimits<Name extends string> {
         // Once a key is at its limit, refuse it locally until its window closes.
         inMemoryBlockOnConsumed: rule.points,
         insuranceLimiter: new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds }),
-        // All rules share one table: one of them creates it and sweeps expired rows.
+        // All rules share one table: the first creates it; `purgeExpired` sweeps it (the
+        // library's own sweep timer would outlive a closed pool).
         tableCreated: !first,
-        clearExpiredByTimeout: first,
+        clearExpiredByTimeout: false,
       };
       if (first) {
         await new Promise<void>((resolve, reject) => {
@@ -86,7 +94,7 @@ export class RateLimits<Name extends string> {
       }
       first = false;
     }
-    return new RateLimits(limiters);
+    return new RateLimits(limiters, { pool: store.pool, name: tableName });
   }
 
   /** In this process only (no I/O, so it needs no `await` to build). */
@@ -99,7 +107,17 @@ export class RateLimits<Name extends string> {
     return new RateLimits(limiters);
   }
 
-  /** Counts one request of `key` against rule `name`. Rejects only when the store fails (no answer is a refusal). */
+  /**
+   * Deletes the shared table's rows whose window closed over an hour ago; returns how many
+   * (memory records expire by themselves: 0). Run periodically.
+   */
+  async purgeExpired(now = Date.now()): Promise<number> {
+    if (!this.table) return 0;
+    const r = await this.table.pool.query(`DELETE FROM "${this.table.name}" WHERE expire < $1`, [now - PURGE_AFTER_MS]);
+    return r.rowCount ?? 0;
+  }
+
+  /** Counts one request of `key` against rule `name`. Rejects only when the store and its in-memory fallback both fail. */
   async take(name: Name, key: string): Promise<RateLimitDecision> {
     const limiter = this.limiters.get(name);
     if (!limiter) throw new RangeError(`no rate limit rule named ${name}`);
