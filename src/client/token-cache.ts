@@ -5,12 +5,13 @@
  * end, runs into the server's sign-in limits (docs/auth.md §7); this keeps it to about one
  * sign-in per token lifetime.
  *
- * - **Reuse until shortly before expiry.** The token is renewed once less than a fifth of its
- *   lifetime is left, and at most 60 s before it ends: a 900 s token is used for 840 s, a
- *   30 s one for 24 s. The lifetime is the token's own (`exp` − `iat`, docs/auth.md §6),
- *   counted on this device's clock from when the sign-in was sent, so a device clock that
- *   is off by minutes changes nothing. Only when the token is not a readable JWT does the
- *   server's `expiresAt` count, against this device's clock.
+ * - **Reuse until shortly before expiry.** The lifetime is the token's own (`exp` − `iat`,
+ *   docs/auth.md §6), less 1 s because `iat` is whole seconds (a token lives between
+ *   lifetime − 1 s and lifetime), counted on this device's clock from when the sign-in was
+ *   sent: a device clock that is off by minutes changes nothing. The token is renewed once
+ *   less than a fifth of its lifetime is left of that, and at most 60 s before: a 900 s
+ *   token is used for 839 s, a 30 s one for 23 s. Only when the token is not a readable JWT
+ *   does the server's `expiresAt` count, against this device's clock.
  * - **Single flight.** While a sign-in runs, every caller waits for that one; if it fails,
  *   they all get its error, and the next call tries again.
  */
@@ -21,6 +22,8 @@ import type { LoginResult } from './session.js';
 export const REFRESH_FRACTION = 1 / 5;
 /** Renewal never starts earlier than this before expiry. */
 export const MAX_REFRESH_MARGIN_MS = 60_000;
+/** `iat` is whole seconds: a token may have been issued up to this long after it. */
+const IAT_GRANULARITY_MS = 1000;
 
 export interface TokenCacheOptions {
   /** Clock in Unix milliseconds (default Date.now). */
@@ -46,7 +49,7 @@ export function tokenLifetimeMs(token: string): number | null {
 /** When (on the local clock) a session signed in at `sentAt` should be renewed; Infinity when it never expires. */
 export function renewAt(session: LoginResult, sentAt: number, now: number): number {
   const lifetime = tokenLifetimeMs(session.token);
-  if (lifetime !== null) return sentAt + lifetime - Math.min(lifetime * REFRESH_FRACTION, MAX_REFRESH_MARGIN_MS);
+  if (lifetime !== null) return sentAt + lifetime - IAT_GRANULARITY_MS - Math.min(lifetime * REFRESH_FRACTION, MAX_REFRESH_MARGIN_MS);
   if (session.expiresAt === '') return Infinity;
   const expiresAt = Date.parse(session.expiresAt);
   if (!Number.isFinite(expiresAt)) return now; // unreadable: renew on next use
