@@ -249,7 +249,7 @@ describe('device links', () => {
     expect((await devices(u.token)).map((x) => x.status)).toEqual(['ACTIVE', 'PENDING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']);
   });
 
-  it('requests are rate limited per client address: burst 5, then 1 per minute (default limits)', async () => {
+  it('requests are rate limited per client address: 5 per 5 minutes (default limits)', async () => {
     const limited = await startTestGateway({ authLimits: { register: ROOMY_AUTH_LIMITS.register! } });
     try {
       const u = await registerWithDevice(limited, 'limited');
