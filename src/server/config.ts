@@ -20,9 +20,9 @@
  *   VEIL_TRUST_PROXY   unset = trust no proxy (the socket peer is the client); else a comma-separated list of
  *                      proxy addresses, CIDRs or loopback/linklocal/uniquelocal whose X-Forwarded-For names
  *                      the client (right-most untrusted hop) for rate limits and connection caps (docs/auth.md §7)
- *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets in all; one more is closed with 4503 (docs/privacy.md)
- *   VEIL_WS_MAX_PER_ADDRESS   100 open WebSockets per client address; one more is closed with 4429
- *   VEIL_WS_ANONYMOUS_IDLE    30 seconds an anonymous WebSocket may stay without a subscription (then 4408)
+ *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets on this instance; one more is closed with 4902 (docs/privacy.md)
+ *   VEIL_WS_MAX_PER_ADDRESS   100 open WebSockets per client address; one more is closed with 4901
+ *   VEIL_WS_ANONYMOUS_IDLE    30 seconds an anonymous WebSocket may stay without an active subscription (then 4903)
  */
 import { resolve } from 'node:path';
 import { parseTrustProxy } from './client-address.js';
