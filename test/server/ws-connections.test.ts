@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loopback, openSocket, type TestSocket } from '../helpers/addresses.js';
 import { registerAndLogin, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // The documented close codes (docs/privacy.md), pinned here as numbers: clients depend on them.
@@ -30,21 +31,6 @@ async function start(overrides: Parameters<typeof startTestGateway>[0]): Promise
   const t = await startTestGateway(overrides);
   gateways.push(t);
   return t;
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** `p`, or a failure naming `what` after `ms` (a close that never comes fails fast and says so). */
-function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** How `s` was closed (fails when it stays open). */
@@ -183,12 +169,18 @@ describe('idle anonymous sockets', () => {
     expect(signedIn.ws.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('an anonymous socket stays while a subscription runs, and is closed once it has had none for the idle bound', async () => {
-    const listening = open(t);
-    await listening.ack();
+  /** An anonymous socket with the public subscription running as `id`. */
+  async function listeningSocket(id: string): Promise<TestSocket> {
+    const s = open(t);
+    await s.ack();
     ticks = undefined;
-    listening.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { ticks }' } });
+    s.send({ id, type: 'subscribe', payload: { query: 'subscription { ticks }' } });
     await waitFor(() => ticks !== undefined, 'the subscription to start');
+    return s;
+  }
+
+  it('an anonymous socket stays while a subscription runs, and is closed once it has had none for the idle bound', async () => {
+    const listening = await listeningSocket('1');
     const bystander = open(t);
     await bystander.ack();
     expect((await closeOf(bystander)).code).toBe(IDLE_CLOSE_CODE);
@@ -203,11 +195,7 @@ describe('idle anonymous sockets', () => {
   });
 
   it('an anonymous socket whose client completed its subscription is closed as idle too', async () => {
-    const listening = open(t);
-    await listening.ack();
-    ticks = undefined;
-    listening.send({ id: 'a', type: 'subscribe', payload: { query: 'subscription { ticks }' } });
-    await waitFor(() => ticks !== undefined, 'the subscription to start');
+    const listening = await listeningSocket('a');
     listening.send({ id: 'a', type: 'complete' });
     expect((await closeOf(listening)).code).toBe(IDLE_CLOSE_CODE);
   });
