@@ -82,4 +82,18 @@ describe('rate limits across instances (PostgreSQL)', () => {
       await pool.end();
     }
   });
+
+  it('when the table cannot be reached, the limits still hold, counted in the instance’s memory', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const limits = await RateLimits.create({ r: { points: 2, durationSeconds: 60 } }, { kind: 'postgres', pool, tableName: 'veil_rate_limits_gone' });
+      expect((await limits.take('r', 'k')).allowed).toBe(true);
+      await pool.query('DROP TABLE veil_rate_limits_gone');
+      expect((await limits.take('r', 'k2')).allowed).toBe(true);
+      expect((await limits.take('r', 'k2')).allowed).toBe(true);
+      expect(await limits.take('r', 'k2')).toMatchObject({ allowed: false, retryAfterSeconds: 60 });
+    } finally {
+      await pool.end();
+    }
+  });
 });
