@@ -71,7 +71,7 @@ import { fmtNs, fmtRatio, fmtSpread, median, progress, progressDone, runInterlea
 import { embeddedConfig } from '../src/server/config.js';
 
 const REALM = 'veilgraph';
-const ROOMY = { capacity: 100_000, refillPerSecond: 100_000 };
+const ROOMY = { points: 1_000_000, durationSeconds: 1 };
 
 /** Goals (issue 6). */
 export const GOAL_FANOUT_RATE = 0.8;
@@ -599,6 +599,8 @@ async function setUp(opts: BenchOptions): Promise<Fixture> {
       tokenTtlSeconds: 3600,
       logSink: () => undefined,
       authLimits: { register: ROOMY, challenge: ROOMY, login: ROOMY, loginPerUser: ROOMY },
+      // Every member's socket comes from loopback: one address.
+      wsMaxConnectionsPerAddress: 1_000_000,
     });
     closers.unshift(() => gateway.close());
     gateway.httpServer.keepAliveTimeout = 120_000;

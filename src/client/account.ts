@@ -63,6 +63,7 @@ import { DataKeyClientKeys, graphqlDataKeyTransport } from './data-keys.js';
 import { KeyDirectory, graphqlDirectoryTransport } from './directory.js';
 import { generateDevice, loadDevice, saveDevice, signedDeviceInput, type LocalDevice } from './device-keys.js';
 import type { KeyStore } from './keystore.js';
+import { TokenCache } from './token-cache.js';
 import { SessionError, fetchChallenge, graphqlRequest, isSessionError, registerKeys, signIn, type LoginResult, type SessionOptions } from './session.js';
 
 export { cleanup, hasPrivateKey };
@@ -116,7 +117,6 @@ export interface RotationReport extends RewrapReport {
 export const MIN_BACKUP_PASSWORD_LENGTH = 10;
 /** A device key store can rotate at most this many identity versions' worth of old X25519 keys in one bundle. */
 const REWRAP_PAGE = 200;
-const TOKEN_REFRESH_MARGIN_MS = 60_000;
 
 interface StoredBundle {
   readonly revision: number;
@@ -269,8 +269,8 @@ export class Account {
   readonly username: string;
   #device: LocalDevice;
   #bundle: KeyBundleContent;
-  #session: LoginResult | undefined;
   #directory: KeyDirectory | undefined;
+  readonly #tokens: TokenCache;
 
   private constructor(c: Ctx, user: AccountUser, device: LocalDevice, bundle: KeyBundleContent, session?: LoginResult) {
     this.#c = c;
@@ -278,7 +278,7 @@ export class Account {
     this.username = user.username;
     this.#device = device;
     this.#bundle = bundle;
-    this.#session = session;
+    this.#tokens = new TokenCache(() => this.#signIn(), { now: c.now, ...(session ? { initial: session } : {}) });
   }
 
   /** This device's server id. */
@@ -433,17 +433,22 @@ export class Account {
   // ---------------------------------------------------------------------------------
   // Session.
 
-  /** A valid access token for this device, signing in again when the last one is about to expire. */
-  async token(): Promise<string> {
-    const s = this.#session;
-    if (s && (s.expiresAt === '' || Date.parse(s.expiresAt) - this.#c.now() > TOKEN_REFRESH_MARGIN_MS)) return s.token;
+  /**
+   * A valid access token for this device: the last one until a fifth of its lifetime is left
+   * (at most 60 s before expiry), then one new sign-in shared by every concurrent caller
+   * (./token-cache.ts, docs/client.md).
+   */
+  token(): Promise<string> {
+    return this.#tokens.token();
+  }
+
+  async #signIn(): Promise<LoginResult> {
     try {
-      this.#session = await deviceSignIn(this.#c, this.username, this.#device);
+      return await deviceSignIn(this.#c, this.username, this.#device);
     } catch (e) {
       if (isSessionError(e, 'DEVICE_REVOKED' as never)) throw new SessionError('DEVICE_REVOKED', 'this device was revoked: its keys no longer open new data', { cause: e });
       throw e;
     }
-    return this.#session.token;
   }
 
   async #gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -467,12 +472,12 @@ export class Account {
    * user's current signing key is trusted first hand (`KeyDirectory.trust`).
    */
   async keyDirectory(): Promise<KeyDirectory> {
-    // Directory reads need no token; the current one goes along when there is one.
+    // Directory reads need no token, and none is sent: an expired one would fail the request.
     this.#directory ??= new KeyDirectory({
       backend: this.#c.backend,
       realm: this.#c.realm,
       keystore: this.#c.keystore,
-      transport: graphqlDirectoryTransport(this.#c.endpoint, () => this.#session?.token ?? '', this.#c.session),
+      transport: graphqlDirectoryTransport(this.#c.endpoint, () => '', this.#c.session),
     });
     const { identity } = this.#bundle;
     this.#directory.trust({ userId: this.userId, username: this.username, version: identity.version, signingKey: await this.#c.backend.ed25519PublicKey(identity.signingSeed) });

@@ -22,6 +22,7 @@ export { checkSigners, type SignerCheck, type SignerDirectory, type VerifiedSign
 export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
 export { MemoryKeyStore, KEY_NAMES, type KeyStore } from './keystore.js';
 export { clientKeysFrom, createIdentity, loadIdentity, login, register, SessionError } from './session.js';
+export { TokenCache, type TokenCacheOptions } from './token-cache.js';
 export { IndexedDbKeyStore, IndexedDbKeyStoreError, isIndexedDbKeyStoreError, type IndexedDbKeyStoreErrorCode, type IndexedDbKeyStoreOptions } from './keystore-indexeddb.js';
 export { DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport, type DataKeyClientKeysOptions, type DataKeyTransport, type StoredDataKey } from './data-keys.js';
 export {

@@ -21,8 +21,15 @@
  *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app;
  *                      the default directory unbuilt = API only with a warning, a named one unbuilt = error)
  *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/debug-view.md)
+ *   VEIL_TRUST_PROXY   unset = trust no proxy (the socket peer is the client); else a comma-separated list of
+ *                      proxy addresses, CIDRs or loopback/linklocal/uniquelocal whose X-Forwarded-For names
+ *                      the client (right-most untrusted hop) for rate limits and connection caps (docs/auth.md §7)
+ *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets on this instance; one more is closed with 4902 (docs/privacy.md)
+ *   VEIL_WS_MAX_PER_ADDRESS   100 open WebSockets per client address; one more is closed with 4901
+ *   VEIL_WS_ANONYMOUS_IDLE    30 seconds an anonymous WebSocket may stay without an active subscription (then 4903)
  */
 import { resolve } from 'node:path';
+import { parseTrustProxy } from './client-address.js';
 import { DEFAULT_LIMITS, type QueryLimits } from './limits.js';
 import type { LogLevel } from './log.js';
 
@@ -50,12 +57,25 @@ export interface GatewayConfig {
   readonly webRequired: boolean;
   /** Whether the `storedObject` debug query answers (the web app's "what the server sees" panel). */
   readonly debugView: boolean;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDRs, keywords; ./client-address.ts). Empty: none. */
+  readonly trustProxy: readonly string[];
+  /** Most WebSockets open at once on this instance. */
+  readonly wsMaxConnections: number;
+  /** Most WebSockets open at once from one client address. */
+  readonly wsMaxConnectionsPerAddress: number;
+  /** Seconds an anonymous WebSocket may stay open without an active subscription. */
+  readonly wsAnonymousIdleSeconds: number;
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code = 'CONFIG_INVALID';
 }
+
+/** Defaults of the WebSocket connection limits (docs/privacy.md, "The socket's own limits"). */
+export const DEFAULT_WS_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_WS_MAX_CONNECTIONS_PER_ADDRESS = 100;
+export const DEFAULT_WS_ANONYMOUS_IDLE_SECONDS = 30;
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -71,6 +91,18 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   if (raw === 'on') return true;
   if (raw === 'off') return false;
   throw new ConfigError(`${name} must be "on" or "off", got "${raw}"`);
+}
+
+function trustProxy(env: NodeJS.ProcessEnv): readonly string[] {
+  const raw = env.VEIL_TRUST_PROXY;
+  if (raw === undefined || raw.trim() === '') return [];
+  const entries = raw.split(',').map((e) => e.trim());
+  if (entries.some((e) => e === '')) throw new ConfigError(`VEIL_TRUST_PROXY must be a comma-separated list without empty entries, got "${raw}"`);
+  try {
+    return parseTrustProxy(entries);
+  } catch (e) {
+    throw new ConfigError(`VEIL_TRUST_PROXY: ${e instanceof Error ? e.message : String(e)} (addresses, CIDRs, loopback, linklocal or uniquelocal)`);
+  }
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -104,6 +136,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     // The debug view shows stored ciphertext to users who may read the object anyway; it
     // is a teaching and debugging aid, so production has it off unless asked for.
     debugView: onOff(env, 'VEIL_DEBUG_VIEW', !production),
+    trustProxy: trustProxy(env),
+    wsMaxConnections: int(env, 'VEIL_WS_MAX_CONNECTIONS', DEFAULT_WS_MAX_CONNECTIONS, 1, 1_000_000),
+    wsMaxConnectionsPerAddress: int(env, 'VEIL_WS_MAX_PER_ADDRESS', DEFAULT_WS_MAX_CONNECTIONS_PER_ADDRESS, 1, 1_000_000),
+    wsAnonymousIdleSeconds: int(env, 'VEIL_WS_ANONYMOUS_IDLE', DEFAULT_WS_ANONYMOUS_IDLE_SECONDS, 1, 86_400),
   };
 }
 

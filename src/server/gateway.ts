@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { IResolvers } from '@graphql-tools/utils';
 import { GraphQLError } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -16,7 +17,9 @@ import type { PrivacyManifest } from '../privacy/manifest.js';
 import { RequestAccess, type Viewer } from './access.js';
 import { createErrorFormatter, createGatewayApollo } from './apollo.js';
 import { AuthError } from './auth/errors.js';
-import { createAuthService, type AuthLimits } from './auth/service.js';
+import { RateLimits } from './auth/rate-limit.js';
+import { authLimitRules, createAuthService, type AuthLimits } from './auth/service.js';
+import { createClientAddress } from './client-address.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext, GatewayServices } from './context.js';
 import { enforcePrivacy } from './enforce.js';
@@ -61,7 +64,7 @@ export interface GatewayOptions extends GatewayConfig {
   readonly logSink?: LogSink;
   /** Resolvers for types the schema author added to `schemaDir` (docs/privacy.md). */
   readonly resolvers?: IResolvers[];
-  /** Overrides of the auth rate limits (tests; docs/auth.md §7). */
+  /** Overrides of the rate-limit rules (tests; docs/auth.md §7). On PostgreSQL every instance counts in one table. */
   readonly authLimits?: Partial<AuthLimits>;
   /**
    * Who owns an object of each type the schema author added (the object's owner id, or
@@ -145,6 +148,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);
   const schema = enforcePrivacy(built.wire, built.manifest, codec);
+  // Rate limits: in this process on the embedded default; on PostgreSQL in one table that
+  // every instance counts in (a small pool of its own, as the pubsub has).
+  const limitRules = authLimitRules(options.authLimits);
+  let limitPool: pg.Pool | undefined;
+  if (store.kind === 'postgres' && options.databaseUrl) {
+    limitPool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
+    limitPool.on('error', () => undefined); // idle-client errors: the next query reconnects
+  }
+  const rateLimits = limitPool ? await RateLimits.create(limitRules, { kind: 'postgres', pool: limitPool }) : RateLimits.memory(limitRules);
   const auth = createAuthService({
     store,
     backend,
@@ -152,7 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     challengeKey: secrets.challengeKey,
     jwtSecret: secrets.jwtSecret,
     tokenTtlSeconds: options.tokenTtlSeconds,
-    ...(options.authLimits ? { limits: options.authLimits } : {}),
+    rateLimits,
   });
   // Embedded default: in-process. PostgreSQL: across every instance on the database.
   const pubsub: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
@@ -180,12 +192,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (!device || device.userId !== claims.sub || device.status !== 'ACTIVE') throw new AuthError('UNAUTHENTICATED', 'device revoked');
     return { viewer: { id: claims.sub, deviceId: device.id }, expiresAt: claims.expiresAt };
   };
+  // Every per-address decision (rate limits, WebSocket caps) keys on this: the socket peer,
+  // or the client a trusted proxy names (VEIL_TRUST_PROXY).
+  const clientAddress = createClientAddress(options.trustProxy);
   const contextFor = (viewer: Viewer | null, req: IncomingMessage): GatewayContext => ({
     ...services,
     viewer,
     access: new RequestAccess(store, viewer),
     users: new UserLoader(store),
-    clientKey: req.socket.remoteAddress ?? 'unknown',
+    clientKey: clientAddress(req),
   });
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const token = bearer(req);
@@ -245,12 +260,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     maxPayload: options.wsMaxPayloadBytes ?? DEFAULT_WS_MAX_PAYLOAD_BYTES,
     production: options.production,
     log,
+    clientAddress,
+    maxConnections: options.wsMaxConnections,
+    maxConnectionsPerAddress: options.wsMaxConnectionsPerAddress,
+    anonymousIdleMs: options.wsAnonymousIdleSeconds * 1000,
   });
   const port = (httpServer.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   // The address we listen on, not "localhost": that name may resolve to ::1 first.
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/graphql`;
-  const purge = setInterval(() => void auth.purgeExpiredChallenges().catch(() => undefined), 10 * 60_000);
+  const purge = setInterval(() => {
+    void auth.purgeExpiredChallenges().catch(() => undefined);
+    void rateLimits.purgeExpired().catch(() => undefined);
+  }, 10 * 60_000);
   purge.unref();
   // Disappearing messages: deleted once expired (clients already hide them at expiresAt);
   // expired link requests (PENDING devices) and reset codes likewise.
@@ -284,6 +306,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       });
       await apollo.stop();
       await pubsub.close();
+      await limitPool?.end();
       await store.close();
     },
   };

@@ -13,6 +13,8 @@
  *   device session's socket closes with 4403 ("session ended") when the device is revoked.
  * - At most `maxSubscriptionsPerSocket` subscriptions run at once on one socket; one more
  *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
+ * - Connection caps (in all and per client address) and the idle bound of anonymous
+ *   sockets: ./ws-connections.ts, with their close codes.
  * - Every subscription gets the same `GatewayContext` as an HTTP request, so the same
  *   per-field enforcement applies to each event.
  * - Every document is parsed and validated with the same limits and rules as HTTP
@@ -40,6 +42,7 @@ import type { Viewer } from './access.js';
 import { gatewayError } from './errors.js';
 import type { RequestLimits } from './limits.js';
 import type { Logger } from './log.js';
+import { ConnectionCaps, watchIdle, type IdleWatch } from './ws-connections.js';
 
 export interface SubscriptionServerOptions<TContext> {
   readonly httpServer: Server;
@@ -65,6 +68,13 @@ export interface SubscriptionServerOptions<TContext> {
   readonly maxPayload: number;
   readonly production: boolean;
   readonly log: Logger;
+  /** The client address key of an upgrade request (./client-address.ts), for the per-address cap. */
+  readonly clientAddress: (request: IncomingMessage) => string;
+  /** Most sockets open at once, in all and from one client address (./ws-connections.ts). */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** An anonymous socket with no active subscription for this long is closed. */
+  readonly anonymousIdleMs: number;
 }
 
 export interface SubscriptionServer {
@@ -111,7 +121,11 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
   const viewers = new WeakMap<object, Viewer | null>();
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const watchers = new WeakMap<object, () => void>();
+  const idleWatches = new WeakMap<object, IdleWatch>();
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
+  // Registered before useServer's own listener, so a socket over a cap is closed before graphql-ws serves it.
+  const caps = new ConnectionCaps({ maxConnections: options.maxConnections, maxConnectionsPerAddress: options.maxConnectionsPerAddress, log });
+  wss.on('connection', (socket, request) => caps.admit(socket, options.clientAddress(request)));
 
   const format = (errors: readonly GraphQLError[]): GraphQLFormattedError[] => errors.map((e) => options.formatError(e.toJSON(), e));
 
@@ -119,6 +133,8 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
     {
       schema,
       onConnect: async (ctx: Context<Record<string, unknown>, Extra>) => {
+        // Over a cap: already closing; serve nothing (not even a token check).
+        if (!caps.isAdmitted(ctx.extra.socket)) return false;
         const token = tokenFromConnectionParams(ctx.connectionParams);
         if (token === null) {
           log.info('ws.rejected', { reason: 'malformed token' });
@@ -145,6 +161,8 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
             ctx.extra.socket.close(SESSION_ENDED_CLOSE_CODE, 'session ended');
           });
           if (stop) watchers.set(ctx, stop);
+        } else {
+          idleWatches.set(ctx, watchIdle(ctx, ctx.extra.socket, options.anonymousIdleMs, log));
         }
         viewers.set(ctx, viewer);
         return true;
@@ -152,7 +170,9 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
       onClose: (ctx) => {
         clearTimeout(expiryTimers.get(ctx));
         watchers.get(ctx)?.();
+        idleWatches.get(ctx)?.stop();
       },
+      onComplete: (ctx, id) => idleWatches.get(ctx)?.subscriptionEnded(id),
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         // graphql-ws has registered this subscription already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {

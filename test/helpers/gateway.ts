@@ -13,7 +13,7 @@ import { envelopeToText, sealEnvelopeText, sealSignedEnvelope } from '../../src/
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
-import type { AuthLimits } from '../../src/server/auth/service.js';
+import { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from '../../src/server/auth/service.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
 import { embeddedConfig } from '../../src/server/config.js';
 
@@ -31,9 +31,9 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Sign-up and login limits with room for the many users a test registers from one address. */
-const ROOMY_RULE = { capacity: 1000, refillPerSecond: 100 };
-export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = { register: ROOMY_RULE, challenge: ROOMY_RULE, login: ROOMY_RULE, loginPerUser: ROOMY_RULE, deviceLink: ROOMY_RULE };
+/** Every rate limit with room for the many users a test registers and signs in from one address. */
+const ROOMY_RULE = { points: 10_000, durationSeconds: 60 };
+export const ROOMY_AUTH_LIMITS: Partial<AuthLimits> = Object.fromEntries((Object.keys(DEFAULT_AUTH_LIMITS) as AuthLimitName[]).map((name) => [name, ROOMY_RULE]));
 
 /** A GraphQL request function for the gateway at `url` (in this process or another). */
 export function gqlAt(url: string): TestGateway['gql'] {

@@ -255,7 +255,7 @@ describe('device links', () => {
     expect(list.map((x) => x.id)).toContain(newest.id);
   });
 
-  it('requests are rate limited per client address: burst 5, then 1 per minute (default limits)', async () => {
+  it('requests are rate limited per client address: 5 per 5 minutes (default limits)', async () => {
     const limited = await startTestGateway({ authLimits: { register: ROOMY_AUTH_LIMITS.register! } });
     try {
       const u = await registerWithDevice(limited, 'limited');

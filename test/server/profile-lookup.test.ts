@@ -75,7 +75,7 @@ async function counted(viewer: TestUser, email: string): Promise<{ found: Found[
 }
 
 beforeAll(async () => {
-  t = await startTestGateway({ backend: recordingBackend(cryptoCalls), authLimits: { emailLookup: { capacity: 1000, refillPerSecond: 100 } } });
+  t = await startTestGateway({ backend: recordingBackend(cryptoCalls), authLimits: { emailLookup: { points: 1000, durationSeconds: 1 } } });
   recordStoreCalls(t.gateway.store, storeCalls);
   solo = await registerAndLogin(t, 'solo');
   const twinA = await registerAndLogin(t, 'twina');
@@ -161,7 +161,7 @@ describe('profileByEmail: rate limited per viewer', () => {
   });
 
   it('a refused lookup does no lookup: no store call, no crypto', async () => {
-    const tight = await startTestGateway({ backend: recordingBackend(cryptoCalls), authLimits: { emailLookup: { capacity: 1, refillPerSecond: 1 / 600 } } });
+    const tight = await startTestGateway({ backend: recordingBackend(cryptoCalls), authLimits: { emailLookup: { points: 1, durationSeconds: 600 } } });
     try {
       recordStoreCalls(tight.gateway.store, storeCalls);
       const u = await registerAndLogin(tight, 'tight');

@@ -41,11 +41,14 @@ export {
   type TokenConfig,
   type TokenService,
 } from './jwt.js';
-export { TokenBucketLimiter, type RateLimitDecision, type RateLimitRule, type RateLimiterOptions } from './rate-limit.js';
+export { RATE_LIMIT_TABLE, RateLimits, type RateLimitDecision, type RateLimitRule, type RateLimitStore } from './rate-limit.js';
 export { USERNAME_PATTERN, parseUsername } from './validate.js';
 export {
   DEFAULT_AUTH_LIMITS,
+  authLimitRules,
   createAuthService,
+  type Allowance,
+  type AuthLimitName,
   type AuthLimits,
   type AuthService,
   type AuthServiceOptions,

@@ -1,140 +1,132 @@
 /**
  * @module
- * In-memory token-bucket rate limiter keyed by string (`challenge:<ip>`,
- * `login:<ip>:<username>`, …).
+ * Named rate-limit rules over a shared or local store (docs/auth.md §7).
  *
- * Each key has a bucket of `capacity` tokens refilled continuously at `refillPerSecond`;
- * an attempt takes one token or is refused with the time until one is available. A
- * refused attempt takes nothing, so a client that waits `retryAfterSeconds` succeeds.
+ * A rule allows `points` requests per `durationSeconds` for each key (a client address, a
+ * username, a device id): a fixed window that opens at a key's first request. A request
+ * over the limit is refused with the whole seconds until the window closes; refused
+ * requests do not move the window, so a client that waits `retryAfterSeconds` gets
+ * through (unless others used the key meanwhile).
  *
- * Memory is bounded: a bucket that has refilled to capacity carries no information (it is
- * the same as no bucket), so such idle buckets are dropped by a sweep that runs at most
- * once per `sweepIntervalMs` and whenever the map is full. If `maxKeys` buckets are still
- * in use after a sweep, the least recently used one is evicted (that key starts afresh).
- * An attacker with more than `maxKeys` addresses can therefore reset limits of others; size
- * `maxKeys` well above the expected number of active clients.
+ * The counting is rate-limiter-flexible's (maintained, atomic per store):
+ * - **memory** (`RateLimiterMemory`), the embedded default: one process, one set of counts;
+ *   memory is one small record per key seen in its window (records expire with it);
+ * - **PostgreSQL** (`RateLimiterPostgres` over a `pg` pool): every instance on the database
+ *   counts in one table, so limits hold across instances. A key that reached its limit is
+ *   also refused from this instance's memory for the rest of its window, so an attacker's
+ *   refused requests cost no database round trip. Should the table be unreachable, each
+ *   instance falls back to counting in its own memory (limits per instance rather than
+ *   none).
  *
- * State is per process: with several gateway instances each one has its own buckets, so
- * the effective limit is (limit × instances) unless the load balancer keeps a client on
- * one instance. A shared limiter (e.g. in PostgreSQL or Redis) would go behind the same
- * `take` call.
+ * Adding a rule is one line in the rule table (`DEFAULT_AUTH_LIMITS` in ./service.ts) and a
+ * `limit(name, key)` call where it applies.
  */
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface RateLimitRule {
-  /** Largest burst: tokens in a full bucket (≥ 1). */
-  readonly capacity: number;
-  /** Tokens added per second (> 0). */
-  readonly refillPerSecond: number;
-}
-
-export interface RateLimiterOptions extends RateLimitRule {
-  /** Most buckets held at once (default 10,000). */
-  readonly maxKeys?: number;
-  /** Clock in Unix milliseconds (tests inject one). */
-  readonly now?: () => number;
-  /** Least time between two idle sweeps (default 60 s). */
-  readonly sweepIntervalMs?: number;
+  /** Requests allowed per window (≥ 1). */
+  readonly points: number;
+  /** Window length in seconds (≥ 1). */
+  readonly durationSeconds: number;
 }
 
 export interface RateLimitDecision {
   readonly allowed: boolean;
-  /** Whole tokens left after this attempt. */
+  /** Requests left in the current window after this one. */
   readonly remaining: number;
-  /** 0 when allowed; otherwise whole seconds until the attempt would succeed (≥ 1). */
+  /** 0 when allowed; otherwise whole seconds until the window closes (≥ 1). */
   readonly retryAfterSeconds: number;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
+/** Where the counts live: this process, or a table every instance on the database shares. */
+export type RateLimitStore = { readonly kind: 'memory' } | { readonly kind: 'postgres'; readonly pool: pg.Pool; readonly tableName?: string };
+
+/** The table the PostgreSQL store creates (if absent) and counts in: `key`, `points`, `expire` (rate-limiter-flexible's layout). */
+export const RATE_LIMIT_TABLE = 'veil_rate_limits';
+
+function assertRule(name: string, rule: RateLimitRule): void {
+  if (!Number.isSafeInteger(rule?.points) || rule.points < 1) throw new RangeError(`rate limit ${name}: points must be a positive integer`);
+  if (!Number.isSafeInteger(rule.durationSeconds) || rule.durationSeconds < 1) throw new RangeError(`rate limit ${name}: durationSeconds must be a positive integer`);
 }
 
-export const DEFAULT_MAX_KEYS = 10_000;
-export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** Rows whose window closed more than this long ago are deleted (an instance whose clock lags still finds its own). */
+const PURGE_AFTER_MS = 3_600_000;
 
-export class TokenBucketLimiter {
-  readonly capacity: number;
-  readonly refillPerSecond: number;
-  readonly maxKeys: number;
-  private readonly now: () => number;
-  private readonly sweepIntervalMs: number;
-  // Map iteration order is insertion order; re-inserting on every use makes it LRU order.
-  private readonly buckets = new Map<string, Bucket>();
-  private lastSweep: number;
+/** One limiter per named rule; `take(name, key)` counts one request of `key` against rule `name`. */
+export class RateLimits<Name extends string> {
+  private constructor(
+    private readonly limiters: ReadonlyMap<Name, RateLimiterAbstract>,
+    private readonly table?: { readonly pool: pg.Pool; readonly name: string },
+  ) {}
 
-  constructor(options: RateLimiterOptions) {
-    const { capacity, refillPerSecond } = options;
-    if (!Number.isFinite(capacity) || capacity < 1) throw new RangeError('rate limit capacity must be ≥ 1');
-    if (!Number.isFinite(refillPerSecond) || refillPerSecond <= 0) throw new RangeError('rate limit refill must be > 0 per second');
-    const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
-    if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) throw new RangeError('rate limit maxKeys must be a positive integer');
-    this.capacity = capacity;
-    this.refillPerSecond = refillPerSecond;
-    this.maxKeys = maxKeys;
-    this.now = options.now ?? Date.now;
-    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    this.lastSweep = this.now();
-  }
-
-  /** Number of buckets currently held. */
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  /** Takes one token from `key`'s bucket if it has one. */
-  take(key: string): RateLimitDecision {
-    const t = this.now();
-    if (t - this.lastSweep >= this.sweepIntervalMs) this.sweep();
-    let bucket = this.buckets.get(key);
-    if (bucket) {
-      this.refill(bucket, t);
-      this.buckets.delete(key);
-    } else {
-      if (this.buckets.size >= this.maxKeys) this.makeRoom();
-      bucket = { tokens: this.capacity, updatedAt: t };
-    }
-    this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterSeconds: 0 };
-    }
-    const wait = (1 - bucket.tokens) / this.refillPerSecond;
-    return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(wait)) };
-  }
-
-  /** Drops every bucket that has refilled to capacity; returns how many. */
-  sweep(): number {
-    const t = this.now();
-    this.lastSweep = t;
-    let removed = 0;
-    for (const [key, bucket] of this.buckets) {
-      this.refill(bucket, t);
-      if (bucket.tokens >= this.capacity) {
-        this.buckets.delete(key);
-        removed++;
+  /** Checks every rule and builds its limiter in `store` (creating the PostgreSQL table when it is missing). */
+  static async create<Name extends string>(rules: Readonly<Record<Name, RateLimitRule>>, store: RateLimitStore = { kind: 'memory' }): Promise<RateLimits<Name>> {
+    const entries = Object.entries(rules) as [Name, RateLimitRule][];
+    for (const [name, rule] of entries) assertRule(name, rule);
+    if (store.kind === 'memory') return RateLimits.memory(rules);
+    const tableName = store.tableName ?? RATE_LIMIT_TABLE;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(tableName)) throw new TypeError('the rate limit table name must be a plain lowercase identifier');
+    const limiters = new Map<Name, RateLimiterAbstract>();
+    let first = true;
+    for (const [name, rule] of entries) {
+      const options = {
+        storeClient: store.pool,
+        storeType: 'pool',
+        tableName,
+        keyPrefix: name,
+        points: rule.points,
+        duration: rule.durationSeconds,
+        // Once a key is at its limit, refuse it locally until its window closes.
+        inMemoryBlockOnConsumed: rule.points,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds }),
+        // All rules share one table: the first creates it; `purgeExpired` sweeps it (the
+        // library's own sweep timer would outlive a closed pool).
+        tableCreated: !first,
+        clearExpiredByTimeout: false,
+      };
+      if (first) {
+        await new Promise<void>((resolve, reject) => {
+          limiters.set(name, new RateLimiterPostgres(options, (err?: Error) => (err ? reject(err) : resolve())));
+        });
+      } else {
+        limiters.set(name, new RateLimiterPostgres(options));
       }
+      first = false;
     }
-    return removed;
+    return new RateLimits(limiters, { pool: store.pool, name: tableName });
   }
 
-  /** Forgets every bucket. */
-  clear(): void {
-    this.buckets.clear();
+  /** In this process only (no I/O, so it needs no `await` to build). */
+  static memory<Name extends string>(rules: Readonly<Record<Name, RateLimitRule>>): RateLimits<Name> {
+    const limiters = new Map<Name, RateLimiterAbstract>();
+    for (const [name, rule] of Object.entries(rules) as [Name, RateLimitRule][]) {
+      assertRule(name, rule);
+      limiters.set(name, new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: rule.durationSeconds }));
+    }
+    return new RateLimits(limiters);
   }
 
-  private refill(bucket: Bucket, t: number): void {
-    // A clock that steps backwards adds nothing (and never takes tokens away).
-    const elapsed = Math.max(0, t - bucket.updatedAt);
-    bucket.tokens = Math.min(this.capacity, bucket.tokens + (elapsed / 1000) * this.refillPerSecond);
-    bucket.updatedAt = Math.max(bucket.updatedAt, t);
+  /**
+   * Deletes the shared table's rows whose window closed over an hour ago; returns how many
+   * (memory records expire by themselves: 0). Run periodically.
+   */
+  async purgeExpired(now = Date.now()): Promise<number> {
+    if (!this.table) return 0;
+    const r = await this.table.pool.query(`DELETE FROM "${this.table.name}" WHERE expire < $1`, [now - PURGE_AFTER_MS]);
+    return r.rowCount ?? 0;
   }
 
-  private makeRoom(): void {
-    this.sweep();
-    while (this.buckets.size >= this.maxKeys) {
-      const oldest = this.buckets.keys().next();
-      if (oldest.done) break;
-      this.buckets.delete(oldest.value);
+  /** Counts one request of `key` against rule `name`. Rejects only when the store and its in-memory fallback both fail. */
+  async take(name: Name, key: string): Promise<RateLimitDecision> {
+    const limiter = this.limiters.get(name);
+    if (!limiter) throw new RangeError(`no rate limit rule named ${name}`);
+    try {
+      const res = await limiter.consume(key);
+      return { allowed: true, remaining: res.remainingPoints, retryAfterSeconds: 0 };
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil(e.msBeforeNext / 1000)) };
     }
   }
 }

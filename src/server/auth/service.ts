@@ -2,8 +2,9 @@
  * @module
  * The authentication service (docs/auth.md): registration with proof of possession of the
  * signing key, stateless login challenges, Ed25519 challenge-response login, short-lived
- * access tokens, and per-client rate limits. Transport-agnostic: the GraphQL layer maps
- * AuthError codes to `extensions.code` and passes the requester's address as `clientKey`.
+ * access tokens, and rate limits per client address and per account. Transport-agnostic: the
+ * GraphQL layer maps AuthError codes to `extensions.code` and passes the requester's address
+ * (./client-address.ts, trusted proxies applied) as `clientKey`.
  */
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { base64urlEncode } from '../../crypto/base64url.js';
@@ -23,35 +24,52 @@ import {
   loginMessage,
   registrationMessage,
 } from '../../crypto/auth-messages.js';
-import { TokenBucketLimiter, type RateLimitRule } from './rate-limit.js';
+import { RateLimits, type RateLimitRule } from './rate-limit.js';
 import { assertAcceptableIdentityKeys, decodeFixedBase64url, parseUsername } from './validate.js';
 
-/** Per-client limits (docs/auth.md §6). Rates are per gateway instance. */
-export interface AuthLimits {
-  /** `challenge:<client>`: challenges per client address. */
-  readonly challenge: RateLimitRule;
-  /** `login:<client>`: login attempts per client address, any username. */
-  readonly login: RateLimitRule;
-  /** `login:<client>:<username>`: login attempts per client address and username. */
-  readonly loginPerUser: RateLimitRule;
-  /** `register:<client>`: registrations (and USERNAME_TAKEN probes) per client address. */
-  readonly register: RateLimitRule;
-  /** `device-link:<client>`: device link requests (requestDeviceLink) per client address. */
-  readonly deviceLink: RateLimitRule;
-  /** `email-lookup:<user>`: `profileByEmail` lookups per signed-in user, found or not. */
-  readonly emailLookup: RateLimitRule;
-  /** Most buckets each limiter holds (default 10,000). */
-  readonly maxKeys?: number;
+/**
+ * The rate-limit rules (docs/auth.md §7): at most `points` requests per `durationSeconds`
+ * for each key. Per client address: `challenge`, `login`, `loginPerUser`, `register`,
+ * `deviceLink`. Per account, whatever the address: `loginPerAccount`, `loginPerDevice`,
+ * `recoverPassword`, `recoverPhrase`; per signed-in user: `emailLookup`. A new rule is one line here plus an
+ * `auth.limit(name, key)` where it applies.
+ */
+export const DEFAULT_AUTH_LIMITS = {
+  /** Key: client. challenge, deviceLinkStatus, backupParameters. */
+  challenge: { points: 20, durationSeconds: 60 },
+  /** Key: client. Sign-in attempts of any kind (login, openBackup, recoverAccount, resetAccount), any username. */
+  login: { points: 20, durationSeconds: 60 },
+  /** Key: client + username. The same, for one username. */
+  loginPerUser: { points: 5, durationSeconds: 60 },
+  /** Key: client. Registrations (and USERNAME_TAKEN probes). */
+  register: { points: 5, durationSeconds: 300 },
+  /** Key: client. requestDeviceLink. */
+  deviceLink: { points: 5, durationSeconds: 300 },
+  /** Key: username. Logins that are not by one of the account's ACTIVE devices (identity key, unknown or PENDING device). */
+  loginPerAccount: { points: 30, durationSeconds: 60 },
+  /** Key: device id. Logins by one ACTIVE device of the account: strangers, who do not know its id, cannot use this up. */
+  loginPerDevice: { points: 30, durationSeconds: 60 },
+  /** Key: username. openBackup and recoverAccount with the PASSWORD backup: online password guesses. */
+  recoverPassword: { points: 10, durationSeconds: 3600 },
+  /** Key: username. openBackup and recoverAccount with the PHRASE backup (256-bit secret: a bound on work only). */
+  recoverPhrase: { points: 30, durationSeconds: 60 },
+  /** Key: user id (the token's). profileByEmail lookups, found or not: a guessing budget that follows the account wherever it signs in from. */
+  emailLookup: { points: 10, durationSeconds: 60 },
+} as const satisfies Record<string, RateLimitRule>;
+
+export type AuthLimitName = keyof typeof DEFAULT_AUTH_LIMITS;
+export type AuthLimits = { readonly [K in AuthLimitName]: RateLimitRule };
+
+/** The default rules with `overrides` over them. */
+export function authLimitRules(overrides: Partial<AuthLimits> = {}): AuthLimits {
+  return { ...DEFAULT_AUTH_LIMITS, ...overrides };
 }
 
-export const DEFAULT_AUTH_LIMITS: AuthLimits = {
-  challenge: { capacity: 20, refillPerSecond: 1 / 3 }, // burst 20, then 20 per minute
-  login: { capacity: 20, refillPerSecond: 1 / 3 }, // burst 20, then 20 per minute
-  loginPerUser: { capacity: 5, refillPerSecond: 1 / 12 }, // burst 5, then 5 per minute
-  register: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
-  deviceLink: { capacity: 5, refillPerSecond: 1 / 60 }, // burst 5, then 1 per minute
-  emailLookup: { capacity: 10, refillPerSecond: 1 / 6 }, // burst 10, then 10 per minute
-};
+/** The per-account allowance an attempt takes from (`ProofRequest.allowance`). */
+export interface Allowance {
+  readonly rule: AuthLimitName;
+  readonly key: string;
+}
 
 export interface AuthServiceOptions {
   readonly store: Store;
@@ -66,9 +84,12 @@ export interface AuthServiceOptions {
   readonly tokenTtlSeconds?: number;
   /** Challenge lifetime (default 300 s). */
   readonly challengeTtlSeconds?: number;
-  /** Clock in Unix milliseconds (tests inject one). */
+  /** Clock in Unix milliseconds for challenges and tokens (tests inject one; rate limits use the system clock). */
   readonly now?: () => number;
+  /** Overrides of the rules, counted in this process's memory. Ignored when `rateLimits` is given. */
   readonly limits?: Partial<AuthLimits>;
+  /** The limiters, built by the caller over a shared store (the gateway on PostgreSQL: `RateLimits.create`). */
+  readonly rateLimits?: RateLimits<AuthLimitName>;
 }
 
 export interface RegisterInput {
@@ -111,6 +132,11 @@ export interface ProofRequest {
   signer(user: UserRow | null): Promise<Uint8Array | null>;
   /** The signed bytes, given the decoded challenge. */
   message(challenge: Uint8Array): Uint8Array;
+  /**
+   * The per-account allowance this attempt takes from (docs/auth.md §7), asked once the
+   * challenge proved genuine and after `signer` (so a login can name its device's own).
+   */
+  allowance(): Allowance;
 }
 
 export interface Proof {
@@ -128,18 +154,19 @@ export interface AuthService {
   login(username: string, challenge: string, signatureB64: string, clientKey: string, deviceId?: string | null): Promise<LoginResult>;
   /** Stateless: signature, claims and expiry only (the gateway checks a `did`'s device). */
   verifyToken(token: string): Promise<TokenClaims>;
-  /** The login rate limits (`login:<client>`, then `login:<client>:<username>`); returns the checked username. */
-  limitLogin(clientKey: string, username: unknown): string;
-  /** The `challenge:<client>` limit (also for deviceLinkStatus and backupParameters). */
-  limitChallenge(clientKey: string): void;
-  /** The `device-link:<client>` limit (requestDeviceLink). */
-  limitDeviceLink(clientKey: string): void;
-  /** The `email-lookup:<user>` limit (profileByEmail), keyed by the token's user. */
-  limitEmailLookup(userId: string): void;
+  /** The per-address sign-in limits (`login`, then `loginPerUser`); returns the checked username. */
+  limitLogin(clientKey: string, username: unknown): Promise<string>;
+  /** The `challenge` limit (also for deviceLinkStatus and backupParameters). */
+  limitChallenge(clientKey: string): Promise<void>;
+  /** The `deviceLink` limit (requestDeviceLink). */
+  limitDeviceLink(clientKey: string): Promise<void>;
+  /** Counts one request of `key` against rule `name`: RATE_LIMITED (with retryAfterSeconds) when over. */
+  limit(name: AuthLimitName, key: string): Promise<void>;
   /**
    * Verifies a challenge-response as login does, after `limitLogin`: signature shape
    * (BAD_USER_INPUT), the challenge for (realm, username, purpose) (CHALLENGE_INVALID,
-   * CHALLENGE_EXPIRED), then the signature against `signer(user)`, or a dummy key when the
+   * CHALLENGE_EXPIRED), the user and `signer(user)` looked up, the request's `allowance()`
+   * (RATE_LIMITED), then the signature against the signer's key, or a dummy key when the
    * user or key does not exist (the same work): LOGIN_FAILED. Consumes nothing.
    */
   prove(request: ProofRequest): Promise<Proof>;
@@ -162,7 +189,8 @@ export const USER_ID_BYTES = 16;
  */
 export const CONSUMED_CHALLENGE_GRACE_MS = 10 * 60_000;
 const REALM_PATTERN = /^[\x21-\x7e]{1,128}$/;
-const MAX_CLIENT_KEY_LENGTH = 512;
+/** Client keys are canonical addresses (./client-address.ts), far shorter; the shared store's key column is 255. */
+const MAX_CLIENT_KEY_LENGTH = 128;
 
 function isConflict(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'CONFLICT';
@@ -195,16 +223,9 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
   const keying: ChallengeKeying = { backend, key: options.challengeKey.slice() };
   const tokens = createTokenService({ secret: options.jwtSecret, audience: realm, ttlSeconds: options.tokenTtlSeconds, now });
 
-  const limits: AuthLimits = { ...DEFAULT_AUTH_LIMITS, ...options.limits };
-  const limiter = (rule: RateLimitRule): TokenBucketLimiter => new TokenBucketLimiter({ ...rule, maxKeys: limits.maxKeys, now });
-  const challengeLimiter = limiter(limits.challenge);
-  const loginLimiter = limiter(limits.login);
-  const loginUserLimiter = limiter(limits.loginPerUser);
-  const registerLimiter = limiter(limits.register);
-  const deviceLinkLimiter = limiter(limits.deviceLink);
-  const emailLookupLimiter = limiter(limits.emailLookup);
-  const enforce = (l: TokenBucketLimiter, key: string): void => {
-    const d = l.take(key);
+  const rateLimits = options.rateLimits ?? RateLimits.memory(authLimitRules(options.limits));
+  const limit = async (name: AuthLimitName, key: string): Promise<void> => {
+    const d = await rateLimits.take(name, key);
     if (!d.allowed) throw rateLimited(d.retryAfterSeconds);
   };
 
@@ -223,11 +244,11 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
 
   // The decoy salt key: derived from the challenge key, so no new secret to configure.
   const decoySaltKey = backend.hkdfSha256(options.challengeKey, new Uint8Array(0), utf8Encode('veilgraph/v1/decoy-backup-salt-key'), 32);
-  const limitLogin = (clientKey: string, username: unknown): string => {
+  const limitLogin = async (clientKey: string, username: unknown): Promise<string> => {
     assertClientKey(clientKey);
-    enforce(loginLimiter, `login:${clientKey}`);
+    await limit('login', clientKey);
     const name = parseUsername(username);
-    enforce(loginUserLimiter, `login:${clientKey}:${name}`);
+    await limit('loginPerUser', `${clientKey}:${name}`);
     return name;
   };
 
@@ -235,7 +256,12 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     const signature = decodeFixedBase64url(r.signature, SIGNATURE_BYTES, 'signature');
     const verified = verifyChallenge(keying, { realm, username: r.username, purpose: r.purpose }, r.challenge, now());
     const user = await store.findUserByUsername(r.username);
-    const key = (await r.signer(user)) ?? (await dummySigningKey());
+    const signer = await r.signer(user);
+    // Per account, whatever the address: after the lookups (a login's device decides which
+    // allowance), keyed by the username given, so unknown users are limited alike.
+    const allowance = r.allowance();
+    await limit(allowance.rule, allowance.key);
+    const key = signer ?? (await dummySigningKey());
     const ok = await backend.ed25519Verify(key, r.message(verified.bytes), signature);
     if (!user || !ok) throw loginFailed();
     return { user, challenge: verified };
@@ -250,23 +276,18 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
   return {
     realm,
     limitLogin,
+    limit,
     prove,
     consumeChallenge,
 
-    limitChallenge(clientKey) {
+    async limitChallenge(clientKey) {
       assertClientKey(clientKey);
-      enforce(challengeLimiter, `challenge:${clientKey}`);
+      await limit('challenge', clientKey);
     },
 
-    limitDeviceLink(clientKey) {
+    async limitDeviceLink(clientKey) {
       assertClientKey(clientKey);
-      enforce(deviceLinkLimiter, `device-link:${clientKey}`);
-    },
-
-    limitEmailLookup(userId) {
-      // Per user, not per address: a guessing budget that follows the account wherever it
-      // signs in from (and that no other user's lookups can use up).
-      enforce(emailLookupLimiter, `email-lookup:${userId}`);
+      await limit('deviceLink', clientKey);
     },
 
     issueToken(userId, deviceId) {
@@ -280,7 +301,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     async register(input, clientKey) {
       if (clientKey !== undefined) {
         assertClientKey(clientKey);
-        enforce(registerLimiter, `register:${clientKey}`);
+        await limit('register', clientKey);
       }
       if (typeof input !== 'object' || input === null) throw new AuthError('BAD_USER_INPUT', 'registration input missing');
       const username = parseUsername(input.username);
@@ -317,7 +338,10 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
 
     async challenge(username, purpose, clientKey) {
       assertClientKey(clientKey);
-      enforce(challengeLimiter, `challenge:${clientKey}`);
+      // Per address only: a limit per username here would let anyone stop the user's own
+      // devices from signing in, and a challenge costs one HMAC and no database access. The
+      // attempts that use challenges are limited per account (docs/auth.md §7).
+      await limit('challenge', clientKey);
       const name = parseUsername(username);
       if (!isAuthPurpose(purpose)) throw new AuthError('BAD_USER_INPUT', 'unknown challenge purpose');
       // No database access: known and unknown usernames get the same kind of challenge.
@@ -326,7 +350,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     },
 
     async login(username, challenge, signatureB64, clientKey, deviceId) {
-      const name = limitLogin(clientKey, username);
+      const name = await limitLogin(clientKey, username);
       const withDevice = deviceId !== undefined && deviceId !== null;
       let device: DeviceRow | null = null;
       const { user, challenge: verified } = await prove({
@@ -343,6 +367,12 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
           return device?.signingKey ?? null;
         },
         message: (bytes) => loginMessage({ realm, username: name, purpose: AuthPurpose.LOGIN, challenge: bytes }),
+        // An ACTIVE device of the account signs in on its own allowance, which strangers
+        // (who do not know its id) cannot use up; everything else shares the account's.
+        allowance: () => {
+          const d = device as DeviceRow | null;
+          return d && d.status === 'ACTIVE' ? { rule: 'loginPerDevice', key: d.id } : { rule: 'loginPerAccount', key: name };
+        },
       });
       // Only the device's key holder gets this far: the status is theirs to know.
       const d = device as DeviceRow | null;

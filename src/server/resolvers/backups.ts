@@ -14,6 +14,7 @@ import { base64urlEncode } from '../../crypto/base64url.js';
 import { BACKUP_KDF_MAX, BACKUP_KDF_MIN, BACKUP_SALT_BYTES, PHRASE_KDF } from '../../crypto/recovery.js';
 import { newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput, type ParsedDevice } from '../auth/device.js';
 import { AuthError } from '../auth/errors.js';
+import type { Allowance } from '../auth/service.js';
 import { assertAcceptableIdentityKeys, decodeFixedBase64url, parseUsername } from '../auth/validate.js';
 import type { GatewayContext } from '../context.js';
 import { requireViewer } from '../context.js';
@@ -108,6 +109,15 @@ async function backupFor(store: Store, user: UserRow | null, kind: BackupKind): 
   return store.findBackup(user?.id ?? '', kind);
 }
 
+/**
+ * Recovery attempts per account, whatever the address (docs/auth.md §7): a password is worth
+ * guessing online, so its allowance is small; a phrase (256 bits) is not, so its own larger
+ * one only bounds work, and guessing at the password never locks the phrase out.
+ */
+function recoveryAllowance(kind: BackupKind, username: string): Allowance {
+  return { rule: kind === 'PASSWORD' ? 'recoverPassword' : 'recoverPhrase', key: username };
+}
+
 /** Adds a new ACTIVE device (the one a recovery or reset signs in with). */
 function activeDevice(ctx: GatewayContext, userId: string, device: ParsedDevice, now: Date) {
   return { id: newDeviceId(ctx.backend), userId, name: device.name, status: 'ACTIVE' as const, signingKey: device.signingKey, encryptionKey: device.encryptionKey, approvedAt: now, expiresAt: null };
@@ -125,7 +135,7 @@ export function createBackupResolvers() {
       myBackups: async (_: unknown, __: unknown, ctx: GatewayContext) => (await ctx.store.backupsOf(requireViewer(ctx).id)).map(backupOut),
 
       backupParameters: async (_: unknown, args: { username: string; kind: BackupKind }, ctx: GatewayContext) => {
-        ctx.auth.limitChallenge(ctx.clientKey);
+        await ctx.auth.limitChallenge(ctx.clientKey);
         const username = parseUsername(args.username);
         const kind = parseKind(args.kind);
         if (kind === 'PHRASE') return PHRASE_KDF;
@@ -177,7 +187,7 @@ export function createBackupResolvers() {
       },
 
       openBackup: async (_: unknown, args: { username: string; kind: BackupKind; challenge: string; signature: string }, ctx: GatewayContext) => {
-        const username = ctx.auth.limitLogin(ctx.clientKey, args.username);
+        const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const kind = parseKind(args.kind);
         let backup: BackupRow | null = null;
         const proof = await ctx.auth.prove({
@@ -187,6 +197,7 @@ export function createBackupResolvers() {
           signature: args.signature,
           signer: async (user) => (backup = await backupFor(ctx.store, user, kind))?.authKey ?? null,
           message: (challenge) => loginMessage({ realm: ctx.auth.realm, username, purpose: AuthPurpose.RECOVER, challenge }),
+          allowance: () => recoveryAllowance(kind, username),
         });
         const bundle = await ctx.store.transaction(async (tx) => {
           await ctx.auth.consumeChallenge(tx, proof.challenge);
@@ -203,7 +214,7 @@ export function createBackupResolvers() {
         args: { username: string; kind: BackupKind; challenge: string; signature: string; device: NewDeviceInput; keyBundle: KeyBundleInput },
         ctx: GatewayContext,
       ) => {
-        const username = ctx.auth.limitLogin(ctx.clientKey, args.username);
+        const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const kind = parseKind(args.kind);
         const device = parseNewDevice(args.device);
         await verifyNewDevice(ctx.backend, ctx.auth.realm, username, device);
@@ -215,6 +226,7 @@ export function createBackupResolvers() {
           signer: async (user) => (await backupFor(ctx.store, user, kind))?.authKey ?? null,
           message: (challenge) =>
             recoverMessage({ realm: ctx.auth.realm, username, kind, challenge, deviceSigningKey: device.signingKey, deviceEncryptionKey: device.encryptionKey }),
+          allowance: () => recoveryAllowance(kind, username),
         });
         const user = proof.user;
         await verifyNewDevice(ctx.backend, ctx.auth.realm, username, device, user);
@@ -234,7 +246,7 @@ export function createBackupResolvers() {
         args: { username: string; resetCode: string; identity: ResetIdentityInput; device: NewDeviceInput; keyBundle: KeyBundleInput },
         ctx: GatewayContext,
       ) => {
-        const username = ctx.auth.limitLogin(ctx.clientKey, args.username);
+        const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const code = decodeFixedBase64url(args.resetCode, RESET_CODE_BYTES, 'resetCode');
         const identity = args.identity;
         if (typeof identity !== 'object' || identity === null) throw gatewayError('BAD_USER_INPUT', 'identity input missing');

@@ -112,7 +112,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
       },
 
       deviceLinkStatus: async (_: unknown, args: { deviceId: string }, ctx: GatewayContext) => {
-        ctx.auth.limitChallenge(ctx.clientKey);
+        await ctx.auth.limitChallenge(ctx.clientKey);
         const d = DEVICE_ID_PATTERN.test(args.deviceId) ? await ctx.store.findDevice(args.deviceId) : null;
         return d && !isExpired(d, Date.now()) ? d.status : null;
       },
@@ -142,7 +142,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
 
     Mutation: withErrorCodes({
       requestDeviceLink: async (_: unknown, args: { username: string; device: NewDeviceInput }, ctx: GatewayContext) => {
-        ctx.auth.limitDeviceLink(ctx.clientKey);
+        await ctx.auth.limitDeviceLink(ctx.clientKey);
         const username = parseUsername(args.username);
         const device = parseNewDevice(args.device);
         const user = await ctx.store.findUserByUsername(username);

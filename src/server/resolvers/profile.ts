@@ -73,7 +73,7 @@ export const profileResolvers = {
     profileByEmail: async (_: unknown, args: { email: string }, ctx: GatewayContext) => {
       const viewer = requireViewer(ctx);
       // A guessing budget per user, taken whatever the answer.
-      ctx.auth.limitEmailLookup(viewer.id);
+      await ctx.auth.limit('emailLookup', viewer.id);
       // Only a profile whose email the viewer may read (owner or grantee); anyone else gets
       // null, so the lookup cannot confirm someone's address to a stranger. The work is the
       // same whatever the answer, so its timing cannot either: one HMAC, then one store call

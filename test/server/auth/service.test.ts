@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { base64urlDecode, base64urlEncode } from '../../../src/crypto/base64url.js';
 import type { CryptoBackend } from '../../../src/crypto/backend.js';
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
@@ -14,7 +14,7 @@ import { fromHex } from '../../../src/crypto/bytes.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, type SigningKeyPair } from '../../../src/crypto/keys.js';
 import { AuthError, type AuthErrorCode } from '../../../src/server/auth/errors.js';
 import { AuthPurpose, loginMessage, registrationMessage } from '../../../src/crypto/auth-messages.js';
-import { createAuthService, type AuthLimits, type AuthService, type RegisterInput } from '../../../src/server/auth/service.js';
+import { DEFAULT_AUTH_LIMITS, createAuthService, type AuthLimitName, type AuthLimits, type AuthService, type RegisterInput } from '../../../src/server/auth/service.js';
 import { openStore } from '../../../src/server/storage/open.js';
 import type { Store } from '../../../src/server/storage/store.js';
 
@@ -62,12 +62,7 @@ function service(
     tokenTtlSeconds: 900,
     now: c.now,
     // Generous by default so only the rate-limit tests ever hit a limit.
-    limits: opts.limits ?? {
-      challenge: { capacity: 1000, refillPerSecond: 1000 },
-      login: { capacity: 1000, refillPerSecond: 1000 },
-      loginPerUser: { capacity: 1000, refillPerSecond: 1000 },
-      register: { capacity: 1000, refillPerSecond: 1000 },
-    },
+    limits: opts.limits ?? Object.fromEntries((Object.keys(DEFAULT_AUTH_LIMITS) as AuthLimitName[]).map((n) => [n, { points: 10_000, durationSeconds: 1 }])),
   });
   return { auth, clock: c };
 }
@@ -460,8 +455,21 @@ describe('no username enumeration', () => {
 });
 
 describe('rate limits', () => {
+  // The limiter counts windows on the system clock: tests move it.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const frozen = (): void => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0);
+  };
+  const later = (ms: number): void => {
+    vi.setSystemTime(Date.now() + ms);
+  };
+
   it('challenge: RATE_LIMITED per client address, with retryAfterSeconds', async () => {
-    const h = service({ limits: { challenge: { capacity: 2, refillPerSecond: 0.5 } } });
+    frozen();
+    const h = service({ limits: { challenge: { points: 2, durationSeconds: 2 } } });
     await h.auth.challenge('someone', 'LOGIN', 'ip-a');
     await h.auth.challenge('someone-else', 'LOGIN', 'ip-a');
     const e = await failure(h.auth.challenge('third', 'LOGIN', 'ip-a'));
@@ -469,13 +477,16 @@ describe('rate limits', () => {
     expect(e.retryAfterSeconds).toBe(2);
     expect(e.extensions()).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 2 });
     await expect(h.auth.challenge('someone', 'LOGIN', 'ip-b')).resolves.toBeTruthy(); // other client
-    h.clock.advance(2000);
+    // Refused requests do not move the window: after retryAfterSeconds the next one passes.
+    expect(await codeOf(h.auth.challenge('third', 'LOGIN', 'ip-a'))).toBe('RATE_LIMITED');
+    later(2000);
     await expect(h.auth.challenge('someone', 'LOGIN', 'ip-a')).resolves.toBeTruthy();
   });
 
   it('login: per address and username, and per address', async () => {
+    frozen();
     const h = service({
-      limits: { loginPerUser: { capacity: 2, refillPerSecond: 0.1 }, login: { capacity: 4, refillPerSecond: 0.1 } },
+      limits: { loginPerUser: { points: 2, durationSeconds: 10 }, login: { points: 4, durationSeconds: 10 } },
     });
     const p = await registered(h);
     const [c, sig] = await fresh(h, p);
@@ -490,17 +501,46 @@ describe('rate limits', () => {
     // ip-a's per-address bucket (4): 3 used; one more (another user), then refused for anyone.
     expect(await codeOf(h.auth.login('nobody-here', c, junk, 'ip-a'))).toBe('CHALLENGE_INVALID');
     expect(await codeOf(h.auth.login('nobody-else', c, junk, 'ip-a'))).toBe('RATE_LIMITED');
-    h.clock.advance(10_000);
+    later(10_000);
     const [c2, sig2] = await fresh(h, p);
     expect((await h.auth.login(p.username, c2, sig2, 'ip-a')).user.username).toBe(p.username);
   });
 
+  it('login: per account, whatever the address; only attempts with a genuine challenge count', async () => {
+    frozen();
+    const h = service({ limits: { loginPerAccount: { points: 3, durationSeconds: 60 } } });
+    const p = await registered(h);
+    const [c, sig] = await fresh(h, p);
+    const junk = base64urlEncode(new Uint8Array(64));
+    // A forged challenge is refused before the account's allowance is touched.
+    const forged = `A${c.slice(1)}` === c ? `B${c.slice(1)}` : `A${c.slice(1)}`;
+    for (let i = 0; i < 5; i++) expect(await codeOf(h.auth.login(p.username, forged, junk, `ip-f${i}`))).toBe('CHALLENGE_INVALID');
+    // Three addresses, one attempt each, use the account's allowance up.
+    for (const ip of ['ip-1', 'ip-2', 'ip-3']) expect(await codeOf(h.auth.login(p.username, c, junk, ip))).toBe('LOGIN_FAILED');
+    const refused = await failure(h.auth.login(p.username, c, sig, 'ip-4')); // a fresh address, the right key
+    expect([refused.code, refused.retryAfterSeconds]).toEqual(['RATE_LIMITED', 60]);
+    // An unknown username is limited alike (no hint that it does not exist), on its own allowance.
+    const ghost = await person();
+    const [gc] = await fresh(h, ghost);
+    for (const ip of ['ip-1', 'ip-2', 'ip-3']) expect(await codeOf(h.auth.login(ghost.username, gc, junk, ip))).toBe('LOGIN_FAILED');
+    expect(await codeOf(h.auth.login(ghost.username, gc, junk, 'ip-4'))).toBe('RATE_LIMITED');
+    later(60_000);
+    expect((await h.auth.login(p.username, c, sig, 'ip-4')).user.username).toBe(p.username);
+  });
+
   it('register: per address', async () => {
-    const h = service({ limits: { register: { capacity: 1, refillPerSecond: 1 / 60 } } });
+    frozen();
+    const h = service({ limits: { register: { points: 1, durationSeconds: 60 } } });
     await h.auth.register(await registration(await person()), 'ip-r');
     const e = await failure(h.auth.register(await registration(await person()), 'ip-r'));
     expect([e.code, e.retryAfterSeconds]).toEqual(['RATE_LIMITED', 60]);
     await expect(h.auth.register(await registration(await person()), 'ip-s')).resolves.toBeTruthy();
+  });
+
+  it('refuses rules that are not positive whole numbers', () => {
+    for (const rule of [{ points: 0, durationSeconds: 60 }, { points: 1.5, durationSeconds: 60 }, { points: 5, durationSeconds: 0 }]) {
+      expect(() => service({ limits: { login: rule } })).toThrow(RangeError);
+    }
   });
 });
 

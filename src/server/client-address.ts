@@ -1,0 +1,65 @@
+/**
+ * @module
+ * The address a request comes from: the one key for every per-address decision (the auth
+ * rate limits, the WebSocket connection caps), on HTTP and WebSocket alike.
+ *
+ * - Without trusted proxies (the default) it is the socket peer's address. An
+ *   `X-Forwarded-For` header is ignored: anyone can send one.
+ * - With trusted proxies (`VEIL_TRUST_PROXY`: addresses, CIDRs, or `loopback`, `linklocal`,
+ *   `uniquelocal`), and only when the socket peer is one of them, `X-Forwarded-For` is read
+ *   from the right, skipping trusted proxies: the first untrusted hop is the client. The hops
+ *   left of it were written by the client and are never believed. This is Express's
+ *   `trust proxy` rule, through its own library (`proxy-addr`). A hop that is not an IP
+ *   address (a proxy that passes the header on unchecked) is not used: the last trusted hop
+ *   stands in for it, so a client cannot mint fresh keys with made-up values.
+ * - The key is the address, canonical: IPv4 as dotted quad (an IPv4-mapped IPv6 address
+ *   such as `::ffff:10.0.0.1` is the IPv4 address), IPv6 cut to its /64 prefix
+ *   (`2001:db8:1:2::/64`). One subscriber usually holds a whole /64, so keying single IPv6
+ *   addresses would give one attacker 2⁶⁴ buckets.
+ */
+import type { IncomingMessage } from 'node:http';
+import ipaddr from 'ipaddr.js';
+import proxyaddr from 'proxy-addr';
+
+/** The keywords `proxy-addr` expands (loopback: 127.0.0.1/8 and ::1; linklocal; uniquelocal: RFC 1918 and fc00::/7). */
+export const TRUST_PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'] as const;
+
+/** What stands in for a request whose peer address is unknown (a socket already closed). */
+export const UNKNOWN_CLIENT = 'unknown';
+
+/**
+ * Checks a trusted-proxy list (addresses, CIDRs, keywords) and returns it; throws a
+ * TypeError naming the first bad entry.
+ */
+export function parseTrustProxy(entries: readonly string[]): readonly string[] {
+  // compile() throws "invalid IP address: …" / "invalid range on address: …".
+  if (entries.length > 0) proxyaddr.compile([...entries]);
+  return [...entries];
+}
+
+/** The canonical key of one address (see the module comment); null when `address` is not an IP address. */
+export function addressKey(address: string): string | null {
+  if (!ipaddr.isValid(address)) return null;
+  // process(): an IPv4-mapped IPv6 address becomes the IPv4 address.
+  const ip = ipaddr.process(address);
+  if (ip.kind() === 'ipv4') return ip.toString();
+  const prefix = (ip as ipaddr.IPv6).parts.slice(0, 4);
+  return `${new ipaddr.IPv6([...prefix, 0, 0, 0, 0]).toString()}/64`;
+}
+
+/** The client address key of a request, under the trusted-proxy list `trust` (empty: the socket peer). */
+export function createClientAddress(trust: readonly string[]): (req: IncomingMessage) => string {
+  const trusted = trust.length > 0 ? proxyaddr.compile([...trust]) : null;
+  return (req) => {
+    const peer = req.socket.remoteAddress;
+    if (!peer) return UNKNOWN_CLIENT;
+    if (!trusted) return addressKey(peer) ?? UNKNOWN_CLIENT;
+    // Every hop from the peer leftwards up to and including the first untrusted one.
+    const hops = proxyaddr.all(req, trusted);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const key = addressKey(hops[i]!);
+      if (key) return key;
+    }
+    return UNKNOWN_CLIENT;
+  };
+}

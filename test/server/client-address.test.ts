@@ -1,0 +1,53 @@
+// The client address key and the settings behind it: canonical addresses (IPv4-mapped →
+// IPv4, IPv6 per /64), the trusted-proxy list (VEIL_TRUST_PROXY) and the WebSocket caps'
+// settings, refused with CONFIG_INVALID when malformed. Over real requests:
+// rate-limits.test.ts and ws-connections.test.ts.
+import { describe, expect, it } from 'vitest';
+import { addressKey, parseTrustProxy } from '../../src/server/client-address.js';
+import { ConfigError, configFromEnv } from '../../src/server/config.js';
+
+describe('addressKey', () => {
+  it('keeps IPv4, unwraps IPv4-mapped IPv6, cuts IPv6 to its /64, refuses what is not an address', () => {
+    expect(addressKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(addressKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(addressKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('::1')).toBe('::/64');
+    for (const bad of ['', 'unknown', 'not-an-address', '198.51.100', '2001:db8::1::2']) expect(addressKey(bad)).toBeNull();
+  });
+});
+
+describe('VEIL_TRUST_PROXY', () => {
+  it('takes addresses, CIDRs and the three keywords; unset or blank trusts none', () => {
+    expect(configFromEnv({}).trustProxy).toEqual([]);
+    expect(configFromEnv({ VEIL_TRUST_PROXY: ' ' }).trustProxy).toEqual([]);
+    expect(configFromEnv({ VEIL_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,fd00::/8 ,loopback' }).trustProxy).toEqual(['10.0.0.1', '10.1.0.0/16', 'fd00::/8', 'loopback']);
+    expect(parseTrustProxy(['uniquelocal', 'linklocal'])).toEqual(['uniquelocal', 'linklocal']);
+  });
+
+  it('refuses malformed entries with CONFIG_INVALID, naming the entry', () => {
+    for (const bad of ['10.0.0.1,,10.0.0.2', 'proxy.example', '10.0.0.0/33', '10.0.0.0/x', 'everything']) {
+      expect(() => configFromEnv({ VEIL_TRUST_PROXY: bad })).toThrow(ConfigError);
+    }
+    expect(() => configFromEnv({ VEIL_TRUST_PROXY: 'proxy.example' })).toThrow(/proxy\.example/);
+  });
+});
+
+describe('WebSocket cap settings', () => {
+  it('default to 10000, 100 and 30 s, and take whole numbers in range', () => {
+    expect(configFromEnv({})).toMatchObject({ wsMaxConnections: 10_000, wsMaxConnectionsPerAddress: 100, wsAnonymousIdleSeconds: 30 });
+    expect(configFromEnv({ VEIL_WS_MAX_CONNECTIONS: '50', VEIL_WS_MAX_PER_ADDRESS: '5', VEIL_WS_ANONYMOUS_IDLE: '600' })).toMatchObject({
+      wsMaxConnections: 50,
+      wsMaxConnectionsPerAddress: 5,
+      wsAnonymousIdleSeconds: 600,
+    });
+    for (const [name, bad] of [
+      ['VEIL_WS_MAX_CONNECTIONS', '0'],
+      ['VEIL_WS_MAX_PER_ADDRESS', '1.5'],
+      ['VEIL_WS_ANONYMOUS_IDLE', '-1'],
+      ['VEIL_WS_ANONYMOUS_IDLE', 'forever'],
+    ] as const) {
+      expect(() => configFromEnv({ [name]: bad })).toThrow(ConfigError);
+    }
+  });
+});
