@@ -333,21 +333,23 @@ export class Messenger {
       throw new MessageError('SIGNATURE_INVALID', 'the signature does not verify', m.seq);
     }
     if (!this.keys.holds(env.keyId, env.keyVersion)) await this.refreshKeys([m.conversationId]);
-    let body: { text?: unknown };
+    let body: unknown;
     try {
-      body = JSON.parse(utf8Decode(openEnvelope(backend, env, this.keys.ring, messageBodyLocation(m.conversationId, m.clientId)).plaintext)) as { text?: unknown };
+      body = JSON.parse(utf8Decode(openEnvelope(backend, env, this.keys.ring, messageBodyLocation(m.conversationId, m.clientId)).plaintext));
     } catch (e) {
       if (isCryptoError(e) && (e.code === 'KEY_NOT_FOUND' || e.code === 'KEY_VERSION_MISMATCH')) throw new MessageError('KEY_NOT_FOUND', `no key for epoch ${env.keyVersion}`, m.seq);
       throw new MessageError('MESSAGE_INVALID', 'the message does not open (tampered or misplaced)', m.seq);
     }
-    if (typeof body.text !== 'string') throw new MessageError('MESSAGE_INVALID', 'the body has no text', m.seq);
+    // A member may seal any JSON (null, a number, an array): only an object with a text is a message.
+    const text = typeof body === 'object' && body !== null ? (body as { text?: unknown }).text : undefined;
+    if (typeof text !== 'string') throw new MessageError('MESSAGE_INVALID', 'the body has no text', m.seq);
     return {
       seq: m.seq,
       conversationId: m.conversationId,
       clientId: m.clientId,
       senderId: signer.userId,
       senderUsername: signer.username,
-      text: body.text,
+      text,
       epoch: env.keyVersion,
       expiresAt: m.expiresAt ? new Date(m.expiresAt) : null,
       createdAt: m.createdAt,

@@ -10,7 +10,7 @@ import { envelopeToText, openEnvelope, parseEnvelopeText, sealSignedEnvelope, ve
 import { keyIdOf, type SymmetricKey } from '../../src/crypto/keys.js';
 import { MESSAGE_BUCKETS } from '../../src/crypto/padding.js';
 import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
-import { MESSAGE_FIELDS, type WireMessage } from '../../src/client/messaging.js';
+import { MESSAGE_FIELDS, MessageError, type WireMessage } from '../../src/client/messaging.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
 
@@ -51,7 +51,8 @@ afterAll(async () => {
 });
 
 describe('a client written from docs/messaging.md', () => {
-  it('creates a conversation and sends a message the reference client opens', async () => {
+  /** A conversation of Alice (hand-written client) and Bob, created as the document says; its epoch 1 key. */
+  async function handWrittenConversation(): Promise<{ conversationId: string; key: SymmetricKey }> {
     const conversationId = random22();
     const key: SymmetricKey = { id: nodeBackend.randomBytes(16), version: 1, bytes: nodeBackend.randomBytes(32) };
     const at = { coordinate: 'Conversation', ownerId: conversationId, objectId: 'epoch:1' };
@@ -73,18 +74,39 @@ describe('a client written from docs/messaging.md', () => {
     const created = await ok(t.gql<{ createConversation: { epoch: number; members: { role: string; user: { username: string } }[] } }>(CREATE, { input }, alice.token));
     expect(created.createConversation.epoch).toBe(1);
     expect(created.createConversation.members.map((m) => `${m.user.username}:${m.role}`).sort()).toEqual(['alice:ADMIN', 'bob:MEMBER']);
+    return { conversationId, key };
+  }
 
+  /** Sends `plaintext` as Alice's message body, sealed and signed as the document says. */
+  async function sendBody(conversationId: string, key: SymmetricKey, plaintext: Uint8Array): Promise<WireMessage> {
     const clientId = random22();
-    const text = 'hello "bob" \\ from a hand-written client ✓';
-    const plaintext = new TextEncoder().encode(JSON.stringify({ text }));
     const body = envelopeToText(
       await sealSignedEnvelope(nodeBackend, key, { coordinate: 'Message.body', ownerId: conversationId, objectId: clientId }, plaintext, alice.signing, { padding: MESSAGE_BUCKETS }),
     );
     expect(body.startsWith('AQEB')).toBe(true);
-    const sent = await ok(t.gql<{ sendMessage: WireMessage }>(SEND, { input: { conversationId, clientId, body, ttlSeconds: null } }, alice.token));
+    return (await ok(t.gql<{ sendMessage: WireMessage }>(SEND, { input: { conversationId, clientId, body, ttlSeconds: null } }, alice.token))).sendMessage;
+  }
 
-    const opened = await bob.messenger.open(sent.sendMessage);
+  it('creates a conversation and sends a message the reference client opens', async () => {
+    const { conversationId, key } = await handWrittenConversation();
+    const text = 'hello "bob" \\ from a hand-written client ✓';
+    const sent = await sendBody(conversationId, key, new TextEncoder().encode(JSON.stringify({ text })));
+
+    const opened = await bob.messenger.open(sent);
     expect(opened).toMatchObject({ text, senderUsername: 'alice', epoch: 1 });
+  });
+
+  it('a signed body that is JSON but not {"text": string} is MESSAGE_INVALID for the reader, never a TypeError', async () => {
+    const { conversationId, key } = await handWrittenConversation();
+    for (const json of ['null', '42', '"text"', '[]', '{}', '{"text":5}', '{"text":null}']) {
+      const sent = await sendBody(conversationId, key, new TextEncoder().encode(json));
+      const e = await bob.messenger.open(sent).then(
+        () => 'opened',
+        (err: unknown) => err,
+      );
+      expect(e, json).toBeInstanceOf(MessageError);
+      expect(e, json).toMatchObject({ code: 'MESSAGE_INVALID', seq: sent.seq });
+    }
   });
 
   it('reads the reference client’s conversation and message as the document says', async () => {
