@@ -54,6 +54,12 @@ function parseFile(json: string, where: string): KeyRingFile {
     typeof f.indexKey === 'string' &&
     f.keys.some((k) => k.version === f.current);
   if (!ok) throw new KeyRingError(`${where}: not a ${KEYRING_FORMAT} key ring (format, id, keys, current, indexKey)`);
+  // Versions number a lineage from 1 (docs/crypto.md §3) and the envelope header holds a u32;
+  // a repeated version would make "which key opens version n" ambiguous.
+  const versions = f.keys.map((k) => (k as { version?: unknown } | null)?.version);
+  if (!versions.every((v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 0xffff_ffff) || new Set(versions).size !== versions.length) {
+    throw new KeyRingError(`${where}: key versions must be distinct whole numbers from 1 to 4294967295`);
+  }
   return f;
 }
 
