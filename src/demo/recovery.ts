@@ -67,7 +67,7 @@ async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'veilgraph-recovery-'));
   const keysDir = mkdtempSync(join(tmpdir(), 'veilgraph-recovery-keys-'));
   // Every device of the story signs in from this one address: more sign-ins per address and
-  // username than the default burst of 5 a real client address gets.
+  // username than the default 5 a minute (rule loginPerUser) a real client address gets.
   const roomy = { points: 1000, durationSeconds: 60 };
   const gateway = await startGateway({ ...embeddedConfig(dataDir), authLimits: { login: roomy, loginPerUser: roomy, challenge: roomy, register: roomy }, logSink: () => undefined });
   const endpoint = gateway.url;

@@ -24,7 +24,7 @@
  *   VEIL_TRUST_PROXY   unset = trust no proxy (the socket peer is the client); else a comma-separated list of
  *                      proxy addresses, CIDRs or loopback/linklocal/uniquelocal whose X-Forwarded-For names
  *                      the client (right-most untrusted hop) for rate limits and connection caps (docs/auth.md §7)
- *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets on this instance; one more is closed with 4902 (docs/privacy.md)
+ *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets on this instance; one more is closed with 4902 (docs/requests.md)
  *   VEIL_WS_MAX_PER_ADDRESS   100 open WebSockets per client address; one more is closed with 4901
  *   VEIL_WS_ANONYMOUS_IDLE    30 seconds an anonymous WebSocket may stay without an active subscription (then 4903)
  */
@@ -72,7 +72,7 @@ export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
-/** Defaults of the WebSocket connection limits (docs/privacy.md, "The socket's own limits"). */
+/** Defaults of the WebSocket connection limits (docs/requests.md, "Connection caps and idle sockets"). */
 export const DEFAULT_WS_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_WS_MAX_CONNECTIONS_PER_ADDRESS = 100;
 export const DEFAULT_WS_ANONYMOUS_IDLE_SECONDS = 30;

@@ -10,7 +10,12 @@
  *   then fail with UNAUTHENTICATED like anonymous HTTP requests.
  * - A socket lives no longer than its token: when the token expires the socket is closed
  *   with 4401 ("token expired"); the client reconnects with a fresh token and resumes. A
- *   device session's socket closes with 4403 ("session ended") when the device is revoked.
+ *   device session's socket closes with 4403 ("session ended") when the device's
+ *   revocation event reaches this instance (`watchSession`); nothing else checks the token
+ *   of an open socket again.
+ * - A message is at most `maxPayload` bytes (the gateway's `wsMaxPayloadBytes`, 64 KiB by
+ *   default; the HTTP body limit does not apply here): a larger one closes the socket
+ *   with 1009, before graphql-ws reads it.
  * - At most `maxSubscriptionsPerSocket` subscriptions run at once on one socket; one more
  *   is refused with SUBSCRIPTION_LIMIT (the socket stays open).
  * - Connection caps (in all and per client address) and the idle bound of anonymous
@@ -22,6 +27,8 @@
  *   sealed-literal rule) and costed with its variables before it starts. Only
  *   subscriptions are accepted here; queries and mutations use HTTP.
  * - Errors are formatted as over HTTP (`createErrorFormatter`).
+ *
+ * Clients' view of all this, with every close code: docs/requests.md, "WebSocket".
  */
 import type { IncomingMessage, Server } from 'node:http';
 import {

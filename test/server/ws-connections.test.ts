@@ -14,7 +14,7 @@ import { registerAndLogin, startTestGateway, type TestGateway } from '../helpers
 import { waitFor, within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-// The documented close codes (docs/privacy.md), pinned here as numbers: clients depend on them.
+// The documented close codes (docs/requests.md), pinned here as numbers: clients depend on them.
 const TOO_MANY_CONNECTIONS_FROM_ADDRESS_CLOSE_CODE = 4901;
 const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4902;
 const IDLE_CLOSE_CODE = 4903;
