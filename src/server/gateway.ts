@@ -36,7 +36,7 @@ import { debugResolvers } from './resolvers/debug.js';
 import { createBackupResolvers } from './resolvers/backups.js';
 import { createDeviceResolvers, deviceTopic } from './resolvers/devices.js';
 import { createDirectoryResolvers } from './resolvers/directory.js';
-import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
+import { InMemoryPubSub, RESYNC_TOPIC, type LocalPubSub } from './pubsub.js';
 import { UserLoader } from './user-loader.js';
 import { PostgresPubSub } from './pubsub-postgres.js';
 import { profileResolvers } from './resolvers/profile.js';
@@ -243,16 +243,37 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     verifyToken,
     // A device session's sockets close when the device is revoked (on any instance: the
     // event goes through the pubsub).
+    // When events may have been missed (a PostgreSQL listener reconnected: RESYNC_TOPIC), the
+    // device is looked up again, so a revocation whose event was lost still ends the socket.
     watchSession: (viewer, end) => {
-      if (viewer.deviceId === undefined) return undefined;
-      const events = pubsub.subscribe(deviceTopic(viewer.deviceId));
-      void events.next().then(
+      const deviceId = viewer.deviceId;
+      if (deviceId === undefined) return undefined;
+      const revoked = pubsub.subscribe(deviceTopic(deviceId));
+      void revoked.next().then(
         (r) => {
           if (!r.done) end();
         },
         () => undefined,
       );
-      return () => void events.return?.();
+      const resync = pubsub.subscribe(RESYNC_TOPIC);
+      // True when the session goes on. A database error keeps it: the next check (or the
+      // token's expiry) decides.
+      const stillActive = async (): Promise<boolean> => {
+        const device = await store.findDevice(deviceId).catch(() => undefined);
+        if (device === undefined || device?.status === 'ACTIVE') return true;
+        end();
+        return false;
+      };
+      void (async () => {
+        // Once now: a revocation that committed between the token check and the subscription
+        // above published its event before anyone here listened.
+        if (!(await stillActive())) return;
+        while (!(await resync.next()).done) if (!(await stillActive())) return;
+      })();
+      return () => {
+        void revoked.return?.();
+        void resync.return?.();
+      };
     },
     maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET,
     context: contextFor,

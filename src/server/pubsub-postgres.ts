@@ -14,11 +14,12 @@
  * - A lost listening connection is re-opened with backoff; notifications sent while it was
  *   down are not replayed (LISTEN/NOTIFY is not a queue). Anything that must not be missed
  *   is read back by cursor from the database (messages), which is what clients do when
- *   they reconnect.
+ *   they reconnect; once listening again, the instance publishes `RESYNC_TOPIC` locally so
+ *   that watchers re-read what they watch (device sessions re-check their device).
  */
 import pg from 'pg';
 import type { Logger } from './log.js';
-import { InMemoryPubSub, type LocalPubSub } from './pubsub.js';
+import { InMemoryPubSub, RESYNC_TOPIC, type LocalPubSub } from './pubsub.js';
 
 /** The NOTIFY channel (an identifier: no quoting needed). */
 export const NOTIFY_CHANNEL = 'veilgraph_events';
@@ -72,7 +73,11 @@ export class PostgresPubSub implements LocalPubSub {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.listen().then(
-        () => this.log.info('pubsub.listener_reconnected', {}),
+        () => {
+          this.log.info('pubsub.listener_reconnected', {});
+          // Notifications sent while it was down are gone: let watchers re-read what they watch.
+          this.local.publish(RESYNC_TOPIC, {});
+        },
         () => this.scheduleReconnect(),
       );
     }, delay);

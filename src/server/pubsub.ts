@@ -28,6 +28,14 @@ export interface LocalPubSub extends PubSub {
 
 export const DEFAULT_SUBSCRIBER_QUEUE = 64;
 
+/**
+ * Published (in this process only, payload `{}`) when events may have been missed: the
+ * PostgreSQL listener lost its connection and listens again (./pubsub-postgres.ts). A
+ * subscriber that acts on events, not just shows them, re-reads the state it watches (a
+ * device session re-checks its device: a lost revocation event must not keep it open).
+ */
+export const RESYNC_TOPIC = 'veilgraph:resync';
+
 interface Subscriber {
   push(payload: unknown): void;
 }

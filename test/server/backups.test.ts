@@ -12,6 +12,8 @@ import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js'
 import { generateSymmetricKey, keyIdOf, type EncryptionKeyPair, type SigningKeyPair } from '../../src/crypto/keys.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
+import { openRawSocket } from '../helpers/ws.js';
+import { within } from '../helpers/wait.js';
 import { ROOMY_AUTH_LIMITS, newObjectId, registerAndLogin, startTestGateway, wrappedFor, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
 import {
   expectRefused,
@@ -347,6 +349,8 @@ describe('account reset with the CLI', () => {
   it('the operator issues a code; the user starts over with new keys and a new device; everything old is revoked or deleted', { timeout: 60_000 }, async () => {
     const { u, backup } = await withBackup('reset');
     const oldDeviceToken = ok(await deviceLogin(t, u.username, u.device.id, u.device.signing)).login.token;
+    // An open socket of the old device: the reset revokes the device, so it must close (4403).
+    const oldSocket = await openRawSocket(t.gateway.url.replace(/^http/, 'ws'), { token: oldDeviceToken });
     const issued = await cli(u.username, '--data-dir', t.dataDir);
     expect(issued.code).toBe(0);
     const code = issued.stdout.trim();
@@ -387,8 +391,9 @@ describe('account reset with the CLI', () => {
     ]);
     expect(ok(await t.gql<{ myBackups: unknown[] }>(MY_BACKUPS, {}, s.token)).myBackups).toEqual([]);
     expect(await bundleRevision(t, s.token)).toBe(rev);
-    // The old device's session ended; the code is used up.
+    // The old device's session ended, on HTTP and on its open socket; the code is used up.
     expect(codes(await t.gql('{ me { id } }', {}, oldDeviceToken))).toEqual(['UNAUTHENTICATED']);
+    expect((await within(oldSocket.closed, 'the revoked device’s socket to close')).code).toBe(4403);
     const again = await resetInput(u.username, 3);
     await refused('RESET_CODE_INVALID', async () => t.gql(RESET, again.vars(code, await bundleFor(u.id, 1, [again.device.encryption]))));
   });

@@ -12,6 +12,9 @@ import { newKeyRingFile } from '../../src/server/keyring.js';
 import { NOTIFY_CHANNEL, PostgresPubSub } from '../../src/server/pubsub-postgres.js';
 import { ROOMY_AUTH_LIMITS, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { deviceLogin, ok, registerWithDevice } from '../helpers/devices.js';
+import { within } from '../helpers/wait.js';
+import { openRawSocket } from '../helpers/ws.js';
 
 const SUB = 'subscription S($id: ID!) { profileUpdated(id: $id) { id displayName email } }';
 
@@ -116,6 +119,21 @@ describe('events across instances (PostgreSQL LISTEN/NOTIFY)', () => {
     }
     expect(onA[0]!.displayName).toMatch(/^Alice after reconnect \d+$/);
     await admin.end();
+  });
+
+  it('a revocation whose event was lost while the listener was down still closes the device’s socket once it listens again (4403)', async () => {
+    const dana = await registerWithDevice(a, 'dana');
+    const token = ok(await deviceLogin(a, dana.username, dana.device.id, dana.device.signing)).login.token;
+    const socket = await openRawSocket(b.gateway.url.replace(/^http/, 'ws'), { token });
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    // Revoked with no event at all (as if its NOTIFY went out while B's listener was down),
+    // then B's listener is dropped and comes back.
+    await admin.query('UPDATE "Device" SET "status" = $1 WHERE "id" = $2', ['REVOKED', dana.device.id]);
+    const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN ${NOTIFY_CHANNEL}' AND pid <> pg_backend_pid()`);
+    expect(killed.rowCount).toBe(2);
+    await admin.end();
+    expect((await within(socket.closed, 'the revoked device’s socket on B to close')).code).toBe(4403);
   });
 
   it('publishing anything but a small payload is refused before it reaches PostgreSQL', () => {

@@ -22,7 +22,7 @@ import { gatewayError, unauthenticated } from '../errors.js';
 import { bundleRecipients, storeKeyBundle, type KeyBundleInput } from '../key-bundle-check.js';
 import type { BackupRow, DeviceRow, Store, UserRow } from '../storage/store.js';
 import { sessionOut } from './auth.js';
-import { keyBundleOut } from './devices.js';
+import { deviceTopic, keyBundleOut } from './devices.js';
 import { announceRotation, applyRotation, assertUnusedSigningKey } from './directory.js';
 import { withErrorCodes } from './wrap.js';
 
@@ -276,11 +276,13 @@ export function createBackupResolvers() {
         }
         const signingKeyId = await assertUnusedSigningKey(ctx, signingKey);
 
-        const { version, created } = await ctx.store.transaction(async (tx) => {
+        const { version, created, revokedIds } = await ctx.store.transaction(async (tx) => {
           // Single use, and only the code checked above: a concurrent reset or a new code makes this one fail.
           if (!(await tx.consumeAccountReset(user.id, reset.codeHash))) throw new AuthError('RESET_CODE_INVALID', 'the reset code is not valid for this account');
           const now = new Date();
           const stored = await applyRotation(tx, { userId: user.id, version: identity.version, signingKey, signingKeyId, encryptionKey, signature, reset: true });
+          // The devices this revokes: their open sockets close after the commit (below).
+          const revokedIds = (await tx.devicesOf(user.id)).filter((d) => d.status !== 'REVOKED').map((d) => d.id);
           await tx.revokeAllDevices(user.id, now);
           await tx.deleteBackups(user.id);
           // A new bundle history (revision 1): the client cannot know the old revision, and
@@ -288,8 +290,10 @@ export function createBackupResolvers() {
           await tx.deleteKeyBundle(user.id);
           const row = activeDevice(ctx, user.id, device, now);
           await storeKeyBundle(ctx.backend, tx, user.id, args.keyBundle, [row.encryptionKey]);
-          return { version: stored, created: await tx.createDevice(row) };
+          return { version: stored, created: await tx.createDevice(row), revokedIds };
         });
+        // After the commit, as revokeDevice does: the revoked devices' open sockets close (4403).
+        for (const id of revokedIds) ctx.pubsub.publish(deviceTopic(id), { deviceId: id });
         ctx.log.info('account.reset', { userId: user.id, version: version.version, deviceId: created.id });
         await announceRotation(ctx, version);
         return deviceSession(ctx, { ...user, signingKey, encryptionKey }, created);
