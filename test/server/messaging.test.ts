@@ -267,6 +267,35 @@ describe('more epochs and subscriptions', () => {
     expect((await bob.messenger.open(sent)).text).toBe('epoch two, after the scheduled rotation');
   });
 
+  it('a retry of a message stored before the epoch moved on gets the stored message: not EPOCH_EXPIRED once the rotation is due, not STALE_EPOCH after it', async () => {
+    const chat = await alice.messenger.create('DIRECT', ['bob'], { epochTtlSeconds: 3600 });
+    const clientId = base64urlEncode(nodeBackend.randomBytes(16));
+    const body = await alice.messenger.seal(chat, 'sent under epoch one', clientId);
+    // Sealed under epoch one too, never sent: a new message, not a retry.
+    const laterId = base64urlEncode(nodeBackend.randomBytes(16));
+    const laterBody = await alice.messenger.seal(chat, 'sealed under epoch one, sent after it', laterId);
+    const first = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: chat, clientId, body } }, alice.token);
+    expect(first.errors).toBeUndefined();
+    // Two hours pass: the scheduled rotation is due. The answer was lost; the same bytes again.
+    const db = new Database(join(t.dataDir, 'veilgraph.db'));
+    const row = db.prepare('SELECT "epochStartedAt" AS at FROM "Conversation" WHERE id = ?').get(chat) as { at: number | string };
+    const earlier = typeof row.at === 'number' ? row.at - 7_200_000 : new Date(Date.parse(row.at) - 7_200_000).toISOString();
+    db.prepare('UPDATE "Conversation" SET "epochStartedAt" = ? WHERE id = ?').run(earlier, chat);
+    db.close();
+    const due = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: chat, clientId, body } }, alice.token);
+    expect(codes(due)).toEqual([]);
+    expect(due.data!.sendMessage).toEqual(first.data!.sendMessage);
+    // The Messenger rotates (epoch 2); the retry, still sealed under epoch 1, gets the stored message.
+    expect((await alice.messenger.send(chat, 'epoch two')).epoch).toBe(2);
+    const before = snapshotTables(t.dataDir, ['Message']);
+    const stale = await t.gql<{ sendMessage: WireMessage }>(SEND, { i: { conversationId: chat, clientId, body } }, alice.token);
+    expect(codes(stale)).toEqual([]);
+    expect(stale.data!.sendMessage).toEqual(first.data!.sendMessage);
+    // A new client id under the old epoch is still refused, and writes nothing.
+    expect(codes(await t.gql(SEND, { i: { conversationId: chat, clientId: laterId, body: laterBody } }, alice.token))).toEqual(['STALE_EPOCH']);
+    expect(snapshotTables(t.dataDir, ['Message'])).toEqual(before);
+  });
+
   it('history sharing (explicit): an added member reads the earlier epochs too', async () => {
     const erin = await member('erin');
     const chat = await alice.messenger.create('GROUP', ['bob'], { historySharing: true });

@@ -101,6 +101,21 @@ function publishedAfter(ctx: GatewayContext, message: MessageRow): void {
   ctx.pubsub.publish(conversationTopic(message.conversationId), { seq: message.seq });
 }
 
+/**
+ * The answer to a send whose client id already holds `message`. Its sender gets that
+ * message, whatever body the retry carries: the client re-seals with a fresh nonce, maybe
+ * under a newer epoch, so the bytes differ, and the answer to the first attempt may have
+ * been lost in a crash after the commit. Nothing is stored or overwritten; the client
+ * compares what comes back with what it meant to send (docs/messaging.md). The event is
+ * published again, as the crash may also have lost it; streams skip a seq they have
+ * delivered. Anyone else gets CONFLICT and nothing of the message.
+ */
+function retried(ctx: GatewayContext, message: MessageRow, senderId: string): MessageRow {
+  if (message.senderId !== senderId) throw gatewayError('CONFLICT', 'this clientId is taken by another message', { field: 'clientId' });
+  publishedAfter(ctx, message);
+  return message;
+}
+
 export const messagingResolvers = {
   Query: withErrorCodes({
     conversations: async (_: unknown, args: { first: number; after?: string | null }, ctx: GatewayContext) => {
@@ -218,10 +233,15 @@ export const messagingResolvers = {
       }
       const env = parseSealedValue(field, input.body);
       await assertSignedByActor(ctx, field, env, member.userId);
-      if (env.keyVersion !== conversation.epoch) {
-        throw gatewayError('STALE_EPOCH', `sealed under epoch ${env.keyVersion}, but the conversation is at epoch ${conversation.epoch}; fetch the keys and re-seal`, { epoch: conversation.epoch });
-      }
-      if (conversation.epochTtlSeconds !== null && Date.now() - conversation.epochStartedAt.getTime() >= conversation.epochTtlSeconds * 1000) {
+      const stale = env.keyVersion !== conversation.epoch;
+      const expired = conversation.epochTtlSeconds !== null && Date.now() - conversation.epochStartedAt.getTime() >= conversation.epochTtlSeconds * 1000;
+      if (stale || expired) {
+        // A retry of a message stored before the epoch moved on (its answer lost) gets that
+        // message, not a refusal that would make the client re-seal or rotate first. Only on
+        // this path: a send under the current epoch finds a stored one inside insertMessage.
+        const stored = await ctx.store.findMessageByClientId(input.conversationId, input.clientId);
+        if (stored) return retried(ctx, stored, member.userId);
+        if (stale) throw gatewayError('STALE_EPOCH', `sealed under epoch ${env.keyVersion}, but the conversation is at epoch ${conversation.epoch}; fetch the keys and re-seal`, { epoch: conversation.epoch });
         throw gatewayError('EPOCH_EXPIRED', `epoch ${conversation.epoch} is past its scheduled rotation: rotate the epoch, then send`, { epoch: conversation.epoch });
       }
       const stored = await ctx.store
@@ -239,14 +259,7 @@ export const messagingResolvers = {
           throw e;
         });
       const { message, created } = stored;
-      if (!created && message.senderId !== member.userId) throw gatewayError('CONFLICT', 'this clientId is taken by another message', { field: 'clientId' });
-      // A retry by the sender of a stored message (`created` false) gets that message,
-      // whatever body it carries: the client re-seals with a fresh nonce, maybe under a
-      // newer epoch, so the bytes differ, and the answer to the first attempt may have been
-      // lost in a crash after the commit. Nothing is stored or overwritten; the client
-      // compares what comes back with what it meant to send (docs/messaging.md). The event
-      // is published again, as the crash may also have lost it; streams skip a seq they
-      // have delivered.
+      if (!created) return retried(ctx, message, member.userId);
       publishedAfter(ctx, message);
       return message;
     },

@@ -1190,6 +1190,13 @@ export class PrismaStore implements Store {
     });
   }
 
+  async findMessageByClientId(conversationId: string, clientId: string): Promise<MessageRow | null> {
+    return this.#op('find message', async (db) => {
+      const m = await db.message.findUnique({ where: { conversationId_clientId: { conversationId, clientId } } });
+      return m && toMessage(m);
+    });
+  }
+
   async findMessage(seq: number): Promise<MessageRow | null> {
     if (!Number.isSafeInteger(seq)) throw new StorageError('INVALID_ARGUMENT', `message seq must be an integer, got ${seq}`);
     if (seq < 1 || seq > MAX_SEQ) return null;

@@ -389,6 +389,8 @@ export interface Store {
   /** Messages of these conversations with `seq > after`, ascending, at most `limit`, unexpired at `now`. */
   messagesAfter(conversationIds: readonly string[], after: number, limit: number, now: Date): Promise<MessageRow[]>;
   findMessage(seq: number): Promise<MessageRow | null>;
+  /** The message stored under `clientId` in the conversation (expired or not), or null. */
+  findMessageByClientId(conversationId: string, clientId: string): Promise<MessageRow | null>;
   /** The highest seq stored (0 when there is none): where a live-only stream starts. */
   latestMessageSeq(): Promise<number>;
   /** Records receipts of `userId` for these messages (existing ones are kept); returns how many are new. */

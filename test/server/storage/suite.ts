@@ -937,6 +937,10 @@ export function storeSuite(target: SuiteTarget): void {
 
         expect(seqs(await store.messagesAfter(['c1'], 0, 100, new Date()))).toEqual([first.message.seq, second.message.seq]);
         expect(await store.findMessage(first.message.seq)).toEqual(first.message);
+        expect(await store.findMessageByClientId('c1', 'client-1')).toEqual(first.message);
+        expect(await store.findMessageByClientId('c2', 'client-1')).toEqual(elsewhere.message);
+        expect(await store.findMessageByClientId('c1', 'client-3')).toBeNull();
+        expect(await store.findMessageByClientId('c3', 'client-1')).toBeNull();
         expect(await store.findMessage(elsewhere.message.seq + 1000)).toBeNull();
         expect(await store.findMessage(0)).toBeNull();
         expect(await store.findMessage(2 ** 40)).toBeNull();
