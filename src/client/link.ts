@@ -29,7 +29,7 @@ import { concatMap, defer, from, mergeMap, type Observable } from 'rxjs';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { ClientKeys } from './keys.js';
-import { openResult } from './open.js';
+import { openResult, type SignedField } from './open.js';
 import { sealVariables, type LocationFor } from './seal.js';
 import type { SignerDirectory } from './signers.js';
 import { withVeilFields } from './veil.js';
@@ -63,6 +63,20 @@ function toSchema(schema: GraphQLSchema | string): GraphQLSchema {
   return typeof schema === 'string' ? buildSchema(schema, { assumeValidSDL: true }) : schema;
 }
 
+/**
+ * `result` with `extensions.veilgraphSigners` set to `signers`, the verified writers of the
+ * values this link opened (docs/client.md, "Signed values"), or removed when there are none:
+ * whatever the server put there is never passed on, so only this link names a writer.
+ */
+function withSigners(result: Result, signers: readonly SignedField[] | undefined): Result {
+  const extensions = (result as { extensions?: Record<string, unknown> }).extensions;
+  if (!signers && (!extensions || !('veilgraphSigners' in extensions))) return result;
+  const next: Record<string, unknown> = { ...extensions };
+  delete next.veilgraphSigners;
+  if (signers) next.veilgraphSigners = signers;
+  return { ...result, extensions: next } as Result;
+}
+
 /** The link; see the module comment and docs/client.md, "Apollo Link". */
 export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
   const { manifest, keys, backend, directory, locationFor } = options;
@@ -74,15 +88,13 @@ export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
       throw new Error('veilgraph privacy link: incremental delivery (@defer) is not supported; the chunk cannot be opened');
     }
     const r = result as { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] };
-    if (r.data === null || r.data === undefined) return result;
+    if (r.data === null || r.data === undefined) return withSigners(result, undefined);
     const opened = await openResult({ schema, manifest, document, operationName: operationName ?? null, data: r.data, errors: r.errors ?? null, keys, backend, directory });
     // Spread keeps `extensions` (including Apollo's symbol-keyed protocol errors).
     const out: Record<string, unknown> = { ...result, data: opened.data };
     if (opened.errors) out.errors = opened.errors;
     else delete out.errors;
-    // Who signed each opened signed value, verified (docs/client.md, "Signed values").
-    if (opened.signers) out.extensions = { ...(result as { extensions?: Record<string, unknown> }).extensions, veilgraphSigners: opened.signers };
-    return out as Result;
+    return withSigners(out as Result, opened.signers);
   }
 
   return new ApolloLink((operation, forward): Observable<Result> => {

@@ -20,7 +20,7 @@ import { HttpLink } from '@apollo/client';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'graphql';
-import { tap } from 'rxjs';
+import { map, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
@@ -260,5 +260,27 @@ describe('signed values through the privacy link', () => {
       expect(r.errors.filter((e) => e.startsWith('profile.bio:'))).toEqual(['profile.bio:SIGNER_UNKNOWN']);
       expect(r.signers).toEqual([]);
     }
+  });
+  it('writers named by the server in extensions.veilgraphSigners are never passed on: only the link names a writer', async () => {
+    // A gateway that lies (or anyone on the wire) adds its own list of writers to a result.
+    const forged: SignedField[] = [{ path: ['profile', 'displayName'], coordinate: 'Profile.displayName', signerKeyId: 'AAAAAAAAAAAAAAAAAAAAAA', userId: bob.userId, username: bob.username, keyVersion: 1 }];
+    const lying = new ApolloLink((op, forward) => forward(op).pipe(map((r) => ({ ...r, extensions: { ...r.extensions, veilgraphSigners: forged } }))));
+    const client = new ApolloClient({
+      link: ApolloLink.from([
+        createPrivacyLink({ schema: built.source, manifest: built.manifest, keys: alice.keys, backend: nodeBackend, directory: alice.directory, viewerId: () => alice.userId }),
+        lying,
+        new HttpLink({ uri: t.gateway.url, headers: { authorization: `Bearer ${alice.token}` } }),
+      ]),
+      cache: new InMemoryCache(),
+    });
+    // No signed value in the result (PUBLIC fields only): no writer at all.
+    const plain = await read(client, parse('query P($id: ID!) { profile(id: $id) { id displayName } }') as Doc, { id: profileOf.get(alice.userId) });
+    expect(plain.errors).toEqual([]);
+    expect(plain.signers).toEqual([]);
+    // A signed value: its verified writer only, never the server's list.
+    setAliceBio(await sealedByBob('written by bob, signed by bob', bob.signing));
+    const signed = await read(client, READ, { id: profileOf.get(alice.userId) });
+    expect(profileIn(signed).bio).toBe('written by bob, signed by bob');
+    expect(signed.signers.map((x) => [x.path.join('.'), x.username])).toEqual([['profile.bio', bob.username]]);
   });
 });
