@@ -26,7 +26,7 @@
  *                      the client (right-most untrusted hop) for rate limits and connection caps (docs/auth.md §7)
  *   VEIL_WS_MAX_CONNECTIONS   10000 open WebSockets on this instance; one more is closed with 4902 (docs/requests.md)
  *   VEIL_WS_MAX_PER_ADDRESS   100 open WebSockets per client address; one more is closed with 4901
- *   VEIL_WS_ANONYMOUS_IDLE    30 seconds an anonymous WebSocket may stay without an active subscription (then 4903)
+ *   VEIL_WS_ANONYMOUS_IDLE    30: seconds after which an anonymous WebSocket is closed (4903) unless a subscription runs (then looked at again each period)
  */
 import { resolve } from 'node:path';
 import { parseTrustProxy } from './client-address.js';

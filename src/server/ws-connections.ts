@@ -10,9 +10,12 @@
  *   browsers show a WebSocket's close code and reason, but not the HTTP status of a refused
  *   upgrade. Every socket counts, signed in or not, until it has closed.
  * - **Idle anonymous sockets.** A socket that signed in with no token can only run public
- *   subscriptions; one with no active subscription for `idleMs` is closed (IDLE). The
- *   clock restarts whenever its last subscription ends. Signed-in sockets are bounded by
- *   their token instead (closed at its expiry, 4401). A socket that never sends
+ *   subscriptions (the reference schema has none: every subscription needs a viewer). It is
+ *   closed (IDLE) `idleMs` after it connected, unless a subscription is running at that
+ *   moment; then it is looked at again every `idleMs`, and closed at the first look that
+ *   finds none running. Subscriptions that end (or fail at once) do not restart the clock,
+ *   so a stream of refused subscribes cannot keep a socket open. Signed-in sockets are
+ *   bounded by their token instead (closed at its expiry, 4401). A socket that never sends
  *   `connection_init` is closed by graphql-ws after 3 s (4408).
  *
  * Close codes (graphql-ws uses 4400–4504 for the protocol; ours are a block of their own).
@@ -101,30 +104,23 @@ export interface SubscriptionsView {
 }
 
 export interface IdleWatch {
-  /** A subscription ended: restart the clock when it was the last one (`endedId` no longer counts). */
-  subscriptionEnded(endedId: string): void;
   stop(): void;
 }
 
-/** Closes `socket` with IDLE once it has had no active subscription for `idleMs`. */
+/** Closes `socket` with IDLE at the first look, every `idleMs` from now, that finds no subscription running. */
 export function watchIdle(ctx: SubscriptionsView, socket: WebSocket, idleMs: number, log: Logger): IdleWatch {
   let timer: NodeJS.Timeout | undefined;
-  const active = (except?: string): number => Object.keys(ctx.subscriptions).filter((id) => id !== except).length;
-  const arm = (): void => {
-    clearTimeout(timer);
+  const look = (): void => {
     timer = setTimeout(() => {
-      // Busy now: look again one period later (the clock restarts when the last one ends).
-      if (active() > 0) return arm();
+      // Busy now: look again one period later.
+      if (Object.keys(ctx.subscriptions).length > 0) return look();
       log.info('ws.closed', { reason: 'idle' });
       socket.close(IDLE_CLOSE_CODE, 'idle: no subscription');
     }, idleMs);
     timer.unref();
   };
-  arm();
+  look();
   return {
-    subscriptionEnded(endedId) {
-      if (active(endedId) === 0) arm();
-    },
     stop() {
       clearTimeout(timer);
     },

@@ -156,6 +156,9 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
             log.info('ws.rejected', { reason: 'invalid token' });
             return false;
           }
+          // The socket may have closed while the token was checked: onClose has run already,
+          // so nothing registered below would ever be removed.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           // setTimeout's delay is a signed 32-bit number of ms; tokens live at most a day.
           const timer = setTimeout(() => {
             log.info('ws.closed', { reason: 'token expired' });
@@ -179,7 +182,6 @@ export function startSubscriptionServer<TContext>(options: SubscriptionServerOpt
         watchers.get(ctx)?.();
         idleWatches.get(ctx)?.stop();
       },
-      onComplete: (ctx, id) => idleWatches.get(ctx)?.subscriptionEnded(id),
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         // graphql-ws has registered this subscription already: it counts itself.
         if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {

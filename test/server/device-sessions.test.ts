@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/server/storage/store.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { deviceLogin, ok, registerWithDevice, sqlite, type DeviceUser } from '../helpers/devices.js';
-import { within } from '../helpers/wait.js';
+import WebSocket from 'ws';
+import { RESYNC_TOPIC } from '../../src/server/pubsub.js';
+import { deviceTopic } from '../../src/server/resolvers/devices.js';
+import { waitFor, within } from '../helpers/wait.js';
 import { openRawSocket } from '../helpers/ws.js';
 
 let t: TestGateway;
@@ -44,5 +47,26 @@ describe('device sessions on WebSocket', () => {
     } finally {
       store.findDevice = findDevice;
     }
+  });
+  it('a socket that closes while its token is checked leaves no session watch behind', async () => {
+    const erin = await registerWithDevice(t, 'erin');
+    const token = ok(await deviceLogin(t, erin.username, erin.device.id, erin.device.signing)).login.token;
+    const url = t.gateway.url.replace(/^http/, 'ws');
+    for (let i = 0; i < 200; i++) {
+      const ws = new WebSocket(url, 'graphql-transport-ws');
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { token } }));
+      ws.terminate();
+    }
+    // Every socket has closed on the server once none is counted open any more.
+    await waitFor(() => t.gateway.pubsub.subscriberCount(RESYNC_TOPIC) === 0 && t.gateway.pubsub.subscriberCount(deviceTopic(erin.device.id)) === 0, 'every watch to be removed');
+    // And a socket that stays is watched (the counts can move).
+    const staying = await openRawSocket(url, { token });
+    await waitFor(() => t.gateway.pubsub.subscriberCount(RESYNC_TOPIC) === 1, 'the staying socket’s watch');
+    staying.close();
+    await waitFor(() => t.gateway.pubsub.subscriberCount(RESYNC_TOPIC) === 0, 'its watch to be removed');
   });
 });

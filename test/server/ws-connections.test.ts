@@ -194,6 +194,22 @@ describe('idle anonymous sockets', () => {
     expect(await closeOf(listening)).toEqual({ code: IDLE_CLOSE_CODE, reason: 'idle: no subscription' });
   });
 
+  it('refused subscribes (every one fails at once: no viewer) do not keep an anonymous socket open', async () => {
+    const s = open(t);
+    await s.ack();
+    // One refused subscribe every 200 ms, five times the idle bound and more, until it is closed.
+    let n = 0;
+    const sending = setInterval(() => {
+      if (s.ws.readyState === WebSocket.OPEN) s.send({ id: String(++n), type: 'subscribe', payload: { query: 'subscription { contactEvents { kind } }' } });
+    }, 200);
+    try {
+      expect(await closeOf(s)).toEqual({ code: IDLE_CLOSE_CODE, reason: 'idle: no subscription' });
+    } finally {
+      clearInterval(sending);
+    }
+    expect(n).toBeGreaterThan(0);
+  });
+
   it('an anonymous socket whose client completed its subscription is closed as idle too', async () => {
     const listening = await listeningSocket('a');
     listening.send({ id: 'a', type: 'complete' });
