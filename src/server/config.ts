@@ -15,7 +15,7 @@
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   VEIL_MAX_TOKENS, VEIL_MAX_DIRECTIVES, VEIL_MAX_DEPTH, VEIL_MAX_ALIASES, VEIL_MAX_COST,
  *   VEIL_DEFAULT_LIST_SIZE
- *                      request limits (src/server/limits.ts, docs/requests.md): 5000, 50, 12, 30,
+ *                      request limits (src/server/limits.ts, docs/requests.md): 1000, 50, 12, 30,
  *                      20000, 50
  *   LOG_LEVEL          info
  *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app;

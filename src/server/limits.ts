@@ -65,7 +65,7 @@ export interface QueryLimits {
   readonly maxDirectives: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 20_000, defaultListSize: 50, maxTokens: 5_000, maxDirectives: 50 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 20_000, defaultListSize: 50, maxTokens: 1_000, maxDirectives: 50 };
 
 /** The limits of one gateway, with the manifest that says which `_vg` fields are the link's. */
 export interface RequestLimits {
@@ -204,6 +204,12 @@ function listSize(def: GraphQLField<unknown, unknown> | undefined, node: FieldNo
   return { size: size ?? limits.defaultListSize, paged: false };
 }
 
+/** The fixed cost of an introspection field (docs/requests.md, "Limits"); they exist only on the query root. */
+export const INTROSPECTION_COST: ReadonlyMap<string, number> = new Map([
+  ['__schema', 5_000],
+  ['__type', 100],
+]);
+
 /** Whether `sel` is one of the fields the client link adds to a selection set on `parent`. */
 function isLinkField(sel: FieldNode, parent: GraphQLNamedType | null, manifest: PrivacyManifest | undefined, scope: Set<string>): boolean {
   if (!parent || !isObjectType(parent) || !sel.alias) return false;
@@ -243,6 +249,14 @@ function measureOperation(
       if (sel.kind === Kind.FIELD) {
         if (sel.alias && !isLinkField(sel, parent, manifest, scope)) m.aliases++;
         m.cost += multiplier;
+        const introspection = INTROSPECTION_COST.get(sel.name.value);
+        if (introspection !== undefined) {
+          // Answered from the schema: its size is the schema's, whatever is selected below,
+          // so a fixed cost, nothing below walked (a tool's introspection query nests deeper
+          // than any data query). One fits the default budget; a few copies do not.
+          m.cost += multiplier * (introspection - 1);
+          continue;
+        }
         if (!sel.selectionSet) continue;
         const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;
         const size = listSize(def, sel, variables, paged, limits);

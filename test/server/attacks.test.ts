@@ -234,8 +234,8 @@ describe('fragment bombs', () => {
     expect(r.errors![0]!.message).toMatch(/estimated cost exceeds the limit of 20000/);
   });
 
-  it('a chain of 500 fragments each spreading the next is walked without trouble and answered', async () => {
-    const fragments = Array.from({ length: 500 }, (_, i) => `fragment F${i} on User { ${i < 499 ? `...F${i + 1}` : 'id'} }`).join(' ');
+  it('a chain of 120 fragments each spreading the next (as long as the token limit allows) is walked without trouble and answered', async () => {
+    const fragments = Array.from({ length: 120 }, (_, i) => `fragment F${i} on User { ${i < 119 ? `...F${i + 1}` : 'id'} }`).join(' ');
     const r = await t.gql<{ me: { id: string } }>(`{ me { ...F0 } } ${fragments}`, {}, alice.token);
     expect(codes(r)).toEqual([]);
     expect(r.data!.me.id).toBe(alice.id);

@@ -9,13 +9,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getOperationAST, parse, print } from 'graphql';
+import { getIntrospectionQuery, getOperationAST, parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withVeilFields } from '../../src/client/veil.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { ConfigError, configFromEnv } from '../../src/server/config.js';
-import { DEFAULT_LIMITS, createRequestLimits } from '../../src/server/limits.js';
+import { DEFAULT_LIMITS, INTROSPECTION_COST, createRequestLimits } from '../../src/server/limits.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { codes } from '../helpers/devices.js';
@@ -236,7 +236,7 @@ describe('cost with the variables’ values', () => {
 });
 
 describe('tokens and directives', () => {
-  const MAX_TOKENS = 5000;
+  const MAX_TOKENS = 1000;
   const MAX_DIRECTIVES = 50;
 
   it('the defaults are the documented ones, and each is a setting', () => {
@@ -253,13 +253,13 @@ describe('tokens and directives', () => {
     const long = `{ ${'__typename '.repeat(MAX_TOKENS)}}`;
     const r = await expectRefusedBeforeStore(long, 'QUERY_TOO_COMPLEX');
     expect(r.errors![0]!.message).toBe(`the document has more than ${MAX_TOKENS} tokens`);
-    // At the limit the document is parsed, validated and run (the resolver refuses so many ids).
+    // At the limit the document is parsed, validated and run (no such objects: no keys).
     const prefix = '{ myDataKeys(objectType: "Profile", objectIds: [';
     const suffix = ']) { objectId } }';
     const tokensAround = 9 + 6;
-    const fits = await t.gql(`${prefix}${'"x" '.repeat(MAX_TOKENS - tokensAround)}${suffix}`, {}, alice.token);
-    expect(codes(fits)).toEqual(['BAD_USER_INPUT']);
-    expect(fits.errors![0]!.message).toMatch(/objectIds may hold at most 1000 ids/);
+    const fits = await t.gql<{ myDataKeys: unknown[] }>(`${prefix}${'"x" '.repeat(MAX_TOKENS - tokensAround)}${suffix}`, {}, alice.token);
+    expect(codes(fits)).toEqual([]);
+    expect(fits.data!.myDataKeys).toEqual([]);
     const over = await t.gql(`${prefix}${'"x" '.repeat(MAX_TOKENS - tokensAround + 1)}${suffix}`, {}, alice.token);
     expect(codes(over)).toEqual(['QUERY_TOO_COMPLEX']);
 
@@ -326,5 +326,21 @@ describe('parse errors', () => {
     const m = await s.subscribe('1', 'subscription { me { id }');
     expect(wsCodes(m)).toEqual(['GRAPHQL_PARSE_FAILED']);
     expect(wsMessages(m)).toEqual(['Syntax Error: Expected Name, found <EOF>.']);
+  });
+});
+
+describe('introspection (outside production)', () => {
+  it("a tool's standard introspection query is answered; copies of __schema cost 5,000 each: four fit the default 20,000, five do not", async () => {
+    const standard = await t.gql<{ __schema: { types: unknown[] } }>(getIntrospectionQuery());
+    expect(codes(standard)).toEqual([]);
+    expect(standard.data!.__schema.types.length).toBeGreaterThan(10);
+    // Written out without fragments, as deep as a tool would: still one fixed cost.
+    const inline = '__schema { types { name fields { name args { name type { name ofType { name ofType { name } } } } type { name ofType { name } } } inputFields { name } enumValues { name } } }';
+    const four = await t.gql(`{ a: ${inline} b: ${inline} c: ${inline} d: ${inline} }`);
+    expect(codes(four)).toEqual([]);
+    const five = await expectRefusedBeforeStore(`{ a: ${inline} b: ${inline} c: ${inline} d: ${inline} e: ${inline} }`, 'QUERY_TOO_COMPLEX');
+    expect(five.errors![0]!.message).toBe('anonymous operation: estimated cost exceeds the limit of 20000');
+    // A field named like an Object.prototype member is an ordinary field, not a fixed cost.
+    expect(INTROSPECTION_COST.get('constructor')).toBeUndefined();
   });
 });
