@@ -10,7 +10,7 @@ describe('deviceNameProblem', () => {
     expect(deviceNameProblem(name)).not.toBeNull();
   });
 
-  it.each([['Chromium on Linux'], ['Alice’s phone ❤️'], ['téléphone'], ['日本語のノート'], ['هاتف سارة'], ['x'.repeat(64)], ['😀'.repeat(64)]])('%s is accepted', (name) => {
+  it.each([['Chromium on Linux'], ['Alice’s phone ❤️'], ['téléphone'], ['日本語のノート'], ['هاتف سارة'], ['x'.repeat(64)], ['😀'.repeat(64)], ['1️⃣ keypad'], ['नमस्ते'], ['Tiếng Việt']])('%s is accepted', (name) => {
     expect(deviceNameProblem(name)).toBeNull();
   });
 

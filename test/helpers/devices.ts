@@ -234,4 +234,12 @@ export const REFUSED_DEVICE_NAMES: readonly (readonly [string, string])[] = [
   ['only a space', ' '],
   ['empty', ''],
   ['65 code points', 'x'.repeat(65)],
+  ['a variation selector alone', '\uFE0F'],
+  ['variation selectors stacked', 'a' + '\uFE0F'.repeat(40)],
+  ['a variation selector after a space', 'a \uFE0F b'],
+  ['braille pattern blank', '\u2800'],
+  ['braille blanks as spaces', 'phone\u2800\u2800\u2800\u2800(Alice)'],
+  ['combining marks only', '\u0301\u0301\u0301'],
+  ['a combining mark after a space', 'a \u0301b'],
+  ['combining marks stacked ("zalgo")', '\u00E0\u0301\u0302\u0303\u0304\u0305'],
 ];
