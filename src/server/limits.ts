@@ -187,9 +187,13 @@ function listSize(def: GraphQLField<unknown, unknown> | undefined, node: FieldNo
   if (!def) return { size: 1, paged: false };
   const first = def.args.find((a) => a.name === 'first');
   if (first) {
+    // A page that is a connection object: the list directly below it (its nodes) is the
+    // page. A page that is itself a list: its items are the page, and lists inside them
+    // are lists of their own.
+    const page = !isListType(getNullableType(def.type));
     const v = argumentValue(first, node, variables);
-    if (v === UNKNOWN) return { size: 1, paged: true };
-    return { size: typeof v === 'number' && Number.isFinite(v) ? Math.max(1, Math.trunc(v)) : limits.defaultListSize, paged: true };
+    if (v === UNKNOWN) return { size: 1, paged: page };
+    return { size: typeof v === 'number' && Number.isFinite(v) ? Math.max(1, Math.trunc(v)) : limits.defaultListSize, paged: page };
   }
   if (!isListType(getNullableType(def.type)) || paged) return { size: 1, paged: false };
   let size: number | undefined;

@@ -160,6 +160,8 @@ describe('cost with the variables’ values', () => {
     for (const [query, cost] of [
       ['{ profiles(first: 200) { nodes { id owner { username } } } }', 801],
       ['{ conversations { nodes { members { role } } } }', 2601],
+      // A page that is itself a list: lists inside its items count again.
+      ['{ undelivered(first: 10) { seq receipts { deliveredAt } } }', 521],
     ] as const) {
       const doc = parse(query);
       const op = getOperationAST(doc)!;
