@@ -25,9 +25,10 @@
  * variables are sealed, the link asks the server through the rest of the chain whether it
  * enforces (`EnforcementCheck`, `query VgProbe { _veilgraph { protocol enforced } }`), once
  * per link; a server that does not gets nothing of the operation, which fails with
- * SERVER_NOT_ENFORCING (docs/client.md, "The enforcement check"). Incremental delivery (`@defer` chunks carrying `incremental`)
- * is not supported: such a chunk errors the operation rather than putting envelopes in
- * the cache.
+ * SERVER_NOT_ENFORCING (docs/client.md, "The enforcement check").
+ *
+ * Incremental delivery (`@defer` chunks carrying `incremental`) is not supported: such a
+ * chunk errors the operation rather than putting envelopes in the cache.
  */
 import { ServerError } from '@apollo/client/errors';
 import { ApolloLink } from '@apollo/client/link';

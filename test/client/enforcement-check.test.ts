@@ -263,7 +263,7 @@ async function startPlainServer(info?: { protocol: number; enforced: boolean }):
 }
 
 /** A client of a plain server: no token (the issue's anonymous client), a user id it claims. */
-function plainClient(s: PlainServer, o: { enforcementCheck?: boolean } = {}) {
+function plainClient(s: PlainServer, o: { enforcementCheck?: boolean; accept?: string } = {}) {
   const bodies: string[] = [];
   const capture: typeof fetch = (input, init) => (bodies.push(String(init?.body)), fetch(input, init));
   const link = ApolloLink.from([
@@ -276,7 +276,7 @@ function plainClient(s: PlainServer, o: { enforcementCheck?: boolean } = {}) {
       viewerId: () => 'user-1',
       ...(o.enforcementCheck === undefined ? {} : { enforcementCheck: o.enforcementCheck }),
     }),
-    new HttpLink({ uri: s.url, fetch: capture }),
+    new HttpLink({ uri: s.url, fetch: capture, ...(o.accept ? { headers: { accept: o.accept } } : {}) }),
   ]);
   return { client: new ApolloClient({ link, cache: new InMemoryCache() }), bodies };
 }
@@ -324,6 +324,18 @@ describe('against an ordinary Apollo Server 5 serving the wire schema (no veilgr
     const wire = JSON.stringify(s.received) + bodies.join('\n');
     for (const v of Object.values(secrets)) expect(wire).not.toContain(v);
     expect(s.rows.size).toBe(0);
+  });
+
+  it('an HTTP 400 application/json answer (HttpLink\'s ServerError) is read as the answer it is', async () => {
+    s.received.length = 0;
+    // Without graphql-response+json in Accept, Apollo Server answers the unknown field with a
+    // 400 application/json, which HttpLink turns into a ServerError.
+    const { client: c } = plainClient(s, { accept: 'application/json' });
+    const e = await failure(c.mutate({ mutation: CREATE_PLAIN, variables: { i: { id: newObjectId(), displayName: 'A', email: canary('email') } } }));
+    expect(isVeilClientError(e, 'SERVER_NOT_ENFORCING'), String(e)).toBe(true);
+    const again = await failure(c.query({ query: READ_PLAIN, variables: { id: 'x' } }));
+    expect(isVeilClientError(again, 'SERVER_NOT_ENFORCING'), String(again)).toBe(true);
+    expect(s.received.map((r) => r.operationName)).toEqual(['VgProbe']);
   });
 
   it('operations without protected fields still work, without a probe', async () => {
