@@ -43,6 +43,7 @@ import { profileResolvers } from './resolvers/profile.js';
 import { messagingResolvers } from './resolvers/messaging.js';
 import { userEventResolvers } from './resolvers/user-events.js';
 import { createSharingResolvers } from './resolvers/sharing.js';
+import { veilgraphResolvers } from './resolvers/veilgraph.js';
 import { buildSchema, readSchemaDir } from './schema.js';
 import { loadSecrets } from './secrets.js';
 import { createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
@@ -144,6 +145,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     messagingResolvers,
     userEventResolvers,
     debugResolvers,
+    veilgraphResolvers,
     ...(options.resolvers ?? []),
   ]);
   const codec = new ServerFieldCodec(backend, keyring, built.manifest);

@@ -500,6 +500,14 @@ const CASES: Record<string, Case> = {
       { type: 'Message', id: w.aliceMessageSeq },
     ],
   },
+  // --- veilgraph (schema/veilgraph.graphql) ---
+  'Query._veilgraph': {
+    outcome: 'PUBLIC_DIRECTORY',
+    why: 'the answer to the client link\'s enforcement check: the same constant for everyone, naming no one (docs/client.md)',
+    args: () => ({}),
+    check: (v) => expect(v).toEqual({ protocol: 1, enforced: true }),
+    anonymous: { outcome: 'PUBLIC_DIRECTORY', why: 'a client asks before it has signed in', check: (v) => expect(v).toEqual({ protocol: 1, enforced: true }) },
+  },
   'Subscription.messageAdded': {
     outcome: 'NOT_FOUND',
     why: 'members only; to anyone else the conversation does not exist',
