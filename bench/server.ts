@@ -10,9 +10,9 @@
  *                checks, SERVER fields decrypted per row, SHARED envelopes passed through.
  *   plain        Apollo Server 5 with its default plugins (cache control on), a plain schema
  *                of the same shape, rows from memory holding the same strings.
- *   same-mem     the gateway's Apollo set-up (`createGatewayApollo` from src/server/apollo.ts:
+ *   same-mem     the gateway's Apollo set-up (`createGatewayApollo` from src/server/adapters/apollo.ts:
  *                unused default plugins off, the request-log plugin, the same logger; the
- *                limits rule; the same HTTP handler from src/server/http.ts) with the plain
+ *                limits rule; the same HTTP handler from src/app/http.ts) with the plain
  *                schema, rows from memory.
  *   same-db      same-mem, but the resolver reads the page through the gateway's own Store
  *                (same Prisma client, same SQLite file); email/phone come from a map. This
@@ -30,7 +30,7 @@
  * Queries (one HTTP POST each, Bearer token sent to every server):
  *   all levels  nodes { id displayName email phone bio }   PUBLIC + SERVER + SHARED
  *   E2EE only   nodes { id displayName bio }               PUBLIC + SHARED (passthrough)
- * The gateway pages at most 200 profiles (MAX_PAGE in src/server/resolvers/profile.ts),
+ * The gateway pages at most 200 profiles (MAX_PAGE in src/app/profile/resolvers.ts),
  * so N = 1,000 is one request with five aliased pages (`p0: profiles(first: 200)`,
  * `p1: profiles(first: 200, after: $a1)`, …); every server gets that same document.
  *
@@ -59,21 +59,21 @@ import { openEnvelope, sealEnvelope, sealEnvelopeText } from '../src/crypto/enve
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey } from '../src/crypto/keys.js';
 import { Account } from '../src/client/account.js';
 import { MemoryKeyStore } from '../src/client/keystore.js';
-import { createGatewayApollo } from '../src/server/apollo.js';
-import { createTokenService } from '../src/server/auth/jwt.js';
+import { createGatewayApollo } from '../src/server/adapters/apollo.js';
+import { createTokenService } from '../src/server/services/sign-in/auth/jwt.js';
 import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.js';
 import type { GatewayContext } from '../src/server/context.js';
-import { startGateway, type RunningGateway } from '../src/server/gateway.js';
-import { createHttpHandler } from '../src/server/http.js';
+import { startGateway, type RunningGateway } from '../src/app/gateway.js';
+import { createHttpHandler } from '../src/app/http.js';
 import { createRequestLimits } from '../src/server/limits.js';
 import { createLogger, type Logger } from '../src/server/log.js';
 import type { ProfileRow } from '../src/server/storage/store.js';
 import { nodeRaw } from './crypto.js';
 import { fmtNs, fmtOps, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
-import { embeddedConfig } from '../src/server/config.js';
+import { embeddedConfig } from '../src/app/config.js';
 
 export const SIZES = [1, 100, 1000] as const;
-/** The gateway's largest page (MAX_PAGE in src/server/resolvers/profile.ts). */
+/** The gateway's largest page (MAX_PAGE in src/app/profile/resolvers.ts). */
 const PAGE = 200;
 /** Requests in flight from the load worker. */
 export const CONCURRENCY = 8;
@@ -279,7 +279,7 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
-/** Apollo behind the gateway's own HTTP handler (src/server/http.ts). */
+/** Apollo behind the gateway's own HTTP handler (src/app/http.ts). */
 async function startApollo(apollo: ApolloServer<BaseContext>, log: Logger, bodyLimitBytes: number): Promise<Listening> {
   await apollo.start();
   const server = createServer(
@@ -313,7 +313,7 @@ function plainApollo(schema: GraphQLSchema): ApolloServer<BaseContext> {
   return new ApolloServer({ schema, logger: quietLogger() });
 }
 
-/** The gateway's own Apollo configuration (src/server/apollo.ts, production), without the privacy schema and auth. */
+/** The gateway's own Apollo configuration (src/server/adapters/apollo.ts, production), without the privacy schema and auth. */
 function sameSetupApollo(schema: GraphQLSchema, log: Logger): ApolloServer<BaseContext> {
   return createGatewayApollo<BaseContext>({ schema, log, production: true, limits: createRequestLimits() });
 }

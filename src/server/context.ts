@@ -6,7 +6,7 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { RequestAccess, Viewer } from './access.js';
-import type { AuthService } from './auth/service.js';
+import type { AuthService } from './services/sign-in/auth/service.js';
 import { unauthenticated } from './errors.js';
 import type { Logger } from './log.js';
 import type { PubSub } from './pubsub.js';

@@ -13,6 +13,11 @@ import { buildPrivacyManifest, type PrivacyManifest } from '../privacy/manifest.
 import { PRIVACY_SDL } from '../privacy/sdl.js';
 import { toWireSchema } from '../privacy/wire-schema.js';
 
+/** These `.graphql` files, in order, concatenated. */
+export function readSdlFiles(files: readonly string[]): string {
+  return files.map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
 /** The `.graphql` files of a directory, sorted by name, concatenated. */
 export function readSchemaDir(dir: string): string {
   return readdirSync(dir)

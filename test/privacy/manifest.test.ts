@@ -100,9 +100,8 @@ describe('manifest', () => {
   });
 
   it('the reference schema builds and has every level', async () => {
-    const { readSchemaDir, buildSchema } = await import('../../src/server/schema.js');
-    const { DEFAULT_SCHEMA_DIR } = await import('../../src/server/gateway.js');
-    const { manifest } = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+    const { referenceSchema } = await import('../helpers/reference-schema.js');
+    const { manifest } = referenceSchema();
     const levels = Object.values(manifest.objects.Profile!.fields).map((f) => f.level);
     expect(new Set(levels)).toEqual(new Set(['PUBLIC', 'SERVER', 'SHARED', 'PRIVATE']));
   });
