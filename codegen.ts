@@ -8,8 +8,8 @@
 import { codegenConfig } from './src/codegen/config.js';
 
 export default codegenConfig({
-  // The reference app's schema: the built-in services' SDL and the app's own.
-  schema: ['src/server/services/*/*.graphql', 'src/app/**/*.graphql'],
+  // The reference app's schema: veilgraph's root types, the built-in services' SDL and the app's own.
+  schema: ['src/server/veilgraph.graphql', 'src/server/services/*/*.graphql', 'src/app/**/*.graphql'],
   documents: ['client/operations/**/*.graphql'],
   outDir: 'client/generated',
 });

@@ -9,7 +9,7 @@
  *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
  *   veilgraph health [url]          exit 0 when a gateway answers /health
  */
-import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './server/cli-args.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './app/cli-args.js';
 import { configFromEnv } from './app/config.js';
 
 const TOP: CommandSpec = {
@@ -78,8 +78,7 @@ async function backup(argv: readonly string[]): Promise<void> {
   const parsed = parseCommandArgs(BACKUP, argv);
   if (parsed.help) return void process.stdout.write(helpText(BACKUP));
   const config = configFromEnv();
-  const { backupSqlite } = await import('./server/storage/backup.js');
-  const { resolveDatabaseTarget } = await import('./server/storage/open.js');
+  const { backupSqlite, resolveDatabaseTarget } = await import('./server/index.js');
   const target = resolveDatabaseTarget({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   if (target.kind === 'postgres') throw new UsageError(`DATABASE_URL names ${target.label}: back it up with pg_dump (docs/storage.md), e.g. pg_dump --format=custom --file=<dest> "$DATABASE_URL"`);
   const r = await backupSqlite({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, parsed.operands[0]!);

@@ -1,5 +1,5 @@
 // The command-line tools as an operator runs them (issue 14, item 13): real subprocesses of
-// `src/cli.ts` and `src/server/services/backups/reset-cli.ts`. Every command has a --help that exits 0
+// `src/cli.ts` and `src/app/account-reset-cli.ts`. Every command has a --help that exits 0
 // without doing anything; unknown commands, options and extra arguments exit 2 with a message
 // naming what is accepted; `--flag=value` and `--flag value` both take effect.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -103,7 +103,7 @@ describe('option values: --flag=value and --flag value', () => {
   });
 
   it('account:reset takes --data-dir=DIR and --data-dir DIR, answers --help, refuses unknown options', { timeout: 120_000 }, async () => {
-    const reset = (args: string[]) => runDemoScript('src/server/services/backups/reset-cli.ts', args, { env: operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }), timeoutMs: 60_000 });
+    const reset = (args: string[]) => runDemoScript('src/app/account-reset-cli.ts', args, { env: operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }), timeoutMs: 60_000 });
     const help = await reset(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: npm run account:reset -- <username>');

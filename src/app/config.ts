@@ -1,6 +1,8 @@
 /**
  * @module
- * Gateway settings from the environment, with defaults that need no set-up.
+ * The reference app's settings from the environment, with defaults that need no set-up.
+ * Most become `createVeilgraph` options (./gateway.ts); the rest are the app's own server
+ * (port, body limit, web app, WebSocket caps).
  *
  *   PORT               4000
  *   HOST               127.0.0.1 (set 0.0.0.0 to listen on every interface)
@@ -29,9 +31,7 @@
  *   VEIL_WS_ANONYMOUS_IDLE    30: seconds after which an anonymous WebSocket is closed (4903) unless a subscription runs (then looked at again each period)
  */
 import { resolve } from 'node:path';
-import { parseTrustProxy } from '../server/client-address.js';
-import { DEFAULT_LIMITS, type QueryLimits } from '../server/limits.js';
-import type { LogLevel } from '../server/log.js';
+import { DEFAULT_LIMITS, parseTrustProxy, type LogLevel, type QueryLimits } from '../server/index.js';
 
 export interface GatewayConfig {
   readonly port: number;

@@ -1,6 +1,7 @@
 /**
  * @module
- * The gateway's HTTP surface on Node's own http server (subscriptions will share it):
+ * The reference app's HTTP surface on Node's own http server (subscriptions share it:
+ * ./ws-server.ts):
  *
  *   GET  /health   → 200 {"status":"ok"} when the database answers, else 503
  *   POST /graphql  → Apollo Server (JSON body, at most `bodyLimitBytes`, else 413)
@@ -14,13 +15,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
-import type { GatewayContext } from '../server/context.js';
-import type { Logger } from '../server/log.js';
+import type { Logger, VeilContext } from '../server/index.js';
 import { SECURITY_HEADERS, sendWebAsset, type WebAssets } from './web-assets.js';
 
 export interface HttpHandlerOptions {
-  readonly apollo: ApolloServer<GatewayContext>;
-  readonly context: (req: IncomingMessage) => Promise<GatewayContext>;
+  readonly apollo: ApolloServer<VeilContext>;
+  /** The request's context (`veil.context`): throws UNAUTHENTICATED (401) for a bad token. */
+  readonly context: (req: IncomingMessage) => Promise<VeilContext>;
   readonly health: () => Promise<boolean>;
   readonly bodyLimitBytes: number;
   readonly log: Logger;

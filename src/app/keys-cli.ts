@@ -1,11 +1,11 @@
 /**
  * @module
- * `veilgraph keys rotate` adds a key ring version (new writes use it at once, in every
- * gateway sharing the ring file, within a second) and re-seals existing rows with
- * progress; `veilgraph keys reseal` resumes an interrupted re-seal.
+ * The command line of `veilgraph keys`: `keys rotate` adds a key ring version (new writes use
+ * it at once, in every gateway sharing the ring file, within a second) and re-seals existing
+ * rows of every type with SERVER fields, with progress; `keys reseal` resumes an interrupted
+ * re-seal. The work is ./keys.ts.
  */
-import { join } from 'node:path';
-import { acceptedText, helpText, parseCommandArgs, UsageError, wholeNumberOption, type CommandSpec } from '../server/cli-args.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, wholeNumberOption, type CommandSpec } from './cli-args.js';
 import { configFromEnv } from './config.js';
 
 const RESEAL_OPTIONS = {
@@ -46,40 +46,11 @@ export async function runKeysCommand(argv: readonly string[]): Promise<void> {
   if (parsed.help) return void process.stdout.write(helpText(spec));
   const batchSize = wholeNumberOption(spec, parsed.values, 'batch', 200, 1);
   const pauseMs = wholeNumberOption(spec, parsed.values, 'pause-ms', 0);
-  // The server's modules are loaded for real work only: help and refused command lines answer at once.
-  const [{ nodeBackend }, { referenceSdl, MAX_SEALED_BYTES }, { GatewayKeyRing, rotateKeyRingFile }, { resealServerFields }, { buildSchema }, { createSealedScalar }, { ServerFieldCodec }, { openStore }] =
-    await Promise.all([
-      import('../crypto/backends/node.js'),
-      import('./gateway.js'),
-      import('../server/keyring.js'),
-      import('../server/rotation.js'),
-      import('../server/schema.js'),
-      import('../server/sealed-scalar.js'),
-      import('../server/server-fields.js'),
-      import('../server/storage/open.js'),
-    ]);
   const config = configFromEnv();
-  if (sub === 'rotate') {
-    if (config.keyring) {
-      throw new UsageError('the key ring comes from VEIL_KEYRING; add a version there (current = new version), restart the gateways, then run `veilgraph keys reseal`');
-    }
-    const version = rotateKeyRingFile(nodeBackend, join(config.dataDir, 'keyring.json'));
-    console.log(`key ring: version ${version} is now current for new writes`);
+  if (sub === 'rotate' && config.keyring) {
+    throw new UsageError('the key ring comes from VEIL_KEYRING; add a version there (current = new version), restart the gateways, then run `veilgraph keys reseal`');
   }
-  const keyring = GatewayKeyRing.load(nodeBackend, { dataDir: config.dataDir, env: config.keyring });
-  const { manifest } = buildSchema(referenceSdl(), [{ Sealed: createSealedScalar(MAX_SEALED_BYTES) }]);
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    const result = await resealServerFields({
-      store,
-      keyring,
-      codec: new ServerFieldCodec(nodeBackend, keyring, manifest),
-      batchSize,
-      pauseMs,
-      onProgress: (p) => console.log(`re-sealed ${p.done}/${p.total} ${p.type} rows onto key version ${p.version}`),
-    });
-    console.log(`done: ${result.resealed} rows re-sealed; all SERVER fields are on key version ${result.version}`);
-  } finally {
-    await store.close();
-  }
+  // The server's modules are loaded for real work only: help and refused command lines answer at once.
+  const { runKeys } = await import('./keys.js');
+  process.exitCode = await runKeys(config, { rotate: sub === 'rotate', batchSize, pauseMs, print: (line) => console.log(line) });
 }

@@ -25,7 +25,7 @@ import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js'
 import { createIdentity, login, register } from '../client/session.js';
 import { referenceSdl, startGateway, type RunningGateway } from '../app/gateway.js';
 import { buildSchema } from '../server/schema.js';
-import type { ProfileRow } from '../server/storage/store.js';
+import type { ProfileRow } from '../app/profile/store.js';
 import { embeddedConfig } from '../app/config.js';
 
 const backend = nodeBackend;

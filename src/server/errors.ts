@@ -40,9 +40,12 @@ export class VeilgraphError extends Error {
   }
 }
 
+/** The code of every start-up refusal. */
+export const CONFIG_INVALID = 'CONFIG_INVALID';
+
 /** A start-up refusal: the options cannot be served safely; `message` says what to change. */
 export function configInvalid(message: string): VeilgraphError {
-  return new VeilgraphError('CONFIG_INVALID', message);
+  return new VeilgraphError(CONFIG_INVALID, message);
 }
 
 export function gatewayError(code: GatewayErrorCode | string, message: string, extensions: Record<string, unknown> = {}): GraphQLError {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, type BuiltSchema } from '../../src/server/schema.js';
 import { referenceSdl } from './reference-schema.js';
-import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
+import { noteTypes, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,7 +24,7 @@ export async function startNoteGateway(): Promise<NoteGateway> {
   const noteSdl = readFileSync(join(ROOT, 'test/fixtures/note/note.graphql'), 'utf8');
   const notes = new Map<string, NoteRow>();
   const reminders = new Map<string, NoteRow>();
-  const t = await startTestGateway({ typeDefs: [noteSdl], resolvers: [noteResolvers(notes, reminders)], owners: noteOwners(notes, reminders) });
+  const t = await startTestGateway({ typeDefs: [noteSdl], resolvers: [noteResolvers(notes, reminders)], types: noteTypes(notes, reminders) });
   return {
     t,
     schema: buildSchema([referenceSdl(), noteSdl].join('\n'), []),

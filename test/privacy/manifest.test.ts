@@ -3,7 +3,8 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { getNamedType, getNullableType, isNonNullType, isScalarType, type GraphQLInputObjectType, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { PRIVACY_SDL, PrivacySchemaError, buildPrivacyManifest, toWireSchema } from '../../src/privacy/index.js';
+import { PrivacySchemaError, buildPrivacyManifest, toWireSchema } from '../../src/privacy/index.js';
+import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
 
 function build(sdl: string) {
   const schema = makeExecutableSchema({ typeDefs: [PRIVACY_SDL, sdl, 'type Query { _: Boolean }'] });

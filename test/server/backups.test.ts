@@ -321,7 +321,7 @@ describe('staleWrappedKeys and rewrapMyKeys', () => {
 describe('account reset with the CLI', () => {
   async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
     try {
-      const r = await run('npx', ['tsx', 'src/server/services/backups/reset-cli.ts', ...args], { cwd: process.cwd(), env: { ...process.env, VEIL_DATA_DIR: '/nonexistent-unused' } });
+      const r = await run('npx', ['tsx', 'src/app/account-reset-cli.ts', ...args], { cwd: process.cwd(), env: { ...process.env, VEIL_DATA_DIR: '/nonexistent-unused' } });
       return { ...r, code: 0 };
     } catch (e) {
       const x = e as { stdout: string; stderr: string; code: number };

@@ -16,7 +16,7 @@ import { createIdentity, login, register } from '../../src/client/session.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import { importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
-import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
+import { noteTypes, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
 import { canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { copyReferenceSdl } from '../helpers/reference-schema.js';
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
   // The owner lookup lets a note's author store its data key (putDataKeys), which SHARED fields need.
-  t = await startTestGateway({ typeDefs: [readFileSync(join(FIXTURE, 'note.graphql'), 'utf8')], resolvers: [noteResolvers(rows)], owners: noteOwners(rows) });
+  t = await startTestGateway({ typeDefs: [readFileSync(join(FIXTURE, 'note.graphql'), 'utf8')], resolvers: [noteResolvers(rows)], types: noteTypes(rows) });
 }, 120_000);
 
 afterAll(async () => {

@@ -16,14 +16,14 @@ import { newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput, type
 import { AuthError } from '../sign-in/auth/errors.js';
 import type { Allowance } from '../sign-in/auth/service.js';
 import { assertAcceptableIdentityKeys, decodeFixedBase64url, parseUsername } from '../sign-in/auth/validate.js';
-import type { GatewayContext } from '../../context.js';
+import type { BackupsContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { gatewayError, unauthenticated } from '../../errors.js';
 import { bundleRecipients, storeKeyBundle, type KeyBundleInput } from '../sign-in/key-bundle.js';
-import type { BackupRow, DeviceRow, Store, UserRow } from '../../storage/store.js';
+import type { BackupRow, DeviceRow, UserRow } from '../../storage/store.js';
 import { sessionOut } from '../sign-in/accounts.js';
 import { deviceTopic, keyBundleOut } from '../sign-in/devices.js';
-import { announceRotation, applyRotation, assertUnusedSigningKey } from '../directory/directory.js';
+import { announceRotation, applyRotation, assertUnusedSigningKey } from '../sign-in/identity.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 
 /** A reset code: 32 CSPRNG bytes, base64url (43 characters). */
@@ -100,12 +100,12 @@ function backupOut(b: BackupRow) {
 }
 
 /** The bundle recipients after a change of backups (`backups` as they will be) with the current devices. */
-async function recipientsWithBackups(tx: Store, userId: string, backups: (current: BackupRow[]) => BackupRow[]): Promise<Uint8Array[]> {
+async function recipientsWithBackups(tx: BackupsContext['store'], userId: string, backups: (current: BackupRow[]) => BackupRow[]): Promise<Uint8Array[]> {
   return bundleRecipients(await tx.devicesOf(userId), backups(await tx.backupsOf(userId)));
 }
 
 /** Backup lookup for a sign-in with it: done whether or not the user exists (the same work). */
-async function backupFor(store: Store, user: UserRow | null, kind: BackupKind): Promise<BackupRow | null> {
+async function backupFor(store: BackupsContext['store'], user: UserRow | null, kind: BackupKind): Promise<BackupRow | null> {
   return store.findBackup(user?.id ?? '', kind);
 }
 
@@ -119,12 +119,12 @@ function recoveryAllowance(kind: BackupKind, username: string): Allowance {
 }
 
 /** Adds a new ACTIVE device (the one a recovery or reset signs in with). */
-function activeDevice(ctx: GatewayContext, userId: string, device: ParsedDevice, now: Date) {
+function activeDevice(ctx: BackupsContext, userId: string, device: ParsedDevice, now: Date) {
   return { id: newDeviceId(ctx.backend), userId, name: device.name, status: 'ACTIVE' as const, signingKey: device.signingKey, encryptionKey: device.encryptionKey, approvedAt: now, expiresAt: null };
 }
 
 /** The session of a device just added: a token with its `did`. */
-async function deviceSession(ctx: GatewayContext, user: UserRow, device: DeviceRow) {
+async function deviceSession(ctx: BackupsContext, user: UserRow, device: DeviceRow) {
   const issued = await ctx.auth.issueToken(user.id, device.id);
   return sessionOut({ ...issued, user, device });
 }
@@ -132,9 +132,9 @@ async function deviceSession(ctx: GatewayContext, user: UserRow, device: DeviceR
 export function createBackupResolvers() {
   return {
     Query: withErrorCodes({
-      myBackups: async (_: unknown, __: unknown, ctx: GatewayContext) => (await ctx.store.backupsOf(requireViewer(ctx).id)).map(backupOut),
+      myBackups: async (_: unknown, __: unknown, ctx: BackupsContext) => (await ctx.store.backupsOf(requireViewer(ctx).id)).map(backupOut),
 
-      backupParameters: async (_: unknown, args: { username: string; kind: BackupKind }, ctx: GatewayContext) => {
+      backupParameters: async (_: unknown, args: { username: string; kind: BackupKind }, ctx: BackupsContext) => {
         await ctx.auth.limitChallenge(ctx.clientKey);
         const username = parseUsername(args.username);
         const kind = parseKind(args.kind);
@@ -148,7 +148,7 @@ export function createBackupResolvers() {
     }),
 
     Mutation: withErrorCodes({
-      putBackup: async (_: unknown, args: { backup: BackupInput; keyBundle: KeyBundleInput }, ctx: GatewayContext) => {
+      putBackup: async (_: unknown, args: { backup: BackupInput; keyBundle: KeyBundleInput }, ctx: BackupsContext) => {
         const viewer = requireViewer(ctx);
         const input = args.backup;
         if (typeof input !== 'object' || input === null) throw gatewayError('BAD_USER_INPUT', 'backup input missing');
@@ -174,7 +174,7 @@ export function createBackupResolvers() {
         return backupOut(stored);
       },
 
-      deleteBackup: async (_: unknown, args: { kind: BackupKind; keyBundle: KeyBundleInput }, ctx: GatewayContext) => {
+      deleteBackup: async (_: unknown, args: { kind: BackupKind; keyBundle: KeyBundleInput }, ctx: BackupsContext) => {
         const viewer = requireViewer(ctx);
         const kind = parseKind(args.kind);
         await ctx.store.transaction(async (tx) => {
@@ -186,7 +186,7 @@ export function createBackupResolvers() {
         return true;
       },
 
-      openBackup: async (_: unknown, args: { username: string; kind: BackupKind; challenge: string; signature: string }, ctx: GatewayContext) => {
+      openBackup: async (_: unknown, args: { username: string; kind: BackupKind; challenge: string; signature: string }, ctx: BackupsContext) => {
         const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const kind = parseKind(args.kind);
         let backup: BackupRow | null = null;
@@ -212,7 +212,7 @@ export function createBackupResolvers() {
       recoverAccount: async (
         _: unknown,
         args: { username: string; kind: BackupKind; challenge: string; signature: string; device: NewDeviceInput; keyBundle: KeyBundleInput },
-        ctx: GatewayContext,
+        ctx: BackupsContext,
       ) => {
         const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const kind = parseKind(args.kind);
@@ -244,7 +244,7 @@ export function createBackupResolvers() {
       resetAccount: async (
         _: unknown,
         args: { username: string; resetCode: string; identity: ResetIdentityInput; device: NewDeviceInput; keyBundle: KeyBundleInput },
-        ctx: GatewayContext,
+        ctx: BackupsContext,
       ) => {
         const username = await ctx.auth.limitLogin(ctx.clientKey, args.username);
         const code = decodeFixedBase64url(args.resetCode, RESET_CODE_BYTES, 'resetCode');
@@ -303,7 +303,7 @@ export function createBackupResolvers() {
 }
 
 /** For the CLI: a new reset code for `username`, stored as its hash for 24 hours; null when there is no such user. */
-export async function issueResetCode(store: Store, randomBytes: (n: number) => Uint8Array, username: string, now = Date.now()): Promise<{ code: string; expiresAt: Date } | null> {
+export async function issueResetCode(store: Pick<BackupsContext['store'], 'findUserByUsername' | 'putAccountReset'>, randomBytes: (n: number) => Uint8Array, username: string, now = Date.now()): Promise<{ code: string; expiresAt: Date } | null> {
   const user = await store.findUserByUsername(username);
   if (!user) return null;
   const code = randomBytes(RESET_CODE_BYTES);

@@ -5,10 +5,14 @@
  * blob and blind indexes, the client's envelopes — with each envelope's key version read
  * from its header. It never decrypts anything.
  *
+ * The types it answers: every type of the privacy manifest whose TypeAdapter has `find`
+ * (the reference app's Profile, a schema author's Journal), and `Message` when messaging() is
+ * taken (the messaging service's own).
+ *
  * Who may call it: a signed-in viewer, on a gateway with the view on (`debugView`, off in
- * production), for an object they may read: a profile they own or hold a grant on, a
- * message of a conversation they are a member of and whose epoch they may read (the rule
- * of `messages`). Anything else is null, whether or not it exists. Within an object, a
+ * production), for an object they may read: one they own or hold a grant on, a message of
+ * a conversation they are a member of and whose epoch they may read (the rule of
+ * `messages`). Anything else is null, whether or not it exists. Within an object, a
  * field the viewer may not read (a PRIVATE field, for a grantee) is a FORBIDDEN error on
  * its `stored`, `bytes` and `keyVersion`, as the object's own query answers. Stored values
  * are never logged.
@@ -18,10 +22,10 @@ import { utf8Encode } from '../../../crypto/bytes.js';
 import { parseEnvelope, parseEnvelopeText } from '../../../crypto/envelope.js';
 import type { ObjectPrivacy } from '../../../privacy/manifest.js';
 import type { PrivacyLevel } from '../../../privacy/levels.js';
-import type { GatewayContext } from '../../context.js';
+import type { DebugViewContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { forbidden, gatewayError } from '../../errors.js';
-import type { MessageRow, ProfileRow } from '../../storage/store.js';
+import type { MessageRow } from '../../storage/store.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 
 /** One row of the answer; `forbidden` (internal) names what the viewer may not read. */
@@ -43,7 +47,6 @@ export interface StoredObject {
 }
 
 export const DEBUG_VIEW_DISABLED = 'DEBUG_VIEW_DISABLED';
-export const DEBUG_TYPES = ['Profile', 'Message'] as const;
 /** A message seq, as the messaging API takes it. */
 const SEQ = /^\d{1,15}$/;
 
@@ -83,7 +86,7 @@ function envelopeField(field: string, level: PrivacyLevel, column: string, text:
  * SERVER field in the row's `serverSealed` blob, a searchable field's blind index in
  * `<field>Index`. Fields the viewer may not read carry `forbidden` and no value.
  */
-async function manifestFields(ctx: GatewayContext, typeName: string, object: ObjectPrivacy, row: Record<string, unknown>): Promise<StoredField[]> {
+async function manifestFields(ctx: DebugViewContext, typeName: string, object: ObjectPrivacy, row: Record<string, unknown>): Promise<StoredField[]> {
   const ownerId = String(row[object.owner]);
   const objectId = String(row[object.id]);
   const blob = row.serverSealed instanceof Uint8Array ? row.serverSealed : null;
@@ -115,19 +118,30 @@ async function manifestFields(ctx: GatewayContext, typeName: string, object: Obj
   return out;
 }
 
-async function storedProfile(ctx: GatewayContext, id: string): Promise<StoredObject | null> {
-  const viewer = requireViewer(ctx);
-  const object = ctx.manifest.objects.Profile;
-  if (!object) return null;
-  const row: ProfileRow | null = await ctx.store.findProfileById(id);
-  if (!row) return null;
-  // Owner or grantee (READ or WRITE), as for SHARED fields; a stranger gets what a missing
-  // id gets, so the view confirms nothing.
-  if (row.ownerId !== viewer.id && (await ctx.access.grantOf('Profile', row.id)) === null) return null;
-  return { type: 'Profile', id: row.id, fields: await manifestFields(ctx, 'Profile', object, row as unknown as Record<string, unknown>) };
+/** The types the view answers: every manifest type whose TypeAdapter can `find` a row, and messages with messaging(). */
+export function debugTypes(ctx: Pick<DebugViewContext, 'manifest' | 'types' | 'services'>): string[] {
+  const types = Object.keys(ctx.manifest.objects).filter((t) => typeof ctx.types.get(t)?.find === 'function');
+  if (ctx.services.has('messaging') && !types.includes('Message')) types.push('Message');
+  return types;
 }
 
-async function storedMessage(ctx: GatewayContext, id: string): Promise<StoredObject | null> {
+/** One row of a manifest type, through its TypeAdapter's `find`. */
+async function storedRow(ctx: DebugViewContext, type: string, id: string): Promise<StoredObject | null> {
+  const viewer = requireViewer(ctx);
+  const object = ctx.manifest.objects[type]!;
+  const row = (await ctx.types.get(type)!.find!(id)) as Record<string, unknown> | null;
+  if (!row) return null;
+  const ownerId = String(row[object.owner]);
+  const objectId = String(row[object.id]);
+  // The adapter answers for the id it was asked; a row of another id would be another object's.
+  if (objectId !== id) return null;
+  // Owner or grantee (READ or WRITE), as for SHARED fields; a stranger gets what a missing
+  // id gets, so the view confirms nothing.
+  if (ownerId !== viewer.id && (await ctx.access.grantOf(type, objectId)) === null) return null;
+  return { type, id: objectId, fields: await manifestFields(ctx, type, object, row) };
+}
+
+async function storedMessage(ctx: DebugViewContext, id: string): Promise<StoredObject | null> {
   const viewer = requireViewer(ctx);
   if (!SEQ.test(id)) throw gatewayError('BAD_USER_INPUT', 'a Message id is its seq, a decimal number', { field: 'id' });
   const m: MessageRow | null = await ctx.store.findMessage(Number(id));
@@ -163,17 +177,14 @@ const guarded =
 
 export const debugResolvers = {
   Query: withErrorCodes({
-    storedObject: async (_: unknown, args: { type: string; id: string }, ctx: GatewayContext): Promise<StoredObject | null> => {
+    storedObject: async (_: unknown, args: { type: string; id: string }, ctx: DebugViewContext): Promise<StoredObject | null> => {
       requireViewer(ctx);
       if (!ctx.debugView) throw disabled();
-      switch (args.type) {
-        case 'Profile':
-          return storedProfile(ctx, args.id);
-        case 'Message':
-          return storedMessage(ctx, args.id);
-        default:
-          throw gatewayError('BAD_USER_INPUT', `type must be one of ${DEBUG_TYPES.join(', ')}`, { field: 'type' });
-      }
+      // Message is the messaging service's own (its body is a SHARED envelope, its metadata PUBLIC).
+      if (args.type === 'Message' && ctx.services.has('messaging')) return storedMessage(ctx, args.id);
+      const types = debugTypes(ctx);
+      if (args.type !== 'Message' && types.includes(args.type)) return storedRow(ctx, args.type, args.id);
+      throw gatewayError('BAD_USER_INPUT', `type must be one of ${types.join(', ')}`, { field: 'type' });
     },
   }),
   StoredField: {

@@ -7,7 +7,7 @@
  * request accepts it, even when both are sent at the same moment (Store.requestContact).
  */
 import { USERNAME_PATTERN } from '../sign-in/auth/validate.js';
-import type { GatewayContext } from '../../context.js';
+import type { DirectoryContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { gatewayError } from '../../errors.js';
 import type { ContactRow, UserRow } from '../../storage/store.js';
@@ -67,7 +67,7 @@ function requestNode(row: ContactRow, user: UserRow, viewerId: string) {
 }
 
 /** The user named `username`; NOT_FOUND when there is none. */
-async function userNamed(ctx: GatewayContext, username: string): Promise<UserRow> {
+async function userNamed(ctx: DirectoryContext, username: string): Promise<UserRow> {
   const user = await ctx.store.findUserByUsername(username);
   if (!user) throw gatewayError('NOT_FOUND', 'no such user', { field: 'username' });
   return user;
@@ -78,7 +78,7 @@ async function userNamed(ctx: GatewayContext, username: string): Promise<UserRow
  * another page follows; the cursor is the other user's id, the order the store lists in.
  */
 async function contactPage<T>(
-  ctx: GatewayContext,
+  ctx: DirectoryContext,
   which: 'ACCEPTED' | Direction,
   args: PageArgs,
   node: (row: ContactRow, user: UserRow, viewerId: string) => T,
@@ -95,7 +95,7 @@ async function contactPage<T>(
 
 export const contactResolvers = {
   Query: withErrorCodes({
-    users: async (_: unknown, args: PageArgs & { prefix: string }, ctx: GatewayContext) => {
+    users: async (_: unknown, args: PageArgs & { prefix: string }, ctx: DirectoryContext) => {
       requireViewer(ctx);
       const prefix = parseUsernamePrefix(args.prefix);
       const size = pageSize(args.first);
@@ -103,12 +103,12 @@ export const contactResolvers = {
       const nodes = rows.slice(0, size);
       return { nodes, endCursor: rows.length > size ? nodes.at(-1)!.username : null };
     },
-    contacts: (_: unknown, args: PageArgs, ctx: GatewayContext) => contactPage(ctx, 'ACCEPTED', args, contactNode),
-    contactRequests: (_: unknown, args: PageArgs & { direction: Direction }, ctx: GatewayContext) => contactPage(ctx, args.direction, args, requestNode),
+    contacts: (_: unknown, args: PageArgs, ctx: DirectoryContext) => contactPage(ctx, 'ACCEPTED', args, contactNode),
+    contactRequests: (_: unknown, args: PageArgs & { direction: Direction }, ctx: DirectoryContext) => contactPage(ctx, args.direction, args, requestNode),
   }),
 
   Mutation: withErrorCodes({
-    requestContact: async (_: unknown, args: { username: string }, ctx: GatewayContext) => {
+    requestContact: async (_: unknown, args: { username: string }, ctx: DirectoryContext) => {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (other.id === viewer.id) throw gatewayError('BAD_USER_INPUT', 'you cannot ask yourself to be a contact', { field: 'username' });
@@ -127,7 +127,7 @@ export const contactResolvers = {
       }
     },
 
-    acceptContact: async (_: unknown, args: { username: string }, ctx: GatewayContext) => {
+    acceptContact: async (_: unknown, args: { username: string }, ctx: DirectoryContext) => {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       const row = await ctx.store.acceptContact(viewer.id, other.id);
@@ -136,7 +136,7 @@ export const contactResolvers = {
       return contactNode(row, other);
     },
 
-    rejectContact: async (_: unknown, args: { username: string }, ctx: GatewayContext) => {
+    rejectContact: async (_: unknown, args: { username: string }, ctx: DirectoryContext) => {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContactRequest(other.id, viewer.id))) throw gatewayError('NOT_FOUND', 'no pending contact request from this user', { field: 'username' });
@@ -144,7 +144,7 @@ export const contactResolvers = {
       return true;
     },
 
-    cancelContactRequest: async (_: unknown, args: { username: string }, ctx: GatewayContext) => {
+    cancelContactRequest: async (_: unknown, args: { username: string }, ctx: DirectoryContext) => {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContactRequest(viewer.id, other.id))) throw gatewayError('NOT_FOUND', 'no pending contact request to this user', { field: 'username' });
@@ -152,7 +152,7 @@ export const contactResolvers = {
       return true;
     },
 
-    removeContact: async (_: unknown, args: { username: string }, ctx: GatewayContext) => {
+    removeContact: async (_: unknown, args: { username: string }, ctx: DirectoryContext) => {
       const viewer = requireViewer(ctx);
       const other = await userNamed(ctx, args.username);
       if (!(await ctx.store.deleteContact(viewer.id, other.id))) throw gatewayError('NOT_FOUND', 'not a contact', { field: 'username' });

@@ -6,7 +6,7 @@
  * lists; the other user's key history, which it verifies against its pin: the event is a
  * hint, never trusted as a key).
  */
-import type { GatewayContext } from '../../context.js';
+import type { DirectoryContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { toGraphQLError } from '../../errors.js';
 
@@ -29,12 +29,12 @@ export const keyTopic = (userId: string): string => `User:${userId}:keys`;
 /** Most contacts told about one key change (a page of the contact list). */
 const MAX_KEY_CHANGE_FANOUT = 1000;
 
-export function publishContactEvent(ctx: GatewayContext, toUserId: string, kind: ContactEventKind, otherUserId: string): void {
+export function publishContactEvent(ctx: DirectoryContext, toUserId: string, kind: ContactEventKind, otherUserId: string): void {
   ctx.pubsub.publish(contactTopic(toUserId), { kind, userId: otherUserId } satisfies ContactEvent);
 }
 
 /** Tells `userId`'s contacts that their keys moved to `version`. */
-export async function publishKeyChange(ctx: GatewayContext, userId: string, version: number): Promise<void> {
+export async function publishKeyChange(ctx: Pick<DirectoryContext, 'store' | 'pubsub'>, userId: string, version: number): Promise<void> {
   const rows = await ctx.store.listContacts(userId, 'ACCEPTED', MAX_KEY_CHANGE_FANOUT);
   for (const r of rows) {
     const contact = r.userLowId === userId ? r.userHighId : r.userLowId;
@@ -43,7 +43,7 @@ export async function publishKeyChange(ctx: GatewayContext, userId: string, vers
 }
 
 function ownTopic(topic: (userId: string) => string) {
-  return (_: unknown, __: unknown, ctx: GatewayContext) => {
+  return (_: unknown, __: unknown, ctx: DirectoryContext) => {
     try {
       return ctx.pubsub.subscribe(topic(requireViewer(ctx).id));
     } catch (e) {
@@ -58,9 +58,9 @@ export const userEventResolvers = {
     contactKeyChanged: { subscribe: ownTopic(keyTopic), resolve: (e: KeyChangedEvent) => e },
   },
   ContactEvent: {
-    user: (e: ContactEvent, _: unknown, ctx: GatewayContext) => ctx.users.load(e.userId),
+    user: (e: ContactEvent, _: unknown, ctx: DirectoryContext) => ctx.users.load(e.userId),
   },
   KeyChangedEvent: {
-    user: (e: KeyChangedEvent, _: unknown, ctx: GatewayContext) => ctx.users.load(e.userId),
+    user: (e: KeyChangedEvent, _: unknown, ctx: DirectoryContext) => ctx.users.load(e.userId),
   },
 };

@@ -12,7 +12,8 @@
  * far back) is read straight from the store and does not disturb the feed. Expired
  * messages are dropped at answer time. A feed lives while it has subscribers.
  */
-import type { MessageRow, Store } from '../../storage/store.js';
+import type { MessageRow } from '../../storage/store.js';
+import type { MessagingStore } from './store.js';
 
 const PAGE = 200;
 /** Most messages a feed keeps (the newest). */
@@ -27,7 +28,7 @@ export class ConversationFeed {
   subscribers = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<MessagingStore, 'messagesAfter' | 'latestMessageSeq'>,
     readonly conversationId: string,
   ) {}
 
@@ -65,10 +66,10 @@ export class ConversationFeed {
   }
 }
 
-const feeds = new WeakMap<Store, Map<string, ConversationFeed>>();
+const feeds = new WeakMap<Pick<MessagingStore, 'messagesAfter' | 'latestMessageSeq'>, Map<string, ConversationFeed>>();
 
 /** The instance's feed of a conversation, for one more subscriber; `release` when done. */
-export function acquireFeed(store: Store, conversationId: string): ConversationFeed {
+export function acquireFeed(store: Pick<MessagingStore, 'messagesAfter' | 'latestMessageSeq'>, conversationId: string): ConversationFeed {
   let byId = feeds.get(store);
   if (!byId) feeds.set(store, (byId = new Map()));
   let feed = byId.get(conversationId);
@@ -77,7 +78,7 @@ export function acquireFeed(store: Store, conversationId: string): ConversationF
   return feed;
 }
 
-export function releaseFeed(store: Store, feed: ConversationFeed): void {
+export function releaseFeed(store: Pick<MessagingStore, 'messagesAfter' | 'latestMessageSeq'>, feed: ConversationFeed): void {
   if (--feed.subscribers > 0) return;
   feeds.get(store)?.delete(feed.conversationId);
 }

@@ -17,7 +17,7 @@
  * `return()` (the client stopped, or the socket closed) unsubscribes from every topic at
  * once, even while the stream is waiting for an event.
  */
-import type { GatewayContext } from '../../context.js';
+import type { MessagingContext } from './store.js';
 import type { MessageRow } from '../../storage/store.js';
 import { acquireFeed, releaseFeed } from './conversation-feed.js';
 
@@ -32,7 +32,7 @@ interface SeqEvent {
   readonly seq: number;
 }
 
-export function messageStream(ctx: GatewayContext, viewerId: string, conversationIds: readonly string[], after: number | null): AsyncIterableIterator<MessageRow> {
+export function messageStream(ctx: MessagingContext, viewerId: string, conversationIds: readonly string[], after: number | null): AsyncIterableIterator<MessageRow> {
   const sources = conversationIds.map((id) => ctx.pubsub.subscribe<SeqEvent>(conversationTopic(id)));
   const events: number[] = [];
   const ready: MessageRow[] = [];

@@ -16,12 +16,12 @@ import { base64urlEncode } from '../../../crypto/base64url.js';
 import { MESSAGE_BUCKETS } from '../../../crypto/padding.js';
 import { EPOCH_KEY_COORDINATE, epochKeyObjectId, messageBodyLocation } from '../../../privacy/messaging-locations.js';
 import { sealedForLocation, sealedShapeProblem } from '../../../privacy/sealed-value.js';
-import type { GatewayContext } from '../../context.js';
+import type { MessagingContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { gatewayError, toGraphQLError } from '../../errors.js';
 import { assertSignedByActor, parseSealedValue } from '../../sealed-writers.js';
-import type { ConversationKind, ConversationRow, EpochKeyRow, MemberRow, MessageRow, Store, UserRow } from '../../storage/store.js';
-import { checkWrappedKeys } from '../sharing/data-keys.js';
+import type { ConversationKind, ConversationRow, EpochKeyRow, MemberRow, MessageRow, UserRow } from '../../storage/store.js';
+import { checkWrappedKeys } from '../../wrapped-keys.js';
 import { isStorageError } from '../../storage/errors.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 import { conversationTopic, messageStream } from './message-stream.js';
@@ -61,14 +61,14 @@ function cursorOf(text: string | null | undefined, field = 'after'): number {
 }
 
 /** The conversation, when the viewer is a member of it; NOT_FOUND otherwise. */
-async function membership(ctx: GatewayContext, conversationId: string): Promise<{ conversation: ConversationRow; member: MemberRow }> {
+async function membership(ctx: MessagingContext, conversationId: string): Promise<{ conversation: ConversationRow; member: MemberRow }> {
   const viewer = requireViewer(ctx);
   const [conversation, member] = await Promise.all([ctx.store.findConversation(conversationId), ctx.store.findMember(conversationId, viewer.id)]);
   if (!conversation || !member) throw notFound();
   return { conversation, member };
 }
 
-async function usersByName(store: Store, usernames: readonly string[]): Promise<UserRow[]> {
+async function usersByName(store: MessagingContext['store'], usernames: readonly string[]): Promise<UserRow[]> {
   const out: UserRow[] = [];
   for (const name of new Set(usernames)) {
     const u = await store.findUserByUsername(name);
@@ -79,7 +79,7 @@ async function usersByName(store: Store, usernames: readonly string[]): Promise<
 }
 
 /** Checks epoch `epoch`'s wrapped keys: valid for each recipient, exactly the members `expected`. */
-async function epochKeys(ctx: GatewayContext, conversationId: string, epoch: number, keys: readonly EpochKeyInput[], expected: ReadonlySet<string>): Promise<Omit<EpochKeyRow, 'conversationId' | 'epoch'>[]> {
+async function epochKeys(ctx: MessagingContext, conversationId: string, epoch: number, keys: readonly EpochKeyInput[], expected: ReadonlySet<string>): Promise<Omit<EpochKeyRow, 'conversationId' | 'epoch'>[]> {
   const rows = await checkWrappedKeys(
     ctx,
     EPOCH_KEY_COORDINATE,
@@ -97,7 +97,7 @@ async function epochKeys(ctx: GatewayContext, conversationId: string, epoch: num
   return rows.map((r) => ({ recipientId: r.recipientId, wrapped: r.wrapped }));
 }
 
-function publishedAfter(ctx: GatewayContext, message: MessageRow): void {
+function publishedAfter(ctx: MessagingContext, message: MessageRow): void {
   ctx.pubsub.publish(conversationTopic(message.conversationId), { seq: message.seq });
 }
 
@@ -110,7 +110,7 @@ function publishedAfter(ctx: GatewayContext, message: MessageRow): void {
  * published again, as the crash may also have lost it; streams skip a seq they have
  * delivered. Anyone else gets CONFLICT and nothing of the message.
  */
-function retried(ctx: GatewayContext, message: MessageRow, senderId: string): MessageRow {
+function retried(ctx: MessagingContext, message: MessageRow, senderId: string): MessageRow {
   if (message.senderId !== senderId) throw gatewayError('CONFLICT', 'this clientId is taken by another message', { field: 'clientId' });
   publishedAfter(ctx, message);
   return message;
@@ -118,33 +118,33 @@ function retried(ctx: GatewayContext, message: MessageRow, senderId: string): Me
 
 export const messagingResolvers = {
   Query: withErrorCodes({
-    conversations: async (_: unknown, args: { first: number; after?: string | null }, ctx: GatewayContext) => {
+    conversations: async (_: unknown, args: { first: number; after?: string | null }, ctx: MessagingContext) => {
       const viewer = requireViewer(ctx);
       const first = pageSize(args.first);
       const nodes = await ctx.store.conversationsOf(viewer.id, first, args.after ?? undefined);
       return { nodes, endCursor: nodes.length === first ? nodes[nodes.length - 1]!.id : null };
     },
-    conversation: async (_: unknown, args: { id: string }, ctx: GatewayContext) => (await membership(ctx, args.id)).conversation,
-    myEpochKeys: async (_: unknown, args: { conversationIds: string[] }, ctx: GatewayContext) => {
+    conversation: async (_: unknown, args: { id: string }, ctx: MessagingContext) => (await membership(ctx, args.id)).conversation,
+    myEpochKeys: async (_: unknown, args: { conversationIds: string[] }, ctx: MessagingContext) => {
       const viewer = requireViewer(ctx);
       if (args.conversationIds.length > MAX_KEY_CONVERSATIONS) throw gatewayError('BAD_USER_INPUT', `conversationIds may hold at most ${MAX_KEY_CONVERSATIONS} ids`, { field: 'conversationIds' });
       return ctx.store.epochKeysFor(args.conversationIds, viewer.id);
     },
-    messages: async (_: unknown, args: { conversationId: string; after?: string | null; first: number }, ctx: GatewayContext) => {
+    messages: async (_: unknown, args: { conversationId: string; after?: string | null; first: number }, ctx: MessagingContext) => {
       const { conversation, member } = await membership(ctx, args.conversationId);
       const after = cursorOf(args.after);
       const rows = await ctx.store.messagesAfter([args.conversationId], after, pageSize(args.first), new Date());
       const readable = rows.filter((m) => conversation.historySharing || m.epoch >= member.joinedEpoch);
       return { nodes: readable, cursor: String(rows.length > 0 ? rows[rows.length - 1]!.seq : after) };
     },
-    undelivered: async (_: unknown, args: { first: number }, ctx: GatewayContext) => ctx.store.undeliveredFor(requireViewer(ctx).id, pageSize(args.first), new Date()),
+    undelivered: async (_: unknown, args: { first: number }, ctx: MessagingContext) => ctx.store.undeliveredFor(requireViewer(ctx).id, pageSize(args.first), new Date()),
   }),
 
   Mutation: withErrorCodes({
     createConversation: async (
       _: unknown,
       args: { input: { id: string; kind: ConversationKind; members: string[]; historySharing?: boolean | null; epochTtlSeconds?: number | null; keys: EpochKeyInput[] } },
-      ctx: GatewayContext,
+      ctx: MessagingContext,
     ) => {
       const viewer = requireViewer(ctx);
       const { input } = args;
@@ -169,7 +169,7 @@ export const messagingResolvers = {
     addMembers: async (
       _: unknown,
       args: { conversationId: string; usernames: string[]; keys: EpochKeyInput[]; historyKeys?: { recipientId: string; epoch: number; wrapped: string }[] | null },
-      ctx: GatewayContext,
+      ctx: MessagingContext,
     ) => {
       const { conversation, member } = await membership(ctx, args.conversationId);
       if (member.role !== 'ADMIN') throw gatewayError('FORBIDDEN', 'only an admin adds members');
@@ -195,7 +195,7 @@ export const messagingResolvers = {
       return ctx.store.rotateEpoch(args.conversationId, next, { keys, add: added.map((u) => ({ userId: u.id, role: 'MEMBER' as const })), historyKeys });
     },
 
-    removeMember: async (_: unknown, args: { conversationId: string; username: string; keys: EpochKeyInput[] }, ctx: GatewayContext) => {
+    removeMember: async (_: unknown, args: { conversationId: string; username: string; keys: EpochKeyInput[] }, ctx: MessagingContext) => {
       const { conversation, member } = await membership(ctx, args.conversationId);
       const [target] = await usersByName(ctx.store, [args.username]);
       if (target!.id !== member.userId && member.role !== 'ADMIN') throw gatewayError('FORBIDDEN', 'only an admin removes others; anyone may leave');
@@ -209,7 +209,7 @@ export const messagingResolvers = {
       return ctx.store.rotateEpoch(args.conversationId, next, { keys, remove: [target!.id] });
     },
 
-    rotateEpoch: async (_: unknown, args: { conversationId: string; keys: EpochKeyInput[] }, ctx: GatewayContext) => {
+    rotateEpoch: async (_: unknown, args: { conversationId: string; keys: EpochKeyInput[] }, ctx: MessagingContext) => {
       const { conversation } = await membership(ctx, args.conversationId);
       const current = await ctx.store.members(args.conversationId);
       const next = conversation.epoch + 1;
@@ -217,7 +217,7 @@ export const messagingResolvers = {
       return ctx.store.rotateEpoch(args.conversationId, next, { keys });
     },
 
-    sendMessage: async (_: unknown, args: { input: { conversationId: string; clientId: string; body: string; ttlSeconds?: number | null } }, ctx: GatewayContext) => {
+    sendMessage: async (_: unknown, args: { input: { conversationId: string; clientId: string; body: string; ttlSeconds?: number | null } }, ctx: MessagingContext) => {
       const { input } = args;
       const { conversation, member } = await membership(ctx, input.conversationId);
       checkClientId(input.clientId, 'clientId');
@@ -264,7 +264,7 @@ export const messagingResolvers = {
       return message;
     },
 
-    acknowledge: async (_: unknown, args: { seqs: string[] }, ctx: GatewayContext) => {
+    acknowledge: async (_: unknown, args: { seqs: string[] }, ctx: MessagingContext) => {
       const viewer = requireViewer(ctx);
       if (args.seqs.length === 0 || args.seqs.length > MAX_PAGE) throw gatewayError('BAD_USER_INPUT', `seqs must hold 1–${MAX_PAGE} ids`, { field: 'seqs' });
       const seqs = [...new Set(args.seqs.map((s) => cursorOf(s, 'seqs')))];
@@ -287,7 +287,7 @@ export const messagingResolvers = {
 
   Subscription: {
     messageAdded: {
-      subscribe: async (_: unknown, args: { conversationId?: string | null; after?: string | null }, ctx: GatewayContext) => {
+      subscribe: async (_: unknown, args: { conversationId?: string | null; after?: string | null }, ctx: MessagingContext) => {
         try {
           const viewer = requireViewer(ctx);
           const after = args.after === undefined || args.after === null ? null : cursorOf(args.after);
@@ -308,25 +308,25 @@ export const messagingResolvers = {
   },
 
   Conversation: {
-    members: (c: ConversationRow, _: unknown, ctx: GatewayContext) => ctx.store.members(c.id),
+    members: (c: ConversationRow, _: unknown, ctx: MessagingContext) => ctx.store.members(c.id),
     epochStartedAt: (c: ConversationRow) => c.epochStartedAt.toISOString(),
     createdAt: (c: ConversationRow) => c.createdAt.toISOString(),
   },
   ConversationMember: {
-    user: (m: MemberRow, _: unknown, ctx: GatewayContext) => ctx.users.load(m.userId),
+    user: (m: MemberRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.userId),
   },
   EpochKey: {
     wrapped: (k: EpochKeyRow) => base64urlEncode(k.wrapped),
   },
   Message: {
     seq: (m: MessageRow) => String(m.seq),
-    sender: (m: MessageRow, _: unknown, ctx: GatewayContext) => ctx.users.load(m.senderId),
+    sender: (m: MessageRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.senderId),
     expiresAt: (m: MessageRow) => m.expiresAt?.toISOString() ?? null,
     createdAt: (m: MessageRow) => m.createdAt.toISOString(),
-    receipts: async (m: MessageRow, _: unknown, ctx: GatewayContext) => (ctx.viewer?.id === m.senderId ? ctx.store.receiptsFor([m.seq]) : []),
+    receipts: async (m: MessageRow, _: unknown, ctx: MessagingContext) => (ctx.viewer?.id === m.senderId ? ctx.store.receiptsFor([m.seq]) : []),
   },
   Receipt: {
-    user: (r: { userId: string }, _: unknown, ctx: GatewayContext) => ctx.users.load(r.userId),
+    user: (r: { userId: string }, _: unknown, ctx: MessagingContext) => ctx.users.load(r.userId),
     deliveredAt: (r: { deliveredAt: Date }) => r.deliveredAt.toISOString(),
   },
 };

@@ -15,12 +15,13 @@
  * user ever held.
  */
 import { objectLevels } from '../../../privacy/manifest.js';
-import type { GatewayContext } from '../../context.js';
+import type { SharingContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { assertOneLineage, currentDataKey } from '../../data-key-lineage.js';
 import { forbidden, gatewayError } from '../../errors.js';
-import type { Access, GrantRow, ObjectKeyRow, Store } from '../../storage/store.js';
-import { checkObjectId, checkWrappedKeys, ownerLookupFor, type KeyInput, type OwnerLookup } from './data-keys.js';
+import type { Access, GrantRow, ObjectKeyRow } from '../../storage/store.js';
+import { checkWrappedKeys, type KeyInput } from '../../wrapped-keys.js';
+import { checkObjectId } from './data-keys.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 
 interface ObjectArgs {
@@ -35,29 +36,28 @@ interface Target {
 }
 
 /** What a grant gives access to: the type's SERVER and SHARED fields. */
-function grantableLevels(ctx: GatewayContext, objectType: string): { any: boolean; shared: boolean } {
+function grantableLevels(ctx: SharingContext, objectType: string): { any: boolean; shared: boolean } {
   const levels = objectLevels(ctx.manifest, objectType);
   return { any: levels.has('SERVER') || levels.has('SHARED'), shared: levels.has('SHARED') };
 }
 
 /** Resolves the object and checks the viewer owns it (NOT_FOUND / FORBIDDEN otherwise). */
-async function ownedTarget(ctx: GatewayContext, owners: Readonly<Record<string, OwnerLookup>>, args: ObjectArgs, what: string): Promise<Target> {
+async function ownedTarget(ctx: SharingContext, args: ObjectArgs, what: string): Promise<Target> {
   const viewer = requireViewer(ctx);
-  const lookup = ownerLookupFor(owners, args.objectType);
   const levels = grantableLevels(ctx, args.objectType);
-  if (!lookup || !levels.any) {
-    throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SERVER or SHARED fields and an owner lookup; ${JSON.stringify(args.objectType)} is not`, {
+  if (!ctx.owners.has(args.objectType) || !levels.any) {
+    throw gatewayError('BAD_USER_INPUT', `objectType must be a type with SERVER or SHARED fields and a TypeAdapter; ${JSON.stringify(args.objectType)} is not`, {
       field: 'objectType',
     });
   }
   checkObjectId(args.objectId);
-  const ownerId = await lookup(args.objectId);
+  const ownerId = await ctx.owners.ownerOf(args.objectType, args.objectId);
   if (ownerId === null) throw gatewayError('NOT_FOUND', `no such ${args.objectType}`);
   if (ownerId !== viewer.id) throw forbidden(what);
   return { ownerId, shared: levels.shared };
 }
 
-async function granteeByName(store: Store, username: string, ownerId: string): Promise<string> {
+async function granteeByName(store: SharingContext['store'], username: string, ownerId: string): Promise<string> {
   const grantee = await store.findUserByUsername(username);
   if (!grantee) throw gatewayError('NOT_FOUND', 'no such user', { field: 'username' });
   if (grantee.id === ownerId) throw gatewayError('BAD_USER_INPUT', 'the owner always has access to their own objects', { field: 'username' });
@@ -89,19 +89,19 @@ function checkRotationKeys(rows: readonly ObjectKeyRow[], keepers: ReadonlySet<s
   if (missing.length > 0) throw keysError(`the next data key version ${next} must be wrapped for the owner and every remaining grantee (${missing.length} missing)`);
 }
 
-/** Resolvers of src/server/services/sharing/sharing.graphql; `owners` says who owns an object of each type. */
-export function createSharingResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
+/** Resolvers of ./sharing.graphql; the types' TypeAdapters (`ctx.owners`) say who owns an object. */
+export function createSharingResolvers() {
   return {
     Query: withErrorCodes({
-      grants: async (_: unknown, args: ObjectArgs, ctx: GatewayContext) => {
-        await ownedTarget(ctx, owners, args, `see the grants of this ${args.objectType}`);
+      grants: async (_: unknown, args: ObjectArgs, ctx: SharingContext) => {
+        await ownedTarget(ctx, args, `see the grants of this ${args.objectType}`);
         return ctx.store.grantsFor(args.objectType, [args.objectId]);
       },
     }),
 
     Mutation: withErrorCodes({
-      grantAccess: async (_: unknown, args: ObjectArgs & { username: string; access: Access; keys: KeyInput[] }, ctx: GatewayContext) => {
-        const target = await ownedTarget(ctx, owners, args, `grant access to this ${args.objectType}`);
+      grantAccess: async (_: unknown, args: ObjectArgs & { username: string; access: Access; keys: KeyInput[] }, ctx: SharingContext) => {
+        const target = await ownedTarget(ctx, args, `grant access to this ${args.objectType}`);
         const granteeId = await granteeByName(ctx.store, args.username, target.ownerId);
         if (!target.shared && args.keys.length > 0) throw keysError(`${args.objectType} has no SHARED fields: a grant carries no keys`);
         const rows = await checkWrappedKeys(ctx, args.objectType, args.objectId, target.ownerId, args.keys);
@@ -119,8 +119,8 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
         });
       },
 
-      revokeAccess: async (_: unknown, args: ObjectArgs & { username: string; keys: KeyInput[] }, ctx: GatewayContext) => {
-        const target = await ownedTarget(ctx, owners, args, `revoke access to this ${args.objectType}`);
+      revokeAccess: async (_: unknown, args: ObjectArgs & { username: string; keys: KeyInput[] }, ctx: SharingContext) => {
+        const target = await ownedTarget(ctx, args, `revoke access to this ${args.objectType}`);
         const granteeId = await granteeByName(ctx.store, args.username, target.ownerId);
         if (!target.shared && args.keys.length > 0) throw keysError(`${args.objectType} has no SHARED fields: a revocation carries no keys`);
         const rows = await checkWrappedKeys(ctx, args.objectType, args.objectId, target.ownerId, args.keys);
@@ -143,7 +143,7 @@ export function createSharingResolvers(owners: Readonly<Record<string, OwnerLook
     }),
 
     Grant: {
-      grantee: (g: GrantRow, _: unknown, ctx: GatewayContext) => ctx.users.load(g.granteeId),
+      grantee: (g: GrantRow, _: unknown, ctx: SharingContext) => ctx.users.load(g.granteeId),
       createdAt: (g: GrantRow) => g.createdAt.toISOString(),
     },
   };

@@ -5,7 +5,7 @@
  */
 import { base64urlEncode } from '../../../crypto/base64url.js';
 import type { RegisterInput } from './auth/service.js';
-import type { GatewayContext } from '../../context.js';
+import type { SignInContext } from './store.js';
 import type { DeviceRow, UserRow } from '../../storage/store.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 
@@ -19,22 +19,20 @@ export function sessionOut(s: { token: string; expiresAt: Date; user: UserRow; d
 
 export const authResolvers = {
   Query: withErrorCodes({
-    me: (_: unknown, __: unknown, ctx: GatewayContext) => (ctx.viewer ? ctx.store.findUserById(ctx.viewer.id) : null),
-    user: (_: unknown, args: { username: string }, ctx: GatewayContext) => ctx.store.findUserByUsername(args.username),
+    me: (_: unknown, __: unknown, ctx: SignInContext) => (ctx.viewer ? ctx.store.findUserById(ctx.viewer.id) : null),
+    user: (_: unknown, args: { username: string }, ctx: SignInContext) => ctx.store.findUserByUsername(args.username),
   }),
   Mutation: withErrorCodes({
-    register: (_: unknown, args: { input: RegisterInput }, ctx: GatewayContext) => ctx.auth.register(args.input, ctx.clientKey),
-    challenge: async (_: unknown, args: { username: string; purpose: 'LOGIN' }, ctx: GatewayContext) => {
+    register: (_: unknown, args: { input: RegisterInput }, ctx: SignInContext) => ctx.auth.register(args.input, ctx.clientKey),
+    challenge: async (_: unknown, args: { username: string; purpose: 'LOGIN' }, ctx: SignInContext) => {
       const c = await ctx.auth.challenge(args.username, args.purpose, ctx.clientKey);
       return { challenge: c.challenge, expiresAt: c.expiresAt.toISOString() };
     },
-    login: async (_: unknown, args: { username: string; challenge: string; signature: string; device?: string | null }, ctx: GatewayContext) =>
+    login: async (_: unknown, args: { username: string; challenge: string; signature: string; device?: string | null }, ctx: SignInContext) =>
       sessionOut(await ctx.auth.login(args.username, args.challenge, args.signature, ctx.clientKey, args.device)),
   }),
   User: {
     signingKey: (u: UserRow) => base64urlEncode(u.signingKey),
     encryptionKey: (u: UserRow) => base64urlEncode(u.encryptionKey),
-    // Profiles are for signed-in users (as `profile`, `profiles`): null without a token.
-    profile: (u: UserRow, _: unknown, ctx: GatewayContext) => (ctx.viewer ? ctx.store.findProfileByOwner(u.id) : null),
   },
 };

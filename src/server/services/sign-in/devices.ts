@@ -13,15 +13,15 @@ import { keyIdOf } from '../../../crypto/keys.js';
 import { parseWrappedKey, type ParsedWrappedKey } from '../../../crypto/wrap.js';
 import { DEVICE_ID_PATTERN, DEVICE_LINK_TTL_MS, newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput } from './auth/device.js';
 import { parseUsername } from './auth/validate.js';
-import type { GatewayContext } from '../../context.js';
+import type { SignInContext } from './store.js';
 import { requireViewer } from '../../context.js';
 import { gatewayError, unauthenticated } from '../../errors.js';
 import { bundleRecipients, storeKeyBundle, type KeyBundleInput } from './key-bundle.js';
 import { isStorageError } from '../../storage/errors.js';
-import type { DeviceRow, EpochKeyRow, KeyBundleRow, ObjectKeyRow, Store } from '../../storage/store.js';
+import type { DeviceRow, EpochKeyRow, KeyBundleRow, ObjectKeyRow } from '../../storage/store.js';
 import type { DeviceOut } from './accounts.js';
-import { ownerLookupFor, parseWrappedKeyText, type OwnerLookup } from '../sharing/data-keys.js';
-import { announceRotation, applyRotation, checkRotation, type RotateInput } from '../directory/directory.js';
+import { parseWrappedKeyText } from '../../wrapped-keys.js';
+import { announceRotation, applyRotation, checkRotation, type RotateInput } from './identity.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 
 /**
@@ -44,7 +44,7 @@ export function keyBundleOut(b: KeyBundleRow) {
 }
 
 /** The viewer's device `deviceId`, or NOT_FOUND (unknown, or another user's: the same answer). */
-async function viewersDevice(store: Store, userId: string, deviceId: string): Promise<DeviceRow> {
+async function viewersDevice(store: SignInContext['store'], userId: string, deviceId: string): Promise<DeviceRow> {
   const d = DEVICE_ID_PATTERN.test(deviceId) ? await store.findDevice(deviceId) : null;
   if (!d || d.userId !== userId) throw gatewayError('NOT_FOUND', 'no such device', { field: 'deviceId' });
   return d;
@@ -55,7 +55,7 @@ function isExpired(d: DeviceRow, now: number): boolean {
 }
 
 /** The recipients of the viewer's bundle after a change of devices (`devices` as they will be) and the current backups. */
-async function recipientsWith(tx: Store, userId: string, devices: (current: DeviceRow[]) => DeviceRow[]): Promise<Uint8Array[]> {
+async function recipientsWith(tx: SignInContext['store'], userId: string, devices: (current: DeviceRow[]) => DeviceRow[]): Promise<Uint8Array[]> {
   return bundleRecipients(devices(await tx.devicesOf(userId)), await tx.backupsOf(userId));
 }
 
@@ -95,29 +95,24 @@ interface RewrappedEpochKey {
   wrapped: string;
 }
 
-/** Resolvers of src/server/services/sign-in/devices.graphql for devices and the bundle; `owners` names each data key's owner. */
-export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLookup>>) {
-  const ownerOf = async (objectType: string, objectId: string): Promise<string | null> => {
-    const lookup = ownerLookupFor(owners, objectType);
-    return lookup ? lookup(objectId) : null;
-  };
-
+/** Resolvers of ./devices.graphql for devices and the bundle; each data key's owner comes from its type's TypeAdapter (`ctx.owners`). */
+export function createDeviceResolvers() {
   return {
     Query: withErrorCodes({
-      myDevices: async (_: unknown, __: unknown, ctx: GatewayContext) => ctx.store.devicesOf(requireViewer(ctx).id),
+      myDevices: async (_: unknown, __: unknown, ctx: SignInContext) => ctx.store.devicesOf(requireViewer(ctx).id),
 
-      myKeyBundle: async (_: unknown, __: unknown, ctx: GatewayContext) => {
+      myKeyBundle: async (_: unknown, __: unknown, ctx: SignInContext) => {
         const b = await ctx.store.keyBundle(requireViewer(ctx).id);
         return b && keyBundleOut(b);
       },
 
-      deviceLinkStatus: async (_: unknown, args: { deviceId: string }, ctx: GatewayContext) => {
+      deviceLinkStatus: async (_: unknown, args: { deviceId: string }, ctx: SignInContext) => {
         await ctx.auth.limitChallenge(ctx.clientKey);
         const d = DEVICE_ID_PATTERN.test(args.deviceId) ? await ctx.store.findDevice(args.deviceId) : null;
         return d && !isExpired(d, Date.now()) ? d.status : null;
       },
 
-      staleWrappedKeys: async (_: unknown, args: { first: number }, ctx: GatewayContext) => {
+      staleWrappedKeys: async (_: unknown, args: { first: number }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_STALE_KEYS_PAGE) {
           throw gatewayError('BAD_USER_INPUT', `first must be 1–${MAX_STALE_KEYS_PAGE}`, { field: 'first' });
@@ -129,9 +124,12 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         // The store compares the first stanza; a key with a stanza for the current key anywhere is not stale.
         const stale = <T extends { wrapped: Uint8Array }>(rows: T[]): T[] =>
           rows.filter((r) => !parseWrappedKey(r.wrapped).recipientKeyIds.some((id) => equalBytes(id, currentKeyId)));
+        const keys = stale(found.objectKeys);
+        // One owners call per type (the loader batches what this tick asks).
+        const owners = await Promise.all(keys.map((k) => ctx.owners.ownerOf(k.objectType, k.objectId)));
         const dataKeys = [];
-        for (const k of stale(found.objectKeys)) {
-          const ownerId = await ownerOf(k.objectType, k.objectId);
+        for (const [i, k] of keys.entries()) {
+          const ownerId = owners[i]!;
           // A key whose object is gone cannot be re-wrapped (its location is unknown): left out.
           if (ownerId !== null) dataKeys.push({ objectType: k.objectType, objectId: k.objectId, ownerId, keyVersion: k.keyVersion, wrapped: base64urlEncode(k.wrapped) });
         }
@@ -141,7 +139,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
     }),
 
     Mutation: withErrorCodes({
-      requestDeviceLink: async (_: unknown, args: { username: string; device: NewDeviceInput }, ctx: GatewayContext) => {
+      requestDeviceLink: async (_: unknown, args: { username: string; device: NewDeviceInput }, ctx: SignInContext) => {
         await ctx.auth.limitDeviceLink(ctx.clientKey);
         const username = parseUsername(args.username);
         const device = parseNewDevice(args.device);
@@ -169,7 +167,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         return created;
       },
 
-      approveDevice: async (_: unknown, args: { deviceId: string; keyBundle: KeyBundleInput }, ctx: GatewayContext) => {
+      approveDevice: async (_: unknown, args: { deviceId: string; keyBundle: KeyBundleInput }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         const approved = await ctx.store.transaction(async (tx) => {
           const d = await viewersDevice(tx, viewer.id, args.deviceId);
@@ -186,7 +184,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         return approved;
       },
 
-      rejectDevice: async (_: unknown, args: { deviceId: string }, ctx: GatewayContext) => {
+      rejectDevice: async (_: unknown, args: { deviceId: string }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         if (!DEVICE_ID_PATTERN.test(args.deviceId) || !(await ctx.store.deletePendingDevice(args.deviceId, viewer.id))) {
           throw gatewayError('NOT_FOUND', 'no such device waiting for approval', { field: 'deviceId' });
@@ -195,7 +193,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         return true;
       },
 
-      revokeDevice: async (_: unknown, args: { deviceId: string; identity: RotateInput; keyBundle: KeyBundleInput }, ctx: GatewayContext) => {
+      revokeDevice: async (_: unknown, args: { deviceId: string; identity: RotateInput; keyBundle: KeyBundleInput }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         const d = await viewersDevice(ctx.store, viewer.id, args.deviceId);
         if (d.status === 'REVOKED') throw gatewayError('NOT_FOUND', 'no such device that is not revoked already', { field: 'deviceId' });
@@ -217,13 +215,13 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
         return revoked;
       },
 
-      putKeyBundle: async (_: unknown, args: { keyBundle: KeyBundleInput }, ctx: GatewayContext) => {
+      putKeyBundle: async (_: unknown, args: { keyBundle: KeyBundleInput }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         const stored = await ctx.store.transaction(async (tx) => storeKeyBundle(ctx.backend, tx, viewer.id, args.keyBundle, await recipientsWith(tx, viewer.id, (all) => all)));
         return keyBundleOut(stored);
       },
 
-      rewrapMyKeys: async (_: unknown, args: { dataKeys: RewrappedDataKey[]; epochKeys: RewrappedEpochKey[] }, ctx: GatewayContext) => {
+      rewrapMyKeys: async (_: unknown, args: { dataKeys: RewrappedDataKey[]; epochKeys: RewrappedEpochKey[] }, ctx: SignInContext) => {
         const viewer = requireViewer(ctx);
         const { dataKeys, epochKeys } = args;
         if (dataKeys.length + epochKeys.length > MAX_REWRAPPED_KEYS) {
@@ -278,7 +276,7 @@ export function createDeviceResolvers(owners: Readonly<Record<string, OwnerLooku
     Device: {
       signingKey: (d: DeviceOut) => base64urlEncode(d.signingKey),
       encryptionKey: (d: DeviceOut) => base64urlEncode(d.encryptionKey),
-      current: (d: DeviceOut, _: unknown, ctx: GatewayContext) => d.current === true || (ctx.viewer?.deviceId !== undefined && d.id === ctx.viewer.deviceId),
+      current: (d: DeviceOut, _: unknown, ctx: SignInContext) => d.current === true || (ctx.viewer?.deviceId !== undefined && d.id === ctx.viewer.deviceId),
       createdAt: (d: DeviceOut) => d.createdAt.toISOString(),
       approvedAt: (d: DeviceOut) => d.approvedAt?.toISOString() ?? null,
       revokedAt: (d: DeviceOut) => d.revokedAt?.toISOString() ?? null,

@@ -30,7 +30,8 @@ import { parseWrappedKey, type ParsedWrappedKey } from '../../../crypto/wrap.js'
 import { bundleKeyLocation, keyBundleLocation } from '../../../privacy/account-locations.js';
 import { AuthError } from './auth/errors.js';
 import { isStorageError } from '../../storage/errors.js';
-import type { BackupRow, DeviceRow, KeyBundleRow, Store } from '../../storage/store.js';
+import type { BackupRow, DeviceRow, KeyBundleRow } from '../../storage/store.js';
+import type { SignInStore } from './store.js';
 
 /** What a mutation carries (src/server/services/sign-in/devices.graphql KeyBundleInput). */
 export interface KeyBundleInput {
@@ -79,7 +80,7 @@ function parseBundleKey(text: unknown): ParsedWrappedKey {
  */
 export async function storeKeyBundle(
   backend: CryptoBackend,
-  store: Store,
+  store: SignInStore,
   userId: string,
   input: KeyBundleInput,
   recipients: readonly Uint8Array[],

@@ -10,7 +10,8 @@ import type { CryptoBackend } from '../../../../crypto/backend.js';
 import { base64urlEncode } from '../../../../crypto/base64url.js';
 import { concatBytes, equalBytes, utf8Encode, wipe } from '../../../../crypto/bytes.js';
 import { keyIdOf } from '../../../../crypto/keys.js';
-import type { DeviceRow, Store, UserRow } from '../../../storage/store.js';
+import type { DeviceRow, LayerStore, UserRow } from '../../../storage/store.js';
+import type { SignInStore } from '../store.js';
 import { CHALLENGE_TTL_MS, MIN_CHALLENGE_KEY_BYTES, issueChallenge, verifyChallenge, type ChallengeKeying, type VerifiedChallenge } from './challenge.js';
 import { DEVICE_ID_PATTERN, newDeviceId, parseNewDevice, verifyNewDevice, type NewDeviceInput } from './device.js';
 import { AuthError, loginFailed, rateLimited } from './errors.js';
@@ -72,7 +73,7 @@ export interface Allowance {
 }
 
 export interface AuthServiceOptions {
-  readonly store: Store;
+  readonly store: LayerStore & SignInStore;
   readonly backend: CryptoBackend;
   /** Deployment name bound into every signed message, challenge MAC and token `aud` (default "veilgraph"). */
   readonly realm?: string;
@@ -171,7 +172,7 @@ export interface AuthService {
    */
   prove(request: ProofRequest): Promise<Proof>;
   /** Records the challenge as used (in `store`, which may be a transaction): CHALLENGE_REPLAYED when it was. */
-  consumeChallenge(store: Store, challenge: VerifiedChallenge): Promise<void>;
+  consumeChallenge(store: LayerStore & SignInStore, challenge: VerifiedChallenge): Promise<void>;
   issueToken(userId: string, deviceId?: string): Promise<IssuedToken>;
   /**
    * 16 bytes that stand in for the salt of a PASSWORD backup that does not exist: stable per
@@ -267,7 +268,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     return { user, challenge: verified };
   };
 
-  const consumeChallenge = async (db: Store, verified: VerifiedChallenge): Promise<void> => {
+  const consumeChallenge = async (db: LayerStore & SignInStore, verified: VerifiedChallenge): Promise<void> => {
     // The store's insert is atomic: of two concurrent uses of one challenge exactly one wins.
     const expiresAt = new Date(verified.expiresAt.getTime() + CONSUMED_CHALLENGE_GRACE_MS);
     if (!(await db.consumeChallenge(verified.id, expiresAt))) throw new AuthError('CHALLENGE_REPLAYED', 'challenge already used');

@@ -1,35 +1,28 @@
 /**
  * @module
- * Connection-level bounds of the WebSocket server (./ws.ts), so that open sockets cannot
- * pile up: each costs a file descriptor and tens of KiB whether or not it does anything.
+ * Connection caps of the reference app's WebSocket server (./ws-server.ts), so that open
+ * sockets cannot pile up: each costs a file descriptor and tens of KiB whether or not it does
+ * anything. They are per deployment (how many sockets one machine takes), so they live here,
+ * with the server that accepts the sockets; the idle bound of anonymous sockets is
+ * veilgraph's (`graphqlWsOptions({ anonymousIdleSeconds })`, src/server/adapters/ws-idle.ts).
  *
  * - **Caps.** At most `maxConnections` sockets open at once on this instance, and at most
- *   `maxConnectionsPerAddress` from one client address (./client-address.ts: the socket
+ *   `maxConnectionsPerAddress` from one client address (`veil.clientAddress`: the socket
  *   peer, or the client a trusted proxy names). A socket over a cap is accepted and closed
  *   at once with a close code that says which cap (below), before it can send anything:
  *   browsers show a WebSocket's close code and reason, but not the HTTP status of a refused
  *   upgrade. Every socket counts, signed in or not, until it has closed.
- * - **Idle anonymous sockets.** A socket that signed in with no token can only run public
- *   subscriptions (the reference schema has none: every subscription needs a viewer). It is
- *   closed (IDLE) `idleMs` after it connected, unless a subscription is running at that
- *   moment; then it is looked at again every `idleMs`, and closed at the first look that
- *   finds none running. Subscriptions that end (or fail at once) do not restart the clock,
- *   so a stream of refused subscribes cannot keep a socket open. Signed-in sockets are
- *   bounded by their token instead (closed at its expiry, 4401). A socket that never sends
- *   `connection_init` is closed by graphql-ws after 3 s (4408).
  *
  * Close codes (graphql-ws uses 4400–4504 for the protocol; ours are a block of their own).
  * None of them is fatal to graphql-ws's client: it retries with its randomised back-off.
  */
 import type { WebSocket } from 'ws';
-import type { Logger } from './log.js';
+import type { Logger } from '../server/index.js';
 
 /** This client address has `maxConnectionsPerAddress` sockets open already: close one, or retry later. */
 export const TOO_MANY_CONNECTIONS_FROM_ADDRESS_CLOSE_CODE = 4901;
 /** This instance has `maxConnections` sockets open: retry later (possibly another instance). */
 export const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4902;
-/** An anonymous socket had no active subscription for the idle bound: open one when it is needed. */
-export const IDLE_CLOSE_CODE = 4903;
 
 export interface ConnectionCapsOptions {
   readonly maxConnections: number;
@@ -96,33 +89,4 @@ function refuse(socket: WebSocket, code: number, reason: string): void {
   socket.close(code, reason);
   // A refused socket is not counted: it must not linger uncounted in a slow close handshake.
   setTimeout(() => socket.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
-}
-
-/** What a socket's idle watch needs to see: its running subscriptions (graphql-ws's `ctx.subscriptions`). */
-export interface SubscriptionsView {
-  readonly subscriptions: Readonly<Record<string, unknown>>;
-}
-
-export interface IdleWatch {
-  stop(): void;
-}
-
-/** Closes `socket` with IDLE at the first look, every `idleMs` from now, that finds no subscription running. */
-export function watchIdle(ctx: SubscriptionsView, socket: WebSocket, idleMs: number, log: Logger): IdleWatch {
-  let timer: NodeJS.Timeout | undefined;
-  const look = (): void => {
-    timer = setTimeout(() => {
-      // Busy now: look again one period later.
-      if (Object.keys(ctx.subscriptions).length > 0) return look();
-      log.info('ws.closed', { reason: 'idle' });
-      socket.close(IDLE_CLOSE_CODE, 'idle: no subscription');
-    }, idleMs);
-    timer.unref();
-  };
-  look();
-  return {
-    stop() {
-      clearTimeout(timer);
-    },
-  };
 }

@@ -9,11 +9,10 @@
  * an unknown user or a failure, 2 for bad arguments.
  */
 import { resolve } from 'node:path';
-import { nodeBackend } from '../../../crypto/backends/node.js';
-import { parseUsername } from '../sign-in/auth/validate.js';
-import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from '../../cli-args.js';
-import { issueResetCode } from './backups.js';
-import { defaultDataDir, openStore } from '../../storage/open.js';
+import { nodeBackend } from '../crypto/backends/node.js';
+import { USERNAME_PATTERN, issueResetCode, openStore } from '../server/index.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-args.js';
+import { configFromEnv } from './config.js';
 
 export const ACCOUNT_RESET_SPEC: CommandSpec = {
   usage: 'npm run account:reset -- <username> [--data-dir DIR | --database-url URL]',
@@ -40,19 +39,14 @@ export function parseResetArgs(argv: readonly string[]): ResetArgs | null {
   const dataDir = parsed.values['data-dir'] as string | undefined;
   const databaseUrl = parsed.values['database-url'] as string | undefined;
   if (dataDir !== undefined && databaseUrl !== undefined) throw new UsageError(`--data-dir or --database-url, not both\n${acceptedText(ACCOUNT_RESET_SPEC)}`);
-  try {
-    parseUsername(username);
-  } catch {
-    throw new UsageError(`not a username: ${JSON.stringify(username)}\n${acceptedText(ACCOUNT_RESET_SPEC)}`);
-  }
+  if (!USERNAME_PATTERN.test(username)) throw new UsageError(`not a username: ${JSON.stringify(username)}\n${acceptedText(ACCOUNT_RESET_SPEC)}`);
   return { username, ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}), ...(databaseUrl !== undefined ? { databaseUrl } : {}) };
 }
 
 async function main(argv: string[]): Promise<void> {
   const args = parseResetArgs(argv);
   if (args === null) return void process.stdout.write(helpText(ACCOUNT_RESET_SPEC));
-  // The gateway's database: VEIL_DATA_DIR / DATABASE_URL, as the reference app reads them.
-  const env = { dataDir: defaultDataDir(), databaseUrl: process.env.DATABASE_URL || undefined };
+  const env = configFromEnv();
   const store = await openStore({
     dataDir: args.dataDir ?? env.dataDir,
     databaseUrl: args.dataDir !== undefined ? undefined : (args.databaseUrl ?? env.databaseUrl),
