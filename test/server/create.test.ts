@@ -6,12 +6,16 @@
 // veilgraph's parse options and validation rules. A context that is not veilgraph's gets
 // no protected value.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { useServer } from 'graphql-ws/use/ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import * as privacyEntry from '../../src/privacy/index.js';
 import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
 import {
@@ -24,7 +28,9 @@ import {
   type VeilContext,
   type Veilgraph,
   type VeilgraphOptions,
+  VeilgraphError,
 } from '../../src/server/index.js';
+import { openRawSocket, wsCodes } from '../helpers/ws.js';
 
 const JOURNAL = /* GraphQL */ `
   type Journal @owner(field: "authorId") {
@@ -180,7 +186,11 @@ describe('the Apollo Server plugin', () => {
       },
       types: { Diary: { owners } },
       authenticate: async (req) => {
-        const user = (req.headers as Record<string, string | undefined>)['x-user'];
+        // Over WebSocket, an `authorization` string in connection_init stands in for the header.
+        const headers = req.headers as Record<string, string | undefined>;
+        const user = headers['x-user'] ?? headers.authorization;
+        if (user === 'expired') throw new VeilgraphError('UNAUTHENTICATED', 'session expired');
+        if (user === 'broken') throw new Error('database unreachable at db.internal:5432');
         return user ? { id: user } : null;
       },
       limits: { maxTokens: 200 },
@@ -241,6 +251,47 @@ describe('the Apollo Server plugin', () => {
       }
     });
   }
+
+  it("authenticate: a VeilgraphError refuses the whole request (401, its code); any other throw is an internal error, never an anonymous request", async () => {
+    const s = await serve(true, (req) => veil.context(req));
+    try {
+      const refused = await s.post('{ _veilgraph { protocol } }', { 'x-user': 'expired' });
+      expect(refused.status).toBe(401);
+      expect(refused.body.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['UNAUTHENTICATED', 'session expired']]);
+      const broken = await s.post('{ _veilgraph { protocol } }', { 'x-user': 'broken' });
+      expect(broken.status).toBe(500);
+      expect(broken.body.data).toBeUndefined();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('graphql-ws with veil.graphqlWsOptions(): authenticate at connection_init (4403 when it refuses), events enforced and formatted', async () => {
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http, path: '/graphql' });
+    const stop = useServer(veil.graphqlWsOptions(), wss);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
+    try {
+      const s = await openRawSocket(url, { authorization: 'alice' });
+      const first = await s.subscribe('v', 'subscription { _veilgraph { protocol enforced } }');
+      expect(first).toMatchObject({ type: 'next', payload: { data: { _veilgraph: { protocol: 1, enforced: true } } } });
+      // Only subscriptions here; over the limits, refused as over HTTP.
+      const query = await s.subscribe('q', 'query { diary(id: "d1") { id } }');
+      expect(wsCodes(query)).toEqual(['BAD_USER_INPUT']);
+      const tokens = await s.subscribe('t', `subscription { ${Array.from({ length: 120 }, (_, i) => `a${i}: _veilgraph { protocol }`).join(' ')} }`);
+      expect(wsCodes(tokens)).toEqual(['QUERY_TOO_COMPLEX']);
+      s.close();
+      // The author's authenticate refuses this connection: closed with 4403.
+      const refused = new WebSocket(url, 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => refused.on('close', (code) => resolve(code)));
+      refused.on('open', () => refused.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'expired' } })));
+      expect(await closed).toBe(4403);
+    } finally {
+      await stop.dispose();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
 
   it('a context that is not veilgraph\'s gets no protected value: an error on the field, never the stored value', async () => {
     const s = await serve(true, async () => ({ viewer: { id: 'alice' } }) satisfies Partial<VeilContext>);
