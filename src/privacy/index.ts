@@ -4,7 +4,9 @@
  * manifest derived from annotated SDL, the wire schema, and key-less checks of sealed
  * values. Imports only src/crypto.
  */
-export { ID_ALIAS, OWNER_ALIAS, PRIVACY_SDL, RESERVED_ALIAS_PREFIX } from './sdl.js';
+// PRIVACY_SDL is not exported: the directive definitions come only with veilgraph's server
+// (createVeilgraph) and its code generator, so annotated SDL cannot become an unenforced schema.
+export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX } from './sdl.js';
 export { PRIVACY_LEVELS, isSealedLevel, type PrivacyLevel } from './levels.js';
 export { PrivacySchemaError } from './errors.js';
 export {

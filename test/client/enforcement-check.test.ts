@@ -22,9 +22,8 @@ import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { buildPrivacyManifest, type PrivacyManifest } from '../../src/privacy/manifest.js';
 import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
 import { toWireSchema } from '../../src/privacy/wire-schema.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
 import { createPrivacyLink, isVeilClientError, staticClientKeys, touchesProtectedFields } from '../../src/client/index.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { canary, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { startLossyProxy } from '../helpers/lossy-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -49,7 +48,7 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
 // The real gateway.
 // ---------------------------------------------------------------------------------------
 describe('against the veilgraph gateway', () => {
-  const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+  const built = referenceSchema();
   const PROFILE = parse('query P($id: ID!) { profile(id: $id) { id displayName email bio diary } }');
   const MY_PROFILE = parse('query M { myProfile { id displayName email bio diary } }');
   const CREATE = parse('mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id email bio diary } }');

@@ -11,13 +11,13 @@ import { firstValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../src/crypto/keys.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { buildSchema } from '../../src/server/schema.js';
+import { referenceSchema, referenceSdl } from '../helpers/reference-schema.js';
 import { createPrivacyLink, staticClientKeys, type PrivacyLinkOptions } from '../../src/client/index.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import * as fx from './fixtures.js';
 
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const { manifest } = built;
 const backend = nodeBackend;
 const sharedKey = generateSymmetricKey(backend);
@@ -145,7 +145,7 @@ describe('the owner through Apollo Client: all four levels', () => {
   });
 
   it('the schema may be given as SDL: the wire schema (as codegen emits it) or the annotated source', async () => {
-    for (const schema of [printSchema(built.wire), readSchemaDir(DEFAULT_SCHEMA_DIR)]) {
+    for (const schema of [printSchema(built.wire), referenceSdl()]) {
       const { client, bodies } = clientFor(alice, { schema });
       const r = await client.query<{ profile: Profile }>({ query: OPS.profile, variables: { id: aliceProfile } });
       expect(r.data!.profile).toMatchObject({ bio: newBio, diary: newDiary });
