@@ -172,9 +172,6 @@ export function createProfileResolvers(store: ProfileStore) {
           }
         },
         resolve: async (event: ProfileEvent, _: unknown, ctx: VeilContext) => {
-          // One context serves every event of the subscription: authorise each event
-          // against the grants as they are now, not as they were for the previous one.
-          ctx.access.forgetGrants();
           // The row as stored now (the event was published after the write committed).
           const row = await store.findProfileById(event.id);
           if (!row) throw notFound();
