@@ -171,7 +171,7 @@ export function createProfileResolvers(store: ProfileStore) {
             throw toGraphQLError(e);
           }
         },
-        resolve: async (event: ProfileEvent, _: unknown, ctx: VeilContext) => {
+        resolve: async (event: ProfileEvent) => {
           // The row as stored now (the event was published after the write committed).
           const row = await store.findProfileById(event.id);
           if (!row) throw notFound();
