@@ -185,6 +185,8 @@ export function preflighted(headers: Headers): boolean {
 
 /** Errors the plugin made or formatted: not formatted again, not wrapped again. */
 const finished = new WeakSet<GraphQLError>();
+/** Errors the plugin gave a status: Yoga's parse hook marks parse errors `spec` (200 for `accept: application/json`); the last pass unmarks them. */
+const statusGiven = new WeakSet<GraphQLError>();
 
 function httpOf(e: GraphQLError): { status?: number } | undefined {
   const http = e.extensions?.http;
@@ -210,6 +212,7 @@ function finish(format: EnvelopLayer['formatError'], e: GraphQLError, status?: n
     extensions: { ...f.extensions, ...internals },
   });
   finished.add(out);
+  if (status !== undefined) statusGiven.add(out);
   return out;
 }
 
@@ -552,7 +555,13 @@ export function createEnvelopPlugin(layer: EnvelopLayer, options: VeilEnvelopOpt
           ...(r as ExecutionResult),
           errors: errors.map((e) => {
             if (!(e instanceof GraphQLError)) return e;
-            const coded = typeof e.extensions?.code === 'string' ? e : withCode(e, codeForStatus(httpOf(e)?.status ?? (e.extensions?.unexpected ? 500 : undefined)));
+            // Our refusals are 400 whatever the accept header, as docs/requests.md says.
+            if (statusGiven.has(e)) (httpOf(e) as { spec?: boolean }).spec = false;
+            const status = httpOf(e)?.status ?? (e.extensions?.unexpected ? 500 : undefined);
+            let coded = typeof e.extensions?.code === 'string' ? e : withCode(e, codeForStatus(status));
+            // Yoga describes a body it could not read in `extensions.originalError`, with a
+            // piece of the body in the JSON parser's message: never echo a request.
+            if (status !== undefined && status < 500 && coded.extensions.originalError !== undefined) coded = withoutOriginal(coded);
             return finish(formatError, coded);
           }),
         };
@@ -573,6 +582,11 @@ function warnNoPeer(log: Logger): void {
 
 function withCode(e: GraphQLError, code: string): GraphQLError {
   return new GraphQLError(e.message, { nodes: e.nodes ?? null, source: e.source ?? null, positions: e.positions ?? null, path: e.path ?? null, originalError: e.originalError ?? null, extensions: { ...e.extensions, code } });
+}
+
+function withoutOriginal(e: GraphQLError): GraphQLError {
+  const { originalError: _dropped, ...extensions } = e.extensions; // eslint-disable-line @typescript-eslint/no-unused-vars -- dropped on purpose
+  return new GraphQLError(e.message, { nodes: e.nodes ?? null, source: e.source ?? null, positions: e.positions ?? null, path: e.path ?? null, extensions });
 }
 
 /**
