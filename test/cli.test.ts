@@ -94,12 +94,16 @@ describe('option values: --flag=value and --flag value', () => {
     expect(one.stdout).toContain('re-sealed 1/3 Profile rows');
     expect(one.stdout).toContain('re-sealed 2/3 Profile rows');
     expect(one.stdout).toContain('done: 3 rows re-sealed');
+    // Rows per type and the key version they came from.
+    expect(one.stdout).toMatch(/^Profile: 3 rows re-sealed onto key version (\d+) \(from version \d+: 3\)$/m);
 
     const two = await runCli(['keys', 'rotate', '--batch', '2', '--pause-ms=1'], keysEnv);
     expect(two.code).toBe(0);
     expect(two.stdout).toContain('re-sealed 2/3 Profile rows');
     expect(two.stdout).not.toContain('re-sealed 1/3');
     expect(two.stdout).toContain('done: 3 rows re-sealed');
+    const [, first] = /onto key version (\d+) \(from/.exec(one.stdout)!;
+    expect(two.stdout).toContain(`Profile: 3 rows re-sealed onto key version ${Number(first) + 1} (from version ${first}: 3)`);
   });
 
   it('account:reset takes --data-dir=DIR and --data-dir DIR, answers --help, refuses unknown options', { timeout: 120_000 }, async () => {

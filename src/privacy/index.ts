@@ -20,6 +20,7 @@ export {
   type PrivacyManifest,
 } from './manifest.js';
 export { toWireSchema } from './wire-schema.js';
+export { PROBE_FIELD, VEILGRAPH_PROTOCOL } from './protocol.js';
 export { sealedForLocation, sealedShapeProblem, type SealedShapeOptions } from './sealed-value.js';
 export {
   KEY_BUNDLE_FORMAT,

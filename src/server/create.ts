@@ -33,7 +33,7 @@ import type { GatewayContext, GatewayServices } from './context.js';
 import { warnWidePermissions } from './data-permissions.js';
 import { enforcePrivacy } from './enforce.js';
 import { createErrorFormatter } from './error-format.js';
-import { configInvalid, toGraphQLError } from './errors.js';
+import { VeilgraphError, configInvalid, toGraphQLError } from './errors.js';
 import { GatewayKeyRing, rotateKeyRingFile } from './keyring.js';
 import { createRequestLimits } from './limits.js';
 import { createLogger } from './log.js';
@@ -167,14 +167,17 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
     // subscriptions end then, as sockets do).
     const sessionOf = async (request: VeilRequest): Promise<{ viewer: Viewer; expiresAt?: Date } | null> => {
       if (options.authenticate) {
+        let viewer: unknown;
         try {
-          const viewer = checkViewer(await options.authenticate(request));
-          return viewer && { viewer };
+          viewer = await options.authenticate(request);
         } catch (e) {
-          if (e instanceof GraphQLError) throw e;
-          if (e instanceof TypeError) throw e;
-          throw unauthenticatedRequest(e instanceof Error && e.message ? e.message : 'not signed in');
+          // A refusal the author coded: the whole request is refused with it (401). Anything
+          // else is their bug or an outage: an internal error, never an anonymous request.
+          if (e instanceof VeilgraphError) throw new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status: 401 } } });
+          throw e;
         }
+        const checked = checkViewer(viewer);
+        return checked && { viewer: checked };
       }
       const header = headerOf(request.headers, 'authorization');
       if (!header) return null;

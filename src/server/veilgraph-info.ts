@@ -7,9 +7,7 @@
  * signed in.
  */
 import { readFileSync } from 'node:fs';
-
-/** The veilgraph wire protocol (Sealed values, reserved aliases, enforcement) this server speaks. */
-export const VEILGRAPH_PROTOCOL = 1;
+import { VEILGRAPH_PROTOCOL } from '../privacy/protocol.js';
 
 export interface VeilgraphInfo {
   readonly protocol: number;

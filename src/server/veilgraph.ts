@@ -46,7 +46,11 @@ export interface VeilgraphOptions {
   readonly types?: Readonly<Record<string, TypeAdapter<object>>>;
   /** Built-in services, opt-in: signIn(), directory(), sharing(), messaging(), backups(), debugView(). */
   readonly services?: readonly ServiceModule[];
-  /** Who the viewer is when the app does not take signIn(): from the request; null = anonymous. Throw to refuse the request (401). */
+  /**
+   * Who the viewer is when the app does not take signIn(): from the request; null =
+   * anonymous. Throw a VeilgraphError (say code UNAUTHENTICATED) to refuse the whole request
+   * with HTTP 401 (over WebSocket: close 4403); any other throw is an internal error.
+   */
   readonly authenticate?: (request: VeilRequest) => Promise<Viewer | null>;
   /** Where veilgraph keeps its own state: key ring, secrets, the services' SQLite file. Default ./veilgraph-data (created 0700). */
   readonly dataDir?: string;

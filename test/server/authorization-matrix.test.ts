@@ -89,10 +89,27 @@ interface Case extends Expectation {
 
 const usernames = (nodes: unknown): string[] => (nodes as { user: { username: string } }[]).map((n) => n.user.username).sort();
 
+/** `_veilgraph` on each root type: the same constant for anyone, naming no one (the client link's enforcement check). */
+function veilgraphInfo(): Case {
+  const check = (v: Json): void => expect(v).toEqual({ protocol: 1, enforced: true });
+  return {
+    outcome: 'PUBLIC_DIRECTORY',
+    why: 'what the server is (protocol 1, enforced), the same for everyone: the client link asks before it has signed in',
+    args: () => ({}),
+    check,
+    anonymous: { outcome: 'PUBLIC_DIRECTORY', why: 'public: asked before signing in', check },
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // The case table: one row per root field, keyed `Type.field`.
 // ---------------------------------------------------------------------------------------
 const CASES: Record<string, Case> = {
+  // --- veilgraph's root types (src/server/veilgraph.graphql) ---
+  'Query._veilgraph': veilgraphInfo(),
+  'Mutation._veilgraph': veilgraphInfo(),
+  'Subscription._veilgraph': veilgraphInfo(),
+
   // --- auth (src/server/services/sign-in/auth.graphql) ---
   'Query.me': {
     outcome: 'SELF',

@@ -18,8 +18,10 @@
  *   when its schema is not `veil.schema`: a schema with the privacy directives but without
  *   their enforcement never answers.
  * - **Token limit.** With `parseOptions` a document over the limit fails to parse and is
- *   answered QUERY_TOO_COMPLEX (400). Without, the plugin counts the tokens of every document
- *   Apollo parsed (at most the limit + 1) and refuses the same way before it is validated.
+ *   answered QUERY_TOO_COMPLEX (400). Without, the plugin counts the tokens of each parsed
+ *   document (at most the limit + 1, once per document) and refuses it the same way before
+ *   it executes; parsing and validating it were then bounded only by the server's body
+ *   limit, so pass the parse options.
  * - **Validation rules.** With `validationRules` they run in Apollo's validation. Without,
  *   the plugin runs them before the operation executes (once per parsed document) and
  *   refuses with the first error (400).
@@ -63,9 +65,9 @@ function notVeilSchema(): Error {
 
 export function createApolloPlugin(layer: ApolloLayer): ApolloServerPlugin<BaseContext> {
   const { limits, log } = layer;
-  // Our rules' verdict on documents Apollo validated without them (a server without
-  // `validationRules: veil.validationRules`), once per parsed document.
-  const ownValidation = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+  // The token limit's and our rules' verdict on each parsed document, once per document
+  // (Apollo hands a cached document back as the same object).
+  const ownVerdicts = new WeakMap<DocumentNode, readonly GraphQLError[]>();
   return {
     async serverWillStart(service) {
       if (service.schema !== layer.schema) throw notVeilSchema();
@@ -76,26 +78,20 @@ export function createApolloPlugin(layer: ApolloLayer): ApolloServerPlugin<BaseC
       return {
         async parsingDidStart(rc) {
           return async (error) => {
-            const source = rc.source ?? '';
-            if (error) {
-              recordParseFailure(error, limits.parseFailure(source, error));
-              return;
-            }
-            // Parsed: with veil.parseOptions nothing over the limit gets here.
-            const tooMany = limits.tokenLimitError(source);
-            if (tooMany) throw badRequest(tooMany);
+            if (error) recordParseFailure(error, limits.parseFailure(rc.source ?? '', error));
           };
         },
+        // The only hook whose refusal Apollo answers as such (others become a 500).
         async didResolveOperation(rc) {
           if (!rc.operation) return;
-          if (!layer.validatedByRules(rc.document)) {
-            let errors = ownValidation.get(rc.document);
-            if (!errors) {
-              errors = validate(rc.schema, rc.document, layer.validationRules);
-              ownValidation.set(rc.document, errors);
-            }
-            if (errors.length > 0) throw badRequest(errors[0]!);
+          let verdict = ownVerdicts.get(rc.document);
+          if (!verdict) {
+            // With veil.parseOptions nothing over the token limit parses; without, it is refused here.
+            const tooMany = limits.tokenLimitError(rc.source ?? '');
+            verdict = tooMany ? [tooMany] : layer.validatedByRules(rc.document) ? [] : validate(rc.schema, rc.document, layer.validationRules);
+            ownVerdicts.set(rc.document, verdict);
           }
+          if (verdict.length > 0) throw badRequest(verdict[0]!);
           const refused = limits.checkCost(rc.schema, rc.document, rc.operation, rc.request.variables);
           if (refused) throw badRequest(refused);
         },
