@@ -3,7 +3,8 @@
  * `veil.envelopPlugin()`: veilgraph on GraphQL Yoga 5 and any other Envelop 5 server. Wire it as
  *
  *   const yoga = createYoga({
- *     plugins: [veil.envelopPlugin()],    // sets the schema: veil.schema
+ *     schema: veil.schema,                 // any other schema: createYoga throws CONFIG_INVALID
+ *     plugins: [veil.envelopPlugin()],
  *     graphiql: false, landingPage: false, cors: false,
  *   });
  *   createServer(yoga).listen(4000);
@@ -11,10 +12,12 @@
  * Nothing else is needed: the plugin brings everything the Apollo plugin needs lines for.
  * What it does, hook by hook, and how it fails closed:
  *
- * - **Schema** (`onPluginInit`, `onSchemaChange`). The plugin sets the schema to
- *   `veil.schema`. When another plugin replaces it (at start: `createYoga`/`envelop()` throws
- *   CONFIG_INVALID; per request, e.g. a schema-by-request plugin: that request is refused,
- *   500 INTERNAL_SERVER_ERROR, and an error is logged). Every validation and every execution
+ * - **Schema** (`onSchemaChange`, `onEnveloped`). The server serves `veil.schema`: given as
+ *   Yoga's `schema`, or set by the plugin at the first request when the server has none. Any
+ *   other schema at start (Yoga's `schema` option, a plugin that sets one) makes
+ *   `createYoga`/`envelop()` throw CONFIG_INVALID; one set per request later (a
+ *   schema-by-request plugin) gets that request refused, 500 INTERNAL_SERVER_ERROR, and an
+ *   error logged. Every validation and every execution
  *   is checked against `veil.schema` itself, whatever the server passes.
  * - **Parsing** (`onParse`) with `veil.parseOptions` (the token limit): a document that does
  *   not parse is GRAPHQL_PARSE_FAILED, one over the limit QUERY_TOO_COMPLEX, both 400. A
@@ -136,9 +139,9 @@ interface FetchApiLike {
 
 /** An Envelop 5 plugin (assignable to `Plugin` of @envelop/core), with two of GraphQL Yoga's hooks. */
 export interface EnvelopPlugin {
-  onPluginInit(payload: { setSchema(schema: GraphQLSchema): void; registerContextErrorHandler(handler: (payload: { error: unknown; setError(error: unknown): void }) => void): void }): void;
+  onPluginInit(payload: { registerContextErrorHandler(handler: (payload: { error: unknown; setError(error: unknown): void }) => void): void }): void;
   onSchemaChange(payload: { schema: unknown }): void;
-  onEnveloped(payload: { context: Readonly<EnvelopContext> | null | undefined }): void;
+  onEnveloped(payload: { context: Readonly<EnvelopContext> | null | undefined; setSchema(schema: GraphQLSchema): void }): void;
   onParse(payload: { params: { source: string | Source }; setParseFn(fn: ParseFn): void }): (payload: { result: unknown; replaceParseResult(result: unknown): void; context: Readonly<EnvelopContext> }) => void;
   onValidate(payload: {
     params: { schema: unknown; documentAST: DocumentNode; rules?: readonly ValidationRule[] | undefined };
@@ -321,8 +324,8 @@ export function createEnvelopPlugin(layer: EnvelopLayer, options: VeilEnvelopOpt
   const { schema, limits, log, formatError } = layer;
   const rules: readonly ValidationRule[] = [...(layer.production ? [NoSchemaIntrospectionCustomRule] : []), ...layer.validationRules];
 
-  /** The schema the orchestrator holds (onSchemaChange tells us; our own setSchema does not). */
-  let current: unknown = schema;
+  /** The schema the orchestrator holds (onSchemaChange tells us; our own setSchema does not); undefined: none yet. */
+  let current: unknown;
   /** Set by the first request: a schema change after it no longer stops the server from starting. */
   let serving = false;
   /** Documents our parse function produced (within the token limit). */
@@ -413,9 +416,12 @@ export function createEnvelopPlugin(layer: EnvelopLayer, options: VeilEnvelopOpt
   const watchFor = (viewer: Viewer | null) => (viewer ? (end: () => void) => layer.watchSession(viewer, end) : undefined);
 
   return {
-    onPluginInit({ setSchema, registerContextErrorHandler }) {
-      setSchema(schema);
-      current = schema;
+    onPluginInit({ registerContextErrorHandler }) {
+      // The schema is not set here: a schema set before this hook ran (Yoga's `schema`
+      // option, a plugin listed earlier) would be silently replaced, and Envelop tells no
+      // plugin what it was. Once every plugin is initialised Envelop announces the schema
+      // (onSchemaChange): one that is not veil.schema stops the server from starting; none
+      // at all, and the first request sets veil.schema (onEnveloped).
       // Errors while the context is built (ours: UNAUTHENTICATED with 401; others' too).
       registerContextErrorHandler(({ error, setError }) => {
         const e = error instanceof GraphQLError ? error : new GraphQLError(error instanceof Error ? error.message : 'context failed', { originalError: error instanceof Error ? error : null });
@@ -431,14 +437,18 @@ export function createEnvelopPlugin(layer: EnvelopLayer, options: VeilEnvelopOpt
       if (next === schema) return;
       if (!serving) {
         throw configInvalid(
-          "a plugin replaced veil.schema (the schema veil.envelopPlugin() sets) with a schema veilgraph did not build: remove that plugin, or move what it does into createVeilgraph's typeDefs and resolvers (a schema without veilgraph's enforcement never answers)",
+          'this server does not serve veil.schema: pass createYoga({ schema: veil.schema, plugins: [veil.envelopPlugin()], … }) (or no schema: the plugin sets it), and no plugin that sets another (a schema built another way has the privacy directives without their enforcement)',
         );
       }
       log.error('envelop.schema_replaced', { fix: 'another plugin replaced veil.schema per request: every request with it is refused' });
     },
 
-    onEnveloped({ context }) {
+    onEnveloped({ context, setSchema }) {
       serving = true;
+      if (current === undefined) {
+        setSchema(schema);
+        current = schema;
+      }
       if (context) started.set(context, performance.now());
     },
 
