@@ -9,17 +9,17 @@ import { VeilgraphError, requireViewer, type VeilContext } from 'veilgraph/serve
 import type { JournalColumns, JournalRow, JournalStore } from './store.js';
 
 /** The GraphQL inputs (SHARED and PRIVATE values arrive as the client's envelope text). */
-export interface JournalPatch {
+export type JournalPatch = {
   readonly title?: string;
   readonly mood?: string | null;
   readonly place?: string | null;
   readonly body?: string | null;
-  readonly secret?: string | null;
-}
-export interface NewJournal extends JournalPatch {
+  readonly note?: string | null;
+};
+export type NewJournal = JournalPatch & {
   readonly id: string;
   readonly title: string;
-}
+};
 
 /** A save event: the id only; each subscriber reads the row as stored when the event reaches it. */
 interface Saved {
@@ -56,7 +56,7 @@ export function journalResolvers(store: JournalStore) {
         const { input } = args;
         // Checked and sealed first; a refused input stores nothing.
         const columns = (await ctx.veil.write(ctx, 'NewJournal', input, { ownerId: viewer.id, objectId: input.id })) as JournalColumns;
-        const row = { serverSealed: null, moodIndex: null, body: null, secret: null, ...columns, id: input.id, authorId: viewer.id, title: input.title };
+        const row = { serverSealed: null, moodIndex: null, body: null, note: null, ...columns, id: input.id, authorId: viewer.id, title: input.title };
         if (!store.insert(row)) throw new VeilgraphError('CONFLICT', 'a journal with this id exists');
         return saved(ctx, store.get(input.id)!);
       },

@@ -61,7 +61,8 @@ export async function startJournalServer(options: JournalServerOptions = {}): Pr
   });
 
   const yoga = createYoga({
-    plugins: [veil.envelopPlugin()], // veilgraph: sets veil.schema, limits, context, errors, CSRF rule
+    schema: veil.schema, // veilgraph: the enforced schema (any other: createYoga throws CONFIG_INVALID)
+    plugins: [veil.envelopPlugin()], // veilgraph: limits, sealed literals, context, errors, CSRF rule
     graphiql: false, // GraphiQL and the landing page load scripts from a CDN into this origin
     landingPage: false,
     cors: false, // no cross-origin callers (list your web app's origins here if it is elsewhere)

@@ -19,7 +19,7 @@ export interface JournalRow {
   /** SHARED: envelope text. */
   readonly body: string | null;
   /** PRIVATE: envelope text. */
-  readonly secret: string | null;
+  readonly note: string | null;
   readonly createdAt: number;
 }
 
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS journal (
   serverKeyVersion INTEGER NOT NULL DEFAULT 0,
   moodIndex        TEXT,                  -- blind index of mood
   body             TEXT,                  -- SHARED envelope
-  secret           TEXT,                  -- PRIVATE envelope
+  note           TEXT,                  -- PRIVATE envelope
   createdAt        INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_author ON journal (authorId, createdAt);
@@ -43,7 +43,7 @@ CREATE INDEX IF NOT EXISTS journal_mood ON journal (authorId, moodIndex);
 CREATE INDEX IF NOT EXISTS journal_version ON journal (serverKeyVersion);
 `;
 
-const COLUMNS = ['title', 'serverSealed', 'serverKeyVersion', 'moodIndex', 'body', 'secret'] as const;
+const COLUMNS = ['title', 'serverSealed', 'serverKeyVersion', 'moodIndex', 'body', 'note'] as const;
 /** better-sqlite3 binds Buffers, not other Uint8Arrays (what veilgraph seals into). */
 function blob(v: Uint8Array | null | undefined): Buffer | null {
   if (v === null || v === undefined) return null;
@@ -79,8 +79,8 @@ export class JournalStore {
   /** Inserts a new journal; false when the id is taken. */
   insert(row: Omit<JournalRow, 'createdAt' | 'serverKeyVersion'> & { serverKeyVersion?: number }): boolean {
     const r = this.db
-      .prepare('INSERT INTO journal (id, authorId, title, serverSealed, serverKeyVersion, moodIndex, body, secret, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
-      .run(row.id, row.authorId, row.title, blob(row.serverSealed), row.serverKeyVersion ?? 0, row.moodIndex, row.body, row.secret, Date.now());
+      .prepare('INSERT INTO journal (id, authorId, title, serverSealed, serverKeyVersion, moodIndex, body, note, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      .run(row.id, row.authorId, row.title, blob(row.serverSealed), row.serverKeyVersion ?? 0, row.moodIndex, row.body, row.note, Date.now());
     return r.changes === 1;
   }
 
