@@ -278,6 +278,9 @@ describe('examples/journal-yoga', () => {
         for (const c of [...canaries, written.body!]) expect(JSON.stringify(r.body), `${who}: ${q}`).not.toContain(c);
       }
     }
+    // A token that does not verify refuses the whole request, never an anonymous one.
+    const badToken = await raw(`query ($id: ID!) { journal(id: $id) { id title } }`, { id }, 'not-a-token');
+    expect([badToken.status, badToken.body.errors?.map((e) => e.extensions?.code), badToken.body.data]).toEqual([401, ['UNAUTHENTICATED'], undefined]);
     expect(journalRows()).toEqual(before);
 
     // The subscription: Mallory follows Alice's journal (title only, above); her own feed never shows Alice's; anonymous is refused.

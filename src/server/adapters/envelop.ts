@@ -565,10 +565,12 @@ export function createEnvelopPlugin(layer: EnvelopLayer, options: VeilEnvelopOpt
           ...(r as ExecutionResult),
           errors: errors.map((e) => {
             if (!(e instanceof GraphQLError)) return e;
-            // Our refusals are 400 whatever the accept header, as docs/requests.md says.
-            if (statusGiven.has(e)) (httpOf(e) as { spec?: boolean }).spec = false;
+            // A refused request keeps its 4xx whatever the accept header (Yoga answers 200 to
+            // `accept: application/json` for errors it marks `spec`), as docs/requests.md says.
             const status = httpOf(e)?.status ?? (e.extensions?.unexpected ? 500 : undefined);
-            let coded = typeof e.extensions?.code === 'string' ? e : withCode(e, codeForStatus(status));
+            if (statusGiven.has(e) || (status !== undefined && status >= 400)) (httpOf(e) as { spec?: boolean }).spec = false;
+            // Yoga's own code for its body limit is REQUEST_ENTITY_TOO_LARGE: ours is PAYLOAD_TOO_LARGE.
+            let coded = typeof e.extensions?.code === 'string' && status !== 413 ? e : withCode(e, codeForStatus(status));
             // Yoga describes a body it could not read in `extensions.originalError`, with a
             // piece of the body in the JSON parser's message: never echo a request.
             if (status !== undefined && status < 500 && coded.extensions.originalError !== undefined) coded = withoutOriginal(coded);

@@ -197,6 +197,24 @@ describe('veil.envelopPlugin() on GraphQL Yoga', () => {
     }
   });
 
+  it("Yoga's own refusals keep their 4xx and get our codes (a body that is not JSON, no query, the body limit), whatever the accept header", async () => {
+    const small = await serve(veil, { schema: veil.schema, plugins: [veil.envelopPlugin()], maxRequestBodySize: 1000 });
+    const send = async (body: string, accept?: string): Promise<[number, unknown[]]> => {
+      const res = await fetch(small.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(accept ? { accept } : {}) }, body });
+      const json = (await res.json()) as Answer['body'];
+      return [res.status, json.errors?.map((e) => e.extensions?.code) ?? []];
+    };
+    try {
+      for (const accept of [undefined, 'application/json']) {
+        expect(await send('{nope', accept)).toEqual([400, ['BAD_REQUEST']]);
+        expect(await send('{}', accept)).toEqual([400, ['BAD_REQUEST']]);
+        expect(await send(JSON.stringify({ query: '{ _veilgraph { protocol } }', padding: 'a'.repeat(2000) }), accept)).toEqual([413, ['PAYLOAD_TOO_LARGE']]);
+      }
+    } finally {
+      await small.close();
+    }
+  });
+
   it('authenticate: a VeilgraphError refuses the whole request (401, its code); any other throw is a 500 without data, never an anonymous request', async () => {
     const refused = await withPlugin.post('{ _veilgraph { protocol } }', { 'x-user': 'expired' });
     expect(refused.status).toBe(401);
