@@ -69,7 +69,7 @@ export async function startJournalServer(options: JournalServerOptions = {}): Pr
     maxRequestBodySize: 4 * 1024 * 1024, // a sealed value is at most 1 MiB
     logging: yogaLogger(veil.log),
   });
-  const httpServer = createServer(yoga);
+  const httpServer = createServer(yoga.requestListener);
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: DEFAULT_WS_MAX_PAYLOAD_BYTES });
   const ws = useServer(veil.graphqlWsOptions(), wsServer); // veilgraph: token at connection_init, same enforcement and limits
 

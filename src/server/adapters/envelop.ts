@@ -7,7 +7,7 @@
  *     plugins: [veil.envelopPlugin()],
  *     graphiql: false, landingPage: false, cors: false,
  *   });
- *   createServer(yoga).listen(4000);
+ *   createServer(yoga.requestListener).listen(4000);
  *
  * Nothing else is needed: the plugin brings everything the Apollo plugin needs lines for.
  * What it does, hook by hook, and how it fails closed:

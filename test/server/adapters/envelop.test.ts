@@ -105,7 +105,7 @@ interface YogaOnLoopback {
 /** Yoga on node:http (loopback, a free port), graphql-ws on the same server and path. */
 async function serve(veil: Veilgraph, options: YogaServerOptions<object, object>): Promise<YogaOnLoopback> {
   const yoga = createYoga({ logging: false, graphiql: false, landingPage: false, ...options });
-  const http: Server = createServer(yoga);
+  const http: Server = createServer(yoga.requestListener);
   const wss = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
   const ws = useServer(veil.graphqlWsOptions(), wss);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
