@@ -268,7 +268,7 @@ describe('examples/journal-yoga', () => {
       [`query ($id: ID!) { journal(id: $id) ${sel} }`, { id }, ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'], ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']],
       [`{ myJournals ${sel} }`, {}, [], ['UNAUTHENTICATED']],
       [`query ($m: String!) { journalsByMood(mood: $m) ${sel} }`, { m: written.mood }, [], ['UNAUTHENTICATED']],
-      [`mutation ($id: ID!) { createJournal(input: { id: $id, title: "mine now" }) { id } }`, { id }, ['CONFLICT'], ['UNAUTHENTICATED']],
+      [`mutation ($id: ID!) { createJournal(input: { id: $id, title: "mine now" }) { id } }`, { id }, ['FORBIDDEN'], ['UNAUTHENTICATED']],
       [`mutation ($id: ID!) { updateJournal(id: $id, patch: { title: "pwned" }) { id } }`, { id }, ['FORBIDDEN'], ['UNAUTHENTICATED']],
       [`mutation ($id: ID!) { deleteJournal(id: $id) }`, { id }, ['FORBIDDEN'], ['UNAUTHENTICATED']],
     ];
