@@ -63,9 +63,10 @@ export async function resealServerFields(options: ResealOptions): Promise<Reseal
         if (!(sealed instanceof Uint8Array)) continue;
         const id = String(row[object.id]);
         const next = codec.reseal(type, sealed, String(row[object.owner]), id);
+        // Read before the swap: an adapter may hand out its live rows and update them in place.
+        const from = Number(row.serverKeyVersion);
         if (await reseal.swap(id, sealed, next.sealed, next.keyVersion)) {
           swapped++;
-          const from = Number(row.serverKeyVersion);
           fromVersions[from] = (fromVersions[from] ?? 0) + 1;
         }
       }
