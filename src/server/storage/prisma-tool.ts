@@ -91,10 +91,15 @@ function mustSucceed(what: string, r: CliResult): string {
   return r.stdout;
 }
 
+/** Runs `prisma generate` for one schema file (offline: the JS engine; see prisma.config.ts). */
+export function generateClient(provider: Provider, schema: string): void {
+  mustSucceed(`prisma generate (${provider})`, prisma(provider, ['generate', '--schema', schema]));
+}
+
 export function generate(): void {
   writeVariant(paths.schema, paths.postgresSchema);
-  mustSucceed('prisma generate (sqlite)', prisma('sqlite', ['generate', '--schema', paths.schema]));
-  mustSucceed('prisma generate (postgres)', prisma('postgres', ['generate', '--schema', paths.postgresSchema]));
+  generateClient('sqlite', paths.schema);
+  generateClient('postgres', paths.postgresSchema);
   say(`generated Prisma clients in ${relative(root, paths.generated)}/{sqlite,postgres}`);
 }
 
