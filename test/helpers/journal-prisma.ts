@@ -14,10 +14,37 @@ import { diffSql, generateClient } from '../../src/server/storage/prisma-tool.js
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/journal/', import.meta.url));
 
-/** The generated client's surface the tests use (the real type lives in the generated code). */
+/** A Journal row as the generated client returns it. */
+export interface JournalRow extends Record<string, unknown> {
+  readonly id: string;
+  readonly authorId: string;
+  readonly title: string;
+  readonly serverSealed: Uint8Array | null;
+  readonly serverKeyVersion: number;
+  readonly moodIndex: string | null;
+  readonly body: string | null;
+  readonly secret: string | null;
+  readonly notebookId: string | null;
+}
+
+/** The model calls the tests make (the real types live in the generated code). */
+export interface ModelCalls<Row> {
+  findUnique(args: unknown): Promise<Row | null>;
+  findMany(args?: unknown): Promise<Row[]>;
+  count(args?: unknown): Promise<number>;
+  create(args: unknown): Promise<Row>;
+  createMany(args: unknown): Promise<{ count: number }>;
+  update(args: unknown): Promise<Row>;
+  updateMany(args: unknown): Promise<{ count: number }>;
+  upsert(args: unknown): Promise<Row>;
+  delete(args: unknown): Promise<Row>;
+  deleteMany(args?: unknown): Promise<{ count: number }>;
+}
+
+/** The generated client's surface the tests use. */
 export interface JournalPrismaClient {
-  readonly journal: Record<string, (args?: unknown) => Promise<never>>;
-  readonly notebook: Record<string, (args?: unknown) => Promise<never>>;
+  readonly journal: ModelCalls<JournalRow>;
+  readonly notebook: ModelCalls<Record<string, unknown>>;
   $extends(extension: unknown): JournalPrismaClient;
   $transaction<T>(fn: (tx: JournalPrismaClient) => Promise<T>): Promise<T>;
   $executeRawUnsafe(sql: string): Promise<number>;

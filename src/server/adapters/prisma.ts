@@ -79,8 +79,8 @@ export function prismaVeilgraph(prisma: object, options: PrismaVeilgraphOptions)
   for (const typeName of Object.keys(options.models)) {
     const adapter = (): TypeAdapter => attached().adapters.get(typeName)!;
     types[typeName] = {
-      owners: (ids, ctx) => adapter().owners(ids, ctx),
-      find: (id) => adapter().find!(id),
+      owners: async (ids, ctx) => adapter().owners(ids, ctx),
+      find: async (id) => adapter().find!(id),
       reseal: {
         stale: async (version, limit) => (await adapter().reseal?.stale(version, limit)) ?? [],
         swap: async (id, expected, next, nextVersion) => (await adapter().reseal?.swap(id, expected, next, nextVersion)) ?? false,
