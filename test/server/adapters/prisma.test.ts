@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../../src/crypto/keys.js';
 import type { PrivacyManifest } from '../../../src/privacy/manifest.js';
@@ -70,6 +70,27 @@ async function contextOf(user: TestUser): Promise<GatewayContext> {
   return contexts.get(user.id)!;
 }
 
+/**
+ * Runs `between` on the next `times` calls of `operation`, after the extension has read the
+ * row and before its write reaches the database (an extension added after veilgraph's runs
+ * after it): another writer getting in between. `left(n)` changes how many remain.
+ */
+function interleave(operation: string, times: number, between: () => Promise<unknown>): { left(n: number): void } {
+  let remaining = times;
+  inner = [
+    {
+      name: 'another writer',
+      query: {
+        async $allOperations({ operation: op, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
+          if (op === operation && remaining-- > 0) await between();
+          return query(args);
+        },
+      },
+    },
+  ];
+  return { left: (n) => (remaining = n) };
+}
+
 beforeAll(async () => {
   db = await openJournalDatabase();
   schemaDir = mkdtempSync(join(tmpdir(), 'veilgraph-journal-sdl-'));
@@ -90,6 +111,10 @@ beforeAll(async () => {
   });
   [alice, bob, carol] = [await registerAndLogin(t, 'alice'), await registerAndLogin(t, 'bob'), await registerAndLogin(t, 'carol')];
 }, 120_000);
+
+afterEach(() => {
+  inner = [];
+});
 
 afterAll(async () => {
   await t?.close();
@@ -321,37 +346,47 @@ describe('updates', () => {
     // row's SERVER values (a second client of the same database, through veilgraph).
     const theirs = canary('race-theirs');
     canaries.push(theirs);
-    let interfere = 1;
-    inner = [
-      {
-        name: 'a concurrent writer',
-        query: {
-          async $allOperations({ operation, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
-            if (operation === 'update' && interfere-- > 0) {
-              await db.prisma.$extends(journals.forRequest(ctx)).journal.update({ where: { id: j.id }, data: { place: theirs } });
-            }
-            return query(args);
-          },
-        },
-      },
-    ];
-    try {
-      const r = await t.gql<{ updateJournal: Record<string, unknown> }>(UPDATE, { i: { id: j.id, mood: 'mine' } }, alice.token);
-      expect(r.errors).toBeUndefined();
-      expect(r.data!.updateJournal).toMatchObject({ mood: 'mine', place: theirs });
+    const other = interleave('update', 1, () => db.prisma.$extends(journals.forRequest(ctx)).journal.update({ where: { id: j.id }, data: { place: theirs } }));
+    const r = await t.gql<{ updateJournal: Record<string, unknown> }>(UPDATE, { i: { id: j.id, mood: 'mine' } }, alice.token);
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.updateJournal).toMatchObject({ mood: 'mine', place: theirs });
 
-      interfere = Number.POSITIVE_INFINITY;
-      const before = journalRows();
-      const lost = await t.gql(UPDATE, { i: { id: j.id, mood: 'never' } }, alice.token);
-      interfere = 0;
-      expect(codes(lost)).toEqual(['CONFLICT']);
-      // Only the concurrent writer's five writes landed; ours did not.
-      const own = await t.gql<{ journal: Record<string, unknown> }>(READ, { id: j.id }, alice.token);
-      expect(own.data!.journal).toMatchObject({ mood: 'mine', place: theirs });
-      expect(journalRows()).not.toEqual(before);
-    } finally {
-      inner = [];
-    }
+    other.left(Number.POSITIVE_INFINITY);
+    const before = journalRows();
+    const lost = await t.gql(UPDATE, { i: { id: j.id, mood: 'never' } }, alice.token);
+    other.left(0);
+    expect(codes(lost)).toEqual(['CONFLICT']);
+    // Only the other writer's writes landed (a new blob each time); ours did not.
+    const own = await t.gql<{ journal: Record<string, unknown> }>(READ, { id: j.id }, alice.token);
+    expect(own.data!.journal).toMatchObject({ mood: 'mine', place: theirs });
+    expect(journalRows()).not.toEqual(before);
+  });
+});
+
+describe('upserts racing a create of the same id', () => {
+  /** Alice upserts a new id while `creator` creates it, with a SERVER value, between her read and her write. */
+  async function upsertRacing(creator: TestUser, tag: string): Promise<{ id: string; place: string; r: GqlResponse<{ saveJournal: Record<string, unknown> }> }> {
+    const id = newObjectId();
+    const theirs = extended(await contextOf(creator));
+    const place = canary(tag);
+    canaries.push(place);
+    interleave('upsert', 1, () => theirs.journal.create({ data: { id, title: 'first', place } }));
+    const r = await t.gql<{ saveJournal: Record<string, unknown> }>(SAVE, { i: { id, title: 'second', mood: 'merged' } }, alice.token);
+    return { id, place, r };
+  }
+
+  it("by another user: the upsert reads again and finds someone else's row (FORBIDDEN), which stays as it was", async () => {
+    const { id, place, r } = await upsertRacing(carol, 'race-carol');
+    expect(codes(r)).toEqual(['FORBIDDEN']);
+    expect(row(id)).toMatchObject({ authorId: carol.id, title: 'first' });
+    const own = await t.gql<{ journal: Record<string, unknown> }>(READ, { id }, carol.token);
+    expect(own.data!.journal).toMatchObject({ mood: null, place });
+  });
+
+  it('by the same user with SERVER values: the upsert reads again and merges them', async () => {
+    const { place, r } = await upsertRacing(alice, 'race-alice');
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.saveJournal).toMatchObject({ title: 'second', mood: 'merged', place, authorId: alice.id });
   });
 });
 
