@@ -2,15 +2,18 @@
  * Test harness: the schema author's own database for the Journal fixture
  * (test/fixtures/journal/schema.prisma), as a Prisma user has it: a client generated from
  * their schema (offline, the JS engine: src/server/storage/prisma-tool.ts) and a real
- * SQLite file with the tables `prisma migrate diff` says. Each call generates into its own
- * directory under the fixture (module resolution needs the repository's node_modules
- * above it; ignored by git), so test files never race on one generated client.
+ * SQLite file, or a real PostgreSQL database, with the tables `prisma migrate diff` says.
+ * Each call generates into its own directory under the fixture (module resolution needs
+ * the repository's node_modules above it; ignored by git), so test files never race on
+ * one generated client.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { diffSql, generateClient } from '../../src/server/storage/prisma-tool.js';
+import pg from 'pg';
+import { diffSql, generateClient, postgresVariant } from '../../src/server/storage/prisma-tool.js';
+import type { TestPostgres } from './postgres.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/journal/', import.meta.url));
 
@@ -54,25 +57,45 @@ export interface JournalPrismaClient {
 
 export interface JournalDatabase {
   readonly prisma: JournalPrismaClient;
-  /** The SQLite file the client writes. */
+  /** The SQLite file the client writes (SQLite only). */
   readonly file: string;
   close(): Promise<void>;
 }
 
-export async function openJournalDatabase(): Promise<JournalDatabase> {
+type ClientClass = new (options: unknown) => JournalPrismaClient;
+
+/** A fresh Journal database: a SQLite file, or (given a server) the server's database. */
+export async function openJournalDatabase(options: { postgres?: TestPostgres } = {}): Promise<JournalDatabase> {
   const dir = mkdtempSync(join(FIXTURE, '.tmp-'));
   try {
     const schema = join(dir, 'schema.prisma');
     copyFileSync(join(FIXTURE, 'schema.prisma'), schema);
-    generateClient('sqlite', schema);
     const file = join(dir, 'journal.db');
-    const sql = diffSql('sqlite', null, schema);
-    const db = new Database(file);
-    db.exec(sql ?? '');
-    db.close();
-    const { PrismaClient } = (await import(join(dir, 'client/client.ts'))) as { PrismaClient: new (options: unknown) => JournalPrismaClient };
-    const { PrismaBetterSQLite3 } = await import('@prisma/adapter-better-sqlite3');
-    const prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
+    let prisma: JournalPrismaClient;
+    if (options.postgres) {
+      // The PostgreSQL variant generates into ./postgres beside it.
+      const variant = join(dir, 'schema.postgres.prisma');
+      writeFileSync(variant, postgresVariant(readFileSync(schema, 'utf8')));
+      generateClient('postgres', variant);
+      const client = new pg.Client({ connectionString: options.postgres.url });
+      await client.connect();
+      try {
+        await client.query(diffSql('postgres', null, schema, options.postgres.url, dir) ?? '');
+      } finally {
+        await client.end();
+      }
+      const { PrismaClient } = (await import(join(dir, 'postgres/client.ts'))) as { PrismaClient: ClientClass };
+      const { PrismaPg } = await import('@prisma/adapter-pg');
+      prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: options.postgres.url }) });
+    } else {
+      generateClient('sqlite', schema);
+      const db = new Database(file);
+      db.exec(diffSql('sqlite', null, schema) ?? '');
+      db.close();
+      const { PrismaClient } = (await import(join(dir, 'client/client.ts'))) as { PrismaClient: ClientClass };
+      const { PrismaBetterSQLite3 } = await import('@prisma/adapter-better-sqlite3');
+      prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: `file:${file}` }) });
+    }
     return {
       prisma,
       file,

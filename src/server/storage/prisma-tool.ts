@@ -105,12 +105,13 @@ export function generate(): void {
 
 /**
  * The SQL that takes `from` (a SQLite-variant schema file, or null for an empty database)
- * to `to`, for one provider; null when there is nothing to do.
+ * to `to`, for one provider; null when there is nothing to do. PostgreSQL variants are
+ * written to `variantDir`.
  */
-export function diffSql(provider: Provider, from: string | null, to: string, pgUrl?: string): string | null {
+export function diffSql(provider: Provider, from: string | null, to: string, pgUrl?: string, variantDir = join(paths.generated, 'diff')): string | null {
   const variant = (path: string): string => {
     if (provider === 'sqlite') return path;
-    const target = join(paths.generated, 'diff', `${path === to ? 'to' : 'from'}.postgres.prisma`);
+    const target = join(variantDir, `${path === to ? 'to' : 'from'}.postgres.prisma`);
     writeVariant(path, target);
     return target;
   };

@@ -14,6 +14,7 @@ import { nodeBackend } from '../../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../../src/crypto/keys.js';
 import type { PrivacyManifest } from '../../../src/privacy/manifest.js';
 import { prismaVeilgraph, type PrismaVeilgraph } from '../../../src/server/adapters/prisma.js';
+import type { VeilgraphWriter } from '../../../src/server/adapters/pending-contract.js';
 import type { GatewayContext } from '../../../src/server/context.js';
 import { rotateKeyRingFile } from '../../../src/server/keyring.js';
 import type { PrismaClient as RepositoryPrismaClient } from '../../../src/server/storage/generated/sqlite/client.js';
@@ -33,6 +34,7 @@ import {
   type TestUser,
 } from '../../helpers/gateway.js';
 import { openJournalDatabase, type JournalDatabase, type JournalPrismaClient, type JournalRow } from '../../helpers/journal-prisma.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { readTables, snapshotTables } from '../../helpers/sqlite-snapshot.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -47,6 +49,7 @@ let db: JournalDatabase;
 let t: TestGateway;
 let schemaDir: string;
 let journals: PrismaVeilgraph;
+let veil: VeilgraphWriter;
 let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
@@ -105,10 +108,11 @@ beforeAll(async () => {
     owners: { Journal: async (id) => (await journals.types.Journal!.owners([id], undefined as never)).get(id) ?? null },
   });
   // What createVeilgraph's `veil` offers the adapter: the manifest and the write path.
-  journals.attach({
+  veil = {
     manifest: t.gateway.manifest,
     write: async (ctx, inputType, input, where, previous) => (await prepareWrite(ctx, inputType, input, where, previous as never)).columns,
-  });
+  };
+  journals.attach(veil);
   [alice, bob, carol] = [await registerAndLogin(t, 'alice'), await registerAndLogin(t, 'bob'), await registerAndLogin(t, 'carol')];
 }, 120_000);
 
@@ -363,6 +367,29 @@ describe('updates', () => {
   });
 });
 
+describe('interactive transactions (SQLite)', () => {
+  it('two updates of one row in one transaction both land, merged; a transaction that fails writes nothing', async () => {
+    const j = await newJournal(alice, 'tx');
+    const client = extended(await contextOf(alice));
+    await client.$transaction(async (tx) => {
+      await tx.journal.update({ where: { id: j.id }, data: { mood: 'first' } });
+      await tx.journal.update({ where: { id: j.id }, data: { title: 'second' } });
+    });
+    const r = await t.gql<{ journal: Record<string, unknown> }>(READ, { id: j.id }, alice.token);
+    expect(r.data!.journal).toMatchObject({ title: 'second', mood: 'first', place: j.plain.place });
+
+    const before = journalRows();
+    await expect(
+      client.$transaction(async (tx) => {
+        await tx.journal.update({ where: { id: j.id }, data: { mood: 'rolled back' } });
+        await tx.journal.create({ data: { id: newObjectId(), title: 'rolled back' } });
+        await tx.journal.update({ where: { id: j.id }, data: { secret: 'not an envelope' } });
+      }),
+    ).rejects.toMatchObject({ extensions: { code: 'BAD_SEALED_VALUE' } });
+    expect(journalRows()).toEqual(before);
+  });
+});
+
 describe('upserts racing a create of the same id', () => {
   /** Alice upserts a new id while `creator` creates it, with a SERVER value, between her read and her write. */
   async function upsertRacing(creator: TestUser, tag: string): Promise<{ id: string; place: string; r: GqlResponse<{ saveJournal: Record<string, unknown> }> }> {
@@ -517,6 +544,89 @@ describe('at rest', () => {
       expect(raw.includes(c), c).toBe(false);
       expect(logs.includes(c), c).toBe(false);
     }
+  });
+});
+
+describe('on PostgreSQL (the author\'s database; veilgraph\'s own store stays SQLite)', () => {
+  let server: TestPostgres;
+  let pgdb: JournalDatabase;
+  let pgJournals: PrismaVeilgraph;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    pgdb = await openJournalDatabase({ postgres: server });
+    pgJournals = prismaVeilgraph(pgdb.prisma, { models: { Journal: 'journal' } });
+    pgJournals.attach(veil);
+  }, 120_000);
+
+  afterAll(async () => {
+    await pgdb?.close();
+    await server?.stop();
+  });
+
+  const serverValues = (r: JournalRow): Record<string, unknown> => t.gateway.codec.open('Journal', { serverSealed: new Uint8Array(r.serverSealed!) }, r.authorId, r.id);
+
+  it('creates sealed, merges SERVER values on update under compare-and-swap, and re-seals through the adapter', async () => {
+    const ctx = await contextOf(alice);
+    const client = pgdb.prisma.$extends(pgJournals.forRequest(ctx));
+    const id = newObjectId();
+    const plain = { mood: canary('pg-mood'), place: canary('pg-place'), secret: canary('pg-secret') };
+    const secret = seal(alice.vault, 'Journal.secret', alice.id, id, plain.secret);
+    await client.journal.create({ data: { id, title: 'on postgres', mood: plain.mood, place: plain.place, secret } });
+    let stored = (await pgdb.prisma.journal.findUnique({ where: { id } }))!;
+    expect(stored).toMatchObject({ authorId: alice.id, title: 'on postgres', secret, moodIndex: t.gateway.codec.blindIndex('Journal.mood', plain.mood) });
+    expect(serverValues(stored)).toEqual({ mood: plain.mood, place: plain.place });
+    expect(JSON.stringify(stored)).not.toContain(plain.mood);
+
+    // Another writer between the read and the write: merged again from the newer row.
+    let once = true;
+    const racing = client.$extends({
+      name: 'another writer',
+      query: {
+        async $allOperations({ operation, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
+          if (operation === 'update' && once) {
+            once = false;
+            await client.journal.update({ where: { id }, data: { place: 'theirs' } });
+          }
+          return query(args);
+        },
+      },
+    });
+    await racing.journal.update({ where: { id }, data: { mood: 'mine' } });
+    stored = (await pgdb.prisma.journal.findUnique({ where: { id } }))!;
+    expect(serverValues(stored)).toEqual({ mood: 'mine', place: 'theirs' });
+
+    const bad = seal(alice.vault, 'Journal.secret', alice.id, newObjectId(), 'elsewhere');
+    await expect(client.journal.update({ where: { id }, data: { secret: bad } })).rejects.toMatchObject({ extensions: { code: 'BAD_SEALED_VALUE' } });
+    expect(await pgdb.prisma.journal.findUnique({ where: { id } })).toEqual(stored);
+
+    expect(Object.fromEntries(await pgJournals.types.Journal!.owners([id, 'none'], ctx))).toEqual({ [id]: alice.id });
+    const reseal = pgJournals.types.Journal!.reseal!;
+    const to = rotateKeyRingFile(nodeBackend, join(t.dataDir, 'keyring.json'));
+    t.gateway.keyring.refresh(true);
+    expect(await reseal.count!(to)).toBe(1);
+    const [r] = await reseal.stale(to, 10);
+    const next = t.gateway.codec.reseal('Journal', r!.serverSealed as Uint8Array, alice.id, id);
+    expect(await reseal.swap(id, new Uint8Array(4), next.sealed, next.keyVersion)).toBe(false);
+    expect(await reseal.swap(id, r!.serverSealed as Uint8Array, next.sealed, next.keyVersion)).toBe(true);
+    expect(await reseal.count!(to)).toBe(0);
+    stored = (await pgdb.prisma.journal.findUnique({ where: { id } }))!;
+    expect(stored.serverKeyVersion).toBe(to);
+    expect(serverValues(stored)).toEqual({ mood: 'mine', place: 'theirs' });
+  });
+
+  it('in an interactive transaction, a second update of a row the transaction changed ends in CONFLICT, and the transaction writes nothing', async () => {
+    const client = pgdb.prisma.$extends(pgJournals.forRequest(await contextOf(alice)));
+    const id = newObjectId();
+    await client.journal.create({ data: { id, title: 'before', mood: 'before' } });
+    const before = await pgdb.prisma.journal.findUnique({ where: { id } });
+    await expect(
+      client.$transaction(async (tx) => {
+        await tx.journal.update({ where: { id }, data: { mood: 'first' } });
+        await tx.journal.update({ where: { id }, data: { title: 'second' } });
+      }),
+    ).rejects.toMatchObject({ extensions: { code: 'CONFLICT' } });
+    expect(await pgdb.prisma.journal.findUnique({ where: { id } })).toEqual(before);
   });
 });
 
