@@ -452,6 +452,27 @@ describe('writes the extension cannot check are refused', () => {
     expect((await asAlice.journal.delete({ where: { id: a.id } })).id).toBe(a.id);
     expect(row(a.id)).toBeUndefined();
   });
+
+  it("a deleted journal's grants and data keys go with it: a journal made again at its id is not shared with the old grantees", async () => {
+    for (const remove of ['delete', 'deleteMany'] as const) {
+      const j = await newJournal(alice, `forget-${remove}`);
+      expect((await grantAccess(t, alice, carol, 'Journal', j.id, j.dataKey, 'READ')).errors).toBeUndefined();
+      const asAlice = extended(await contextOf(alice));
+      if (remove === 'delete') await asAlice.journal.delete({ where: { id: j.id } });
+      else await asAlice.journal.deleteMany({ where: { id: j.id } });
+      expect(await t.gateway.store.grantsFor('Journal', [j.id])).toEqual([]);
+      // Made again at the same id, with a new data key (version 1: the old lineage is gone).
+      const again = generateSymmetricKey(nodeBackend);
+      await storeDataKey(t, alice, 'Journal', j.id, again);
+      const mood = canary(`forget-${remove}-again`);
+      canaries.push(mood);
+      const made = await t.gql(CREATE, { i: await input(alice, j.id, { title: 'again', mood, body: 'new' }, again) }, alice.token);
+      expect(made.errors).toBeUndefined();
+      const r = await t.gql<{ journal: Record<string, unknown> }>('query R($id: ID!) { journal(id: $id) { title mood body } }', { id: j.id }, carol.token);
+      expect(r.data!.journal).toEqual({ title: 'again', mood: null, body: null });
+      expect(codes(r)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+    }
+  });
 });
 
 describe('the TypeAdapter', () => {

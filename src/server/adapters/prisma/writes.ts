@@ -12,7 +12,8 @@
  *   PRIVATE fields), SERVER values are merged with the stored ones, and the write is a
  *   compare-and-swap on the owner and `serverSealed`: a concurrent change makes it read and
  *   merge again (CONFLICT after 5 tries), never overwrite what it did not see.
- * - `delete`: the owner only. `deleteMany`: narrowed to the viewer's own rows.
+ * - `delete`: the owner only. `deleteMany`: narrowed to the viewer's own rows. Either
+ *   first removes the objects' grants and data keys from veilgraph's store (./forget.ts).
  * - `updateMany`, `updateManyAndReturn` and any operation not listed: refused
  *   (UNCHECKED_WRITE): they write rows without a per-row check.
  * - Reads pass unchanged: the GraphQL layer authorises and decrypts each field.
@@ -27,6 +28,7 @@ import { requireViewer } from '../../context.js';
 import { forbidden, gatewayError } from '../../errors.js';
 import type { VeilContext, VeilgraphWriter } from '../pending-contract.js';
 import { uncheckedWrite } from './errors.js';
+import { forgetObjects } from './forget.js';
 import { SEALED_COLUMN, type MappedType, type ModelMap } from './model.js';
 import { assertNoNestedAnnotatedWrites } from './nested.js';
 
@@ -48,6 +50,7 @@ export interface VeilgraphPrismaExtension {
 /** The base client's model delegates, for the reads the extension makes itself. */
 export type Delegates = (delegate: string) => {
   findUnique(args: unknown): Promise<Row | null>;
+  findMany(args: unknown): Promise<Row[]>;
 };
 
 const READS = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany', 'count', 'aggregate', 'groupBy']);
@@ -230,7 +233,17 @@ export function createRequestExtension(veil: VeilgraphWriter, models: ModelMap, 
     const previous = await find(m, args.where);
     if (!previous) throw notFound(m);
     if (previous[m.object.owner] !== viewer.id) throw forbidden(`delete this ${m.typeName}`);
-    return query({ ...args, where: narrowed(args.where, { [m.object.owner]: viewer.id }) });
+    await forgetObjects(ctx, m.typeName, viewer.id, [previous[m.object.id] as string]);
+    return query({ ...args, where: narrowed(args.where, { [m.object.owner]: viewer.id, [m.object.id]: previous[m.object.id] }) });
+  };
+
+  /** The viewer's own rows matching `where`, and only those that were forgotten first. */
+  const removeMany = async (m: MappedType, args: Row, query: OperationParams['query']): Promise<unknown> => {
+    const viewer = requireViewer(ctx);
+    const own = narrowed(args.where, { [m.object.owner]: viewer.id });
+    const ids = (await base(m.delegate).findMany({ where: own, select: { [m.object.id]: true } })).map((r) => r[m.object.id] as string);
+    await forgetObjects(ctx, m.typeName, viewer.id, ids);
+    return query({ ...args, where: narrowed(own, { [m.object.id]: { in: ids } }) });
   };
 
   const onModel = async (m: MappedType, operation: string, args: Row, query: OperationParams['query']): Promise<unknown> => {
@@ -252,7 +265,7 @@ export function createRequestExtension(veil: VeilgraphWriter, models: ModelMap, 
       case 'delete':
         return remove(m, args, query);
       case 'deleteMany':
-        return query({ ...args, where: narrowed(args.where, { [m.object.owner]: requireViewer(ctx).id }) });
+        return removeMany(m, args, query);
       default:
         if (READS.has(operation)) return query(args);
         throw uncheckedWrite(`${m.model}.${operation} is refused on ${m.typeName} (@privacy fields): it writes rows without checking each one; use update/upsert per row`);
