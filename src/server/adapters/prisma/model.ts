@@ -12,8 +12,8 @@
  * - a model with a `serverSealed` column, or named like an annotated type, that `models`
  *   leaves out is refused (a forgotten entry would leave its writes unchecked).
  *
- * The data model comes from the client itself (`_runtimeDataModel`, which every Prisma 5/6
- * client carries; the `prisma-client` generator exports no DMMF).
+ * The data model comes from the client itself (`_runtimeDataModel`, which Prisma 6 clients
+ * carry, both generators; the `prisma-client` generator exports no DMMF).
  */
 import { isSealedLevel } from '../../../privacy/levels.js';
 import type { ObjectPrivacy, PrivacyManifest } from '../../../privacy/manifest.js';
@@ -67,7 +67,7 @@ export function delegateName(model: string): string {
 export function dataModelOf(prisma: object): DataModel {
   const dm = (prisma as { _runtimeDataModel?: unknown })._runtimeDataModel as DataModel | undefined;
   if (!dm || typeof dm !== 'object' || typeof dm.models !== 'object') {
-    throw configInvalid('this Prisma client carries no data model (`_runtimeDataModel`); use Prisma 6.x and pass the PrismaClient instance');
+    throw configInvalid('this Prisma client carries no data model (`_runtimeDataModel`): use Prisma 6 and pass your PrismaClient instance');
   }
   return dm;
 }
