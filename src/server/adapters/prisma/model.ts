@@ -12,8 +12,8 @@
  * - a model with a `serverSealed` column, or named like an annotated type, that `models`
  *   leaves out is refused (a forgotten entry would leave its writes unchecked).
  *
- * The data model comes from the client itself (`_runtimeDataModel`, which Prisma 6 clients
- * carry, both generators; the `prisma-client` generator exports no DMMF).
+ * The data model comes from the client itself: `_runtimeDataModel`, which the Prisma 6
+ * client carries (checked with the `prisma-client` generator, which exports no DMMF).
  */
 import { isSealedLevel } from '../../../privacy/levels.js';
 import type { ObjectPrivacy, PrivacyManifest } from '../../../privacy/manifest.js';
