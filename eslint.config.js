@@ -16,6 +16,6 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['warn', 'error'] }],
     },
   },
-  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/server/rotation-cli.ts', 'src/demo/**', 'web/build.ts'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'test/vectors/generate.ts', 'src/cli.ts', 'src/app/keys-cli.ts', 'src/demo/**', 'web/build.ts'], rules: { 'no-console': 'off' } },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -65,10 +65,10 @@ import { Messenger, graphqlMessagingTransport, type MessagingTransport } from '.
 import { createIdentity, loadIdentity, login, register } from '../src/client/session.js';
 import { nodeBackend } from '../src/crypto/backends/node.js';
 import { base64urlEncode } from '../src/crypto/base64url.js';
-import { startGateway, type RunningGateway } from '../src/server/gateway.js';
+import { startGateway, type RunningGateway } from '../src/app/gateway.js';
 import { InMemoryPubSub } from '../src/server/pubsub.js';
 import { fmtNs, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
-import { embeddedConfig } from '../src/server/config.js';
+import { embeddedConfig } from '../src/app/config.js';
 
 const REALM = 'veilgraph';
 const ROOMY = { points: 1_000_000, durationSeconds: 1 };

@@ -10,9 +10,9 @@
  *                checks, SERVER fields decrypted per row, SHARED envelopes passed through.
  *   plain        Apollo Server 5 with its default plugins (cache control on), a plain schema
  *                of the same shape, rows from memory holding the same strings.
- *   same-mem     the gateway's Apollo set-up (`createGatewayApollo` from src/server/apollo.ts:
+ *   same-mem     the gateway's Apollo set-up (`createAppApollo` from src/app/apollo.ts with veilgraph's plugin:
  *                unused default plugins off, the request-log plugin, the same logger; the
- *                limits rule; the same HTTP handler from src/server/http.ts) with the plain
+ *                limits rule; the same HTTP handler from src/app/http.ts) with the plain
  *                schema, rows from memory.
  *   same-db      same-mem, but the resolver reads the page through the gateway's own Store
  *                (same Prisma client, same SQLite file); email/phone come from a map. This
@@ -30,7 +30,7 @@
  * Queries (one HTTP POST each, Bearer token sent to every server):
  *   all levels  nodes { id displayName email phone bio }   PUBLIC + SERVER + SHARED
  *   E2EE only   nodes { id displayName bio }               PUBLIC + SHARED (passthrough)
- * The gateway pages at most 200 profiles (MAX_PAGE in src/server/resolvers/profile.ts),
+ * The gateway pages at most 200 profiles (MAX_PAGE in src/app/profile/resolvers.ts),
  * so N = 1,000 is one request with five aliased pages (`p0: profiles(first: 200)`,
  * `p1: profiles(first: 200, after: $a1)`, …); every server gets that same document.
  *
@@ -59,21 +59,24 @@ import { openEnvelope, sealEnvelope, sealEnvelopeText } from '../src/crypto/enve
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey } from '../src/crypto/keys.js';
 import { Account } from '../src/client/account.js';
 import { MemoryKeyStore } from '../src/client/keystore.js';
-import { createGatewayApollo } from '../src/server/apollo.js';
-import { createTokenService } from '../src/server/auth/jwt.js';
+import { createAppApollo } from '../src/app/apollo.js';
+import { createApolloPlugin } from '../src/server/adapters/apollo.js';
+import { createErrorFormatter } from '../src/server/error-format.js';
+import { ServerFieldCodec } from '../src/server/server-fields.js';
+import { createTokenService } from '../src/server/services/sign-in/auth/jwt.js';
 import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.js';
-import type { GatewayContext } from '../src/server/context.js';
-import { startGateway, type RunningGateway } from '../src/server/gateway.js';
-import { createHttpHandler } from '../src/server/http.js';
+import type { VeilContext } from '../src/server/context.js';
+import { startGateway, type RunningGateway } from '../src/app/gateway.js';
+import { createHttpHandler } from '../src/app/http.js';
 import { createRequestLimits } from '../src/server/limits.js';
 import { createLogger, type Logger } from '../src/server/log.js';
-import type { ProfileRow } from '../src/server/storage/store.js';
+import type { ProfileRow } from '../src/app/profile/store.js';
 import { nodeRaw } from './crypto.js';
 import { fmtNs, fmtOps, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
-import { embeddedConfig } from '../src/server/config.js';
+import { embeddedConfig } from '../src/app/config.js';
 
 export const SIZES = [1, 100, 1000] as const;
-/** The gateway's largest page (MAX_PAGE in src/server/resolvers/profile.ts). */
+/** The gateway's largest page (MAX_PAGE in src/app/profile/resolvers.ts). */
 const PAGE = 200;
 /** Requests in flight from the load worker. */
 export const CONCURRENCY = 8;
@@ -152,6 +155,8 @@ async function registerAndLogin(url: string, username: string): Promise<{ id: st
  */
 async function seedProfiles(gw: RunningGateway, readerId: string, n: number): Promise<PlainProfile[]> {
   const clientKey = generateSymmetricKey(nodeBackend); // stands in for each owner's profile key
+  // The gateway's codec: rows are sealed exactly as the API seals them.
+  const codec = new ServerFieldCodec(nodeBackend, gw.keyring, gw.manifest);
   const out: PlainProfile[] = [];
   for (let start = 0; start < n; start += 100) {
     await gw.store.transaction(async (tx) => {
@@ -165,7 +170,7 @@ async function seedProfiles(gw: RunningGateway, readerId: string, n: number): Pr
           sealEnvelopeText(nodeBackend, clientKey, { coordinate: `Profile.${field}`, ownerId, objectId: id }, JSON.stringify(value));
         const bio = seal('bio', filler(i, 200, 'bio'));
         const diary = seal('diary', filler(i, 200, 'diary'));
-        const server = gw.codec.seal('Profile', ownerId, id, { email, phone });
+        const server = codec.seal('Profile', ownerId, id, { email, phone });
         await tx.createUser({ id: ownerId, username: `owner${i}`, signingKey: nodeBackend.randomBytes(32), encryptionKey: nodeBackend.randomBytes(32) }, { signingKeyId: '', signature: new Uint8Array(0) });
         await tx.createProfile({
           id,
@@ -173,7 +178,7 @@ async function seedProfiles(gw: RunningGateway, readerId: string, n: number): Pr
           displayName,
           serverSealed: server?.sealed ?? null,
           serverKeyVersion: server?.keyVersion ?? 0,
-          emailIndex: gw.codec.blindIndex('Profile.email', email),
+          emailIndex: codec.blindIndex('Profile.email', email),
           bio,
           diary,
         });
@@ -279,13 +284,13 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
-/** Apollo behind the gateway's own HTTP handler (src/server/http.ts). */
+/** Apollo behind the gateway's own HTTP handler (src/app/http.ts). */
 async function startApollo(apollo: ApolloServer<BaseContext>, log: Logger, bodyLimitBytes: number): Promise<Listening> {
   await apollo.start();
   const server = createServer(
     createHttpHandler({
-      apollo: apollo as unknown as ApolloServer<GatewayContext>,
-      context: () => Promise.resolve({} as GatewayContext),
+      apollo: apollo as unknown as ApolloServer<VeilContext>,
+      context: () => Promise.resolve({} as VeilContext),
       health: () => Promise.resolve(true),
       bodyLimitBytes,
       log,
@@ -313,9 +318,17 @@ function plainApollo(schema: GraphQLSchema): ApolloServer<BaseContext> {
   return new ApolloServer({ schema, logger: quietLogger() });
 }
 
-/** The gateway's own Apollo configuration (src/server/apollo.ts, production), without the privacy schema and auth. */
+/**
+ * The gateway's own Apollo configuration (src/app/apollo.ts, production) with veilgraph's
+ * plugin (its limits, error formatting and request log: src/server/adapters/apollo.ts),
+ * without the privacy schema and auth.
+ */
 function sameSetupApollo(schema: GraphQLSchema, log: Logger): ApolloServer<BaseContext> {
-  return createGatewayApollo<BaseContext>({ schema, log, production: true, limits: createRequestLimits() });
+  const limits = createRequestLimits();
+  const formatError = createErrorFormatter(true);
+  const validationRules = [...limits.rules];
+  const plugin = createApolloPlugin({ schema, limits, validationRules, validatedByRules: () => true, formatError, log });
+  return createAppApollo<BaseContext>({ schema, parseOptions: { maxTokens: limits.limits.maxTokens }, validationRules, formatError, apolloPlugin: () => plugin, log }, true);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -569,7 +582,8 @@ interface MicroResult {
 }
 
 async function serverFieldBench(fx: ServerFixture, opts: BenchOptions): Promise<MicroResult> {
-  const { codec, keyring, store } = fx.gateway;
+  const { keyring, store, manifest } = fx.gateway;
+  const codec = new ServerFieldCodec(nodeBackend, keyring, manifest);
   const rows: ProfileRow[] = await store.listProfiles(ROWS_MICRO);
   const byId = new Map(fx.profiles.map((p) => [p.id, p]));
   const key = nodeBackend.randomBytes(32);

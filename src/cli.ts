@@ -4,19 +4,19 @@
  * (unknown command or option, missing or extra argument), with a message naming what it
  * accepts.
  *
- *   veilgraph serve                 start the gateway (the default; settings: src/server/config.ts)
+ *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts)
  *   veilgraph keys rotate|reseal    add a key ring version and re-seal SERVER fields / resume
  *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
  *   veilgraph health [url]          exit 0 when a gateway answers /health
  */
-import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './server/cli-args.js';
-import { configFromEnv } from './server/config.js';
+import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './app/cli-args.js';
+import { configFromEnv } from './app/config.js';
 
 const TOP: CommandSpec = {
   usage: 'veilgraph <command> [options]   (no command: serve)',
   description: [
     'commands:',
-    '  serve               start the gateway (settings from the environment: README, src/server/config.ts)',
+    '  serve               start the gateway (settings from the environment: README, src/app/config.ts)',
     '  keys rotate|reseal  add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
     '  backup <dest>       copy the SQLite database, also while a gateway runs, to the new file <dest>',
     '  health [url]        exit 0 when a gateway answers /health',
@@ -28,7 +28,7 @@ const TOP: CommandSpec = {
 const SERVE: CommandSpec = {
   usage: 'veilgraph serve',
   description:
-    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: README and src/server/config.ts). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
+    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: README and src/app/config.ts). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
 };
 
 const HEALTH: CommandSpec = {
@@ -46,7 +46,7 @@ const BACKUP: CommandSpec = {
 
 async function serve(argv: readonly string[]): Promise<void> {
   if (parseCommandArgs(SERVE, argv).help) return void process.stdout.write(helpText(SERVE));
-  const { startGateway } = await import('./server/gateway.js');
+  const { startGateway } = await import('./app/gateway.js');
   const config = configFromEnv();
   const gateway = await startGateway(config);
   const api = gateway.url.replace('127.0.0.1', 'localhost');
@@ -78,8 +78,7 @@ async function backup(argv: readonly string[]): Promise<void> {
   const parsed = parseCommandArgs(BACKUP, argv);
   if (parsed.help) return void process.stdout.write(helpText(BACKUP));
   const config = configFromEnv();
-  const { backupSqlite } = await import('./server/storage/backup.js');
-  const { resolveDatabaseTarget } = await import('./server/storage/open.js');
+  const { backupSqlite, resolveDatabaseTarget } = await import('./server/index.js');
   const target = resolveDatabaseTarget({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   if (target.kind === 'postgres') throw new UsageError(`DATABASE_URL names ${target.label}: back it up with pg_dump (docs/storage.md), e.g. pg_dump --format=custom --file=<dest> "$DATABASE_URL"`);
   const r = await backupSqlite({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }, parsed.operands[0]!);
@@ -96,7 +95,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'backup':
       return backup(rest);
     case 'keys': {
-      const { runKeysCommand } = await import('./server/rotation-cli.js');
+      const { runKeysCommand } = await import('./app/keys-cli.js');
       return runKeysCommand(rest);
     }
     case 'help':

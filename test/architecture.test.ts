@@ -1,6 +1,8 @@
 // Imports follow the data flow (STYLE.md): crypto imports nothing of ours; privacy only
 // crypto; client and server never import each other; nothing portable imports `node:`
-// except the files named as Node-only entries.
+// except the files named as Node-only entries. The reference app (src/app) is built on the
+// public entry points only (package.json `exports`), as any user's app is, and nothing of
+// the server imports the app.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,12 @@ function files(dir: string): string[] {
 }
 
 function imports(file: string): string[] {
-  return [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"\n]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+  // Multi-line import lists included (`[^;'"]` runs across lines up to the specifier).
+  return [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^;'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+}
+
+function dynamicImports(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!);
 }
 
 /** The top-level area (`crypto`, `client`, …) an import from `file` lands in, or null for packages. */
@@ -32,6 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   privacy: ['crypto', 'privacy'],
   client: ['crypto', 'privacy', 'client'],
   server: ['crypto', 'privacy', 'server'],
+  app: ['crypto', 'privacy', 'server', 'client', 'app'],
   codegen: ['crypto', 'privacy', 'server', 'codegen'],
 };
 
@@ -48,6 +56,30 @@ describe('architecture', () => {
       expect(bad).toEqual([]);
     });
   }
+
+  it('src/app imports of our code are public entry points (package.json exports) or its own files', () => {
+    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string> };
+    const entries = new Set(Object.values(pkg.exports).map((p) => join(SRC, '..', p)));
+    expect(entries.has(join(SRC, 'server', 'index.ts'))).toBe(true);
+    const bad: string[] = [];
+    for (const f of files(join(SRC, 'app'))) {
+      for (const spec of [...imports(f), ...dynamicImports(f)]) {
+        if (!spec.startsWith('.')) continue;
+        const target = join(f, '..', spec).replace(/\.js$/, '.ts');
+        if (area(f, spec) === 'app') continue;
+        if (!entries.has(target)) bad.push(`${relative(SRC, f)} → ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('src/server never imports src/app', () => {
+    const bad: string[] = [];
+    for (const f of files(join(SRC, 'server'))) {
+      for (const spec of [...imports(f), ...dynamicImports(f)]) if (area(f, spec) === 'app') bad.push(`${relative(SRC, f)} → ${spec}`);
+    }
+    expect(bad).toEqual([]);
+  });
 
   it('portable code (crypto, privacy, client) imports no node: modules', () => {
     const bad: string[] = [];

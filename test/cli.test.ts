@@ -1,5 +1,5 @@
 // The command-line tools as an operator runs them (issue 14, item 13): real subprocesses of
-// `src/cli.ts` and `src/server/account-reset-cli.ts`. Every command has a --help that exits 0
+// `src/cli.ts` and `src/app/account-reset-cli.ts`. Every command has a --help that exits 0
 // without doing anything; unknown commands, options and extra arguments exit 2 with a message
 // naming what is accepted; `--flag=value` and `--flag value` both take effect.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -94,16 +94,20 @@ describe('option values: --flag=value and --flag value', () => {
     expect(one.stdout).toContain('re-sealed 1/3 Profile rows');
     expect(one.stdout).toContain('re-sealed 2/3 Profile rows');
     expect(one.stdout).toContain('done: 3 rows re-sealed');
+    // Rows per type and the key version they came from.
+    expect(one.stdout).toMatch(/^Profile: 3 rows re-sealed onto key version (\d+) \(from version \d+: 3\)$/m);
 
     const two = await runCli(['keys', 'rotate', '--batch', '2', '--pause-ms=1'], keysEnv);
     expect(two.code).toBe(0);
     expect(two.stdout).toContain('re-sealed 2/3 Profile rows');
     expect(two.stdout).not.toContain('re-sealed 1/3');
     expect(two.stdout).toContain('done: 3 rows re-sealed');
+    const [, first] = /onto key version (\d+) \(from/.exec(one.stdout)!;
+    expect(two.stdout).toContain(`Profile: 3 rows re-sealed onto key version ${Number(first) + 1} (from version ${first}: 3)`);
   });
 
   it('account:reset takes --data-dir=DIR and --data-dir DIR, answers --help, refuses unknown options', { timeout: 120_000 }, async () => {
-    const reset = (args: string[]) => runDemoScript('src/server/account-reset-cli.ts', args, { env: operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }), timeoutMs: 60_000 });
+    const reset = (args: string[]) => runDemoScript('src/app/account-reset-cli.ts', args, { env: operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }), timeoutMs: 60_000 });
     const help = await reset(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: npm run account:reset -- <username>');

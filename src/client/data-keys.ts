@@ -2,7 +2,7 @@
  * @module
  * Per-object data keys for SHARED fields (docs/crypto.md §3): each object with SHARED
  * fields has its own random key, stored on the server only wrapped for each recipient's
- * X25519 key (`myDataKeys` / `putDataKeys`, schema/keys.graphql). PRIVATE values stay
+ * X25519 key (`myDataKeys` / `putDataKeys`, src/server/services/sharing/keys.graphql). PRIVATE values stay
  * under the user's vault key.
  *
  * Cost model, which is the point of this file: `prepare` (once per operation or result)
@@ -188,7 +188,7 @@ export class DataKeyClientKeys implements ClientKeys {
 const MY_DATA_KEYS = 'query VgMyDataKeys($t: String!, $ids: [ID!]!) { myDataKeys(objectType: $t, objectIds: $ids) { objectId keyVersion wrapped } }';
 const PUT_DATA_KEYS = 'mutation VgPutDataKeys($t: String!, $id: ID!, $k: [WrappedDataKeyInput!]!) { putDataKeys(objectType: $t, objectId: $id, keys: $k) }';
 
-/** The data-key API of schema/keys.graphql over plain `fetch`. */
+/** The data-key API of src/server/services/sharing/keys.graphql over plain `fetch`. */
 export function graphqlDataKeyTransport(endpoint: string, token: () => string, options: SessionOptions = {}): DataKeyTransport {
   return {
     async fetch(objectType, objectIds) {

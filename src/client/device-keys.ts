@@ -41,7 +41,7 @@ export interface LocalDevice {
   readonly encryption: EncryptionKeyPair;
 }
 
-/** NewDeviceInput of schema/devices.graphql: public keys and the proof of possession. */
+/** NewDeviceInput of src/server/services/sign-in/devices.graphql: public keys and the proof of possession. */
 export interface NewDeviceInput {
   readonly name: string;
   readonly signingKey: string;

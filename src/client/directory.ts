@@ -65,7 +65,7 @@ export function isDirectoryError(e: unknown, code?: DirectoryErrorCode): e is Di
   return e instanceof DirectoryError && (code === undefined || e.code === code);
 }
 
-/** One version as the server sends it (schema/directory.graphql `KeyVersion`): unpadded base64url. */
+/** One version as the server sends it (src/server/services/directory/directory.graphql `KeyVersion`): unpadded base64url. */
 export interface KeyVersionRecord {
   readonly version: number;
   readonly signingKey: string;
@@ -493,7 +493,7 @@ const KEY_OWNERS = 'query VgKeyOwners($ids: [String!]!) { keyOwners(signingKeyId
 /** The server's limit per `keyOwners` request. */
 const MAX_KEY_OWNER_IDS = 100;
 
-/** The directory over GraphQL (schema/directory.graphql). Reads need no token; one is sent when `token()` gives one. */
+/** The directory over GraphQL (src/server/services/directory/directory.graphql). Reads need no token; one is sent when `token()` gives one. */
 export function graphqlDirectoryTransport(endpoint: string, token: () => string, options: SessionOptions = {}): DirectoryTransport {
   return {
     async keyHistory(username) {

@@ -14,7 +14,12 @@ export type VeilClientErrorCode =
   /** The document uses an alias starting with `_vg`, which the client reserves. */
   | 'RESERVED_ALIAS'
   /** The document has no operation of that name, or several and no name was given. */
-  | 'UNKNOWN_OPERATION';
+  | 'UNKNOWN_OPERATION'
+  /**
+   * The server did not answer the enforcement check with `{ protocol: 1, enforced: true }`
+   * (docs/client.md, "The enforcement check"): nothing protected was sent to it.
+   */
+  | 'SERVER_NOT_ENFORCING';
 
 export class VeilClientError extends Error {
   override readonly name = 'VeilClientError';

@@ -20,6 +20,8 @@ export {
 export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type SignedField, type VeilFieldError } from './open.js';
 export { checkSigners, type SignerCheck, type SignerDirectory, type VerifiedSigner } from './signers.js';
 export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
+export { EnforcementCheck, PROBE_QUERY, type ProbeSender } from './enforcement.js';
+export { touchesProtectedFields } from './operation.js';
 export { MemoryKeyStore, KEY_NAMES, type KeyStore } from './keystore.js';
 export { clientKeysFrom, createIdentity, loadIdentity, login, register, SessionError } from './session.js';
 export { TokenCache, type TokenCacheOptions } from './token-cache.js';

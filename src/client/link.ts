@@ -19,17 +19,28 @@
  * Results are opened one at a time and in order (`concatMap`), so subscription events
  * are never reordered. Sealing starts when the operation is subscribed to, and a sealing
  * failure (LOCATION_UNKNOWN, SEALED_LITERAL, KEY_NOT_FOUND, …) errors the operation
- * before anything is sent. Incremental delivery (`@defer` chunks carrying `incremental`)
- * is not supported: such a chunk errors the operation rather than putting envelopes in
- * the cache.
+ * before it is sent.
+ *
+ * Before the first operation that selects or writes a protected field, and before its
+ * variables are sealed, the link asks the server through the rest of the chain whether it
+ * enforces (`EnforcementCheck`, `query VgProbe { _veilgraph { protocol enforced } }`), once
+ * per link; a server that does not gets nothing of the operation, which fails with
+ * SERVER_NOT_ENFORCING (docs/client.md, "The enforcement check").
+ *
+ * Incremental delivery (`@defer` chunks carrying `incremental`) is not supported: such a
+ * chunk errors the operation rather than putting envelopes in the cache.
  */
+import { ServerError } from '@apollo/client/errors';
 import { ApolloLink } from '@apollo/client/link';
+import { createOperation } from '@apollo/client/link/utils';
 import { buildSchema, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { concatMap, defer, from, mergeMap, type Observable } from 'rxjs';
+import { concatMap, defer, firstValueFrom, from, mergeMap, of, type Observable } from 'rxjs';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
+import { EnforcementCheck, PROBE_DOCUMENT } from './enforcement.js';
 import type { ClientKeys } from './keys.js';
 import { openResult, type SignedField } from './open.js';
+import { touchesProtectedFields } from './operation.js';
 import { sealVariables, type LocationFor } from './seal.js';
 import type { SignerDirectory } from './signers.js';
 import { withVeilFields } from './veil.js';
@@ -53,6 +64,12 @@ export interface PrivacyLinkOptions {
   readonly viewerId?: () => string | undefined;
   /** Overrides the location rule (docs/client.md), e.g. for a WRITE grantee. */
   readonly locationFor?: LocationFor;
+  /**
+   * `false` turns the enforcement check off (docs/client.md, "The enforcement check"):
+   * **unsafe**, protected values then go to whatever server is at the other end, enforcing
+   * or not. Default: on.
+   */
+  readonly enforcementCheck?: boolean;
 }
 
 type Result = ApolloLink.Result;
@@ -97,27 +114,58 @@ export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
     return withSigners(out as Result, opened.signers);
   }
 
+  const check = options.enforcementCheck === false ? undefined : new EnforcementCheck();
+
+  /**
+   * The probe, through the rest of the chain with the context of the operation that needs
+   * it (headers or a token an earlier link set reach it too).
+   */
+  function probe(operation: ApolloLink.Operation, forward: ApolloLink.ForwardFunction): Promise<unknown> {
+    const request = createOperation({ query: PROBE_DOCUMENT, context: { ...operation.getContext() } }, { client: operation.client });
+    return firstValueFrom(forward(request)).catch((e: unknown) => {
+      // HttpLink turns a non-2xx `application/json` answer into a ServerError; its body may
+      // still be the server's GraphQL answer ("Cannot query field"), which decides.
+      if (ServerError.is(e)) {
+        try {
+          const body: unknown = JSON.parse(e.bodyText);
+          if (typeof body === 'object' && body !== null && Array.isArray((body as { errors?: unknown }).errors)) return body;
+        } catch {
+          // not JSON: no answer
+        }
+      }
+      throw e;
+    });
+  }
+
   return new ApolloLink((operation, forward): Observable<Result> => {
     return defer(() => {
       const document = withVeilFields(operation.query, schema, manifest);
       const { operationName } = operation;
-      return from(
-        sealVariables({
-          schema,
-          manifest,
-          document,
-          operationName: operationName ?? null,
-          variables: operation.variables,
-          keys,
-          backend,
-          viewerId: options.viewerId?.(),
-          ...(locationFor ? { locationFor } : {}),
-        }),
-      ).pipe(
-        mergeMap((variables) => {
-          operation.query = document;
-          operation.variables = variables;
-          return forward(operation);
+      // Only the server's answer to the probe lets protected values be sealed and sent.
+      const gate = check && touchesProtectedFields(document, schema, manifest) ? from(check.ensure(() => probe(operation, forward))) : of(null);
+      return gate.pipe(
+        mergeMap((refused): Observable<Result> => {
+          // The server refused to answer the probe (UNAUTHENTICATED, RATE_LIMITED, …): that is this operation's answer.
+          if (refused) return of(refused as Result);
+          return from(
+            sealVariables({
+              schema,
+              manifest,
+              document,
+              operationName: operationName ?? null,
+              variables: operation.variables,
+              keys,
+              backend,
+              viewerId: options.viewerId?.(),
+              ...(locationFor ? { locationFor } : {}),
+            }),
+          ).pipe(
+            mergeMap((variables) => {
+              operation.query = document;
+              operation.variables = variables;
+              return forward(operation);
+            }),
+          );
         }),
         concatMap((result) => from(open(result, document, operationName))),
       );

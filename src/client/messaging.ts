@@ -1,6 +1,6 @@
 /**
  * @module
- * End-to-end encrypted conversations from a member's client (schema/messaging.graphql;
+ * End-to-end encrypted conversations from a member's client (src/server/services/messaging/messaging.graphql;
  * docs/messaging.md). Portable: no `node:` imports.
  *
  * - Epoch keys: created by the member who starts an epoch (conversation creation, a
@@ -366,7 +366,7 @@ const REMOVE = 'mutation VgRemoveMember($c: ID!, $u: String!, $k: [EpochKeyInput
 const ROTATE = 'mutation VgRotateEpoch($c: ID!, $k: [EpochKeyInput!]!) { rotateEpoch(conversationId: $c, keys: $k) { epoch } }';
 const SEND = `mutation VgSendMessage($i: SendMessageInput!) { sendMessage(input: $i) { ${MESSAGE_FIELDS} } }`;
 
-/** The messaging API of schema/messaging.graphql over plain `fetch`. */
+/** The messaging API of src/server/services/messaging/messaging.graphql over plain `fetch`. */
 export function graphqlMessagingTransport(endpoint: string, token: () => string, options: SessionOptions = {}): MessagingTransport {
   const call = <T>(query: string, variables: Record<string, unknown>) => graphqlRequest<T>(endpoint, query, variables, { ...options, token: token() });
   return {

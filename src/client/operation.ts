@@ -11,14 +11,23 @@
  * works.
  */
 import {
+  BREAK,
   Kind,
+  TypeInfo,
+  getNamedType,
   isAbstractType,
+  isInputObjectType,
   isObjectType,
+  typeFromAST,
+  visit,
+  visitWithTypeInfo,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
+  type GraphQLInputObjectType,
   type GraphQLObjectType,
+  type GraphQLType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -149,4 +158,78 @@ export class PlanCache<V> {
     if (v === undefined) byKey.set(key, (v = build()));
     return v;
   }
+}
+
+const protectedCache = new PlanCache<boolean>();
+
+/**
+ * Whether `document` selects or writes a protected field (manifest level SERVER, SHARED or
+ * PRIVATE): a selected field with such a level on its type (or on any concrete type of an
+ * interface or union), or an argument or variable whose input type can hold such an input
+ * field. The whole document counts (every operation and fragment), which errs on the side
+ * of "yes". Cached per (document, schema, manifest).
+ */
+export function touchesProtectedFields(document: DocumentNode, schema: GraphQLSchema, manifest: PrivacyManifest): boolean {
+  return protectedCache.get(document, schema, manifest, '', () => scanProtected(document, schema, manifest));
+}
+
+function isProtectedLevel(level: string | undefined): boolean {
+  return level !== undefined && level !== 'PUBLIC';
+}
+
+function scanProtected(document: DocumentNode, schema: GraphQLSchema, manifest: PrivacyManifest): boolean {
+  const reaches = new Map<GraphQLInputObjectType, boolean>();
+  const inputHolds = (type: GraphQLType | undefined): boolean => {
+    const start = type && getNamedType(type);
+    if (!start || !isInputObjectType(start)) return false;
+    const known = reaches.get(start);
+    if (known !== undefined) return known;
+    const seen = new Set<GraphQLInputObjectType>([start]);
+    const stack = [start];
+    let found = false;
+    while (stack.length > 0 && !found) {
+      const t = stack.pop()!;
+      const spec = manifest.inputs[t.name];
+      for (const f of Object.values(t.getFields())) {
+        if (isProtectedLevel(spec?.fields[f.name]?.level)) {
+          found = true;
+          break;
+        }
+        const n = getNamedType(f.type);
+        if (isInputObjectType(n) && !seen.has(n)) {
+          seen.add(n);
+          stack.push(n);
+        }
+      }
+    }
+    reaches.set(start, found);
+    return found;
+  };
+  const typeInfo = new TypeInfo(schema);
+  let found = false;
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const parent = typeInfo.getParentType();
+        if (!parent) return undefined;
+        const name = node.name.value;
+        const types = [parent.name, ...possibleTypesOf(schema, parent).map((t) => t.name)];
+        if (!types.some((t) => isProtectedLevel(manifest.objects[t]?.fields[name]?.level))) return undefined;
+        found = true;
+        return BREAK;
+      },
+      Argument() {
+        if (!inputHolds(typeInfo.getArgument()?.type)) return undefined;
+        found = true;
+        return BREAK;
+      },
+      VariableDefinition(node) {
+        if (!inputHolds(typeFromAST(schema, node.type))) return undefined;
+        found = true;
+        return BREAK;
+      },
+    }),
+  );
+  return found;
 }

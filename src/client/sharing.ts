@@ -1,7 +1,7 @@
 /**
  * @module
  * Granting and revoking access to an object's SHARED fields from the owner's client
- * (schema/sharing.graphql; docs/sharing.md "Grants"). Portable: no `node:` imports.
+ * (src/server/services/sharing/sharing.graphql; docs/sharing.md "Grants"). Portable: no `node:` imports.
  *
  * - `grant`: the grantee's keys come from the key directory, verified and pinned (never
  *   straight from the server); the object's newest data key is wrapped for the grantee's
@@ -147,7 +147,7 @@ const GRANT =
   'mutation VgGrant($t: String!, $id: ID!, $u: String!, $a: Access!, $k: [WrappedDataKeyInput!]!) { grantAccess(objectType: $t, objectId: $id, username: $u, access: $a, keys: $k) { access } }';
 const REVOKE = 'mutation VgRevoke($t: String!, $id: ID!, $u: String!, $k: [WrappedDataKeyInput!]!) { revokeAccess(objectType: $t, objectId: $id, username: $u, keys: $k) }';
 
-/** The grant API of schema/sharing.graphql over plain `fetch`. */
+/** The grant API of src/server/services/sharing/sharing.graphql over plain `fetch`. */
 export function graphqlSharingTransport(endpoint: string, token: () => string, options: SessionOptions = {}): SharingTransport {
   const call = <T>(query: string, variables: Record<string, unknown>) => graphqlRequest<T>(endpoint, query, variables, { ...options, token: token() });
   return {

@@ -14,8 +14,13 @@ import { PRIVACY_SDL } from '../privacy/sdl.js';
 import { HEADER_PLUGIN, HOOKS_PLUGIN, MANIFEST_PLUGIN, veilgraphPluginLoader } from './plugin.js';
 
 export interface VeilgraphCodegenOptions {
-  /** Directory holding the schema's `.graphql` files (the gateway reads the same: `schema/`). */
-  readonly schemaDir: string;
+  /** Directory holding the schema's `.graphql` files (its `*.graphql`); or give `schema`. */
+  readonly schemaDir?: string;
+  /**
+   * The schema's SDL as files or globs (e.g. `src/server/services/*\/*.graphql`), with or
+   * instead of `schemaDir`: what the server builds its schema from, without `PRIVACY_SDL`.
+   */
+  readonly schema?: string | readonly string[];
   /** Globs (or files) of the client's operation documents, e.g. `client/operations/**\/*.graphql`. */
   readonly documents: string | readonly string[];
   /** Where the three modules are written. */
@@ -58,13 +63,18 @@ const TYPESCRIPT_CONFIG = {
 
 export function codegenConfig(options: VeilgraphCodegenOptions): CodegenConfig {
   const out = (name: string): string => join(options.outDir, name).split('\\').join('/');
-  const schemaGlob = join(options.schemaDir, '*.graphql').split('\\').join('/');
+  const slashes = (p: string): string => p.split('\\').join('/');
+  const sdl = [
+    ...(options.schemaDir !== undefined ? [join(options.schemaDir, '*.graphql')] : []),
+    ...(typeof options.schema === 'string' ? [options.schema] : (options.schema ?? [])),
+  ].map(slashes);
+  if (sdl.length === 0) throw new Error('veilgraph codegen: name the schema (schemaDir or schema)');
   const documents = typeof options.documents === 'string' ? [options.documents] : [...options.documents];
   return {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     // PRIVACY_SDL as a schema string: the directive definitions live in src/privacy/sdl.ts
     // only, exactly as the gateway adds them (src/server/schema.ts).
-    schema: [PRIVACY_SDL, schemaGlob],
+    schema: [PRIVACY_SDL, ...sdl],
     documents,
     ignoreNoDocuments: true,
     silent: options.silent ?? false,

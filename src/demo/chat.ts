@@ -28,9 +28,9 @@ import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js'
 import { MemoryKeyStore } from '../client/keystore.js';
 import { MESSAGE_FIELDS, MessageError, Messenger, graphqlMessagingTransport, type WireMessage } from '../client/messaging.js';
 import { SessionError, createIdentity, graphqlRequest, loadIdentity, login, register } from '../client/session.js';
-import { startGateway, type RunningGateway } from '../server/gateway.js';
+import { startGateway, type RunningGateway } from '../app/gateway.js';
 import { newKeyRingFile } from '../server/keyring.js';
-import { embeddedConfig } from '../server/config.js';
+import { embeddedConfig } from '../app/config.js';
 import { StepFailed, check } from './steps.js';
 
 const backend = nodeBackend;

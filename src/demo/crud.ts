@@ -23,10 +23,10 @@ import { MemoryKeyStore } from '../client/keystore.js';
 import { dataKeyClientKeysFrom, graphqlDataKeyTransport } from '../client/data-keys.js';
 import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js';
 import { createIdentity, login, register } from '../client/session.js';
-import { DEFAULT_SCHEMA_DIR, startGateway, type RunningGateway } from '../server/gateway.js';
-import { buildSchema, readSchemaDir } from '../server/schema.js';
-import type { ProfileRow } from '../server/storage/store.js';
-import { embeddedConfig } from '../server/config.js';
+import { referenceSdl, startGateway, type RunningGateway } from '../app/gateway.js';
+import { buildSchema } from '../server/schema.js';
+import type { ProfileRow } from '../app/profile/store.js';
+import { embeddedConfig } from '../app/config.js';
 
 const backend = nodeBackend;
 
@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   const say = (line = ''): void => {
     if (!args.json) console.log(line);
   };
-  const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+  const built = buildSchema(referenceSdl(), []);
   const schema = built.source;
   const { manifest } = built;
 

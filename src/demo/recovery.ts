@@ -35,8 +35,8 @@ import { MemoryKeyStore } from '../client/keystore.js';
 import { createPrivacyLink } from '../client/link.js';
 import { isSessionError } from '../client/session.js';
 import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
-import { startGateway } from '../server/gateway.js';
-import { embeddedConfig } from '../server/config.js';
+import { startGateway } from '../app/gateway.js';
+import { embeddedConfig } from '../app/config.js';
 import { operationGetter } from './operations.js';
 import { check, referenceSchema } from './steps.js';
 

@@ -33,8 +33,8 @@ import { type DataKeyClientKeys, dataKeyClientKeysFrom, graphqlDataKeyTransport 
 import { KeyDirectory, graphqlDirectoryTransport } from '../client/directory.js';
 import { Sharing, graphqlSharingTransport } from '../client/sharing.js';
 import { createIdentity, loadIdentity, login, register } from '../client/session.js';
-import { startGateway } from '../server/gateway.js';
-import { embeddedConfig } from '../server/config.js';
+import { startGateway } from '../app/gateway.js';
+import { embeddedConfig } from '../app/config.js';
 import { operationGetter } from './operations.js';
 import { check, referenceSchema } from './steps.js';
 

@@ -3,8 +3,8 @@
  * What the demos share: a failed step (the demo exits non-zero, naming it) and the
  * reference schema and privacy manifest, built from schema/ as the gateway builds them.
  */
-import { DEFAULT_SCHEMA_DIR } from '../server/gateway.js';
-import { buildSchema, readSchemaDir } from '../server/schema.js';
+import { referenceSdl } from '../app/gateway.js';
+import { buildSchema } from '../server/schema.js';
 
 /** A step that did not behave as the demo says it does. */
 export class StepFailed extends Error {}
@@ -15,6 +15,6 @@ export function check(ok: boolean, what: string): void {
 
 /** The source schema and manifest of schema/ (what the generated client is built from). */
 export function referenceSchema(): { schema: ReturnType<typeof buildSchema>['source']; manifest: ReturnType<typeof buildSchema>['manifest'] } {
-  const b = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+  const b = buildSchema(referenceSdl(), []);
   return { schema: b.source, manifest: b.manifest };
 }

@@ -4,7 +4,9 @@
  * manifest derived from annotated SDL, the wire schema, and key-less checks of sealed
  * values. Imports only src/crypto.
  */
-export { ID_ALIAS, OWNER_ALIAS, PRIVACY_SDL, RESERVED_ALIAS_PREFIX } from './sdl.js';
+// PRIVACY_SDL is not exported: the directive definitions come only with veilgraph's server
+// (createVeilgraph) and its code generator, so annotated SDL cannot become an unenforced schema.
+export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX } from './sdl.js';
 export { PRIVACY_LEVELS, isSealedLevel, type PrivacyLevel } from './levels.js';
 export { PrivacySchemaError } from './errors.js';
 export {
@@ -18,6 +20,7 @@ export {
   type PrivacyManifest,
 } from './manifest.js';
 export { toWireSchema } from './wire-schema.js';
+export { PROBE_FIELD, VEILGRAPH_PROTOCOL } from './protocol.js';
 export { sealedForLocation, sealedShapeProblem, type SealedShapeOptions } from './sealed-value.js';
 export {
   KEY_BUNDLE_FORMAT,

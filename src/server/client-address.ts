@@ -17,7 +17,6 @@
  *   (`2001:db8:1:2::/64`). One subscriber usually holds a whole /64, so keying single IPv6
  *   addresses would give one attacker 2⁶⁴ buckets.
  */
-import type { IncomingMessage } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
 
@@ -28,10 +27,17 @@ export const TRUST_PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'] as 
 export const UNKNOWN_CLIENT = 'unknown';
 
 /**
- * Checks a trusted-proxy list (addresses, CIDRs, keywords) and returns it; throws a
- * TypeError naming the first bad entry.
+ * Checks a trusted-proxy list (addresses, CIDRs, keywords; or one comma-separated string as
+ * VEIL_TRUST_PROXY) and returns it; throws a TypeError naming the first bad entry.
  */
-export function parseTrustProxy(entries: readonly string[]): readonly string[] {
+export function parseTrustProxy(entries: readonly string[] | string): readonly string[] {
+  // A VEIL_TRUST_PROXY value: comma-separated, no empty entries.
+  if (typeof entries === 'string') {
+    if (entries.trim() === '') return [];
+    const list = entries.split(',').map((e) => e.trim());
+    if (list.some((e) => e === '')) throw new TypeError(`a comma-separated list without empty entries, got "${entries}"`);
+    entries = list;
+  }
   // compile() throws "invalid IP address: …" / "invalid range on address: …".
   if (entries.length > 0) proxyaddr.compile([...entries]);
   return [...entries];
@@ -47,15 +53,34 @@ export function addressKey(address: string): string | null {
   return `${new ipaddr.IPv6([...prefix, 0, 0, 0, 0]).toString()}/64`;
 }
 
+/** What the address of a request is read from: an `IncomingMessage`, or a `VeilRequest`. */
+export interface AddressedRequest {
+  readonly headers: Readonly<Record<string, unknown>> | Headers;
+  readonly remoteAddress?: string | undefined;
+  readonly socket?: { readonly remoteAddress?: string | undefined } | undefined;
+}
+
+/** One header of a request, whatever holds its headers (a Fetch `Headers`, or a record of lower-case names). */
+export function headerOf(headers: AddressedRequest['headers'], name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const v = (headers as Readonly<Record<string, unknown>>)[name];
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.join(', ');
+  return undefined;
+}
+
 /** The client address key of a request, under the trusted-proxy list `trust` (empty: the socket peer). */
-export function createClientAddress(trust: readonly string[]): (req: IncomingMessage) => string {
+export function createClientAddress(trust: readonly string[]): (req: AddressedRequest) => string {
   const trusted = trust.length > 0 ? proxyaddr.compile([...trust]) : null;
   return (req) => {
-    const peer = req.socket.remoteAddress;
+    const peer = req.remoteAddress ?? req.socket?.remoteAddress;
     if (!peer) return UNKNOWN_CLIENT;
     if (!trusted) return addressKey(peer) ?? UNKNOWN_CLIENT;
-    // Every hop from the peer leftwards up to and including the first untrusted one.
-    const hops = proxyaddr.all(req, trusted);
+    // Every hop from the peer leftwards up to and including the first untrusted one
+    // (proxy-addr reads the peer from `connection` and the header from `headers`).
+    const forwarded = headerOf(req.headers, 'x-forwarded-for');
+    const shaped = { connection: { remoteAddress: peer }, socket: { remoteAddress: peer }, headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded } };
+    const hops = proxyaddr.all(shaped as unknown as Parameters<typeof proxyaddr.all>[0], trusted);
     for (let i = hops.length - 1; i >= 0; i--) {
       const key = addressKey(hops[i]!);
       if (key) return key;

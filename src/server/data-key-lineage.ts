@@ -24,7 +24,7 @@ import type { ParsedEnvelope } from '../crypto/envelope.js';
 import { locationTag } from '../crypto/location.js';
 import { parseWrappedKey } from '../crypto/wrap.js';
 import { gatewayError } from './errors.js';
-import type { ObjectKeyRow, Store } from './storage/store.js';
+import type { LayerStore, ObjectKeyRow } from './storage/store.js';
 
 /** Which key (lineage id and version) something is sealed or wrapped under. */
 export interface DataKeyRef {
@@ -44,7 +44,7 @@ function wrappedKeyRef(row: Pick<ObjectKeyRow, 'wrapped' | 'keyVersion'>): DataK
  * even that it exists.
  */
 export async function currentDataKey(
-  services: { readonly store: Pick<Store, 'newestObjectKey'>; readonly backend: CryptoBackend },
+  services: { readonly store: Pick<LayerStore, 'newestObjectKey'>; readonly backend: CryptoBackend },
   objectType: string,
   ownerId: string,
   objectId: string,

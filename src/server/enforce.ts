@@ -9,17 +9,33 @@ import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { RequestAccess } from './access.js';
-import { forbidden } from './errors.js';
+import { forbidden, gatewayError } from './errors.js';
 import type { ServerFieldCodec, ServerRow } from './server-fields.js';
 
 export interface EnforcementContext {
-  readonly access: RequestAccess;
+  readonly access?: RequestAccess;
 }
 
 type Row = ServerRow & Record<string, unknown>;
 
+/**
+ * Every schema `enforcePrivacy` made. The server adapters refuse to serve any other (a schema
+ * with the privacy directives but not their enforcement must never answer).
+ */
+const enforced = new WeakSet<GraphQLSchema>();
+
+/** Whether `schema` is one `enforcePrivacy` made. */
+export function isEnforcedSchema(schema: GraphQLSchema): boolean {
+  return enforced.has(schema);
+}
+
+/** A context without veilgraph's `access` (the server's own context function left it out): refuse, never serve unchecked. */
+function notVeilgraphContext(): Error {
+  return gatewayError('INTERNAL_SERVER_ERROR', "the request context is not veilgraph's: build it with veil.context(request) (or spread it into yours)");
+}
+
 export function enforcePrivacy(schema: GraphQLSchema, manifest: PrivacyManifest, codec: ServerFieldCodec): GraphQLSchema {
-  return mapSchema(schema, {
+  const out = mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const object = manifest.objects[typeName];
       const level = object?.fields[fieldName]?.level;
@@ -34,10 +50,13 @@ export function enforcePrivacy(schema: GraphQLSchema, manifest: PrivacyManifest,
           if (level === 'SERVER') return codec.open(typeName, parent, ownerId, objectId)[fieldName] ?? null;
           return original(parent, args, ctx, info);
         };
+        if (!ctx?.access) throw notVeilgraphContext();
         const allowed = ctx.access.canRead(typeName, objectId, ownerId, level);
         return typeof allowed === 'boolean' ? finish(allowed) : allowed.then(finish);
       };
       return { ...config, resolve };
     },
   });
+  enforced.add(out);
+  return out;
 }

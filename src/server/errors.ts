@@ -22,6 +22,32 @@ export type GatewayErrorCode =
   | 'DEBUG_VIEW_DISABLED'
   | 'INTERNAL_SERVER_ERROR';
 
+/**
+ * veilgraph's own typed error: start-up refusals (`CONFIG_INVALID`, with a message that says
+ * what to do) and errors a resolver may throw. It carries its code in `extensions`, so a
+ * resolver that throws one answers a GraphQL error with that `extensions.code`.
+ */
+export class VeilgraphError extends Error {
+  override readonly name = 'VeilgraphError';
+  readonly extensions: Readonly<Record<string, unknown>> & { readonly code: string };
+  constructor(
+    readonly code: string,
+    message: string,
+    extensions: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.extensions = { ...extensions, code };
+  }
+}
+
+/** The code of every start-up refusal. */
+export const CONFIG_INVALID = 'CONFIG_INVALID';
+
+/** A start-up refusal: the options cannot be served safely; `message` says what to change. */
+export function configInvalid(message: string): VeilgraphError {
+  return new VeilgraphError(CONFIG_INVALID, message);
+}
+
 export function gatewayError(code: GatewayErrorCode | string, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { ...extensions, code } });
 }

@@ -76,6 +76,11 @@ export interface RequestLimits {
   parse(source: string): DocumentNode;
   /** The coded error for a document that failed to parse (for servers that parse themselves). */
   parseFailure(source: string, error: unknown): GraphQLError;
+  /**
+   * QUERY_TOO_COMPLEX when `source` has more tokens than the limit, else undefined: for a
+   * document a server parsed without the token limit. Lexes at most the limit + 1 tokens.
+   */
+  tokenLimitError(source: string): GraphQLError | undefined;
   /** QUERY_TOO_COMPLEX when `operation` with these variables costs too much; undefined otherwise. */
   checkCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Readonly<Record<string, unknown>> | undefined): GraphQLError | undefined;
 }
@@ -99,6 +104,9 @@ export function createRequestLimits(overrides: Partial<QueryLimits> = {}, manife
       }
     },
     parseFailure,
+    tokenLimitError(source) {
+      return countTokens(source, limits.maxTokens) > limits.maxTokens ? tooComplex(`the document has more than ${limits.maxTokens} tokens`) : undefined;
+    },
     checkCost(schema, document, operation, variables) {
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
       // Variables that do not coerce stop the operation before any resolver runs.

@@ -24,6 +24,9 @@ import {
 import { sealedShapeProblem } from '../privacy/sealed-value.js';
 import { CodedInputError } from './errors.js';
 
+/** Largest accepted sealed value (binary); a request's body limit bounds a whole request. */
+export const MAX_SEALED_BYTES = 1024 * 1024;
+
 export function createSealedScalar(maxBytes: number): GraphQLScalarType {
   return new GraphQLScalarType({
     name: 'Sealed',

@@ -20,7 +20,9 @@ import { equalBytes } from '../crypto/bytes.js';
 import { isCryptoError } from '../crypto/errors.js';
 import { keyIdOf } from '../crypto/keys.js';
 import { isSealedLevel } from '../privacy/levels.js';
+import type { CryptoBackend } from '../crypto/backend.js';
 import type { GatewayContext } from './context.js';
+import type { LayerStore } from './storage/store.js';
 import { requireViewer } from './context.js';
 import { assertSealedUnderDataKey, currentDataKey, type DataKeyRef } from './data-key-lineage.js';
 import { gatewayError } from './errors.js';
@@ -41,7 +43,7 @@ export function parseSealedValue(field: string, text: string): ParsedEnvelope {
  * Checks that `env` is signed by `actorId`'s current signing key (BAD_SIGNATURE otherwise);
  * `signingKey` may pass the key when the caller already has it.
  */
-export async function assertSignedByActor(services: Pick<GatewayContext, 'backend' | 'store'>, field: string, env: ParsedEnvelope, actorId: string, signingKey?: Uint8Array): Promise<Uint8Array> {
+export async function assertSignedByActor(services: { readonly backend: CryptoBackend; readonly store: Pick<LayerStore, 'findUserById'> }, field: string, env: ParsedEnvelope, actorId: string, signingKey?: Uint8Array): Promise<Uint8Array> {
   const key = signingKey ?? (await services.store.findUserById(actorId))?.signingKey;
   if (!env.signed || !key || !equalBytes(env.signerKeyId!, keyIdOf(services.backend, 'ed25519', key))) {
     throw gatewayError('BAD_SIGNATURE', `${field}: the envelope is not signed by the writer's current signing key`, { field });

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { base64urlDecode, base64urlEncode } from '../crypto/base64url.js';
-import { ConfigError } from './config.js';
+import { configInvalid } from './errors.js';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from './private-files.js';
 
 export interface GatewaySecrets {
@@ -20,9 +20,9 @@ function decode(name: string, text: string): Uint8Array {
   try {
     b = base64urlDecode(text);
   } catch {
-    throw new ConfigError(`${name} must be base64url`);
+    throw configInvalid(`${name} must be base64url`);
   }
-  if (b.length < 32) throw new ConfigError(`${name} must be at least 32 bytes`);
+  if (b.length < 32) throw configInvalid(`${name} must be at least 32 bytes`);
   return b;
 }
 

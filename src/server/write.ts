@@ -4,8 +4,10 @@
  * for an input of a `@writes` input type. Schema authors call this instead of writing
  * crypto code:
  *
- *   const { columns } = await prepareWrite(ctx, 'NoteInput', input, { ownerId, objectId }, previousRow);
+ *   const columns = await veil.write(ctx, 'NoteInput', input, { ownerId, objectId }, previousRow);
  *
+ * (`veil.write` is `authorizedWrite` below: `prepareWrite` after checking that the viewer may
+ * write every field it is given.)
  * It checks every SHARED/PRIVATE value is sealed for (Type.field, ownerId, objectId)
  * (BAD_SEALED_VALUE otherwise), signed by the acting user when signed (and always when a
  * grantee writes SHARED values), and SHARED values sealed under the object's data key as
@@ -16,7 +18,8 @@
  * for searchable SERVER fields. Fields of the input that write nothing (e.g. `id`) are
  * left to the caller.
  */
-import type { GatewayServices } from './context.js';
+import type { GatewayServices, VeilContext } from './context.js';
+import { forbidden, gatewayError } from './errors.js';
 import { assertSealedInputLocations } from './sealed-input.js';
 import { assertSealedWriters, type SealedWriteServices } from './sealed-writers.js';
 import type { ServerRow } from './server-fields.js';
@@ -31,7 +34,7 @@ export async function prepareWrite(
   inputType: string,
   input: Readonly<Record<string, unknown>>,
   where: { readonly ownerId: string; readonly objectId: string },
-  previous?: ServerRow & Record<string, unknown>,
+  previous?: { readonly serverSealed?: Uint8Array | null } | null,
 ): Promise<PreparedWrite> {
   const spec = services.manifest.inputs[inputType];
   if (!spec) throw new Error(`${inputType} has no @writes(type: ...): nothing to prepare`);
@@ -52,10 +55,42 @@ export async function prepareWrite(
     }
   }
   if (serverTouched) {
-    const merged = previous ? { ...services.codec.open(spec.writes, previous, where.ownerId, where.objectId), ...server } : server;
+    const merged = previous ? { ...services.codec.open(spec.writes, previousRow(previous), where.ownerId, where.objectId), ...server } : server;
     const sealed = services.codec.seal(spec.writes, where.ownerId, where.objectId, merged);
     columns.serverSealed = sealed?.sealed ?? null;
     columns.serverKeyVersion = sealed?.keyVersion ?? 0;
   }
   return { columns };
+}
+
+/** A previous row as the codec reads it: its `serverSealed` bytes (null when it has none). */
+function previousRow(previous: { readonly serverSealed?: Uint8Array | null }): ServerRow & Record<string, unknown> {
+  const sealed = previous.serverSealed;
+  if (sealed !== null && sealed !== undefined && !(sealed instanceof Uint8Array)) throw new TypeError('previous.serverSealed must be the stored bytes (Uint8Array) or null');
+  // The codec memoises opened blobs per row object: the caller's row itself is the key.
+  return previous as ServerRow & Record<string, unknown>;
+}
+
+/**
+ * `veil.write`: FORBIDDEN (nothing checked further, nothing sealed) unless the viewer may
+ * write every field of `input` at its level (./access.ts: the owner; a WRITE grantee for all
+ * but PRIVATE fields), then `prepareWrite`'s checks and sealing. Returns the columns to store.
+ */
+export async function authorizedWrite(
+  services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec' | 'store'>,
+  ctx: VeilContext,
+  inputType: string,
+  input: Readonly<Record<string, unknown>>,
+  where: { readonly ownerId: string; readonly objectId: string },
+  previous?: { readonly serverSealed?: Uint8Array | null } | null,
+): Promise<Record<string, unknown>> {
+  const spec = services.manifest.inputs[inputType];
+  if (!spec) throw gatewayError('INTERNAL_SERVER_ERROR', `${inputType} is not an input type with @writes(type: …): veil.write has nothing to prepare`);
+  if (!ctx?.access) throw gatewayError('INTERNAL_SERVER_ERROR', "veil.write needs veilgraph's request context (veil.context(request))");
+  for (const [name, f] of Object.entries(spec.fields)) {
+    if (input[name] === undefined) continue;
+    if (!(await ctx.access.canWrite(spec.writes, where.objectId, where.ownerId, f.level))) throw forbidden(`write ${spec.writes}.${name}`);
+  }
+  const { columns } = await prepareWrite({ ...services, viewer: ctx.viewer }, inputType, input, where, previous);
+  return columns;
 }

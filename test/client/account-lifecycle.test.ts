@@ -31,7 +31,7 @@ import { isSessionError } from '../../src/client/session.js';
 import { loadLocalBundle } from '../../src/client/account-store.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
-import { OPERATIONS, SCHEMA_DIR, importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
+import { OPERATIONS, SCHEMA, importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
 import { ROOMY_AUTH_LIMITS, canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 type Doc = TypedDocumentNode<Record<string, unknown>, Record<string, unknown>>;
@@ -111,7 +111,7 @@ async function rejection(p: Promise<unknown>): Promise<{ code?: string; message:
 
 beforeAll(async () => {
   const outDir = tempDir('account-out');
-  await runCodegen({ schemaDir: SCHEMA_DIR, documents: [OPERATIONS], outDir });
+  await runCodegen({ schema: SCHEMA, documents: [OPERATIONS], outDir });
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
   t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
@@ -280,7 +280,7 @@ describe('an account moves to a new device and survives losing one', () => {
   });
 
   it('losing everything: a reset with the operator code starts over, old PRIVATE data is declared lost, contacts are told', async () => {
-    const { issueResetCode } = await import('../../src/server/resolvers/backups.js');
+    const { issueResetCode } = await import('../../src/server/services/backups/backups.js');
     const wrongCode = await rejection(Account.reset(options(new MemoryKeyStore()), 'life_alice', 'A'.repeat(43)));
     expect(wrongCode.code).toBe('RESET_CODE_INVALID');
     const issued = await issueResetCode(t.gateway.store, (n) => nodeBackend.randomBytes(n), 'life_alice');

@@ -14,15 +14,14 @@ import { ACCOUNT_KEY_NAMES } from '../../src/client/account-store.js';
 import { FileKeyStore } from '../../src/client/keystore-file.js';
 import { openResult, sealVariables, withVeilFields } from '../../src/client/index.js';
 import { signingKeyPairFromSeed } from '../../src/crypto/keys.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { parse, print } from 'graphql';
 import { runDemoScript } from '../helpers/demo.js';
 import { ROOMY_AUTH_LIMITS, canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 let t: TestGateway;
 let dir: string;
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 
 const CREATE = parse('mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id bio diary } }');
 const READ = parse('query R($id: ID!) { profile(id: $id) { id bio diary } }');

@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { openEnvelopeText } from '../../src/crypto/envelope.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { openResult, sealVariables, staticClientKeys, withVeilFields, type ClientKeys, type LocationFor } from '../../src/client/index.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const { manifest } = built;
 const backend = nodeBackend;
 

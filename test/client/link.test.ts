@@ -11,13 +11,13 @@ import { firstValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../src/crypto/keys.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { buildSchema } from '../../src/server/schema.js';
+import { referenceSchema, referenceSdl } from '../helpers/reference-schema.js';
 import { createPrivacyLink, staticClientKeys, type PrivacyLinkOptions } from '../../src/client/index.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import * as fx from './fixtures.js';
 
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const { manifest } = built;
 const backend = nodeBackend;
 const sharedKey = generateSymmetricKey(backend);
@@ -121,7 +121,9 @@ describe('the owner through Apollo Client: all four levels', () => {
     expect(first.error).toBeUndefined();
     expect(first.data!.myProfile).toMatchObject(expected);
     const sent = bodies.length;
-    expect(sent).toBe(3);
+    // The enforcement check first (once for this link), then the three operations.
+    expect(bodies.map((b) => (JSON.parse(b) as { operationName?: string }).operationName)).toEqual(['VgProbe', 'createProfile', 'updateProfile', 'myProfile']);
+    expect(sent).toBe(4);
 
     const second = await client.query<{ myProfile: Profile }>({ query: OPS.myProfile });
     expect(bodies).toHaveLength(sent); // served by the cache, no request
@@ -137,13 +139,13 @@ describe('the owner through Apollo Client: all four levels', () => {
     for (const secret of [bio, diary, newDiary, JSON.stringify(newBio).slice(1, -1), 'Ünïcödé']) expect(wire).not.toContain(secret);
     expect(wire).toContain('alice@example.com');
     expect(wire).toContain('_vgOwner: ownerId');
-    const createBody = JSON.parse(bodies[0]!) as { variables: { input: Record<string, unknown> } };
+    const createBody = JSON.parse(bodies[1]!) as { variables: { input: Record<string, unknown> } };
     expect(createBody.variables.input).toMatchObject({ id: aliceProfile, displayName: 'Alice', email: 'alice@example.com' });
     expect(createBody.variables.input.bio).toMatch(/^[A-Za-z0-9_-]{40,}$/);
   });
 
   it('the schema may be given as SDL: the wire schema (as codegen emits it) or the annotated source', async () => {
-    for (const schema of [printSchema(built.wire), readSchemaDir(DEFAULT_SCHEMA_DIR)]) {
+    for (const schema of [printSchema(built.wire), referenceSdl()]) {
       const { client, bodies } = clientFor(alice, { schema });
       const r = await client.query<{ profile: Profile }>({ query: OPS.profile, variables: { id: aliceProfile } });
       expect(r.data!.profile).toMatchObject({ bio: newBio, diary: newDiary });
@@ -197,13 +199,14 @@ describe('profiles(first: 50) read by a READ grantee', () => {
     expect(CombinedGraphQLErrors.is(strict)).toBe(true);
   });
 
-  it('a sealing failure fails the operation before anything is sent', async () => {
+  it('a sealing failure fails the operation before it is sent (only the enforcement check went out)', async () => {
     const noViewer = createPrivacyLink({ schema: built.source, manifest, keys: staticClientKeys({ vault: bob.vault, shared: sharedKey }), backend, directory: 'unverified', viewerId: () => undefined });
     const bodies: string[] = [];
     const http = new HttpLink({ uri: t.gateway.url, fetch: (i, init) => (bodies.push(String(init?.body)), fetch(i, init)) });
     const client = new ApolloClient({ link: ApolloLink.from([noViewer, http]), cache: new InMemoryCache() });
     await expect(client.mutate({ mutation: OPS.updateProfile, variables: { id: aliceProfile, input: { bio: 'x' } } })).rejects.toMatchObject({ code: 'LOCATION_UNKNOWN' });
-    expect(bodies).toEqual([]);
+    expect(bodies.map((b) => (JSON.parse(b) as { operationName?: string }).operationName)).toEqual(['VgProbe']);
+    expect(bodies.join('')).not.toContain('updateProfile');
   });
 });
 
@@ -212,6 +215,8 @@ describe('each event of a stream is opened (subscription, stub transport)', () =
   const sub = buildSchema(SUB_SDL, []);
   const NOTE_SAVED = parse('subscription S { noteSaved { id text secret title } }');
   const owner = 'owner-1';
+  /** Answers the enforcement check as a veilgraph server does; every other operation goes on to the stub. */
+  const answersProbe = new ApolloLink((operation, forward) => (operation.operationName === 'VgProbe' ? of({ data: { _veilgraph: { protocol: 1, enforced: true } } }) : forward(operation)));
   const event = (id: string, text: string, secret: string) => ({
     data: {
       noteSaved: {
@@ -234,7 +239,7 @@ describe('each event of a stream is opened (subscription, stub transport)', () =
       second.data.noteSaved.secret = 'AQEA!!'; // one field that cannot be opened
       return of(event('n1', 'first text', 'first secret'), second);
     });
-    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), transport]);
+    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), answersProbe, transport]);
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const results = await firstValueFrom(client.subscribe<{ noteSaved: Record<string, unknown> }>({ query: NOTE_SAVED, errorPolicy: 'all' }).pipe(toArray()));
     expect(seen).toHaveLength(1);
@@ -248,7 +253,7 @@ describe('each event of a stream is opened (subscription, stub transport)', () =
 
   it('incremental (@defer) chunks are refused rather than cached unopened', async () => {
     const transport = new ApolloLink(() => of({ incremental: [{ data: { text: 'x' }, path: ['noteSaved'] }], hasNext: false } as unknown as ApolloLink.Result));
-    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), transport]);
+    const link = ApolloLink.from([createPrivacyLink({ schema: sub.source, manifest: sub.manifest, keys: staticClientKeys({ vault: fx.vault, shared: fx.shared }), backend: fx.backend, directory: 'unverified' }), answersProbe, transport]);
     const client = new ApolloClient({ link, cache: new InMemoryCache() });
     const op = NOTE_SAVED.definitions[0] as OperationDefinitionNode;
     expect(op.operation).toBe('subscription');

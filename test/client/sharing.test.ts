@@ -26,7 +26,7 @@ import { rotateIdentityKeys } from '../../src/client/rotate-identity.js';
 import { createIdentity, login, register } from '../../src/client/session.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
-import { OPERATIONS, SCHEMA_DIR, importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
+import { OPERATIONS, SCHEMA, importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
 import { ROOMY_AUTH_LIMITS, canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { linkUser, type LinkUser } from '../helpers/link-user.js';
 
@@ -78,7 +78,7 @@ async function updateBio(p: Person, id: string, bio: string): Promise<void> {
 
 beforeAll(async () => {
   const outDir = tempDir('sharing-out');
-  await runCodegen({ schemaDir: SCHEMA_DIR, documents: [OPERATIONS], outDir });
+  await runCodegen({ schema: SCHEMA, documents: [OPERATIONS], outDir });
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
   // 50+ users sign up from one address here: lift the per-address sign-up limits.

@@ -30,14 +30,13 @@ import { generateSigningKeyPair, type SigningKeyPair } from '../../src/crypto/ke
 import { createPrivacyLink } from '../../src/client/link.js';
 import type { SignedField } from '../../src/client/open.js';
 import type { DirectoryTransport } from '../../src/client/directory.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { ROOMY_AUTH_LIMITS, canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { linkUser, type LinkUser } from '../helpers/link-user.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 
 type Doc = TypedDocumentNode<Record<string, unknown>, Record<string, unknown>>;
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const CREATE = parse('mutation C($i: CreateProfileInput!) { createProfile(input: $i) { id } }') as Doc;
 const UPDATE = parse('mutation U($id: ID!, $i: UpdateProfileInput!) { updateProfile(id: $id, input: $i) { id } }') as Doc;
 const READ = parse('query R($id: ID!) { profile(id: $id) { id displayName bio diary } }') as Doc;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { Account } from '../../src/client/account.js';
 import { MemoryKeyStore } from '../../src/client/keystore.js';
-import { DEFAULT_AUTH_LIMITS } from '../../src/server/auth/service.js';
+import { DEFAULT_AUTH_LIMITS } from '../../src/server/services/sign-in/auth/service.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const TTL_SECONDS = 8;

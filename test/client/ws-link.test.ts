@@ -12,11 +12,10 @@ import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { createPrivacyLink, staticClientKeys } from '../../src/client/index.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { canary, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const backend = nodeBackend;
 const sharedKey = generateSymmetricKey(backend);
 

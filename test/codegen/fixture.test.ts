@@ -5,7 +5,7 @@
  * generator refuses: a schema without annotations (introspection), PRIVACY_SDL missing,
  * annotations the gateway would refuse, anonymous operations.
  */
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from '@graphql-codegen/cli';
 import { buildSchema as buildGraphQLSchema, introspectionFromSchema, type GraphQLInputObjectType, type GraphQLObjectType } from 'graphql';
@@ -14,9 +14,10 @@ import { GENERATED_FILES } from '../../src/codegen/config.js';
 import { MANIFEST_PLUGIN, veilgraphPluginLoader } from '../../src/codegen/plugin.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { SCHEMA_DIR, importGenerated, removeTempDirs, runCodegen, tempDir, typecheck, type Generated } from './helpers.js';
+import { SCHEMA, importGenerated, removeTempDirs, runCodegen, tempDir, typecheck, type Generated } from './helpers.js';
+import { copyReferenceSdl, referenceSchema, referenceSdl } from '../helpers/reference-schema.js';
 
-const hasSubscription = /^\s*type\s+Subscription\b/m.test(readSchemaDir(SCHEMA_DIR));
+const hasSubscription = /^\s*type\s+Subscription\b/m.test(referenceSdl());
 
 const FIXTURE_SDL = `
 enum Mood {
@@ -83,7 +84,7 @@ subscription noteSaved($authorId: ID!) {
 function schemaDirWith(extra: Record<string, string>): string {
   const dir = join(tempDir('schema'), 'schema');
   mkdirSync(dir);
-  for (const f of readdirSync(SCHEMA_DIR).filter((n) => n.endsWith('.graphql'))) copyFileSync(join(SCHEMA_DIR, f), join(dir, f));
+  copyReferenceSdl(dir);
   for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -178,7 +179,7 @@ describe("a schema author's fixture type", () => {
 
 describe('what the generator refuses', () => {
   it('a schema loaded by introspection (no applied directives, Sealed fields)', async () => {
-    const built = buildSchema(readSchemaDir(SCHEMA_DIR), {});
+    const built = referenceSchema();
     const dir = tempDir('introspection');
     const json = join(dir, 'schema.json');
     writeFileSync(json, JSON.stringify({ data: introspectionFromSchema(built.wire) }));
@@ -233,14 +234,14 @@ describe('what the generator refuses', () => {
         '}',
       ].join('\n'),
     );
-    await expect(runCodegen({ schemaDir: SCHEMA_DIR, documents, outDir: tempDir('wire-out') })).rejects.toThrow(
+    await expect(runCodegen({ schema: SCHEMA, documents, outDir: tempDir('wire-out') })).rejects.toThrow(
       /gateway would refuse[\s\S]*ops\.graphql:1:27: Variable "\$bio" of type "String" used in position expecting type "Sealed"/,
     );
   });
 
   it('an anonymous operation (the hook is named after the operation)', async () => {
     await expect(
-      runCodegen({ schemaDir: SCHEMA_DIR, documents: operationsFile('query { myProfile { id } }'), outDir: tempDir('anon-out') }),
+      runCodegen({ schema: SCHEMA, documents: operationsFile('query { myProfile { id } }'), outDir: tempDir('anon-out') }),
     ).rejects.toThrow(/anonymous query/);
   });
 });

@@ -10,15 +10,16 @@ import { buildSchema as buildGraphQLSchema, lexicographicSortSchema, parse, prin
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
-import { buildSchema, readSchemaDir, type BuiltSchema } from '../../src/server/schema.js';
-import { OPERATIONS, ROOT, SCHEMA_DIR, importGenerated, removeTempDirs, runCodegen, tempDir, typecheck, type Generated } from './helpers.js';
+import { type BuiltSchema } from '../../src/server/schema.js';
+import { OPERATIONS, ROOT, SCHEMA, importGenerated, removeTempDirs, runCodegen, tempDir, typecheck, type Generated } from './helpers.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 
 let gen: Generated;
 let built: BuiltSchema;
 
 beforeAll(async () => {
-  built = buildSchema(readSchemaDir(SCHEMA_DIR), {});
-  gen = await runCodegen({ schemaDir: SCHEMA_DIR, documents: OPERATIONS, outDir: tempDir('real') });
+  built = referenceSchema();
+  gen = await runCodegen({ schema: SCHEMA, documents: OPERATIONS, outDir: tempDir('real') });
 });
 afterAll(removeTempDirs);
 
@@ -150,7 +151,7 @@ describe('generated TypeScript', () => {
   it('typechecks under the repository compiler options, as an application uses it', async () => {
     // Two programs: Apollo's default ("classic") hook signatures, and its opt-in "modern" ones.
     const modernDir = tempDir('modern');
-    const copy = await runCodegen({ schemaDir: SCHEMA_DIR, documents: OPERATIONS, outDir: modernDir });
+    const copy = await runCodegen({ schema: SCHEMA, documents: OPERATIONS, outDir: modernDir });
     expect(copy.hooks).toBe(gen.hooks); // deterministic
     expect(copy.privacy).toBe(gen.privacy);
     const [classic, modern] = await Promise.all([

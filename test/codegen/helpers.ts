@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { generate } from '@graphql-codegen/cli';
+import { REFERENCE_SDL_FILES } from '../helpers/reference-schema.js';
 import { codegenConfig, GENERATED_FILES, type VeilgraphCodegenOptions } from '../../src/codegen/config.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const SCHEMA_DIR = join(ROOT, 'schema');
+/** The reference schema's SDL files (the built-in services' and the app's). */
+export const SCHEMA: readonly string[] = REFERENCE_SDL_FILES;
 export const OPERATIONS = join(ROOT, 'client/operations/**/*.graphql');
 
 const dirs: string[] = [];

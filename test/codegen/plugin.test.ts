@@ -22,8 +22,8 @@ import {
   veilgraphPluginLoader,
 } from '../../src/codegen/plugin.js';
 import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
-import { SCHEMA_DIR, removeTempDirs, runCodegen, tempDir, typecheck } from './helpers.js';
+import { SCHEMA, removeTempDirs, runCodegen, tempDir, typecheck } from './helpers.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 
 afterAll(removeTempDirs);
 
@@ -84,7 +84,7 @@ describe('operationNames', () => {
     writeFileSync(ops, 'query myProfileQuery { myProfile { id bio } }\nmutation deleteIt($id: ID!) { deleteProfile(id: $id) }\n');
     const out = join(dir, 'out');
     const gen = await runCodegen({
-      schemaDir: SCHEMA_DIR,
+      schema: SCHEMA,
       documents: ops,
       outDir: out,
       typescriptConfig: { typesPrefix: 'I', typesSuffix: 'T', dedupeOperationSuffix: true, documentVariableSuffix: 'Doc' },
@@ -105,7 +105,7 @@ describe('operationNames', () => {
 });
 
 describe('assertSourceSchema / privacyArtifacts', () => {
-  const built = buildSchema(readSchemaDir(SCHEMA_DIR), {});
+  const built = referenceSchema();
 
   it('accepts the annotated source schema', () => {
     expect(() => assertSourceSchema(built.source)).not.toThrow();

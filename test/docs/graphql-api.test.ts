@@ -10,13 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { astFromValue, isEnumType, print, type GraphQLField, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS = join(ROOT, 'docs');
 const DOC = readFileSync(join(DOCS, 'graphql-api.md'), 'utf8');
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
 
 function rootType(root: (typeof ROOTS)[number]): GraphQLObjectType {
@@ -96,8 +95,9 @@ function thrownCodes(): Map<string, string> {
     /new CodedInputError\(\s*'([A-Z][A-Z0-9_]*)'/g,
     /extensions: \{[^}]*\bcode: '([A-Z][A-Z0-9_]*)'/g,
   ];
-  const serving = join(ROOT, 'src', 'server');
-  for (const file of SRC.filter((f) => f.startsWith(serving))) {
+  // The privacy layer and its services (src/server) and the reference app serving them (src/app).
+  const serving = [join(ROOT, 'src', 'server'), join(ROOT, 'src', 'app')];
+  for (const file of SRC.filter((f) => serving.some((dir) => f.startsWith(dir)))) {
     const text = readFileSync(file, 'utf8');
     const isStorage = file.includes(`${join('server', 'storage')}`);
     if (isStorage && !/(prisma-store|errors)\.ts$/.test(file)) continue;
@@ -111,7 +111,7 @@ function thrownCodes(): Map<string, string> {
   }
   const unions: [string, string][] = [
     ['src/server/errors.ts', 'GatewayErrorCode'],
-    ['src/server/auth/errors.ts', 'AccountErrorCode'],
+    ['src/server/services/sign-in/auth/errors.ts', 'AccountErrorCode'],
     ['src/crypto/auth-messages.ts', 'AuthErrorCode'],
   ];
   for (const [file, name] of unions) {

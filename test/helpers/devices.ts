@@ -1,5 +1,5 @@
 /**
- * Test helpers for devices, key bundles and backups (schema/devices.graphql), built with the
+ * Test helpers for devices, key bundles and backups (src/server/services/sign-in/devices.graphql), built with the
  * real crypto the way a client builds them: device proofs, bundles sealed at the account's
  * bundle location with their key wrapped to several recipients, backup keys and messages.
  */

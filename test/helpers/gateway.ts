@@ -13,9 +13,9 @@ import { envelopeToText, sealEnvelopeText, sealSignedEnvelope } from '../../src/
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../../src/crypto/keys.js';
 import { loginMessage, registrationMessage } from '../../src/crypto/auth-messages.js';
-import { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from '../../src/server/auth/service.js';
-import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/server/gateway.js';
-import { embeddedConfig } from '../../src/server/config.js';
+import { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from '../../src/server/services/sign-in/auth/service.js';
+import { startGateway, type GatewayOptions, type RunningGateway } from '../../src/app/gateway.js';
+import { embeddedConfig } from '../../src/app/config.js';
 
 export interface GqlResponse<T = Record<string, unknown>> {
   readonly status: number;

@@ -3,7 +3,8 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { getNamedType, getNullableType, isNonNullType, isScalarType, type GraphQLInputObjectType, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { PRIVACY_SDL, PrivacySchemaError, buildPrivacyManifest, toWireSchema } from '../../src/privacy/index.js';
+import { PrivacySchemaError, buildPrivacyManifest, toWireSchema } from '../../src/privacy/index.js';
+import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
 
 function build(sdl: string) {
   const schema = makeExecutableSchema({ typeDefs: [PRIVACY_SDL, sdl, 'type Query { _: Boolean }'] });
@@ -100,9 +101,8 @@ describe('manifest', () => {
   });
 
   it('the reference schema builds and has every level', async () => {
-    const { readSchemaDir, buildSchema } = await import('../../src/server/schema.js');
-    const { DEFAULT_SCHEMA_DIR } = await import('../../src/server/gateway.js');
-    const { manifest } = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+    const { referenceSchema } = await import('../helpers/reference-schema.js');
+    const { manifest } = referenceSchema();
     const levels = Object.values(manifest.objects.Profile!.fields).map((f) => f.level);
     expect(new Set(levels)).toEqual(new Set(['PUBLIC', 'SERVER', 'SHARED', 'PRIVATE']));
   });

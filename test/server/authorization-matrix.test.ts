@@ -33,8 +33,7 @@ import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js'
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, keyIdOf, type SymmetricKey } from '../../src/crypto/keys.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
-import { DEFAULT_SCHEMA_DIR } from '../../src/server/gateway.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, storeDataKey, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { readTables, snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { backupInput, backupKeys, bundleFor, newDevice, registerWithDevice, PUT_BACKUP, PUT_BUNDLE, type BackupKeys, type DeviceUser, type TestDevice } from '../helpers/devices.js';
@@ -90,11 +89,28 @@ interface Case extends Expectation {
 
 const usernames = (nodes: unknown): string[] => (nodes as { user: { username: string } }[]).map((n) => n.user.username).sort();
 
+/** `_veilgraph` on each root type: the same constant for anyone, naming no one (the client link's enforcement check). */
+function veilgraphInfo(): Case {
+  const check = (v: Json): void => expect(v).toEqual({ protocol: 1, enforced: true });
+  return {
+    outcome: 'PUBLIC_DIRECTORY',
+    why: 'what the server is (protocol 1, enforced), the same for everyone: the client link asks before it has signed in',
+    args: () => ({}),
+    check,
+    anonymous: { outcome: 'PUBLIC_DIRECTORY', why: 'public: asked before signing in', check },
+  };
+}
+
 // ---------------------------------------------------------------------------------------
 // The case table: one row per root field, keyed `Type.field`.
 // ---------------------------------------------------------------------------------------
 const CASES: Record<string, Case> = {
-  // --- auth (schema/auth.graphql) ---
+  // --- veilgraph's root types (src/server/veilgraph.graphql) ---
+  'Query._veilgraph': veilgraphInfo(),
+  'Mutation._veilgraph': veilgraphInfo(),
+  'Subscription._veilgraph': veilgraphInfo(),
+
+  // --- auth (src/server/services/sign-in/auth.graphql) ---
   'Query.me': {
     outcome: 'SELF',
     why: 'the signed-in user is the token holder; there is no argument to name anyone else',
@@ -135,7 +151,7 @@ const CASES: Record<string, Case> = {
     anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path', code: 'LOGIN_FAILED' },
   },
 
-  // --- contacts (schema/contacts.graphql) ---
+  // --- contacts (src/server/services/directory/contacts.graphql) ---
   'Query.users': {
     outcome: 'PUBLIC_DIRECTORY',
     why: 'signed-in users find each other by username prefix; users are public, nested profiles PUBLIC fields only',
@@ -182,7 +198,7 @@ const CASES: Record<string, Case> = {
     args: (w) => [{ username: w.bob.username }, { username: w.alice.username }],
   },
 
-  // --- devices, key bundle, backups (schema/devices.graphql) ---
+  // --- devices, key bundle, backups (src/server/services/sign-in/devices.graphql) ---
   'Query.myDevices': {
     outcome: 'SELF',
     why: "the token user's devices only (Mallory's one device), never Alice's",
@@ -316,7 +332,7 @@ const CASES: Record<string, Case> = {
     anonymous: { outcome: 'SIGN_IN', why: 'the sign-in path of an account reset', code: 'RESET_CODE_INVALID' },
   },
 
-  // --- key directory (schema/directory.graphql) ---
+  // --- key directory (src/server/services/directory/directory.graphql) ---
   'Query.keyDirectory': {
     outcome: 'PUBLIC_DIRECTORY',
     why: 'public keys are what the directory is for; clients verify the signatures themselves',
@@ -341,7 +357,7 @@ const CASES: Record<string, Case> = {
     check: (v) => expect(v.version).toBe(2),
   },
 
-  // --- data keys (schema/keys.graphql) ---
+  // --- data keys (src/server/services/sharing/keys.graphql) ---
   'Query.myDataKeys': {
     outcome: 'EMPTY',
     why: "only keys wrapped for the viewer are returned: Alice's and Bob's wrapped keys are not Mallory's",
@@ -356,7 +372,7 @@ const CASES: Record<string, Case> = {
     ],
   },
 
-  // --- sharing (schema/sharing.graphql) ---
+  // --- sharing (src/server/services/sharing/sharing.graphql) ---
   'Query.grants': {
     outcome: 'FORBIDDEN',
     args: (w) => ({ objectType: 'Profile', objectId: w.aliceProfile }),
@@ -376,7 +392,7 @@ const CASES: Record<string, Case> = {
     ],
   },
 
-  // --- profile (schema/profile.graphql) ---
+  // --- profile (src/app/profile/profile.graphql) ---
   'Query.myProfile': {
     outcome: 'SELF',
     why: "the token's user's profile, never an argument's",
@@ -419,7 +435,7 @@ const CASES: Record<string, Case> = {
     outcome: 'FORBIDDEN',
     args: (w) => ({ id: w.aliceProfile }),
   },
-  // --- messaging (schema/messaging.graphql) ---
+  // --- messaging (src/server/services/messaging/messaging.graphql) ---
   'Query.conversations': {
     outcome: 'SELF',
     why: "lists the token user's conversations only: Mallory is in none",
@@ -491,7 +507,7 @@ const CASES: Record<string, Case> = {
     why: "receipts only for messages of the token user's conversations; Alice's message does not exist for Mallory",
     args: (w) => ({ seqs: [w.aliceMessageSeq] }),
   },
-  // --- debug view (schema/debug.graphql) ---
+  // --- debug view (src/server/services/debug-view/debug.graphql) ---
   'Query.storedObject': {
     outcome: 'EMPTY',
     why: 'the debug view answers only objects the viewer may read (owner or grantee of a profile; a member who may read the message’s epoch); anyone else gets null, as for a missing id (docs/debug-view.md)',
@@ -545,7 +561,7 @@ const CASES: Record<string, Case> = {
 // ---------------------------------------------------------------------------------------
 // Generated from the schema: root fields, documents, the protected paths of an answer.
 // ---------------------------------------------------------------------------------------
-const built = buildSchema(readSchemaDir(DEFAULT_SCHEMA_DIR), []);
+const built = referenceSchema();
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
 type Root = (typeof ROOTS)[number];
 /** How many levels of objects under the root field's type are selected. */

@@ -1,4 +1,4 @@
-// Backups, recovery, re-wrapping after a rotation, and account reset (schema/devices.graphql,
+// Backups, recovery, re-wrapping after a rotation, and account reset (src/server/services/sign-in/devices.graphql,
 // docs/auth.md §12) through a real gateway on loopback; the reset code comes from the real
 // CLI (npm run account:reset) run against the gateway's database. Every refused mutation is
 // checked to change no row.
@@ -321,7 +321,7 @@ describe('staleWrappedKeys and rewrapMyKeys', () => {
 describe('account reset with the CLI', () => {
   async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
     try {
-      const r = await run('npx', ['tsx', 'src/server/account-reset-cli.ts', ...args], { cwd: process.cwd(), env: { ...process.env, VEIL_DATA_DIR: '/nonexistent-unused' } });
+      const r = await run('npx', ['tsx', 'src/app/account-reset-cli.ts', ...args], { cwd: process.cwd(), env: { ...process.env, VEIL_DATA_DIR: '/nonexistent-unused' } });
       return { ...r, code: 0 };
     } catch (e) {
       const x = e as { stdout: string; stderr: string; code: number };

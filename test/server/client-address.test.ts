@@ -4,7 +4,7 @@
 // rate-limits.test.ts and ws-connections.test.ts.
 import { describe, expect, it } from 'vitest';
 import { addressKey, parseTrustProxy } from '../../src/server/client-address.js';
-import { ConfigError, configFromEnv } from '../../src/server/config.js';
+import { ConfigError, configFromEnv } from '../../src/app/config.js';
 
 describe('addressKey', () => {
   it('keeps IPv4, unwraps IPv4-mapped IPv6, cuts IPv6 to its /64, refuses what is not an address', () => {

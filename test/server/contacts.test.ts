@@ -1,4 +1,4 @@
-// Contacts (schema/contacts.graphql) over real HTTP: user search, the request → accept
+// Contacts (src/server/services/directory/contacts.graphql) over real HTTP: user search, the request → accept
 // state machine with every transition and error code, the lists of both sides at each
 // step, that the acting user is always the token's, that refused mutations change no row,
 // and two users asking each other at the same moment (SQLite, and PostgreSQL through two

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConversationFeed } from '../../src/server/resolvers/conversation-feed.js';
+import { ConversationFeed } from '../../src/server/services/messaging/conversation-feed.js';
 import { openStore } from '../../src/server/storage/open.js';
 import type { Store } from '../../src/server/storage/store.js';
 import { firstKey } from './storage/suite.js';

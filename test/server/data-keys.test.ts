@@ -1,4 +1,4 @@
-// Data keys (schema/keys.graphql) over real HTTP: who may store an object's wrapped data
+// Data keys (src/server/services/sharing/keys.graphql) over real HTTP: who may store an object's wrapped data
 // keys, the binding checks the server makes before storing anything, and that each
 // recipient reads back only their own keys and can open them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

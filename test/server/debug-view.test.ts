@@ -1,4 +1,4 @@
-// The debug view (`storedObject`, schema/debug.graphql, docs/debug-view.md) through the real
+// The debug view (`storedObject`, src/server/services/debug-view/debug.graphql, docs/debug-view.md) through the real
 // gateway on a real SQLite file: what it shows is byte for byte what the database holds (read
 // from outside, read-only), with key versions from the envelopes' headers; only the owner, a
 // grantee or a member who may read the message's epoch get an answer; a gateway with the
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { parseEnvelope, parseEnvelopeText } from '../../src/crypto/envelope.js';
 import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
-import { configFromEnv } from '../../src/server/config.js';
+import { configFromEnv } from '../../src/app/config.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, ROOMY_AUTH_LIMITS, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
 import { readTables } from '../helpers/sqlite-snapshot.js';

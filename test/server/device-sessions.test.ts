@@ -7,7 +7,7 @@ import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helper
 import { deviceLogin, ok, registerWithDevice, sqlite, type DeviceUser } from '../helpers/devices.js';
 import WebSocket from 'ws';
 import { RESYNC_TOPIC } from '../../src/server/pubsub.js';
-import { deviceTopic } from '../../src/server/resolvers/devices.js';
+import { deviceTopic } from '../../src/server/services/sign-in/devices.js';
 import { waitFor, within } from '../helpers/wait.js';
 import { openRawSocket } from '../helpers/ws.js';
 

@@ -1,4 +1,4 @@
-// Devices and the key bundle (schema/devices.graphql, docs/auth.md §12) through a real
+// Devices and the key bundle (src/server/services/sign-in/devices.graphql, docs/auth.md §12) through a real
 // gateway on loopback: registration with a device, device sign-in and its codes, link
 // requests (approve, reject, expire, limits), revocation ending the device's sessions over
 // HTTP and WebSocket, every key bundle check, and rotateIdentityKeys carrying the bundle.
@@ -11,7 +11,7 @@ import { base64urlEncode } from '../../src/crypto/base64url.js';
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import type { EncryptionKeyPair } from '../../src/crypto/keys.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
-import { MAX_PENDING_DEVICES } from '../../src/server/resolvers/devices.js';
+import { MAX_PENDING_DEVICES } from '../../src/server/services/sign-in/devices.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import {

@@ -1,4 +1,4 @@
-// The key directory (schema/directory.graphql) over real HTTP: histories as registered,
+// The key directory (src/server/services/directory/directory.graphql) over real HTTP: histories as registered,
 // who a signing key id belongs to, and rotation: accepted only when signed by the
 // viewer's current key and the new one, for the next version, with acceptable new keys;
 // afterwards login needs the new key.

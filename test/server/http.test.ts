@@ -1,8 +1,8 @@
-// The HTTP surface (src/server/http.ts) over real HTTP on loopback with a real SQLite file:
+// The HTTP surface (src/app/http.ts) over real HTTP on loopback with a real SQLite file:
 // the routes, the security headers on every response (not only the web app's files), and
 // no Apollo landing page. Oversized bodies are in test/server/attacks.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEB_CONTENT_SECURITY_POLICY } from '../../src/server/web-assets.js';
+import { WEB_CONTENT_SECURITY_POLICY } from '../../src/app/web-assets.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const SECURITY_HEADERS = {

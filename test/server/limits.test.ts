@@ -5,25 +5,20 @@
 // the parser's internals. Every refusal is QUERY_TOO_COMPLEX (or GRAPHQL_PARSE_FAILED for a
 // document that does not parse) and reaches no store method (counted on the real store).
 // Issue 14, items 1, 8 and 13.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { getIntrospectionQuery, getOperationAST, parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withVeilFields } from '../../src/client/veil.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { ConfigError, configFromEnv } from '../../src/server/config.js';
+import { ConfigError, configFromEnv } from '../../src/app/config.js';
 import { DEFAULT_LIMITS, INTROSPECTION_COST, createRequestLimits } from '../../src/server/limits.js';
-import { buildSchema, readSchemaDir } from '../../src/server/schema.js';
+import { referenceSchema } from '../helpers/reference-schema.js';
 import { newObjectId, registerAndLogin, seal, startTestGateway, storeDataKey, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { codes } from '../helpers/devices.js';
 import { startNoteGateway } from '../helpers/note-gateway.js';
 import { countStoreCalls, type StoreCalls } from '../helpers/store-calls.js';
 import { openRawSocket, wsCodes, wsMessages, type RawSocket } from '../helpers/ws.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let t: TestGateway;
 let alice: TestUser;
@@ -125,7 +120,7 @@ describe('aliases', () => {
   });
 
   it('a document the client link rewrote passes with the caller’s full alias budget', async () => {
-    const built = buildSchema(readSchemaDir(join(ROOT, 'schema')), []);
+    const built = referenceSchema();
     const doc = parse(`query Q($id: ID!) { ${aliases(30, 'p', 'profile(id: $id) { displayName bio diary owner { username } }')} }`);
     const sent = print(withVeilFields(doc, built.wire, built.manifest));
     expect(sent.match(/_vgOwner/g)).toHaveLength(30);
@@ -156,7 +151,7 @@ describe('aliases on abstract types', () => {
 
 describe('cost with the variables’ values', () => {
   it('costs the examples in docs/requests.md as the document says', () => {
-    const built = buildSchema(readSchemaDir(join(ROOT, 'schema')), []);
+    const built = referenceSchema();
     for (const [query, cost] of [
       ['{ profiles(first: 200) { nodes { id owner { username } } } }', 801],
       ['{ conversations { nodes { members { role } } } }', 2601],
@@ -202,11 +197,7 @@ describe('cost with the variables’ values', () => {
   it('over WebSocket: a subscription’s list size from a variable is costed by its value before it starts', async () => {
     // A schema author's subscription that returns a list sized by `first` (the reference
     // schema has none).
-    const dir = mkdtempSync(join(tmpdir(), 'veilgraph-ticks-'));
-    const sdl = join(dir, 'sdl');
-    mkdirSync(sdl);
-    for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(sdl, f));
-    writeFileSync(join(sdl, 'ticks.graphql'), 'type Tick { n: Int! }\nextend type Subscription { ticks(first: Int = 10): [Tick!]! }\n');
+    const sdl = 'type Tick { n: Int! }\nextend type Subscription { ticks(first: Int = 10): [Tick!]! }\n';
     let started = 0;
     const ticks = {
       Subscription: {
@@ -218,7 +209,7 @@ describe('cost with the variables’ values', () => {
         },
       },
     };
-    const g = await startTestGateway({ schemaDir: sdl, resolvers: [ticks], limits: { ...DEFAULT_LIMITS, maxCost: 100 } });
+    const g = await startTestGateway({ typeDefs: [sdl], resolvers: [ticks], limits: { ...DEFAULT_LIMITS, maxCost: 100 } });
     const s = await openRawSocket(g.gateway.url.replace(/^http/, 'ws'), {});
     try {
       const query = 'subscription T($n: Int) { ticks(first: $n) { n } }';
@@ -232,7 +223,6 @@ describe('cost with the variables’ values', () => {
     } finally {
       s.close();
       await g.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
+import { ServerFieldCodec } from '../../src/server/server-fields.js';
 import { canary, newObjectId, registerAndLogin, startTestGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,7 +26,8 @@ beforeAll(async () => {
   t = await startTestGateway();
   reader = await registerAndLogin(t, 'reader');
   writer = await registerAndLogin(t, 'writer');
-  const { store, codec } = t.gateway;
+  const { store, keyring, manifest } = t.gateway;
+  const codec = new ServerFieldCodec(nodeBackend, keyring, manifest);
   // Rows are created directly in the store, sealed exactly as the API seals them, to make
   // a few hundred quickly; the reader is granted all of them.
   for (let i = 0; i < ROWS; i++) {

@@ -2,7 +2,7 @@
 // code generator over the schema with it, serve it from the gateway with a resolver that
 // contains no crypto, and use it from a real Apollo Client through the privacy link with
 // plaintext in and plaintext out. The fixture's own table never holds protected plaintext.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
@@ -16,8 +16,9 @@ import { createIdentity, login, register } from '../../src/client/session.js';
 import type { PrivacyManifest } from '../../src/privacy/manifest.js';
 import { GENERATED_FILES } from '../../src/codegen/config.js';
 import { importGenerated, removeTempDirs, runCodegen, tempDir } from '../codegen/helpers.js';
-import { noteOwners, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
+import { noteTypes, noteResolvers, type NoteRow } from '../fixtures/note/resolvers.js';
 import { canary, newObjectId, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { copyReferenceSdl } from '../helpers/reference-schema.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURE = join(ROOT, 'test/fixtures/note');
@@ -31,14 +32,14 @@ beforeAll(async () => {
   // The author's schema directory: the reference schema plus their new file.
   const schemaDir = tempDir('author-schema');
   mkdirSync(join(schemaDir, 'sdl'));
-  for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(schemaDir, 'sdl', f));
+  copyReferenceSdl(join(schemaDir, 'sdl'));
   copyFileSync(join(FIXTURE, 'note.graphql'), join(schemaDir, 'sdl', 'note.graphql'));
   const outDir = tempDir('author-out');
   await runCodegen({ schemaDir: join(schemaDir, 'sdl'), documents: [join(FIXTURE, 'operations.graphql')], outDir });
   generated = await importGenerated(outDir, GENERATED_FILES.privacy);
   docs = await importGenerated(outDir, GENERATED_FILES.types);
   // The owner lookup lets a note's author store its data key (putDataKeys), which SHARED fields need.
-  t = await startTestGateway({ schemaDir: join(schemaDir, 'sdl'), resolvers: [noteResolvers(rows)], owners: noteOwners(rows) });
+  t = await startTestGateway({ typeDefs: [readFileSync(join(FIXTURE, 'note.graphql'), 'utf8')], resolvers: [noteResolvers(rows)], types: noteTypes(rows) });
 }, 120_000);
 
 afterAll(async () => {

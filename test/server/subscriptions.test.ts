@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey, rotateSymmetricKey } from '../../src/crypto/keys.js';
 import { InMemoryPubSub } from '../../src/server/pubsub.js';
-import { tokenFromConnectionParams } from '../../src/server/ws.js';
+import { tokenFromConnectionParams } from '../../src/server/adapters/graphql-ws.js';
 import { grantAccess, newObjectId, registerAndLogin, revokeAccess, seal, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 
 type Result = FormattedExecutionResult<Record<string, Record<string, unknown>>>;

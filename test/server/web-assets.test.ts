@@ -1,11 +1,11 @@
-// The gateway serving a built web app (src/server/web-assets.ts): only index.html and the
+// The gateway serving a built web app (src/app/web-assets.ts): only index.html and the
 // files of assets/ with known types, read at start; security headers on each; GET and
 // HEAD only; a configured directory without a build refuses to start, saying how to build.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFromEnv } from '../../src/server/config.js';
+import { configFromEnv } from '../../src/app/config.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const dirs: string[] = [];

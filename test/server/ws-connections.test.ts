@@ -3,17 +3,12 @@
 // checked before connection_init is served; trusted proxies name the address; anonymous
 // sockets without an active subscription are closed after the idle bound (4903), while
 // signed-in sockets and sockets with a running subscription stay.
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loopback, openSocket, type TestSocket } from '../helpers/addresses.js';
 import { registerAndLogin, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { waitFor, within } from '../helpers/wait.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // The documented close codes (docs/requests.md), pinned here as numbers: clients depend on them.
 const TOO_MANY_CONNECTIONS_FROM_ADDRESS_CLOSE_CODE = 4901;
 const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4902;
@@ -108,14 +103,11 @@ describe('connection caps', () => {
 
 describe('idle anonymous sockets', () => {
   let t: TestGateway;
-  let sdl: string;
   let ticks: { push(n: number): void; end(): void } | undefined;
 
   beforeAll(async () => {
     // The reference schema has no public subscription: a schema author's own one.
-    sdl = mkdtempSync(join(tmpdir(), 'veilgraph-ws-idle-'));
-    for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(sdl, f));
-    writeFileSync(join(sdl, 'ticks.graphql'), 'extend type Subscription {\n  "Public: anyone may listen."\n  ticks: Int!\n}\n');
+    const sdl = 'extend type Subscription {\n  "Public: anyone may listen."\n  ticks: Int!\n}\n';
     const resolvers = {
       Subscription: {
         ticks: {
@@ -144,12 +136,9 @@ describe('idle anonymous sockets', () => {
         },
       },
     };
-    t = await start({ schemaDir: sdl, resolvers: [resolvers], wsAnonymousIdleSeconds: 1, tokenTtlSeconds: 300 });
+    t = await start({ typeDefs: [sdl], resolvers: [resolvers], wsAnonymousIdleSeconds: 1, tokenTtlSeconds: 300 });
   });
 
-  afterAll(() => {
-    rmSync(sdl, { recursive: true, force: true });
-  });
 
   it('anonymous sockets that only sent connection_init are closed with 4903 (all of them)', async () => {
     const many = Array.from({ length: 20 }, (_, i) => open(t, { localAddress: loopback(10 + (i % 4)) }));

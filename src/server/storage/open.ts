@@ -19,7 +19,6 @@ import { createPrivateFile, ensurePrivateDir } from '../private-files.js';
 import { mapStorageError, redactUrl, scrub, StorageError } from './errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, type MigratingClient } from './migrate.js';
 import { PrismaStore, type RootDb } from './prisma-store.js';
-import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
   /** `DATABASE_URL`: see the module comment. Absent or empty: SQLite in `dataDir`. */
@@ -93,7 +92,7 @@ export function createClient(target: Target): RootDb & MigratingClient {
   return new PostgresClient({ adapter }) as unknown as RootDb & MigratingClient;
 }
 
-export async function openStore(options: OpenStoreOptions): Promise<Store> {
+export async function openStore(options: OpenStoreOptions): Promise<PrismaStore> {
   const target = resolveDatabaseTarget(options);
   const secret = target.kind === 'postgres' ? target.password : undefined;
   if (target.kind === 'sqlite' && target.file !== ':memory:') {

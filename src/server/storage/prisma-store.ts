@@ -51,14 +51,12 @@ import type {
   MessageRow,
   ObjectKeyForRecipient,
   ObjectKeyRow,
-  ProfileCreate,
-  ProfileRow,
-  ProfileUpdate,
   ReceiptRow,
   Store,
   UserKeyRow,
   UserRow,
 } from './store.js';
+import type { ProfileCreate, ProfileMethods, ProfileRow, ProfileUpdate } from './profile-rows.js';
 
 /** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
 export type Db = Prisma.TransactionClient;
@@ -536,7 +534,7 @@ function readableProfileByEmailSql(kind: 'sqlite' | 'postgres'): string {
 /** The CONFLICT of `insertMessage` when the conversation is no longer at the message's epoch. */
 const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
 
-export class PrismaStore implements Store {
+export class PrismaStore implements Store, ProfileMethods {
   readonly kind: 'sqlite' | 'postgres';
   readonly #db: Db;
   readonly #root: RootDb | null;
@@ -590,13 +588,14 @@ export class PrismaStore implements Store {
     return this.#op(what, () => root.$transaction(fn, TX_OPTIONS));
   }
 
-  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: this) => Promise<T>): Promise<T> {
     // Nested: Prisma has no nested interactive transactions; the inner work joins the outer
     // one (a throw still rolls back everything, since it propagates through the outer fn).
     if (this.#root === null) return fn(this);
     const root = this.#root;
     const gate = this.#gate;
-    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret }));
+    // A store over the transaction: a PrismaStore like this one (the class has no subclasses).
+    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret }) as this);
     try {
       if (gate === null) return await root.$transaction(body, TX_OPTIONS);
       this.#refuseReentry();
@@ -742,6 +741,18 @@ export class PrismaStore implements Store {
     return this.#op('find profile', async (db) => {
       const p = await db.profile.findUnique({ where: { id } });
       return p && toProfile(p);
+    });
+  }
+
+  async findProfileOwners(ids: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    return this.#op('find profile owners', async (db) => {
+      const out = new Map<string, string>();
+      for (let i = 0; i < unique.length; i += IN_CHUNK) {
+        for (const p of await db.profile.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } }, select: { id: true, ownerId: true } })) out.set(p.id, p.ownerId);
+      }
+      return out;
     });
   }
 

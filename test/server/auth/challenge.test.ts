@@ -12,8 +12,8 @@ import {
   verifyChallenge,
   type ChallengeBinding,
   type ChallengeKeying,
-} from '../../../src/server/auth/challenge.js';
-import { AuthError, type AuthErrorCode } from '../../../src/server/auth/errors.js';
+} from '../../../src/server/services/sign-in/auth/challenge.js';
+import { AuthError, type AuthErrorCode } from '../../../src/server/services/sign-in/auth/errors.js';
 import { AuthPurpose, CHALLENGE_BYTES, type AuthPurpose as AuthPurposeType } from '../../../src/crypto/auth-messages.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -5,8 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { AuthError } from '../../../src/server/auth/errors.js';
-import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_LENGTH, createTokenService } from '../../../src/server/auth/jwt.js';
+import { AuthError } from '../../../src/server/services/sign-in/auth/errors.js';
+import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_LENGTH, createTokenService } from '../../../src/server/services/sign-in/auth/jwt.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const secret = new Uint8Array(32).fill(0x5a);

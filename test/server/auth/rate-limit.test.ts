@@ -4,7 +4,7 @@
  * PostgreSQL store shared by two gateways: test/server/rate-limits-shared.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RateLimits } from '../../../src/server/auth/rate-limit.js';
+import { RateLimits } from '../../../src/server/rate-limit.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 

@@ -12,9 +12,9 @@ import type { CryptoBackend } from '../../../src/crypto/backend.js';
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
 import { fromHex } from '../../../src/crypto/bytes.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, type SigningKeyPair } from '../../../src/crypto/keys.js';
-import { AuthError, type AuthErrorCode } from '../../../src/server/auth/errors.js';
+import { AuthError, type AuthErrorCode } from '../../../src/server/services/sign-in/auth/errors.js';
 import { AuthPurpose, loginMessage, registrationMessage } from '../../../src/crypto/auth-messages.js';
-import { DEFAULT_AUTH_LIMITS, createAuthService, type AuthLimitName, type AuthLimits, type AuthService, type RegisterInput } from '../../../src/server/auth/service.js';
+import { DEFAULT_AUTH_LIMITS, createAuthService, type AuthLimitName, type AuthLimits, type AuthService, type RegisterInput } from '../../../src/server/services/sign-in/auth/service.js';
 import { openStore } from '../../../src/server/storage/open.js';
 import type { Store } from '../../../src/server/storage/store.js';
 

@@ -9,7 +9,7 @@ import { base64urlEncode } from '../../../src/crypto/base64url.js';
 import type { CryptoBackend } from '../../../src/crypto/backend.js';
 import { fromHex, hex } from '../../../src/crypto/bytes.js';
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
-import { issueChallenge } from '../../../src/server/auth/challenge.js';
+import { issueChallenge } from '../../../src/server/services/sign-in/auth/challenge.js';
 import { AuthPurpose, loginMessage, registrationMessage } from '../../../src/crypto/auth-messages.js';
 
 /** Fixed inputs: RFC 8032 §7.1 test 1 seed, RFC 7748 §6.1 Alice's X25519 key. */

@@ -1,6 +1,8 @@
 /**
- * The behavioural suite every Store implementation passes: run by sqlite.test.ts against a
- * real SQLite file and by postgres.test.ts against a throwaway PostgreSQL server.
+ * The behavioural suite of the Prisma store: every `Store` method the privacy layer and the
+ * services use, and the reference app's Profile methods (its ProfileStore). Run by
+ * sqlite.test.ts against a real SQLite file and by postgres.test.ts against a throwaway
+ * PostgreSQL server.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -8,8 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, MIGRATIONS_TABLE, type MigratingClient, type Migration } from '../../../src/server/storage/migrate.js';
-import type { RootDb } from '../../../src/server/storage/prisma-store.js';
-import type { ContactRow, ConversationRow, EpochKeyRow, MessageRow, NewDevice, ProfileCreate, Store } from '../../../src/server/storage/store.js';
+import type { PrismaStore, RootDb } from '../../../src/server/storage/prisma-store.js';
+import type { ProfileCreate } from '../../../src/server/storage/profile-rows.js';
+import type { ContactRow, ConversationRow, EpochKeyRow, MessageRow, NewDevice } from '../../../src/server/storage/store.js';
 
 export interface SuiteTarget {
   readonly kind: 'sqlite' | 'postgres';
@@ -47,10 +50,10 @@ async function expectStorageError(p: Promise<unknown>, code: StorageError['code'
 
 export function storeSuite(target: SuiteTarget): void {
   describe(`Store on ${target.kind}`, () => {
-    let store: Store;
-    let opened: Store[] = [];
+    let store: PrismaStore;
+    let opened: PrismaStore[] = [];
 
-    const open = async (options: { databaseUrl?: string; dataDir: string }): Promise<Store> => {
+    const open = async (options: { databaseUrl?: string; dataDir: string }): Promise<PrismaStore> => {
       const s = await openStore(options);
       opened.push(s);
       return s;
@@ -114,6 +117,17 @@ export function storeSuite(target: SuiteTarget): void {
     });
 
     describe('profiles', () => {
+      it('findProfileOwners: the owners of the profiles that exist, by id, in one call', async () => {
+        await store.createProfile(profile('p-a', 'alice'));
+        await store.createProfile(profile('p-b', 'bob'));
+        const owners = await store.findProfileOwners(['p-a', 'p-b', 'p-missing', 'p-a']);
+        expect(owners).toEqual(new Map([['p-a', 'alice'], ['p-b', 'bob']]));
+        expect(await store.findProfileOwners([])).toEqual(new Map());
+        // More ids than one IN list holds (chunked by 500): every owner is still found.
+        const many = Array.from({ length: 1200 }, (_, i) => `nope-${i}`);
+        expect(await store.findProfileOwners([...many, 'p-b'])).toEqual(new Map([['p-b', 'bob']]));
+      });
+
       it('creates, finds, updates and deletes a profile', async () => {
         const created = await store.createProfile(
           profile('p-alice', 'alice', { serverSealed: key(9, 40), serverKeyVersion: 3, emailIndex: 'idx-a', bio: 'env:bio', diary: 'env:diary' }),
@@ -147,7 +161,7 @@ export function storeSuite(target: SuiteTarget): void {
 
       it('ignores columns a patch may not set', async () => {
         await store.createProfile(profile('p1', 'alice'));
-        const patch = { displayName: 'new', ownerId: 'bob', id: 'p2' } as unknown as Parameters<Store['updateProfile']>[1];
+        const patch = { displayName: 'new', ownerId: 'bob', id: 'p2' } as unknown as Parameters<PrismaStore['updateProfile']>[1];
         const updated = await store.updateProfile('p1', patch);
         expect(updated).toMatchObject({ id: 'p1', ownerId: 'alice', displayName: 'new' });
       });
@@ -286,7 +300,7 @@ export function storeSuite(target: SuiteTarget): void {
       });
 
       it('refuses an unknown access level or grantee', async () => {
-        const bad = { objectType: 'Profile', objectId: 'p1', granteeId: 'bob', access: 'ADMIN' } as unknown as Parameters<Store['upsertGrant']>[0];
+        const bad = { objectType: 'Profile', objectId: 'p1', granteeId: 'bob', access: 'ADMIN' } as unknown as Parameters<PrismaStore['upsertGrant']>[0];
         await expectStorageError(store.upsertGrant(bad), 'INVALID_ARGUMENT');
         await expectStorageError(store.upsertGrant({ objectType: 'Profile', objectId: 'p1', granteeId: 'nobody', access: 'READ' }), 'INVALID_REFERENCE');
         expect(await store.grantsFor('Profile', ['p1'])).toEqual([]);
