@@ -7,13 +7,14 @@
  *
  *   const journals = prismaVeilgraph(prisma, { models: { Journal: 'journal' } });
  *   const veil = await createVeilgraph({ typeDefs, resolvers, types: journals.types, … });
- *   journals.attach(veil);
- *   // per request, with the context veilgraph made for it:
+ *   // in a resolver, with the context veilgraph made for the request:
  *   const db = prisma.$extends(journals.forRequest(ctx));
  *
- * Why `attach`: the adapters must exist before `createVeilgraph` (it refuses to start
- * without one per annotated type), and they need its manifest (owner and id fields) and
- * write path. Until attached, every adapter call and `forRequest` fail (CONFIG_INVALID).
+ * The adapters need the schema (which columns hold the id, the owner, the sealed SERVER
+ * values): `createVeilgraph` hands it to them at start (`TypeAdapter.attach`), before it
+ * opens anything, and refuses to start (CONFIG_INVALID, every problem listed) when the
+ * client's data model does not fit. The write path comes with each request's context
+ * (`ctx.veil`), so one extension serves exactly the veilgraph that made the request.
  *
  * Why an extension per request, not one global extension reading the request from
  * AsyncLocalStorage: the acting user is then an argument the resolver visibly passes, so a
@@ -26,34 +27,36 @@
  * to protect comes from the SDL's `@privacy`, not schema comments, and client-sealed values
  * are checked for their location rather than encrypted here.
  */
+import type { PrivacyManifest } from '../../privacy/manifest.js';
+import type { VeilContext } from '../context.js';
+import type { TypeAdapter } from '../type-adapters.js';
 import { configInvalid } from './prisma/errors.js';
 import { dataModelOf, mapModels, type ModelMap } from './prisma/model.js';
 import { prismaTypeAdapter, type ModelDelegate } from './prisma/type-adapter.js';
 import { createRequestExtension, type VeilgraphPrismaExtension } from './prisma/writes.js';
-import type { TypeAdapter, VeilContext, VeilgraphWriter } from './pending-contract.js';
 
-export { PrismaAdapterError, type PrismaAdapterErrorCode } from './prisma/errors.js';
+export { UNCHECKED_WRITE, UncheckedWriteError } from './prisma/errors.js';
 export type { VeilgraphPrismaExtension } from './prisma/writes.js';
 
 export interface PrismaVeilgraphOptions {
   /**
    * The annotated types this client stores, and the model of each: `{ Journal: 'journal' }`
    * (the model's name or its client property). Every type with `@privacy` fields that has a
-   * model here must be named (else CONFIG_INVALID at `attach`).
+   * model here must be named (else CONFIG_INVALID at start).
    */
   readonly models: Readonly<Record<string, string>>;
 }
 
 export interface PrismaVeilgraph {
-  /** A `TypeAdapter` per type of `models`, for `createVeilgraph({ types })`. Usable once attached. */
+  /** A `TypeAdapter` per type of `models`, for `createVeilgraph({ types })`. */
   readonly types: Readonly<Record<string, TypeAdapter>>;
-  /**
-   * Binds the adapters to a veilgraph: checks the client's data model against the schema
-   * (CONFIG_INVALID listing every problem). Call once, right after `createVeilgraph`.
-   */
-  attach(veil: VeilgraphWriter): void;
-  /** The extension for one request: `prisma.$extends(journals.forRequest(ctx))`. */
+  /** The extension for one request: `prisma.$extends(journals.forRequest(ctx))`, `ctx` the context veilgraph made for it. */
   forRequest(ctx: VeilContext): VeilgraphPrismaExtension;
+}
+
+interface Bound {
+  readonly models: ModelMap;
+  readonly adapters: ReadonlyMap<string, TypeAdapter>;
 }
 
 /**
@@ -61,25 +64,35 @@ export interface PrismaVeilgraph {
  * own reads use it as given; extend it per request with `forRequest`, never globally.
  */
 export function prismaVeilgraph(prisma: object, options: PrismaVeilgraphOptions): PrismaVeilgraph {
-  interface Bound {
-    readonly veil: VeilgraphWriter;
-    readonly models: ModelMap;
-    readonly adapters: ReadonlyMap<string, TypeAdapter>;
-  }
-  let bound: Bound | null = null;
-  const attached = (): Bound => {
-    if (!bound) throw configInvalid('not attached: call attach(veil) with the veilgraph from createVeilgraph before using the Prisma adapter');
-    return bound;
-  };
   const delegate = (name: string): ModelDelegate => (prisma as Record<string, ModelDelegate>)[name]!;
+  // One mapping per schema the adapters were attached to (usually one); the adapters' calls
+  // without a request (the debug view, rotation) use the latest.
+  const bindings = new WeakMap<PrivacyManifest, Bound>();
+  let latest: Bound | null = null;
+  const bind = (manifest: PrivacyManifest): Bound => {
+    let b = bindings.get(manifest);
+    if (!b) {
+      const models = mapModels(dataModelOf(prisma), manifest, options.models);
+      b = { models, adapters: new Map([...models.byType].map(([typeName, m]) => [typeName, prismaTypeAdapter(m, () => delegate(m.delegate))])) };
+      bindings.set(manifest, b);
+    }
+    latest = b;
+    return b;
+  };
+  const bound = (ctx?: VeilContext): Bound => {
+    const b = ctx?.veil ? bindings.get(ctx.veil.manifest) : latest;
+    if (!b) throw configInvalid('these Prisma adapters are not part of this veilgraph: pass prismaVeilgraph(…).types to createVeilgraph({ types })');
+    return b;
+  };
 
-  // The adapters' column names come from the schema, known once attached: these forward.
-  // A type without SERVER fields has no sealed rows: nothing is stale, nothing swaps.
+  // The adapters' column names come from the schema, known at attach: these forward. A type
+  // without SERVER fields has no sealed rows: nothing is stale, nothing swaps.
   const types: Record<string, TypeAdapter> = {};
   for (const typeName of Object.keys(options.models)) {
-    const adapter = (): TypeAdapter => attached().adapters.get(typeName)!;
+    const adapter = (ctx?: VeilContext): TypeAdapter => bound(ctx).adapters.get(typeName)!;
     types[typeName] = {
-      owners: async (ids, ctx) => adapter().owners(ids, ctx),
+      attach: ({ manifest }) => void bind(manifest),
+      owners: async (ids, ctx) => adapter(ctx).owners(ids, ctx),
       find: async (id) => adapter().find!(id),
       reseal: {
         stale: async (version, limit) => (await adapter().reseal?.stale(version, limit)) ?? [],
@@ -91,21 +104,11 @@ export function prismaVeilgraph(prisma: object, options: PrismaVeilgraphOptions)
 
   return {
     types,
-    attach(veil) {
-      if (bound) {
-        if (bound.veil === veil) return;
-        throw configInvalid('already attached to another veilgraph');
-      }
-      const models = mapModels(dataModelOf(prisma), veil.manifest, options.models);
-      const adapters = new Map([...models.byType].map(([typeName, m]) => [typeName, prismaTypeAdapter(m, () => delegate(m.delegate))]));
-      bound = { veil, models, adapters };
-    },
     forRequest(ctx) {
-      const { veil, models } = attached();
-      if (!ctx || typeof ctx !== 'object' || !('viewer' in ctx) || !('access' in ctx)) {
+      if (!ctx || typeof ctx !== 'object' || !('viewer' in ctx) || !('access' in ctx) || !('veil' in ctx)) {
         throw configInvalid("forRequest takes the request's veilgraph context (the one veilgraph made for this request)");
       }
-      return createRequestExtension(veil, models, (name) => delegate(name), ctx);
+      return createRequestExtension(bound(ctx).models, (name) => delegate(name), ctx);
     },
   };
 }

@@ -10,11 +10,11 @@
  * Keys are removed for the owner and for every current grantee (a revocation already
  * removed the revoked ones').
  */
-import type { VeilContext } from '../pending-contract.js';
+import type { VeilContext } from '../../context.js';
 
 export async function forgetObjects(ctx: VeilContext, typeName: string, ownerId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await ctx.store.transaction(async (tx) => {
+  await ctx.veil.store.transaction(async (tx) => {
     const grants = await tx.grantsFor(typeName, ids);
     for (const id of ids) await tx.deleteObjectKeys(typeName, id, ownerId);
     for (const g of grants) {

@@ -7,7 +7,7 @@
  * swap wins and is never overwritten with older values (bytewise BLOB/BYTEA equality in
  * SQLite and PostgreSQL). These run on the base client, outside any request.
  */
-import type { TypeAdapter } from '../pending-contract.js';
+import type { TypeAdapter } from '../../type-adapters.js';
 import { KEY_VERSION_COLUMN, SEALED_COLUMN, type MappedType } from './model.js';
 
 type Row = Record<string, unknown>;

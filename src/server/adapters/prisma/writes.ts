@@ -26,7 +26,8 @@ import { equalBytes } from '../../../crypto/bytes.js';
 import { isSealedLevel, type PrivacyLevel } from '../../../privacy/levels.js';
 import { requireViewer } from '../../context.js';
 import { forbidden, gatewayError } from '../../errors.js';
-import type { VeilContext, VeilgraphWriter } from '../pending-contract.js';
+import type { PrivacyManifest } from '../../../privacy/manifest.js';
+import type { VeilContext } from '../../context.js';
 import { uncheckedWrite } from './errors.js';
 import { forgetObjects } from './forget.js';
 import { SEALED_COLUMN, type MappedType, type ModelMap } from './model.js';
@@ -116,7 +117,7 @@ interface SplitData {
  * Sorts one row's `data` into what the write path must prepare and what passes as is, and
  * refuses what would bypass it. The owner column is left out: the caller sets it.
  */
-function split(m: MappedType, manifest: VeilgraphWriter['manifest'], data: unknown, where: string): SplitData {
+function split(m: MappedType, manifest: PrivacyManifest, data: unknown, where: string): SplitData {
   if (!isRecord(data)) throw uncheckedWrite(`${where}: data must be one object per row`);
   const own: Row = {};
   const rest: Row = {};
@@ -155,9 +156,9 @@ function levelOf(m: MappedType, key: string): PrivacyLevel {
   return Object.hasOwn(m.object.fields, key) ? m.object.fields[key]!.level : 'PUBLIC';
 }
 
-export function createRequestExtension(veil: VeilgraphWriter, models: ModelMap, base: Delegates, ctx: VeilContext): VeilgraphPrismaExtension {
+export function createRequestExtension(models: ModelMap, base: Delegates, ctx: VeilContext): VeilgraphPrismaExtension {
   const prepare = async (m: MappedType, data: SplitData, ownerId: string, objectId: string, previous?: Row): Promise<Row> => {
-    const columns = data.inputType === null ? {} : await veil.write(ctx, data.inputType, data.input, { ownerId, objectId }, previous);
+    const columns = data.inputType === null ? {} : await ctx.veil.write(ctx, data.inputType, data.input, { ownerId, objectId }, previous);
     return { ...data.rest, ...columns };
   };
 
@@ -166,7 +167,7 @@ export function createRequestExtension(veil: VeilgraphWriter, models: ModelMap, 
     if (isRecord(data) && data[m.object.owner] !== undefined && data[m.object.owner] !== viewer.id) {
       throw forbidden(`create a ${m.typeName} owned by someone else`);
     }
-    const parts = split(m, veil.manifest, data, where);
+    const parts = split(m, ctx.veil.manifest, data, where);
     const objectId = (data as Row)[m.object.id];
     if (typeof objectId !== 'string' || objectId.length === 0) {
       throw gatewayError('BAD_USER_INPUT', `${m.typeName}.${m.object.id} must be given on create: clients seal values for the object's id, so they choose it`, { field: m.object.id });
@@ -182,7 +183,7 @@ export function createRequestExtension(veil: VeilgraphWriter, models: ModelMap, 
     if (isRecord(data) && data[m.object.id] !== undefined && data[m.object.id] !== objectId) {
       throw gatewayError('BAD_USER_INPUT', `${m.typeName}.${m.object.id} cannot change: values are sealed for it`, { field: m.object.id });
     }
-    const parts = split(m, veil.manifest, data, where);
+    const parts = split(m, ctx.veil.manifest, data, where);
     const keys = [...Object.keys(parts.input), ...Object.keys(parts.rest)];
     for (const key of keys.length > 0 ? keys : [m.object.id]) {
       if (!(await ctx.access.canWrite(m.typeName, objectId, ownerId, levelOf(m, key)))) throw forbidden(`write ${m.typeName}.${key}`);
