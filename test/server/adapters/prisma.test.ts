@@ -5,7 +5,7 @@
 // merge SERVER values under compare-and-swap, reads are enforced per field by the gateway,
 // the raw file never holds a protected value in clear, writes the extension cannot check
 // are refused with nothing written, and rotation through the adapter re-seals every row.
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } fr
 import { nodeBackend } from '../../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../../src/crypto/keys.js';
 import type { PrivacyManifest } from '../../../src/privacy/manifest.js';
-import { prismaVeilgraph, type PrismaVeilgraph } from '../../../src/server/adapters/prisma.js';
-import type { VeilgraphWriter } from '../../../src/server/adapters/pending-contract.js';
-import type { GatewayContext } from '../../../src/server/context.js';
+import { allServices, createVeilgraph, prismaVeilgraph, type PrismaVeilgraph, type VeilContext } from '../../../src/server/index.js';
 import { rotateKeyRingFile } from '../../../src/server/keyring.js';
+import { ServerFieldCodec } from '../../../src/server/server-fields.js';
 import type { PrismaClient as RepositoryPrismaClient } from '../../../src/server/storage/generated/sqlite/client.js';
-import { prepareWrite } from '../../../src/server/write.js';
 import { journalResolvers } from '../../fixtures/journal/resolvers.js';
 import {
   canary,
   grantAccess,
   newObjectId,
   registerAndLogin,
+  ROOMY_AUTH_LIMITS,
   seal,
   sealSigned,
   startTestGateway,
@@ -47,27 +46,27 @@ const READ = `query R($id: ID!) { journal(id: $id) { ${FIELDS} } }`;
 
 let db: JournalDatabase;
 let t: TestGateway;
-let schemaDir: string;
 let journals: PrismaVeilgraph;
-let veil: VeilgraphWriter;
+/** Test-only: opens and re-seals SERVER blobs as the gateway does (the gateway's key ring and manifest). */
+let codec: ServerFieldCodec;
 let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
 /** Test-only: extensions added after veilgraph's for the next requests (they run after it). */
 let inner: unknown[] = [];
 /** The context of each user's latest request (to use the extended client directly, as a resolver does). */
-const contexts = new Map<string, GatewayContext>();
+const contexts = new Map<string, VeilContext>();
 /** Every protected plaintext written; none may appear in the raw file or the logs. */
 const canaries: string[] = [];
 
-function extended(ctx: GatewayContext): JournalPrismaClient {
+function extended(ctx: VeilContext): JournalPrismaClient {
   if (ctx.viewer) contexts.set(ctx.viewer.id, ctx);
   let client = db.prisma.$extends(journals.forRequest(ctx));
   for (const e of inner) client = client.$extends(e);
   return client;
 }
 
-async function contextOf(user: TestUser): Promise<GatewayContext> {
+async function contextOf(user: TestUser): Promise<VeilContext> {
   const r = await t.gql(READ, { id: 'nothing-here' }, user.token);
   expect(r.errors).toBeUndefined();
   return contexts.get(user.id)!;
@@ -96,23 +95,14 @@ function interleave(operation: string, times: number, between: () => Promise<unk
 
 beforeAll(async () => {
   db = await openJournalDatabase();
-  schemaDir = mkdtempSync(join(tmpdir(), 'veilgraph-journal-sdl-'));
-  for (const f of readdirSync(join(ROOT, 'schema'))) copyFileSync(join(ROOT, 'schema', f), join(schemaDir, f));
-  copyFileSync(join(ROOT, 'test/fixtures/journal/journal.graphql'), join(schemaDir, 'journal.graphql'));
   journals = prismaVeilgraph(db.prisma, { models: { Journal: 'journal' } });
-  const moodIndex = (mood: string): string => t.gateway.codec.blindIndex('Journal.mood', mood);
   t = await startTestGateway({
-    schemaDir,
-    resolvers: [journalResolvers(extended, moodIndex)],
-    // Today's gateway takes one owner lookup per id; createVeilgraph takes the TypeAdapter itself.
-    owners: { Journal: async (id) => (await journals.types.Journal!.owners([id], undefined as never)).get(id) ?? null },
+    typeDefs: [readFileSync(join(ROOT, 'test/fixtures/journal/journal.graphql'), 'utf8')],
+    resolvers: [journalResolvers(extended, (mood) => t.gateway.veil.blindIndex('Journal.mood', mood))],
+    types: journals.types,
+    authLimits: ROOMY_AUTH_LIMITS,
   });
-  // What createVeilgraph's `veil` offers the adapter: the manifest and the write path.
-  veil = {
-    manifest: t.gateway.manifest,
-    write: async (ctx, inputType, input, where, previous) => (await prepareWrite(ctx, inputType, input, where, previous as never)).columns,
-  };
-  journals.attach(veil);
+  codec = new ServerFieldCodec(nodeBackend, t.gateway.keyring, t.gateway.manifest);
   [alice, bob, carol] = [await registerAndLogin(t, 'alice'), await registerAndLogin(t, 'bob'), await registerAndLogin(t, 'carol')];
 }, 120_000);
 
@@ -123,7 +113,6 @@ afterEach(() => {
 afterAll(async () => {
   await t?.close();
   await db?.close();
-  if (schemaDir) rmSync(schemaDir, { recursive: true, force: true });
 });
 
 interface Plain {
@@ -190,13 +179,13 @@ describe('writes through prisma.journal.create({ data: input })', () => {
     expect(stored.title).toBe(j.plain.title);
     expect(stored.body).toBe(j.sent.body);
     expect(stored.secret).toBe(j.sent.secret);
-    expect(stored.moodIndex).toBe(t.gateway.codec.blindIndex('Journal.mood', j.plain.mood));
+    expect(stored.moodIndex).toBe(t.gateway.veil.blindIndex('Journal.mood', j.plain.mood));
     expect(stored.serverKeyVersion).toBe(t.gateway.keyring.current().version);
     expect(String(stored.serverSealed)).toMatch(/^hex:/);
     // The blob opens, for this row's location only, to exactly the SERVER values.
     const sealed = Buffer.from(String(stored.serverSealed).slice(4), 'hex');
-    expect(t.gateway.codec.open('Journal', { serverSealed: new Uint8Array(sealed) }, alice.id, j.id)).toEqual({ mood: j.plain.mood, place: j.plain.place });
-    expect(() => t.gateway.codec.open('Journal', { serverSealed: new Uint8Array(sealed) }, bob.id, j.id)).toThrow();
+    expect(codec.open('Journal', { serverSealed: new Uint8Array(sealed) }, alice.id, j.id)).toEqual({ mood: j.plain.mood, place: j.plain.place });
+    expect(() => codec.open('Journal', { serverSealed: new Uint8Array(sealed) }, bob.id, j.id)).toThrow();
   });
 
   it('are read back per field: the owner gets every field, a stranger PUBLIC ones only, a READ grantee all but PRIVATE', async () => {
@@ -289,7 +278,7 @@ describe('updates', () => {
     const r = await t.gql<{ updateJournal: Record<string, unknown> }>(UPDATE, { i: { id: j.id, mood } }, alice.token);
     expect(r.errors).toBeUndefined();
     expect(r.data!.updateJournal).toEqual({ id: j.id, authorId: alice.id, title: j.plain.title, mood, place: j.plain.place, body: j.sent.body, secret: j.sent.secret });
-    expect(row(j.id)!.moodIndex).toBe(t.gateway.codec.blindIndex('Journal.mood', mood));
+    expect(row(j.id)!.moodIndex).toBe(t.gateway.veil.blindIndex('Journal.mood', mood));
     // A SERVER field set to null goes from the blob; the others stay.
     const cleared = await t.gql<{ updateJournal: Record<string, unknown> }>(UPDATE, { i: { id: j.id, place: null } }, alice.token);
     expect(cleared.data!.updateJournal).toMatchObject({ mood, place: null });
@@ -425,7 +414,7 @@ describe('writes the extension cannot check are refused', () => {
     const j = await newJournal(alice, 'refuse');
     const client = extended(await contextOf(alice));
     const before = journalRows();
-    const refused = { name: 'VeilgraphError', code: 'UNCHECKED_WRITE' };
+    const refused = { name: 'UncheckedWriteError', code: 'UNCHECKED_WRITE' };
     const leak = canary('refused');
     canaries.push(leak);
     await expect(client.journal.updateMany({ where: { authorId: alice.id }, data: { secret: leak } })).rejects.toMatchObject(refused);
@@ -499,7 +488,7 @@ describe('the TypeAdapter', () => {
 
     // A swap against a blob that is no longer the row's does nothing.
     const [first] = await reseal.stale(to, 1);
-    const next = t.gateway.codec.reseal('Journal', first!.serverSealed as Uint8Array, first!.authorId as string, first!.id as string);
+    const next = codec.reseal('Journal', first!.serverSealed as Uint8Array, first!.authorId as string, first!.id as string);
     expect(await reseal.swap(first!.id as string, new Uint8Array([1, 2, 3]), next.sealed, next.keyVersion)).toBe(false);
     expect((await db.prisma.journal.findUnique({ where: { id: first!.id } }))!.serverKeyVersion).toBe(from);
 
@@ -507,7 +496,7 @@ describe('the TypeAdapter', () => {
     let swapped = 0;
     for (let rows = await reseal.stale(to, 2); rows.length > 0; rows = await reseal.stale(to, 2)) {
       for (const r of rows) {
-        const n = t.gateway.codec.reseal('Journal', r.serverSealed as Uint8Array, r.authorId as string, r.id as string);
+        const n = codec.reseal('Journal', r.serverSealed as Uint8Array, r.authorId as string, r.id as string);
         if (await reseal.swap(r.id as string, r.serverSealed as Uint8Array, n.sealed, n.keyVersion)) swapped++;
       }
     }
@@ -530,32 +519,57 @@ describe('the TypeAdapter', () => {
   });
 });
 
-describe('attach', () => {
+describe('attach (createVeilgraph hands the adapters the schema at start)', () => {
   const manifestWith = (extra: Record<string, unknown>): PrivacyManifest => {
     const m = t.gateway.manifest;
     return { ...m, objects: { ...m.objects, Journal: { ...m.objects.Journal!, fields: { ...m.objects.Journal!.fields, ...extra } } } } as PrivacyManifest;
   };
-  const write = async (): Promise<Record<string, unknown>> => ({});
+  const attach = (p: PrismaVeilgraph, manifest: PrivacyManifest): void => p.types.Journal!.attach!({ type: 'Journal', manifest });
 
-  it('refuses a data model that does not fit the schema (CONFIG_INVALID naming each problem); nothing works before attach', async () => {
+  it('refuses a data model that does not fit the schema (CONFIG_INVALID naming each problem)', () => {
     const fresh = prismaVeilgraph(db.prisma, { models: { Journal: 'journal' } });
-    expect(() => fresh.forRequest(contexts.get(alice.id)!)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
-    await expect(fresh.types.Journal!.owners(['x'], undefined as never)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-
-    const bad = manifestWith({ diary: { level: 'PRIVATE', type: 'String' }, title: { level: 'SERVER', type: 'String!' } });
     let err: unknown;
     try {
-      fresh.attach({ manifest: bad, write });
+      attach(fresh, manifestWith({ diary: { level: 'PRIVATE', type: 'String' }, title: { level: 'SERVER', type: 'String!' } }));
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(err).toMatchObject({ name: 'VeilgraphError', code: 'CONFIG_INVALID' });
     expect((err as Error).message).toContain('Journal.diary must be a String column');
     expect((err as Error).message).toContain('Journal.title must not exist');
 
-    expect(() => prismaVeilgraph(db.prisma, { models: {} }).attach({ manifest: t.gateway.manifest, write })).toThrow(/models does not name it/);
-    expect(() => prismaVeilgraph(db.prisma, { models: { Journal: 'diary' } }).attach({ manifest: t.gateway.manifest, write })).toThrow(/not a model of this Prisma client/);
-    expect(() => prismaVeilgraph(db.prisma, { models: { Journal: 'journal', Notebook: 'notebook' } }).attach({ manifest: t.gateway.manifest, write })).toThrow(/Notebook is not a type with @privacy fields/);
+    expect(() => attach(prismaVeilgraph(db.prisma, { models: { Journal: 'diary' } }), t.gateway.manifest)).toThrow(/not a model of this Prisma client/);
+    expect(() => attach(prismaVeilgraph(db.prisma, { models: { Journal: 'journal', Notebook: 'notebook' } }), t.gateway.manifest)).toThrow(/Notebook is not a type with @privacy fields/);
+  });
+
+  it('createVeilgraph refuses to start with such adapters, before it creates anything', async () => {
+    const sdl = readFileSync(join(ROOT, 'test/fixtures/journal/journal.graphql'), 'utf8');
+    const parent = mkdtempSync(join(tmpdir(), 'veilgraph-prisma-attach-'));
+    try {
+      for (const [models, says] of [
+        [{ Journal: 'diary' }, 'not a model of this Prisma client'],
+        [{ Journal: 'notebook' }, 'Notebook.authorId must be a String column'],
+      ] as const) {
+        const dataDir = join(parent, 'data');
+        const error = await createVeilgraph({ typeDefs: sdl, services: allServices(), types: prismaVeilgraph(db.prisma, { models }).types, dataDir, logSink: () => undefined }).then(
+          async (v) => (await v.close(), undefined),
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ name: 'VeilgraphError', code: 'CONFIG_INVALID' });
+        expect((error as Error).message).toContain(says);
+        expect(existsSync(dataDir)).toBe(false);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('adapters that were not given to the veilgraph of a request refuse to serve it', async () => {
+    const stranger = prismaVeilgraph(db.prisma, { models: { Journal: 'journal' } });
+    const ctx = await contextOf(alice);
+    expect(() => stranger.forRequest(ctx)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    await expect(stranger.types.Journal!.owners(['x'], ctx)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(stranger.types.Journal!.find!('x')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
 
@@ -580,7 +594,8 @@ describe('on PostgreSQL (the author\'s database; veilgraph\'s own store stays SQ
     server = await startPostgres();
     pgdb = await openJournalDatabase({ postgres: server });
     pgJournals = prismaVeilgraph(pgdb.prisma, { models: { Journal: 'journal' } });
-    pgJournals.attach(veil);
+    // What createVeilgraph does with the adapters it is given (this client is not among them).
+    pgJournals.types.Journal!.attach!({ type: 'Journal', manifest: t.gateway.manifest });
   }, 120_000);
 
   afterAll(async () => {
@@ -588,7 +603,7 @@ describe('on PostgreSQL (the author\'s database; veilgraph\'s own store stays SQ
     await server?.stop();
   });
 
-  const serverValues = (r: JournalRow): Record<string, unknown> => t.gateway.codec.open('Journal', { serverSealed: new Uint8Array(r.serverSealed!) }, r.authorId, r.id);
+  const serverValues = (r: JournalRow): Record<string, unknown> => codec.open('Journal', { serverSealed: new Uint8Array(r.serverSealed!) }, r.authorId, r.id);
 
   it('creates sealed, merges SERVER values on update under compare-and-swap, and re-seals through the adapter', async () => {
     const ctx = await contextOf(alice);
@@ -598,7 +613,7 @@ describe('on PostgreSQL (the author\'s database; veilgraph\'s own store stays SQ
     const secret = seal(alice.vault, 'Journal.secret', alice.id, id, plain.secret);
     await client.journal.create({ data: { id, title: 'on postgres', mood: plain.mood, place: plain.place, secret } });
     let stored = (await pgdb.prisma.journal.findUnique({ where: { id } }))!;
-    expect(stored).toMatchObject({ authorId: alice.id, title: 'on postgres', secret, moodIndex: t.gateway.codec.blindIndex('Journal.mood', plain.mood) });
+    expect(stored).toMatchObject({ authorId: alice.id, title: 'on postgres', secret, moodIndex: t.gateway.veil.blindIndex('Journal.mood', plain.mood) });
     expect(serverValues(stored)).toEqual({ mood: plain.mood, place: plain.place });
     expect(JSON.stringify(stored)).not.toContain(plain.mood);
 
@@ -630,7 +645,7 @@ describe('on PostgreSQL (the author\'s database; veilgraph\'s own store stays SQ
     t.gateway.keyring.refresh(true);
     expect(await reseal.count!(to)).toBe(1);
     const [r] = await reseal.stale(to, 10);
-    const next = t.gateway.codec.reseal('Journal', r!.serverSealed as Uint8Array, alice.id, id);
+    const next = codec.reseal('Journal', r!.serverSealed as Uint8Array, alice.id, id);
     expect(await reseal.swap(id, new Uint8Array(4), next.sealed, next.keyVersion)).toBe(false);
     expect(await reseal.swap(id, r!.serverSealed as Uint8Array, next.sealed, next.keyVersion)).toBe(true);
     expect(await reseal.count!(to)).toBe(0);
@@ -661,6 +676,6 @@ describe('types', () => {
 });
 
 /** The repository's own generated client stands in for any author's: `$extends` with the extension keeps its model types. */
-function typedUse(prisma: RepositoryPrismaClient, ctx: GatewayContext) {
+function typedUse(prisma: RepositoryPrismaClient, ctx: VeilContext) {
   return prisma.$extends(journals.forRequest(ctx)).profile.findUnique({ where: { id: 'x' }, select: { id: true, displayName: true, ownerId: true } });
 }
