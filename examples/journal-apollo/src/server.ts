@@ -14,7 +14,7 @@ import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import express from 'express';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { blindIndex, createVeilgraph, prismaVeilgraph, requireViewer, signIn, type VeilContext } from 'veilgraph/server'; // veilgraph
+import { createVeilgraph, directory, prismaVeilgraph, requireViewer, sharing, signIn, type VeilContext, type Veilgraph } from 'veilgraph/server'; // veilgraph
 import { PrismaClient, type Journal } from './generated/prisma/client.js';
 
 export interface JournalServerOptions {
@@ -28,6 +28,8 @@ export interface JournalServerOptions {
 export interface JournalServer {
   /** http://127.0.0.1:<port>/graphql (WebSocket on the same path). */
   readonly url: string;
+  /** veilgraph's instance (key rotation: `veil.rotateKeyRing()` then `veil.reseal()`). */
+  readonly veil: Veilgraph;
   close(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export async function startJournalServer(options: JournalServerOptions = {}): Pr
       journal: (_: unknown, args: { id: string }, ctx: Context) => ctx.db.journal.findUnique({ where: { id: args.id } }),
       myJournals: (_: unknown, __: unknown, ctx: Context) => ctx.db.journal.findMany({ where: { authorId: requireViewer(ctx).id }, orderBy: { createdAt: 'desc' } }),
       journalsByMood: (_: unknown, args: { mood: string }, ctx: Context) =>
-        ctx.db.journal.findMany({ where: { authorId: requireViewer(ctx).id, moodIndex: blindIndex(ctx, 'Journal.mood', args.mood) } }),
+        ctx.db.journal.findMany({ where: { authorId: requireViewer(ctx).id, moodIndex: ctx.veil.blindIndex('Journal.mood', args.mood) } }),
     },
     Mutation: {
       // The author is the viewer (veilgraph's extension refuses anyone else); mood and place
@@ -85,13 +87,12 @@ export async function startJournalServer(options: JournalServerOptions = {}): Pr
     },
   };
 
-  const veil = await createVeilgraph({ typeDefs, resolvers, types: journals.types, services: [signIn()], dataDir: options.dataDir }); // veilgraph
-  journals.attach(veil); // veilgraph
+  const veil = await createVeilgraph({ typeDefs, resolvers, types: journals.types, services: [signIn(), directory(), sharing()], dataDir: options.dataDir }); // veilgraph
 
   const app = express();
   const httpServer = createServer(app);
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsCleanup = useServer(veil.graphqlWsOptions(), wsServer); // veilgraph
+  const wsCleanup = useServer(veil.graphqlWsOptions({ context: (ctx) => ({ ...ctx, db: journalsFor(ctx) }) }), wsServer); // veilgraph
   const apollo = new ApolloServer<Context>({
     schema: veil.schema, // veilgraph
     parseOptions: veil.parseOptions, // veilgraph
@@ -114,6 +115,7 @@ export async function startJournalServer(options: JournalServerOptions = {}): Pr
 
   return {
     url: `http://127.0.0.1:${port}/graphql`,
+    veil,
     async close() {
       await wsCleanup.dispose();
       await apollo.stop();
