@@ -76,8 +76,9 @@ export class RequestAccess {
 
   /**
    * Forgets the grants looked up so far. A subscription keeps one context for all its
-   * events; each event calls this first, so it is authorised against the grants as they
-   * are when the event is delivered (a revoked grant stops the next event's fields).
+   * events; the enforcement calls this before each event (./enforce.ts), so it is authorised
+   * against the grants as they are when the event is delivered (a revoked grant stops the
+   * next event's fields).
    */
   forgetGrants(): void {
     this.grants.clear();

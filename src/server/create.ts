@@ -4,7 +4,7 @@
  * author's SDL and resolvers, their TypeAdapters and the built-in services they take, it
  * builds everything their server needs (./veilgraph.ts): the enforced executable schema,
  * parse options and validation rules, the per-request context (the viewer from a verified
- * token or the author's `authenticate`), the adapters for Apollo Server and graphql-ws, the
+ * token or the author's `authenticate`), the adapters for Apollo Server, Envelop (GraphQL Yoga) and graphql-ws, the
  * write path, rotation, and the services' store, pubsub and key ring.
  *
  * It refuses to start (VeilgraphError CONFIG_INVALID, the message saying what to do), before
@@ -26,6 +26,7 @@ import pg from 'pg';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { RequestAccess, type Viewer } from './access.js';
 import { createApolloPlugin } from './adapters/apollo.js';
+import { createEnvelopPlugin } from './adapters/envelop.js';
 import { bearerToken, createGraphqlWsOptions, tokenFromConnectionParams, type SocketSession } from './adapters/graphql-ws.js';
 import { createClientAddress, headerOf, parseTrustProxy, type AddressedRequest } from './client-address.js';
 import type { GatewayContext, GatewayServices } from './context.js';
@@ -162,7 +163,9 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       if (!device || device.userId !== claims.sub || device.status !== 'ACTIVE') throw new AuthError('UNAUTHENTICATED', 'device revoked');
       return { viewer: { id: claims.sub, deviceId: device.id }, expiresAt: claims.expiresAt };
     };
-    const viewerOf = async (request: VeilRequest): Promise<Viewer | null> => {
+    // The viewer of a request, and when the token that proved it expires (Envelop's
+    // subscriptions end then, as sockets do).
+    const sessionOf = async (request: VeilRequest): Promise<{ viewer: Viewer; expiresAt?: Date } | null> => {
       if (options.authenticate) {
         let viewer: unknown;
         try {
@@ -173,18 +176,20 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
           if (e instanceof VeilgraphError) throw new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status: 401 } } });
           throw e;
         }
-        return checkViewer(viewer);
+        const checked = checkViewer(viewer);
+        return checked && { viewer: checked };
       }
       const header = headerOf(request.headers, 'authorization');
       if (!header) return null;
       const token = bearerToken(header);
       if (!token) throw unauthenticatedRequest('the Authorization header must be "Bearer <token>"');
       try {
-        return (await verifyToken(token)).viewer;
+        return await verifyToken(token);
       } catch (e) {
         throw unauthenticatedRequest(e instanceof Error ? e.message : 'invalid token');
       }
     };
+    const viewerOf = async (request: VeilRequest): Promise<Viewer | null> => (await sessionOf(request))?.viewer ?? null;
 
     const shared: GatewayServices = {
       store,
@@ -296,6 +301,24 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       },
       clientAddress: (request) => clientAddress(request),
       apolloPlugin: () => createApolloPlugin({ schema, limits, validationRules, validatedByRules: (d) => validated.has(d), formatError: format, log }),
+      envelopPlugin: (envelopOptions) =>
+        createEnvelopPlugin(
+          {
+            schema,
+            limits,
+            validationRules,
+            validatedByRules: (d) => validated.has(d),
+            formatError: format,
+            production,
+            log,
+            session: async (request) => {
+              const session = await sessionOf(request);
+              return { context: contextFor(session?.viewer ?? null, request), expiresAt: session?.expiresAt };
+            },
+            watchSession,
+          },
+          envelopOptions,
+        ),
       graphqlWsOptions: (wsOptions) =>
         createGraphqlWsOptions(
           {

@@ -34,9 +34,27 @@ function notVeilgraphContext(): Error {
   return gatewayError('INTERNAL_SERVER_ERROR', "the request context is not veilgraph's: build it with veil.context(request) (or spread it into yours)");
 }
 
+/**
+ * A subscription keeps one context for all its events, and the grants its first event looked
+ * up would otherwise answer every later one: a grant revoked while subscribed would still
+ * let the next event's protected fields through. The root field's per-event resolver forgets
+ * them first, so each event is authorised against the grants as they are when it is
+ * delivered, whoever wrote the subscription's resolvers.
+ */
+function freshGrantsPerEvent<C extends { resolve?: GraphQLFieldResolver<Row, EnforcementContext> | undefined }>(config: C): C {
+  const original: GraphQLFieldResolver<Row, EnforcementContext> = config.resolve ?? defaultFieldResolver;
+  const resolve: GraphQLFieldResolver<Row, EnforcementContext> = (event, args, ctx, info) => {
+    ctx?.access?.forgetGrants();
+    return original(event, args, ctx, info);
+  };
+  return { ...config, resolve };
+}
+
 export function enforcePrivacy(schema: GraphQLSchema, manifest: PrivacyManifest, codec: ServerFieldCodec): GraphQLSchema {
+  const subscriptionType = schema.getSubscriptionType()?.name;
   const out = mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
+      if (typeName === subscriptionType) return freshGrantsPerEvent(config);
       const object = manifest.objects[typeName];
       const level = object?.fields[fieldName]?.level;
       if (!object || !level || level === 'PUBLIC') return config;

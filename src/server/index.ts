@@ -4,13 +4,14 @@
  * import from it. `createVeilgraph` builds, from your SDL (annotated with `@owner`,
  * `@privacy`, `@writes`), your resolvers and your TypeAdapters, the enforced schema and
  * what your server needs around it: the request context, the Apollo Server plugin, the
- * graphql-ws options, the crypto-free write path and key rotation. The built-in services
+ * Envelop plugin (GraphQL Yoga), the graphql-ws options, the crypto-free write path and key rotation. The built-in services
  * (sign-in, key directory and contacts, sharing, messaging, backups, the debug view) are
  * opt-in modules with tables of their own. Reference: docs/server.md.
  */
 export { createVeilgraph, DEFAULT_DATA_DIR } from './create.js';
 export type { ResealProgress, ResealReport, VeilRequest, VeilWsOptions, Veilgraph, VeilgraphOptions } from './veilgraph.js';
 export type { VeilWsServerOptions } from './adapters/graphql-ws.js';
+export type { EnvelopPlugin, VeilEnvelopOptions } from './adapters/envelop.js';
 export { requireViewer, type VeilContext } from './context.js';
 export type { RequestAccess, Viewer } from './access.js';
 export type { OwnerLoader, TypeAdapter } from './type-adapters.js';

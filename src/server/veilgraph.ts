@@ -12,6 +12,7 @@ import type { Extra } from 'graphql-ws/use/ws';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { Viewer } from './access.js';
+import type { EnvelopPlugin, VeilEnvelopOptions } from './adapters/envelop.js';
 import type { VeilWsServerOptions } from './adapters/graphql-ws.js';
 import type { VeilContext } from './context.js';
 import type { GatewayKeyRing } from './keyring.js';
@@ -138,6 +139,8 @@ export interface Veilgraph {
   clientAddress(request: VeilRequest): string;
   /** Apollo Server 5 plugin (./adapters/apollo.ts). */
   apolloPlugin(): ApolloServerPlugin<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- any server context
+  /** Envelop 5 plugin for GraphQL Yoga 5 and any Envelop server: sets `veil.schema`, parses, validates, builds the context (./adapters/envelop.ts). */
+  envelopPlugin(options?: VeilEnvelopOptions): EnvelopPlugin;
   /** Options for graphql-ws `useServer` from `graphql-ws/use/ws` (./adapters/graphql-ws.ts). */
   graphqlWsOptions(options?: VeilWsOptions): VeilWsServerOptions;
   /**

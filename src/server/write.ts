@@ -74,7 +74,9 @@ function previousRow(previous: { readonly serverSealed?: Uint8Array | null }): S
 /**
  * `veil.write`: FORBIDDEN (nothing checked further, nothing sealed) unless the viewer may
  * write every field of `input` at its level (./access.ts: the owner; a WRITE grantee for all
- * but PRIVATE fields), then `prepareWrite`'s checks and sealing. Returns the columns to store.
+ * but PRIVATE fields), then `prepareWrite`'s checks and sealing, then FORBIDDEN unless
+ * `where.ownerId` is the object's owner (its TypeAdapter's `owners`; the viewer for an
+ * object that does not exist yet). Returns the columns to store.
  */
 export async function authorizedWrite(
   services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec' | 'store'>,
@@ -92,5 +94,13 @@ export async function authorizedWrite(
     if (!(await ctx.access.canWrite(spec.writes, where.objectId, where.ownerId, f.level))) throw forbidden(`write ${spec.writes}.${name}`);
   }
   const { columns } = await prepareWrite({ ...services, viewer: ctx.viewer }, inputType, input, where, previous);
+  // The owner the resolver names is checked, not trusted: an object that exists belongs to
+  // whom its TypeAdapter says, and a new one to the viewer who makes it. A resolver that
+  // passed the viewer as the owner of someone else's object (or an owner taken from an
+  // argument) would otherwise let anyone write it. Checked last, so a stranger holding an
+  // object's id gets the answers of the checks above exactly as for an id nobody uses
+  // (BAD_SEALED_VALUE, NO_DATA_KEY: no word of the owner's key), and only then FORBIDDEN.
+  const stored = await ctx.owners.ownerOf(spec.writes, where.objectId);
+  if (where.ownerId !== (stored ?? ctx.viewer?.id)) throw forbidden(`write this ${spec.writes}`);
   return columns;
 }

@@ -417,8 +417,8 @@ const CASES: Record<string, Case> = {
     args: (w) => ({ email: w.aliceEmail }),
   },
   'Mutation.createProfile': {
-    outcome: 'CONFLICT',
-    why: "a profile is always created for the token's user; Alice's profile id is taken (CONFLICT), and the id is public anyway (with a SHARED value Mallory gets NO_DATA_KEY first, as for any id she holds no data key of: test/server/data-key-lineage.test.ts)",
+    outcome: 'FORBIDDEN',
+    why: "a profile is always created for the token's user; Alice's profile id is hers (veil.write checks the owner last: FORBIDDEN), and the id is public anyway (with a SHARED value Mallory gets NO_DATA_KEY first, as for any id she holds no data key of: test/server/data-key-lineage.test.ts)",
     args: (w) => ({ input: { id: w.aliceProfile, displayName: 'Mallory', email: 'mallory@example.com' } }),
   },
   'Mutation.updateProfile': {

