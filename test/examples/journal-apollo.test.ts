@@ -33,7 +33,7 @@ import {
 } from '../../src/client/index.js';
 import { base64urlEncode } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
-import { createVeilgraph, directory, prismaVeilgraph, sharing, signIn, type Veilgraph } from '../../src/server/index.js';
+import { createVeilgraph, directory, prismaVeilgraph, sharing, signIn } from '../../src/server/index.js';
 import { diffSql, generateClient } from '../../src/server/storage/prisma-tool.js';
 import { canary } from '../helpers/gateway.js';
 import { linkVeilgraph } from '../helpers/examples.js';
@@ -57,13 +57,14 @@ interface JournalOut {
   secret: string | null;
 }
 
-interface ExampleServer {
-  readonly url: string;
-  readonly veil: Veilgraph;
-  close(): Promise<void>;
-}
+// What the example's `npm install` does: link veilgraph (file:../..) and generate its
+// Prisma client (postinstall: prisma generate), offline.
+const dir = linkVeilgraph('journal-apollo');
+const prismaSchema = join(dir, 'prisma/schema.prisma');
+generateClient('sqlite', prismaSchema);
+const { startJournalServer } = await import('../../examples/journal-apollo/src/server.js');
+type ExampleServer = Awaited<ReturnType<typeof startJournalServer>>;
 
-let dir: string;
 let scratch: string;
 let dbFile: string;
 let dataDir: string;
@@ -181,18 +182,13 @@ async function until(what: string, done: () => boolean | Promise<boolean>, step:
 beforeAll(async () => {
   capture(process.stdout);
   capture(process.stderr);
-  dir = linkVeilgraph('journal-apollo');
-  const schema = join(dir, 'prisma/schema.prisma');
-  // What the example's `npm install` (postinstall: prisma generate) does, offline.
-  generateClient('sqlite', schema);
   scratch = mkdtempSync(join(tmpdir(), 'veilgraph-journal-apollo-'));
   dbFile = join(scratch, 'journal.db');
   dataDir = join(scratch, 'veilgraph-data');
   // What `npm start`'s `prisma db push` does: the example's tables in its own file.
   const db = new Database(dbFile);
-  db.exec(diffSql('sqlite', null, schema) ?? '');
+  db.exec(diffSql('sqlite', null, prismaSchema) ?? '');
   db.close();
-  const { startJournalServer } = (await import(join(dir, 'src/server.ts'))) as { startJournalServer: (o: object) => Promise<ExampleServer> };
   server = await startJournalServer({ port: 0, databaseUrl: `file:${dbFile}`, dataDir });
 }, 120_000);
 
