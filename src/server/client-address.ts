@@ -69,6 +69,15 @@ export function headerOf(headers: AddressedRequest['headers'], name: string): st
   return undefined;
 }
 
+/**
+ * One header of a request, whatever shape its headers come in (Node's, a Fetch `Headers` of
+ * any implementation, a plain record); the name is case-insensitive. For an `authenticate`
+ * of your own: `requestHeader(request, 'x-session')`.
+ */
+export function requestHeader(request: Pick<AddressedRequest, 'headers'>, name: string): string | undefined {
+  return headerOf(request.headers, name.toLowerCase());
+}
+
 /** The client address key of a request, under the trusted-proxy list `trust` (empty: the socket peer). */
 export function createClientAddress(trust: readonly string[]): (req: AddressedRequest) => string {
   const trusted = trust.length > 0 ? proxyaddr.compile([...trust]) : null;

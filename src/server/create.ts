@@ -43,7 +43,7 @@ import { PostgresPubSub } from './pubsub-postgres.js';
 import { RateLimits } from './rate-limit.js';
 import { resealServerFields } from './rotation.js';
 import { assembleSchema } from './schema.js';
-import { loadSecrets } from './secrets.js';
+import { checkGivenSecrets, loadSecrets } from './secrets.js';
 import { MAX_SEALED_BYTES, createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
 import { resolveServices } from './service-module.js';
@@ -107,6 +107,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   } catch (e) {
     throw configInvalid(`trustProxy: ${e instanceof Error ? e.message : String(e)} (addresses, CIDRs, loopback, linklocal or uniquelocal)`);
   }
+  checkGivenSecrets({ jwtSecret: options.jwtSecret, challengeKey: options.challengeKey });
+  if (options.realm !== undefined && !/^[\x21-\x7e]{1,128}$/.test(options.realm)) throw configInvalid('realm must be 1–128 printable ASCII characters without spaces');
   const built = assembleSchema({
     typeDefs: list(options.typeDefs),
     resolvers: list<IResolvers>(options.resolvers),

@@ -26,7 +26,7 @@ export { DEFAULT_LIMITS, type QueryLimits } from './limits.js';
 export { DEFAULT_ANONYMOUS_IDLE_SECONDS, DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, DEFAULT_WS_MAX_PAYLOAD_BYTES } from './adapters/graphql-ws.js';
 export { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from './services/sign-in/auth/service.js';
 export type { RateLimitRule } from './rate-limit.js';
-export { parseTrustProxy } from './client-address.js';
+export { parseTrustProxy, requestHeader } from './client-address.js';
 export type { PubSub } from './pubsub.js';
 export type { Logger, LogLevel, LogSink } from './log.js';
 export type { GatewayKeyRing } from './keyring.js';

@@ -26,6 +26,18 @@ function decode(name: string, text: string): Uint8Array {
   return b;
 }
 
+/**
+ * Checks secrets given as options (or the environment) before anything is created: each
+ * base64url of at least 32 bytes, and not the same key twice (one key for two purposes).
+ */
+export function checkGivenSecrets(given: { jwtSecret?: string | undefined; challengeKey?: string | undefined }): void {
+  const jwt = given.jwtSecret ? decode('jwtSecret (VEIL_JWT_SECRET)', given.jwtSecret) : undefined;
+  const challenge = given.challengeKey ? decode('challengeKey (VEIL_CHALLENGE_KEY)', given.challengeKey) : undefined;
+  if (jwt && challenge && Buffer.compare(jwt, challenge) === 0) {
+    throw configInvalid('jwtSecret and challengeKey are the same key: give each its own 32 random bytes (base64url)');
+  }
+}
+
 export function loadSecrets(
   backend: CryptoBackend,
   dataDir: string,

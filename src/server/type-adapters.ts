@@ -5,7 +5,8 @@
  * asks only:
  *
  * - `owners(ids, ctx)`: who owns these objects. Data keys (`putDataKeys`), grants and their
- *   revocation, the debug view and the re-wrapping after an identity rotation ask. Calls are
+ *   revocation, `veil.write` (the owner a resolver names) and the re-wrapping after an
+ *   identity rotation ask. (The debug view reads the owner from the row `find` returns.) Calls are
  *   batched per request: every id one request asks about in one tick, one call per type
  *   (`OwnerLoader`). An id missing from the answer has no object (yet).
  * - `find(id)`: one row as stored, for the "what the server sees" view.

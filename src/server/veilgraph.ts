@@ -148,7 +148,7 @@ export interface Veilgraph {
    * data key lineage) and that the viewer may write each field, seals SERVER values (merged
    * with `previous`'s), computes blind indexes, and returns the columns to store.
    */
-  write(ctx: VeilContext, inputType: string, input: Readonly<Record<string, unknown>>, where: { readonly ownerId: string; readonly objectId: string }, previous?: { readonly serverSealed?: Uint8Array | null } | null): Promise<Record<string, unknown>>;
+  write(ctx: VeilContext, inputType: string, input: object, where: { readonly ownerId: string; readonly objectId: string }, previous?: { readonly serverSealed?: Uint8Array | null } | null): Promise<Record<string, unknown>>;
   /** The blind index of `value` for a searchable SERVER field (`Type.field`): what `<field>Index` holds, for equality lookups. */
   blindIndex(coordinate: string, value: string): string;
   /** Takes one request of `key` from rate-limit rule `rule`; RATE_LIMITED (with retryAfterSeconds) when used up. */

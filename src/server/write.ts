@@ -82,12 +82,14 @@ export async function authorizedWrite(
   services: Pick<GatewayServices, 'backend' | 'manifest' | 'codec' | 'store'>,
   ctx: VeilContext,
   inputType: string,
-  input: Readonly<Record<string, unknown>>,
+  inputObject: object,
   where: { readonly ownerId: string; readonly objectId: string },
   previous?: { readonly serverSealed?: Uint8Array | null } | null,
 ): Promise<Record<string, unknown>> {
   const spec = services.manifest.inputs[inputType];
   if (!spec) throw gatewayError('INTERNAL_SERVER_ERROR', `${inputType} is not an input type with @writes(type: …): veil.write has nothing to prepare`);
+  // Any object (a TypeScript interface of the author's included); read as a record.
+  const input = inputObject as Readonly<Record<string, unknown>>;
   if (!ctx?.access) throw gatewayError('INTERNAL_SERVER_ERROR', "veil.write needs veilgraph's request context (veil.context(request))");
   for (const [name, f] of Object.entries(spec.fields)) {
     if (input[name] === undefined) continue;

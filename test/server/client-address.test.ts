@@ -51,3 +51,16 @@ describe('WebSocket cap settings', () => {
     }
   });
 });
+
+describe('requestHeader (public, for an authenticate of your own)', () => {
+  it('reads one header from Node headers, a Fetch Headers or a plain record, by any case of its name', async () => {
+    const { requestHeader } = await import('../../src/server/index.js');
+    expect(requestHeader({ headers: { 'x-session': 'node', 'x-list': ['a', 'b'] } }, 'X-Session')).toBe('node');
+    expect(requestHeader({ headers: { 'x-list': ['a', 'b'] } }, 'x-list')).toBe('a, b');
+    expect(requestHeader({ headers: new Headers({ 'X-Session': 'fetch' }) }, 'x-session')).toBe('fetch');
+    // Another Headers implementation (Yoga's): read through its get(), not instanceof.
+    const foreign = { get: (n: string) => (n === 'x-session' ? 'yoga' : null) };
+    expect(requestHeader({ headers: foreign as unknown as Headers }, 'X-SESSION')).toBe('yoga');
+    expect(requestHeader({ headers: {} }, 'x-session')).toBeUndefined();
+  });
+});

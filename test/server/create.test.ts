@@ -145,6 +145,16 @@ describe('createVeilgraph fails closed at start', () => {
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners }, Dairy: { owners } } }, 'types.Dairy: Dairy has no field above PUBLIC');
   });
 
+  it('secrets that are not base64url of 32 bytes, the same key for both, or a realm with spaces', async () => {
+    const key = Buffer.alloc(32, 7).toString('base64url');
+    const other = Buffer.alloc(32, 9).toString('base64url');
+    const base = { typeDefs: [], services: [signIn()] };
+    await refused({ ...base, jwtSecret: key, challengeKey: key }, 'jwtSecret and challengeKey are the same key');
+    await refused({ ...base, jwtSecret: 'c2hvcnQ', challengeKey: other }, 'jwtSecret (VEIL_JWT_SECRET) must be at least 32 bytes');
+    await refused({ ...base, jwtSecret: key, challengeKey: 'not base64url!' }, 'challengeKey (VEIL_CHALLENGE_KEY) must be base64url');
+    await refused({ ...base, realm: 'my realm' }, 'realm must be 1–128 printable ASCII characters');
+  });
+
   it('a trustProxy that is not addresses, CIDRs or keywords', async () => {
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners } }, trustProxy: 'loopback,,10.0.0.1' }, 'trustProxy:');
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners } }, trustProxy: ['not-an-address'] }, 'trustProxy:');
