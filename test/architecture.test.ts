@@ -73,6 +73,30 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('examples import veilgraph through its public entry points only (package.json exports), and nothing outside their own directory', () => {
+    const root = join(SRC, '..');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+    const entries = new Set(Object.keys(pkg.exports).map((k) => `veilgraph${k.slice(1)}`));
+    const examples = join(root, 'examples');
+    const bad: string[] = [];
+    let checked = 0;
+    for (const name of readdirSync(examples)) {
+      const dir = join(examples, name);
+      if (!statSync(dir).isDirectory()) continue;
+      const sources = [...files(join(dir, 'src')), ...readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))];
+      for (const f of sources) {
+        checked++;
+        for (const spec of [...imports(f), ...dynamicImports(f)]) {
+          const outside = spec.startsWith('.') && relative(dir, join(f, '..', spec)).startsWith('..');
+          const privatePath = (spec === 'veilgraph' || spec.startsWith('veilgraph/')) && !entries.has(spec);
+          if (outside || privatePath) bad.push(`${relative(root, f)} → ${spec}`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(bad).toEqual([]);
+  });
+
   it('src/server never imports src/app', () => {
     const bad: string[] = [];
     for (const f of files(join(SRC, 'server'))) {

@@ -20,6 +20,7 @@ export type { ServiceModule, ServiceName } from './service-module.js';
 export { allServices, backups, debugView, directory, messaging, sharing, signIn } from './services/index.js';
 export { CONFIG_INVALID, VeilgraphError } from './errors.js';
 export { withErrorCodes } from './resolver-errors.js';
+export { prismaVeilgraph, UNCHECKED_WRITE, UncheckedWriteError, type PrismaVeilgraph, type PrismaVeilgraphOptions, type VeilgraphPrismaExtension } from './adapters/prisma.js';
 export { toGraphQLError } from './errors.js';
 export { DEFAULT_LIMITS, type QueryLimits } from './limits.js';
 export { DEFAULT_ANONYMOUS_IDLE_SECONDS, DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, DEFAULT_WS_MAX_PAYLOAD_BYTES } from './adapters/graphql-ws.js';

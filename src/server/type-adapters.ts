@@ -13,9 +13,15 @@
  * - `reseal`: rotation of the SERVER key ring moves every row of the type onto the current
  *   key (./rotation.ts). Required for a type with SERVER fields.
  *
+ * - `attach({ type, manifest })`, optional: called once at start, after the checks below and
+ *   before anything is created or opened, with the schema the adapter will serve. An adapter
+ *   that derives its columns from the schema (the Prisma extension, ./adapters/prisma.ts)
+ *   takes them here and refuses what it cannot serve by throwing (CONFIG_INVALID), so the
+ *   author never binds an adapter to its veilgraph by hand.
+ *
  * `checkTypeAdapters` refuses to start (CONFIG_INVALID) what could not be served: a protected
  * type without an adapter, a SERVER type without `reseal`, an adapter for a type that has no
- * protected field.
+ * protected field, and whatever an adapter's `attach` refuses.
  */
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { VeilContext } from './context.js';
@@ -43,6 +49,12 @@ export interface TypeAdapter<Row extends object = Record<string, unknown>> {
     /** How many rows `stale(version, …)` would list in all (progress reports). */
     count?(version: number): Promise<number>;
   };
+  /**
+   * Called once when a veilgraph is created with this adapter, after its own checks passed and
+   * before anything is opened: the type it serves and the schema's manifest. Throw (a
+   * VeilgraphError CONFIG_INVALID saying what to change) to refuse the start.
+   */
+  attach?(schema: { readonly type: string; readonly manifest: PrivacyManifest }): void;
 }
 
 /** The adapters of a veilgraph instance, by type name. */
@@ -83,6 +95,7 @@ export function checkTypeAdapters(manifest: PrivacyManifest, types: Readonly<Rec
     }
   }
   if (problems.length > 0) throw configInvalid(problems.join('\n'));
+  for (const [type, adapter] of Object.entries(types)) adapter.attach?.({ type, manifest });
   return new Map(Object.entries(types));
 }
 

@@ -160,6 +160,40 @@ describe('createVeilgraph fails closed at start', () => {
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners } }, trustProxy: ['not-an-address'] }, 'trustProxy:');
   });
 
+  it("a TypeAdapter's attach refuses (its CONFIG_INVALID), after veilgraph's own checks and before anything is created", async () => {
+    const calls: { type: string; hasJournal: boolean }[] = [];
+    const attach: TypeAdapter['attach'] = ({ type, manifest }) => {
+      calls.push({ type, hasJournal: manifest.objects.Journal?.fields.mood?.level === 'SERVER' });
+      throw new VeilgraphError('CONFIG_INVALID', 'Journal: the table has no moodIndex column');
+    };
+    await refused({ typeDefs: JOURNAL, services: allServices(), types: { Journal: { owners, reseal, attach } } }, 'Journal: the table has no moodIndex column');
+    expect(calls).toEqual([{ type: 'Journal', hasJournal: true }]);
+    // veilgraph's own refusals come first: an adapter missing its reseal is never attached.
+    await refused({ typeDefs: JOURNAL, services: allServices(), types: { Journal: { owners, attach } } }, 'no reseal { stale, swap }');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('attaches each TypeAdapter once, with its type and the manifest veilgraph serves', async () => {
+    const seen: string[] = [];
+    let manifestSeen: unknown;
+    const veil = await createVeilgraph({
+      typeDefs: [JOURNAL, DIARY],
+      services: allServices(),
+      types: {
+        Journal: { owners, reseal, attach: ({ type, manifest }) => (seen.push(type), (manifestSeen = manifest)) },
+        Diary: { owners, attach: ({ type }) => void seen.push(type) },
+      },
+      dataDir: join(scratch(), 'data'),
+      logSink: () => undefined,
+    });
+    try {
+      expect(seen.sort()).toEqual(['Diary', 'Journal']);
+      expect(manifestSeen).toBe(veil.manifest);
+    } finally {
+      await veil.close();
+    }
+  });
+
   it('starts with a complete set, and answers _veilgraph on every root type', async () => {
     const veil = await createVeilgraph({ typeDefs: JOURNAL, services: allServices(), types: { Journal: { owners, reseal } }, dataDir: join(scratch(), 'data'), logSink: () => undefined });
     try {

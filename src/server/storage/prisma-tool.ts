@@ -2,7 +2,7 @@
  * @module
  * Development and install-time tool for the data model (never imported by the gateway).
  *
- *   tsx src/server/storage/prisma-tool.ts generate          # npm run db:generate (and postinstall)
+ *   tsx src/server/storage/prisma-tool.ts generate          # npm run db:generate (and postinstall; also the examples' clients)
  *   tsx src/server/storage/prisma-tool.ts migration <name>  # npm run db:migration -- <name>
  *   tsx src/server/storage/prisma-tool.ts check             # npm run db:check
  *
@@ -91,21 +91,46 @@ function mustSucceed(what: string, r: CliResult): string {
   return r.stdout;
 }
 
+/** Runs `prisma generate` for one schema file (offline: the JS engine; see prisma.config.ts). */
+export function generateClient(provider: Provider, schema: string): void {
+  mustSucceed(`prisma generate (${provider})`, prisma(provider, ['generate', '--schema', schema]));
+}
+
+/**
+ * The examples' own Prisma schemas (`examples/<name>/prisma/schema.prisma`): their clients
+ * are generated too, into each example's (git-ignored) output, so that `npm run typecheck`
+ * and the examples' tests work in a fresh clone of the repository. An example installed on
+ * its own generates its client by its own `npm install` (its postinstall).
+ */
+export function exampleSchemas(): string[] {
+  const dir = join(root, 'examples');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => join(dir, name, 'prisma/schema.prisma'))
+    .filter((schema) => existsSync(schema))
+    .sort();
+}
+
 export function generate(): void {
   writeVariant(paths.schema, paths.postgresSchema);
-  mustSucceed('prisma generate (sqlite)', prisma('sqlite', ['generate', '--schema', paths.schema]));
-  mustSucceed('prisma generate (postgres)', prisma('postgres', ['generate', '--schema', paths.postgresSchema]));
+  generateClient('sqlite', paths.schema);
+  generateClient('postgres', paths.postgresSchema);
   say(`generated Prisma clients in ${relative(root, paths.generated)}/{sqlite,postgres}`);
+  for (const schema of exampleSchemas()) {
+    generateClient('sqlite', schema);
+    say(`generated the Prisma client of ${relative(root, dirname(dirname(schema)))}`);
+  }
 }
 
 /**
  * The SQL that takes `from` (a SQLite-variant schema file, or null for an empty database)
- * to `to`, for one provider; null when there is nothing to do.
+ * to `to`, for one provider; null when there is nothing to do. PostgreSQL variants are
+ * written to `variantDir`.
  */
-export function diffSql(provider: Provider, from: string | null, to: string, pgUrl?: string): string | null {
+export function diffSql(provider: Provider, from: string | null, to: string, pgUrl?: string, variantDir = join(paths.generated, 'diff')): string | null {
   const variant = (path: string): string => {
     if (provider === 'sqlite') return path;
-    const target = join(paths.generated, 'diff', `${path === to ? 'to' : 'from'}.postgres.prisma`);
+    const target = join(variantDir, `${path === to ? 'to' : 'from'}.postgres.prisma`);
     writeVariant(path, target);
     return target;
   };
