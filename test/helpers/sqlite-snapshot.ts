@@ -2,7 +2,8 @@
  * Test helper: reads a running gateway's SQLite file (`<dataDir>/veilgraph.db`) from
  * outside, read-only, with better-sqlite3 (the driver the gateway's Prisma adapter
  * brings along), so a test can compare what is stored before and after a request
- * without going through the gateway's own store.
+ * without going through the gateway's own store. A schema author's own SQLite file (an
+ * example's table) is read the same way: pass its path ending in `.db` instead of a data dir.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,9 +17,14 @@ function cell(v: unknown): unknown {
   return v;
 }
 
+/** The SQLite file: a gateway's data dir holds `veilgraph.db`; a path ending in `.db` is the file itself. */
+function databaseFile(dataDirOrFile: string): string {
+  return dataDirOrFile.endsWith('.db') ? dataDirOrFile : join(dataDirOrFile, 'veilgraph.db');
+}
+
 /** Every row of `tables`, as plain objects (bytes as `hex:…` strings). */
 export function readTables(dataDir: string, tables: readonly string[]): Record<string, Record<string, unknown>[]> {
-  const db = new Database(join(dataDir, 'veilgraph.db'), { readonly: true, fileMustExist: true });
+  const db = new Database(databaseFile(dataDir), { readonly: true, fileMustExist: true });
   try {
     const out: Record<string, Record<string, unknown>[]> = {};
     for (const table of tables) {
