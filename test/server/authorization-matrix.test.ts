@@ -460,13 +460,7 @@ const CASES: Record<string, Case> = {
   },
   'Mutation.updateProfile': {
     outcome: 'FORBIDDEN',
-    args: async (w) => [
-      { id: w.aliceProfile, input: { displayName: 'Pwned' } },
-      { id: w.aliceProfile, input: { email: 'mallory@example.com' } },
-      { id: w.aliceProfile, input: { phone: '+1 555 0666' } },
-      { id: w.aliceProfile, input: { bio: await sealSigned(w.malloryKey, 'Profile.bio', w.alice.id, w.aliceProfile, 'mallory was here', w.mallory.signing) } },
-      { id: w.aliceProfile, input: { diary: seal(w.mallory.vault, 'Profile.diary', w.alice.id, w.aliceProfile, 'dear diary, mallory') } },
-    ],
+    args: async (w) => (await fieldByField(w, 'Profile', w.aliceProfile, { displayName: 'Pwned', email: 'mallory@example.com', phone: '+1 555 0666' })).map((input) => ({ id: w.aliceProfile, input })),
   },
   'Mutation.deleteProfile': {
     outcome: 'FORBIDDEN',
@@ -623,13 +617,7 @@ const CASES: Record<string, Case> = {
   },
   'Mutation.updateJournal': {
     outcome: 'FORBIDDEN',
-    args: async (w) => [
-      { id: w.aliceJournal, patch: { title: 'Pwned' } },
-      { id: w.aliceJournal, patch: { mood: 'smug' } },
-      { id: w.aliceJournal, patch: { place: 'here' } },
-      { id: w.aliceJournal, patch: { body: await sealSigned(w.malloryKey, 'Journal.body', w.alice.id, w.aliceJournal, 'mallory was here', w.mallory.signing) } },
-      { id: w.aliceJournal, patch: { note: seal(w.mallory.vault, 'Journal.note', w.alice.id, w.aliceJournal, 'dear diary, mallory') } },
-    ],
+    args: async (w) => (await fieldByField(w, 'Journal', w.aliceJournal, { title: 'Pwned', mood: 'smug', place: 'here' })).map((patch) => ({ id: w.aliceJournal, patch })),
   },
   'Mutation.deleteJournal': {
     outcome: 'FORBIDDEN',
@@ -818,6 +806,21 @@ async function registration(username: string): Promise<Args> {
   const encryption = await generateEncryptionKeyPair(nodeBackend);
   const sig = await nodeBackend.ed25519Sign(signing.seed, registrationMessage({ realm: 'veilgraph', username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
   return { username, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) };
+}
+
+/**
+ * Mallory's writes to Alice's object `id` of `type`, one field each: `plain` for the PUBLIC
+ * and SERVER fields, and for each SHARED and PRIVATE field of the manifest an envelope she
+ * sealed for Alice's object under her own keys (signed, as a grantee's SHARED write must be).
+ */
+async function fieldByField(world: World, type: string, id: string, plain: Json): Promise<Json[]> {
+  const out: Json[] = Object.entries(plain).map(([field, v]) => ({ [field]: v }));
+  for (const [field, f] of Object.entries(built.manifest.objects[type]!.fields)) {
+    const coordinate = `${type}.${field}`;
+    if (f.level === 'SHARED') out.push({ [field]: await sealSigned(world.malloryKey, coordinate, world.alice.id, id, 'mallory was here', world.mallory.signing) });
+    if (f.level === 'PRIVATE') out.push({ [field]: seal(world.mallory.vault, coordinate, world.alice.id, id, 'dear diary, mallory') });
+  }
+  return out;
 }
 
 /** A fresh challenge for `username`, signed with Mallory's key. */
