@@ -3,8 +3,9 @@
 // function, veilgraph through `veilgraph/*` only). Users sign up and sign in with the public
 // client entry (veilgraph/client) alone and talk to the server through createPrivacyLink,
 // over HTTP and over graphql-ws. What issue 15 asks of each example:
-// the four levels for the owner, FORBIDDEN for a stranger (a per-root-field matrix: the
-// reference authorization matrix cannot take a foreign server), BAD_SEALED_VALUE with
+// the four levels for the owner, FORBIDDEN for a stranger (a per-root-field matrix through
+// this server; test/server/authorization-matrix.test.ts serves the same SDL, resolvers and
+// adapter on the reference gateway, beside the built-in fields), BAD_SEALED_VALUE with
 // nothing written, a search by the blind index, enforced subscription events, a grant and
 // its revocation, rotation and re-sealing of the example's rows, canaries absent from every
 // file and log line, and start-up refused without the re-seal adapter.

@@ -1,9 +1,9 @@
 /**
- * Test helper: reads a running gateway's SQLite file (`<dataDir>/veilgraph.db`), or any
- * other SQLite file (a schema author's own database: pass the file's path, ending in
- * `.db`), from outside, read-only, with better-sqlite3 (the driver the gateway's Prisma
- * adapter brings along), so a test can compare what is stored before and after a request
- * without going through the gateway's own store.
+ * Test helper: reads a running gateway's SQLite file (`<dataDir>/veilgraph.db`) from
+ * outside, read-only, with better-sqlite3 (the driver the gateway's Prisma adapter
+ * brings along), so a test can compare what is stored before and after a request
+ * without going through the gateway's own store. A schema author's own SQLite file (an
+ * example's table) is read the same way: pass its path ending in `.db` instead of a data dir.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -17,9 +17,14 @@ function cell(v: unknown): unknown {
   return v;
 }
 
-/** Every row of `tables`, as plain objects (bytes as `hex:…` strings). `at`: a data dir, or a `.db` file. */
-export function readTables(at: string, tables: readonly string[]): Record<string, Record<string, unknown>[]> {
-  const db = new Database(at.endsWith('.db') ? at : join(at, 'veilgraph.db'), { readonly: true, fileMustExist: true });
+/** The SQLite file: a gateway's data dir holds `veilgraph.db`; a path ending in `.db` is the file itself. */
+function databaseFile(dataDirOrFile: string): string {
+  return dataDirOrFile.endsWith('.db') ? dataDirOrFile : join(dataDirOrFile, 'veilgraph.db');
+}
+
+/** Every row of `tables`, as plain objects (bytes as `hex:…` strings). */
+export function readTables(dataDir: string, tables: readonly string[]): Record<string, Record<string, unknown>[]> {
+  const db = new Database(databaseFile(dataDir), { readonly: true, fileMustExist: true });
   try {
     const out: Record<string, Record<string, unknown>[]> = {};
     for (const table of tables) {
@@ -36,8 +41,8 @@ export function readTables(at: string, tables: readonly string[]): Record<string
  * A comparable snapshot of `tables`: each row as sorted JSON, rows sorted. Rows for which
  * `exclude(table, row)` is true are left out (say, rows that belong to the acting user).
  */
-export function snapshotTables(at: string, tables: readonly string[], exclude: (table: string, row: Record<string, unknown>) => boolean = () => false): TableSnapshot {
-  const rows = readTables(at, tables);
+export function snapshotTables(dataDir: string, tables: readonly string[], exclude: (table: string, row: Record<string, unknown>) => boolean = () => false): TableSnapshot {
+  const rows = readTables(dataDir, tables);
   const out: TableSnapshot = {};
   for (const table of tables) {
     out[table] = rows[table]!.filter((r) => !exclude(table, r))

@@ -1,5 +1,7 @@
 // The authorization matrix (issue 5): every Query, Mutation and Subscription field of the
-// reference schema, called by Mallory — signed in, but neither the owner of Alice's data,
+// reference schema and of a schema author's type served beside it (the Journal of
+// examples/journal-yoga: its SDL, resolvers, TypeAdapter and better-sqlite3 store, as its
+// author wrote them), called by Mallory — signed in, but neither the owner of Alice's data,
 // nor a grantee, nor a contact — against Alice's data, and once more without a token.
 //
 // The list of fields is generated from the schema the gateway serves, and the selection
@@ -8,7 +10,8 @@
 // field of a returned type is read too. Each answer must be the documented outcome and
 // must teach Mallory nothing: none of Alice's SERVER/SHARED/PRIVATE plaintexts, stored
 // envelopes, or wrapped data keys (hers or her grantee Bob's) appears anywhere in it, and
-// no stored row changed (rows naming Mallory may change only when the outcome is SELF).
+// no stored row changed, in the gateway's tables or the journal's own SQLite file (rows
+// naming Mallory may change only when the outcome is SELF).
 //
 // The outcomes (the justification of each non-FORBIDDEN row is the documented behaviour,
 // repeated in docs/sharing.md, "Authorization matrix"):
@@ -22,6 +25,9 @@
 //   SIGN_IN          the sign-in path, the same with or without a token; acts on no session
 // In every answer, any protected field of an object Mallory does not own must be null with
 // a FORBIDDEN error at its path (and a field of her own object must not be).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FormattedExecutionResult } from 'graphql';
 import { getNamedType, isLeafType, isNonNullType, isUnionType, type GraphQLField, type GraphQLObjectType, type GraphQLOutputType } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
@@ -33,11 +39,21 @@ import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js'
 import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { generateEncryptionKeyPair, generateSigningKeyPair, generateSymmetricKey, keyIdOf, type SymmetricKey } from '../../src/crypto/keys.js';
 import { wrapKey, wrappedKeyToText } from '../../src/crypto/wrap.js';
-import { referenceSchema } from '../helpers/reference-schema.js';
+import { buildSchema } from '../../src/server/schema.js';
+import { exampleDir, linkVeilgraph } from '../helpers/examples.js';
+import { referenceSdl } from '../helpers/reference-schema.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, seal, sealSigned, startTestGateway, storeDataKey, wrappedFor, type GqlResponse, type TestGateway, type TestUser, ROOMY_AUTH_LIMITS } from '../helpers/gateway.js';
 import { readTables, snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { backupInput, backupKeys, bundleFor, newDevice, registerWithDevice, PUT_BACKUP, PUT_BUNDLE, type BackupKeys, type DeviceUser, type TestDevice } from '../helpers/devices.js';
 import { deviceMessage, recoverMessage, resetMessage } from '../../src/crypto/account-messages.js';
+
+// The example imports veilgraph as `veilgraph/*` only: linked first (as its `npm install`
+// does), then imported.
+linkVeilgraph('journal-yoga');
+const { journalResolvers } = await import('../../examples/journal-yoga/src/resolvers.js');
+const { journalAdapter } = await import('../../examples/journal-yoga/src/adapter.js');
+const { JournalStore } = await import('../../examples/journal-yoga/src/store.js');
+const JOURNAL_SDL = readFileSync(join(exampleDir('journal-yoga'), 'schema.graphql'), 'utf8');
 
 type Outcome = 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'EMPTY' | 'PUBLIC_ONLY' | 'SELF' | 'PUBLIC_DIRECTORY' | 'SIGN_IN';
 type Args = Record<string, unknown>;
@@ -63,6 +79,15 @@ interface World {
   /** Alice and Bob's conversation, with one message from Alice. */
   readonly aliceConversation: string;
   readonly aliceMessageSeq: string;
+  /** Alice's journal (a canary at every level; Bob a READ grantee) and its PUBLIC title. */
+  readonly aliceJournal: string;
+  readonly aliceJournalTitle: string;
+  /** Its mood (SERVER, searchable), written through createJournal. */
+  readonly aliceMood: string;
+  /** Mallory has a journal of her own, with another mood. */
+  readonly malloryJournal: string;
+  /** The journal example's own SQLite file. */
+  readonly journalDb: string;
 }
 
 interface Expectation {
@@ -87,6 +112,8 @@ interface Case extends Expectation {
   readonly trigger?: (w: World) => Promise<void>;
 }
 
+/** Alice's journal as anyone may see it: id, author and title. */
+const journalOf = (v: Json, w: World): void => expect(v).toMatchObject({ id: w.aliceJournal, authorId: w.alice.id, title: w.aliceJournalTitle });
 const usernames = (nodes: unknown): string[] => (nodes as { user: { username: string } }[]).map((n) => n.user.username).sort();
 
 /** `_veilgraph` on each root type: the same constant for anyone, naming no one (the client link's enforcement check). */
@@ -361,7 +388,10 @@ const CASES: Record<string, Case> = {
   'Query.myDataKeys': {
     outcome: 'EMPTY',
     why: "only keys wrapped for the viewer are returned: Alice's and Bob's wrapped keys are not Mallory's",
-    args: (w) => ({ objectType: 'Profile', objectIds: [w.aliceProfile] }),
+    args: (w) => [
+      { objectType: 'Profile', objectIds: [w.aliceProfile] },
+      { objectType: 'Journal', objectIds: [w.aliceJournal] },
+    ],
   },
   'Mutation.putDataKeys': {
     outcome: 'FORBIDDEN',
@@ -369,19 +399,25 @@ const CASES: Record<string, Case> = {
       { objectType: 'Profile', objectId: w.aliceProfile, keys: [await wrappedFor(nextKey(w), 'Profile', w.alice.id, w.aliceProfile, w.mallory)] },
       { objectType: 'Profile', objectId: w.aliceProfile, keys: [await wrappedFor(nextKey(w), 'Profile', w.alice.id, w.aliceProfile, w.bob)] },
       { objectType: 'Profile', objectId: w.aliceProfile, keys: [await wrappedFor(w.malloryKey, 'Profile', w.alice.id, w.aliceProfile, w.alice)] },
+      { objectType: 'Journal', objectId: w.aliceJournal, keys: [await wrappedFor(nextKey(w), 'Journal', w.alice.id, w.aliceJournal, w.mallory)] },
+      { objectType: 'Journal', objectId: w.aliceJournal, keys: [await wrappedFor(w.malloryKey, 'Journal', w.alice.id, w.aliceJournal, w.alice)] },
     ],
   },
 
   // --- sharing (src/server/services/sharing/sharing.graphql) ---
   'Query.grants': {
     outcome: 'FORBIDDEN',
-    args: (w) => ({ objectType: 'Profile', objectId: w.aliceProfile }),
+    args: (w) => [
+      { objectType: 'Profile', objectId: w.aliceProfile },
+      { objectType: 'Journal', objectId: w.aliceJournal },
+    ],
   },
   'Mutation.grantAccess': {
     outcome: 'FORBIDDEN',
     args: async (w) => [
       { objectType: 'Profile', objectId: w.aliceProfile, username: w.mallory.username, access: 'WRITE', keys: [await wrappedFor(w.malloryKey, 'Profile', w.alice.id, w.aliceProfile, w.mallory)] },
       { objectType: 'Profile', objectId: w.aliceProfile, username: w.dave.username, access: 'READ', keys: [await wrappedFor(w.malloryKey, 'Profile', w.alice.id, w.aliceProfile, w.dave)] },
+      { objectType: 'Journal', objectId: w.aliceJournal, username: w.mallory.username, access: 'READ', keys: [await wrappedFor(w.malloryKey, 'Journal', w.alice.id, w.aliceJournal, w.mallory)] },
     ],
   },
   'Mutation.revokeAccess': {
@@ -389,6 +425,7 @@ const CASES: Record<string, Case> = {
     args: async (w) => [
       { objectType: 'Profile', objectId: w.aliceProfile, username: w.bob.username, keys: [await wrappedFor(nextKey(w), 'Profile', w.alice.id, w.aliceProfile, w.alice)] },
       { objectType: 'Profile', objectId: w.aliceProfile, username: w.mallory.username, keys: [] },
+      { objectType: 'Journal', objectId: w.aliceJournal, username: w.bob.username, keys: [await wrappedFor(nextKey(w), 'Journal', w.alice.id, w.aliceJournal, w.alice)] },
     ],
   },
 
@@ -423,13 +460,7 @@ const CASES: Record<string, Case> = {
   },
   'Mutation.updateProfile': {
     outcome: 'FORBIDDEN',
-    args: async (w) => [
-      { id: w.aliceProfile, input: { displayName: 'Pwned' } },
-      { id: w.aliceProfile, input: { email: 'mallory@example.com' } },
-      { id: w.aliceProfile, input: { phone: '+1 555 0666' } },
-      { id: w.aliceProfile, input: { bio: await sealSigned(w.malloryKey, 'Profile.bio', w.alice.id, w.aliceProfile, 'mallory was here', w.mallory.signing) } },
-      { id: w.aliceProfile, input: { diary: seal(w.mallory.vault, 'Profile.diary', w.alice.id, w.aliceProfile, 'dear diary, mallory') } },
-    ],
+    args: async (w) => (await fieldByField(w, 'Profile', w.aliceProfile, { displayName: 'Pwned', email: 'mallory@example.com', phone: '+1 555 0666' })).map((input) => ({ id: w.aliceProfile, input })),
   },
   'Mutation.deleteProfile': {
     outcome: 'FORBIDDEN',
@@ -514,6 +545,7 @@ const CASES: Record<string, Case> = {
     args: (w) => [
       { type: 'Profile', id: w.aliceProfile },
       { type: 'Message', id: w.aliceMessageSeq },
+      { type: 'Journal', id: w.aliceJournal },
     ],
   },
   'Subscription.messageAdded': {
@@ -556,18 +588,64 @@ const CASES: Record<string, Case> = {
     trigger: async (w) => ok(await w.t.gql('mutation U($id: ID!, $i: UpdateProfileInput!) { updateProfile(id: $id, input: $i) { id } }', { id: w.aliceProfile, i: { displayName: canary('public') } }, w.alice.token)),
     check: (v, w) => expect(v).toMatchObject({ id: w.aliceProfile, ownerId: w.alice.id }),
   },
+
+  // --- a schema author's type: the Journal of examples/journal-yoga (schema.graphql, src/resolvers.ts) ---
+  'Query.journal': {
+    outcome: 'PUBLIC_ONLY',
+    why: "any viewer reads a journal's PUBLIC fields (id, authorId, title: the example's README); mood, place, body and note are FORBIDDEN",
+    args: (w) => ({ id: w.aliceJournal }),
+    check: journalOf,
+    anonymous: { outcome: 'PUBLIC_ONLY', why: "the example's README: the title is for anyone who asks, signed in or not; each other field FORBIDDEN", check: journalOf },
+  },
+  'Query.myJournals': {
+    outcome: 'SELF',
+    why: "the token user's journals only (Mallory's one), never Alice's",
+    args: () => ({}),
+    check: (v, w) => expect((v as unknown as Json[]).map((j) => j.id)).toEqual([w.malloryJournal]),
+  },
+  'Query.journalsByMood': {
+    outcome: 'EMPTY',
+    why: "searches the token user's journals only: Alice's mood finds nothing of Mallory's, and nothing of Alice's",
+    args: (w) => ({ mood: w.aliceMood }),
+  },
+  'Mutation.createJournal': {
+    outcome: 'FORBIDDEN',
+    args: async (w) => [
+      { input: { id: w.aliceJournal, title: 'Mallory', mood: 'smug' } },
+      { input: { id: w.aliceJournal, title: 'Mallory', note: seal(w.mallory.vault, 'Journal.note', w.mallory.id, w.aliceJournal, 'mine now') } },
+    ],
+  },
+  'Mutation.updateJournal': {
+    outcome: 'FORBIDDEN',
+    args: async (w) => (await fieldByField(w, 'Journal', w.aliceJournal, { title: 'Pwned', mood: 'smug', place: 'here' })).map((patch) => ({ id: w.aliceJournal, patch })),
+  },
+  'Mutation.deleteJournal': {
+    outcome: 'FORBIDDEN',
+    args: (w) => ({ id: w.aliceJournal }),
+  },
+  'Subscription.journalSaved': {
+    outcome: 'PUBLIC_ONLY',
+    why: "the example's README: any signed-in user may follow a journal's saves; like journal(id), each event carries PUBLIC fields and a FORBIDDEN error per other field",
+    args: (w) => ({ id: w.aliceJournal }),
+    ready: (w) => until(() => w.t.gateway.pubsub.subscriberCount(`journal:${w.aliceJournal}`) > 0, 'the subscription was not registered'),
+    // Alice saves her journal with the title it has (an event, the same row).
+    trigger: async (w) => ok(await w.t.gql('mutation U($id: ID!, $p: JournalPatch!) { updateJournal(id: $id, patch: $p) { id } }', { id: w.aliceJournal, p: { title: w.aliceJournalTitle } }, w.alice.token)),
+    check: journalOf,
+  },
 };
 
 // ---------------------------------------------------------------------------------------
 // Generated from the schema: root fields, documents, the protected paths of an answer.
 // ---------------------------------------------------------------------------------------
-const built = referenceSchema();
+const built = buildSchema([referenceSdl(), JOURNAL_SDL].join('\n'), []);
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
 type Root = (typeof ROOTS)[number];
 /** How many levels of objects under the root field's type are selected. */
 const NESTING = 2;
 /** Tables that hold Alice's data (and everybody else's). */
 const TABLES = ['User', 'UserKey', 'Profile', 'Grant', 'ObjectKey', 'Contact', 'Device', 'KeyBundle', 'Backup', 'AccountReset', 'EpochKey'] as const;
+/** The journal example's table, in its own SQLite file. */
+const JOURNAL_TABLES = ['journal'] as const;
 
 function rootType(root: Root): GraphQLObjectType | null | undefined {
   return root === 'Query' ? built.wire.getQueryType() : root === 'Mutation' ? built.wire.getMutationType() : built.wire.getSubscriptionType();
@@ -699,6 +777,8 @@ let w: World;
 let secrets: [what: string, value: string][];
 let wsUrl: string;
 const clients: Client[] = [];
+let journalDir: string | undefined;
+let journalStore: ReturnType<typeof JournalStore.open> | undefined;
 
 function ok(r: GqlResponse): void {
   if (r.errors) throw new Error(JSON.stringify(r.errors));
@@ -726,6 +806,21 @@ async function registration(username: string): Promise<Args> {
   const encryption = await generateEncryptionKeyPair(nodeBackend);
   const sig = await nodeBackend.ed25519Sign(signing.seed, registrationMessage({ realm: 'veilgraph', username, signingKey: signing.publicKey, encryptionKey: encryption.publicKey }));
   return { username, signingKey: base64urlEncode(signing.publicKey), encryptionKey: base64urlEncode(encryption.publicKey), signature: base64urlEncode(sig) };
+}
+
+/**
+ * Mallory's writes to Alice's object `id` of `type`, one field each: `plain` for the PUBLIC
+ * and SERVER fields, and for each SHARED and PRIVATE field of the manifest an envelope she
+ * sealed for Alice's object under her own keys (signed, as a grantee's SHARED write must be).
+ */
+async function fieldByField(world: World, type: string, id: string, plain: Json): Promise<Json[]> {
+  const out: Json[] = Object.entries(plain).map(([field, v]) => ({ [field]: v }));
+  for (const [field, f] of Object.entries(built.manifest.objects[type]!.fields)) {
+    const coordinate = `${type}.${field}`;
+    if (f.level === 'SHARED') out.push({ [field]: await sealSigned(world.malloryKey, coordinate, world.alice.id, id, 'mallory was here', world.mallory.signing) });
+    if (f.level === 'PRIVATE') out.push({ [field]: seal(world.mallory.vault, coordinate, world.alice.id, id, 'dear diary, mallory') });
+  }
+  return out;
 }
 
 /** A fresh challenge for `username`, signed with Mallory's key. */
@@ -773,7 +868,12 @@ function bytesEncodings(hex: string): string[] {
 }
 
 beforeAll(async () => {
-  const t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
+  // The journal example's store on its own SQLite file; its SDL, resolvers and TypeAdapter
+  // added to the reference gateway as its author adds them to theirs.
+  journalDir = mkdtempSync(join(tmpdir(), 'veilgraph-matrix-journal-'));
+  const journalDb = join(journalDir, 'journal.db');
+  journalStore = JournalStore.open(journalDb);
+  const t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS, typeDefs: [JOURNAL_SDL], resolvers: [journalResolvers(journalStore)], types: { Journal: journalAdapter(journalStore) } });
   wsUrl = t.gateway.url.replace(/^http/, 'ws');
   const [alice, bob, carol, dave, mallory] = [
     await registerWithDevice(t, 'alice'),
@@ -851,6 +951,34 @@ beforeAll(async () => {
   );
   ok(sent);
 
+  // Alice's journal: PUBLIC title, SERVER mood and place written through createJournal (the
+  // gateway seals them and indexes mood), SHARED body under a data key, PRIVATE note under
+  // her vault key. Bob: a READ grantee. Mallory has a journal of her own.
+  const aliceJournal = newObjectId();
+  const journalKey = generateSymmetricKey(nodeBackend);
+  const journal = { title: canary('public-title'), mood: canary('server-mood'), place: canary('server-place'), body: canary('shared-body'), note: canary('private-note') };
+  const createJournal = 'mutation C($i: NewJournal!) { createJournal(input: $i) { id } }';
+  await storeDataKey(t, alice, 'Journal', aliceJournal, journalKey);
+  ok(
+    await t.gql(
+      createJournal,
+      {
+        i: {
+          id: aliceJournal,
+          title: journal.title,
+          mood: journal.mood,
+          place: journal.place,
+          body: seal(journalKey, 'Journal.body', alice.id, aliceJournal, journal.body),
+          note: seal(alice.vault, 'Journal.note', alice.id, aliceJournal, journal.note),
+        },
+      },
+      alice.token,
+    ),
+  );
+  ok(await grantAccess(t, alice, bob, 'Journal', aliceJournal, journalKey, 'READ'));
+  const malloryJournal = newObjectId();
+  ok(await t.gql(createJournal, { i: { id: malloryJournal, title: 'Mallory', mood: 'smug' } }, mallory.token));
+
   w = {
     t,
     alice,
@@ -866,6 +994,11 @@ beforeAll(async () => {
     malloryKey: generateSymmetricKey(nodeBackend),
     aliceConversation,
     aliceMessageSeq: sent.data!.sendMessage.seq,
+    aliceJournal,
+    aliceJournalTitle: journal.title,
+    aliceMood: journal.mood,
+    malloryJournal,
+    journalDb,
   };
 
   // What must never come back: the plaintexts, and what is stored for Alice and Bob.
@@ -873,7 +1006,9 @@ beforeAll(async () => {
   const aliceBundle = rows.KeyBundle!.find((r) => r.userId === alice.id)!;
   const stored = rows.Profile!.find((r) => r.id === aliceProfile)!;
   const keys = rows.ObjectKey!.filter((r) => r.recipientId === alice.id || r.recipientId === bob.id);
-  expect(keys.map((k) => k.recipientId).sort()).toEqual([alice.id, bob.id].sort());
+  // Alice's and Bob's data key of her profile and of her journal.
+  expect(keys.map((k) => `${String(k.objectType)}:${k.recipientId === alice.id ? 'Alice' : 'Bob'}`).sort()).toEqual(['Journal:Alice', 'Journal:Bob', 'Profile:Alice', 'Profile:Bob']);
+  const storedJournal = readTables(journalDb, JOURNAL_TABLES).journal!.find((r) => r.id === aliceJournal)!;
   secrets = [
     ['SERVER email', plain.email],
     ['SERVER email (canary part)', plain.email.split('@')[0]!],
@@ -884,7 +1019,15 @@ beforeAll(async () => {
     ['stored diary envelope', String(stored.diary)],
     ['email blind index', String(stored.emailIndex)],
     ...bytesEncodings(String(stored.serverSealed)).map((s): [string, string] => ['stored SERVER blob', s]),
-    ...keys.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => [`wrapped data key for ${k.recipientId === alice.id ? 'Alice' : 'Bob'}`, s])),
+    ...keys.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => [`wrapped ${String(k.objectType)} data key for ${k.recipientId === alice.id ? 'Alice' : 'Bob'}`, s])),
+    ['Journal SERVER mood', journal.mood],
+    ['Journal SERVER place', journal.place],
+    ['Journal SHARED body plaintext', journal.body],
+    ['Journal PRIVATE note plaintext', journal.note],
+    ['stored journal body envelope', String(storedJournal.body)],
+    ['stored journal note envelope', String(storedJournal.note)],
+    ['journal mood blind index', String(storedJournal.moodIndex)],
+    ...bytesEncodings(String(storedJournal.serverSealed)).map((s): [string, string] => ['stored journal SERVER blob', s]),
     ['message plaintext', messageText],
     ['stored message body', String(rows.Message!.find((m) => m.conversationId === aliceConversation)!.body)],
     ...rows.EpochKey!.flatMap((k) => bytesEncodings(String(k.wrapped)).map((s): [string, string] => ['wrapped epoch key', s])),
@@ -897,6 +1040,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
   await w?.t.close();
+  journalStore?.close();
+  if (journalDir) rmSync(journalDir, { recursive: true, force: true });
 });
 
 function expectNothingLearned(answer: unknown): void {
@@ -909,8 +1054,10 @@ function namesMallory(_table: string, row: Record<string, unknown>): boolean {
   return Object.values(row).includes(w.mallory.id);
 }
 
+/** The gateway's tables and the journal's (the table names differ). */
 function snapshot(outcome: Outcome | 'UNAUTHENTICATED'): ReturnType<typeof snapshotTables> {
-  return snapshotTables(w.t.dataDir, TABLES, outcome === 'SELF' ? namesMallory : undefined);
+  const exclude = outcome === 'SELF' ? namesMallory : undefined;
+  return { ...snapshotTables(w.t.dataDir, TABLES, exclude), ...snapshotTables(w.journalDb, JOURNAL_TABLES, exclude) };
 }
 
 async function argSets(c: Case): Promise<Args[]> {
