@@ -10,6 +10,8 @@
  *   on an object-typed field is an error; a type-level default skips such fields.
  * - A type with any non-PUBLIC field declares `@owner(field, id)`; both fields exist, are
  *   leaves, and are PUBLIC (they route and bind; they cannot themselves be sealed).
+ * - `@privacy` on an interface field is an error: levels are given on the object types that
+ *   implement it (it would otherwise be silently not applied to them).
  * - `searchable` is for SERVER fields only (the server cannot index what it cannot read).
  * - `pad` sizes are positive and strictly rising.
  * - An input type with any non-PUBLIC field declares `@writes(type)`; its fields inherit
@@ -125,7 +127,13 @@ export function buildPrivacyManifest(schema: GraphQLSchema): PrivacyManifest {
 function checkInterfaces(schema: GraphQLSchema, objects: Record<string, ObjectPrivacy>, problems: string[]): void {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isUserType(type) || !isInterfaceType(type)) continue;
-    for (const field of Object.keys(type.getFields())) {
+    for (const [field, def] of Object.entries(type.getFields())) {
+      // Levels live on the object types that hold the data. An annotation here would be
+      // silently not applied to them (their field served as PUBLIC): refuse it instead.
+      if (getDirective(schema, def, 'privacy')?.[0]) {
+        const impls = schema.getPossibleTypes(type).map((t) => `${t.name}.${field}`);
+        problems.push(`${type.name}.${field}: @privacy on an interface field is not applied to the types that implement it; annotate the field on each implementing type instead${impls.length > 0 ? ` (${impls.join(', ')})` : ''}`);
+      }
       const sealed = new Set<boolean>();
       for (const impl of schema.getPossibleTypes(type)) {
         const level = objects[impl.name]?.fields[field]?.level ?? 'PUBLIC';

@@ -120,6 +120,20 @@ describe('interfaces', () => {
     expect(String((wire.getType('Note') as GraphQLObjectType).getFields().text!.type)).toBe('Sealed');
   });
 
+  it('@privacy on an interface field (declared or extended) fails the build, naming the fields to annotate instead', () => {
+    const onField = problemsOf(`
+      interface Entry { id: ID! hidden: String @privacy(level: PRIVATE) }
+      type Journal implements Entry @owner(field: "authorId") { id: ID! authorId: ID! hidden: String }
+    `);
+    expect(onField).toEqual(['Entry.hidden: @privacy on an interface field is not applied to the types that implement it; annotate the field on each implementing type instead (Journal.hidden)']);
+    const extended = problemsOf(`
+      interface Entry { id: ID! }
+      extend interface Entry { hidden: String @privacy(level: SERVER) }
+      type Journal implements Entry @owner(field: "authorId") { id: ID! authorId: ID! hidden: String }
+    `);
+    expect(extended.join('\n')).toMatch(/^Entry\.hidden: @privacy on an interface field is not applied/);
+  });
+
   it('implementations that disagree on sealing fail the build', () => {
     const p = problemsOf(`${BASE} type Memo implements Owned { id: ID! text: String }`);
     expect(p.join('\n')).toMatch(/Owned\.text: implementations of Owned disagree/);

@@ -155,6 +155,20 @@ describe('createVeilgraph fails closed at start', () => {
     await refused({ ...base, realm: 'my realm' }, 'realm must be 1–128 printable ASCII characters');
   });
 
+  it('@privacy on an interface field: refused (it would not reach the implementing type, whose field would be served as PUBLIC)', async () => {
+    const sdl = `
+      interface Entry { id: ID! hidden: String @privacy(level: PRIVATE) }
+      type Journal implements Entry @owner(field: "authorId") { id: ID! authorId: ID! hidden: String }
+      extend type Query { entries: [Entry!]! }
+    `;
+    const dataDir = join(scratch(), 'data');
+    await expect(createVeilgraph({ typeDefs: sdl, authenticate: async () => null, dataDir, logSink: () => undefined })).rejects.toMatchObject({
+      code: 'PRIVACY_SCHEMA_INVALID',
+      message: expect.stringContaining('Entry.hidden: @privacy on an interface field is not applied'),
+    });
+    expect(existsSync(dataDir), 'nothing is created before a refusal').toBe(false);
+  });
+
   it('a trustProxy that is not addresses, CIDRs or keywords', async () => {
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners } }, trustProxy: 'loopback,,10.0.0.1' }, 'trustProxy:');
     await refused({ typeDefs: DIARY, services: [signIn()], types: { Diary: { owners } }, trustProxy: ['not-an-address'] }, 'trustProxy:');
