@@ -327,7 +327,7 @@ function sameSetupApollo(schema: GraphQLSchema, log: Logger): ApolloServer<BaseC
   const limits = createRequestLimits();
   const formatError = createErrorFormatter(true);
   const validationRules = [...limits.rules];
-  const plugin = createApolloPlugin({ schema, limits, validationRules, validatedByRules: () => true, formatError, log });
+  const plugin = createApolloPlugin({ schema, limits, validationRules, validatedByRules: () => true, formatError, log, production: true });
   return createAppApollo<BaseContext>({ schema, parseOptions: { maxTokens: limits.limits.maxTokens }, validationRules, formatError, apolloPlugin: () => plugin, log }, true);
 }
 

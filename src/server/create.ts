@@ -56,6 +56,7 @@ import { OwnerLoader, checkTypeAdapters } from './type-adapters.js';
 import { UserLoader } from './user-loader.js';
 import type { VeilRequest, Veilgraph, VeilgraphOptions } from './veilgraph.js';
 import { authorizedWrite } from './write.js';
+import { forgetOwnObjects } from './forget.js';
 
 /** Where veilgraph keeps its own state when `dataDir` is not given. */
 export const DEFAULT_DATA_DIR = './veilgraph-data';
@@ -302,7 +303,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
         return contextFor(await viewerOf(request), request);
       },
       clientAddress: (request) => clientAddress(request),
-      apolloPlugin: () => createApolloPlugin({ schema, limits, validationRules, validatedByRules: (d) => validated.has(d), formatError: format, log }),
+      apolloPlugin: () => createApolloPlugin({ schema, limits, validationRules, validatedByRules: (d) => validated.has(d), formatError: format, log, production }),
       envelopPlugin: (envelopOptions) =>
         createEnvelopPlugin(
           {
@@ -337,6 +338,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
           wsOptions,
         ),
       write: (ctx, inputType, input, where, previous) => authorizedWrite(shared, ctx, inputType, input, where, previous),
+      forget: (ctx, typeName, ids) => forgetOwnObjects(ctx, typeName, ids),
       blindIndex(coordinate, value) {
         const [type = '', field = ''] = coordinate.split('.');
         const f = manifest.objects[type]?.fields[field];

@@ -150,6 +150,13 @@ export interface Veilgraph {
    */
   write(ctx: VeilContext, inputType: string, input: object, where: { readonly ownerId: string; readonly objectId: string }, previous?: { readonly serverSealed?: Uint8Array | null } | null): Promise<Record<string, unknown>>;
   /** The blind index of `value` for a searchable SERVER field (`Type.field`): what `<field>Index` holds, for equality lookups. */
+  /**
+   * Call before deleting objects of yours: removes their grants and wrapped data keys from
+   * veilgraph's store (they name the object by type and id only: left behind, an object made
+   * again at the same id would be shared with the old grantees at once). Only the owner may
+   * (FORBIDDEN); ids the type's TypeAdapter does not know are skipped.
+   */
+  forget(ctx: VeilContext, typeName: string, ids: readonly string[]): Promise<void>;
   blindIndex(coordinate: string, value: string): string;
   /** Takes one request of `key` from rate-limit rule `rule`; RATE_LIMITED (with retryAfterSeconds) when used up. */
   rateLimit(rule: AuthLimitName, key: string): Promise<void>;

@@ -73,7 +73,8 @@ function previousRow(previous: { readonly serverSealed?: Uint8Array | null }): S
 
 /**
  * `veil.write`: FORBIDDEN (nothing checked further, nothing sealed) unless the viewer may
- * write every field of `input` at its level (./access.ts: the owner; a WRITE grantee for all
+ * write the object (its owner or a WRITE grantee, whatever `input` holds) and every field of
+ * `input` at its level (./access.ts: the owner; a WRITE grantee for all
  * but PRIVATE fields), then `prepareWrite`'s checks and sealing, then FORBIDDEN unless
  * `where.ownerId` is the object's owner (its TypeAdapter's `owners`; the viewer for an
  * object that does not exist yet). Returns the columns to store.
@@ -91,6 +92,9 @@ export async function authorizedWrite(
   // Any object (a TypeScript interface of the author's included); read as a record.
   const input = inputObject as Readonly<Record<string, unknown>>;
   if (!ctx?.access) throw gatewayError('INTERNAL_SERVER_ERROR', "veil.write needs veilgraph's request context (veil.context(request))");
+  // The object first, whatever the input holds: an empty input, or one whose fields are all
+  // the resolver's own (not fields of the type), is still a write of this object.
+  if (!(await ctx.access.canWrite(spec.writes, where.objectId, where.ownerId, 'PUBLIC'))) throw forbidden(`write this ${spec.writes}`);
   for (const [name, f] of Object.entries(spec.fields)) {
     if (input[name] === undefined) continue;
     if (!(await ctx.access.canWrite(spec.writes, where.objectId, where.ownerId, f.level))) throw forbidden(`write ${spec.writes}.${name}`);

@@ -261,6 +261,32 @@ describe('examples/journal-yoga', () => {
     expect((await query<{ journal: Journal }>(alice, JOURNAL, { id })).data?.journal.body).toBe(written.body);
   });
 
+  it('deleting a journal ends its sharing: re-made at the same id (by its owner or anyone else), the old grantee reads nothing and nobody inherits the grants', async () => {
+    const DELETE = parse('mutation deleteJournal($id: ID!) { deleteJournal(id: $id) }');
+    const gone = newObjectId();
+    expect((await mutate(alice, CREATE, { input: { id: gone, title: 'shared, then deleted', mood: secret('mood-del') } })).codes).toEqual([]);
+    await alice.sharing.grant('Journal', gone, bob.username, 'WRITE');
+    expect((await query<{ journal: Journal }>(bob, JOURNAL, { id: gone })).codes).toEqual(['FORBIDDEN']); // the note only
+    // A stranger may not delete it (nor strip its sharing).
+    expect((await mutate(mallory, DELETE, { id: gone })).codes).toEqual(['FORBIDDEN']);
+    expect((await mutate(alice, DELETE, { id: gone })).codes).toEqual([]);
+
+    // The owner makes a journal at the same id again: the old grantee reads nothing of it.
+    const mood = secret('mood-again');
+    expect((await mutate(alice, CREATE, { input: { id: gone, title: 'again', mood } })).codes).toEqual([]);
+    const r = await raw('query ($id: ID!) { journal(id: $id) { title mood } }', { id: gone }, bob.token);
+    expect(r.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(r.body)).not.toContain(mood);
+    expect((await mutate(alice, DELETE, { id: gone })).codes).toEqual([]);
+
+    // Anyone who knew the id makes it theirs: no grant of Alice's comes with it.
+    expect((await raw('mutation ($id: ID!) { createJournal(input: { id: $id, title: "mine" }) { id } }', { id: gone }, mallory.token)).body.errors).toBeUndefined();
+    const grants = await raw('query ($id: ID!) { grants(objectType: "Journal", objectId: $id) { grantee { username } } }', { id: gone }, mallory.token);
+    expect(grants.body).toEqual({ data: { grants: [] } });
+    const write = await raw('mutation ($id: ID!) { updateJournal(id: $id, patch: { title: "bob writes" }) { id } }', { id: gone }, bob.token);
+    expect(write.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
+
   it('every root field against Alice\'s journal, as Mallory and anonymously: the documented outcome, nothing learnt, nothing written', async () => {
     const before = journalRows();
     const sel = `{ ${FIELDS} }`;

@@ -75,11 +75,14 @@ export function journalResolvers(store: JournalStore) {
         throw new VeilgraphError('CONFLICT', 'the journal kept changing while it was being updated; try again');
       },
 
-      deleteJournal: (_: unknown, args: { id: string }, ctx: VeilContext) => {
+      deleteJournal: async (_: unknown, args: { id: string }, ctx: VeilContext) => {
         const viewer = requireViewer(ctx);
         const row = store.get(args.id);
         if (!row) throw notFound();
         if (row.authorId !== viewer.id) throw new VeilgraphError('FORBIDDEN', 'only the author deletes a journal');
+        // Its grants and data keys first: left behind, a journal made again at this id would
+        // be shared with the old grantees at once.
+        await ctx.veil.forget(ctx, 'Journal', [row.id]);
         store.delete(row.id);
         return row.id;
       },

@@ -36,7 +36,7 @@
  * landing page, Apollo's default cache-control plugin and reporting plugins off, batching off.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { configInvalid } from '../errors.js';
 import { recordParseFailure } from '../error-format.js';
 import type { RequestLimits } from '../limits.js';
@@ -52,6 +52,15 @@ export interface ApolloLayer {
   readonly validatedByRules: (document: DocumentNode) => boolean;
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   readonly log: Logger;
+  /** createVeilgraph's `production`: introspection is refused whatever Apollo's own `introspection` option says. */
+  readonly production: boolean;
+}
+
+/** Introspection in production, refused as Apollo refuses it when its `introspection` is off. */
+function introspectionRefusal(schema: GraphQLSchema, document: DocumentNode): GraphQLError | undefined {
+  const [e] = validate(schema, document, [NoSchemaIntrospectionCustomRule]);
+  if (!e) return undefined;
+  return new GraphQLError(e.message, { nodes: e.nodes ?? null, source: e.source ?? null, positions: e.positions ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', validationErrorCode: 'INTROSPECTION_DISABLED' } });
 }
 
 /** A refusal before execution, answered with HTTP 400. */
@@ -89,6 +98,9 @@ export function createApolloPlugin(layer: ApolloLayer): ApolloServerPlugin<BaseC
             // With veil.parseOptions nothing over the token limit parses; without, it is refused here.
             const tooMany = limits.tokenLimitError(rc.source ?? '');
             verdict = tooMany ? [tooMany] : layer.validatedByRules(rc.document) ? [] : validate(rc.schema, rc.document, layer.validationRules);
+            // Apollo's own `introspection` defaults to NODE_ENV: veilgraph's `production` decides.
+            const introspection = verdict.length === 0 && layer.production ? introspectionRefusal(rc.schema, rc.document) : undefined;
+            if (introspection) verdict = [introspection];
             ownVerdicts.set(rc.document, verdict);
           }
           if (verdict.length > 0) throw badRequest(verdict[0]!);

@@ -13,7 +13,7 @@
  *   compare-and-swap on the owner and `serverSealed`: a concurrent change makes it read and
  *   merge again (CONFLICT after 5 tries), never overwrite what it did not see.
  * - `delete`: the owner only. `deleteMany`: narrowed to the viewer's own rows. Either
- *   first removes the objects' grants and data keys from veilgraph's store (./forget.ts).
+ *   first removes the objects' grants and data keys from veilgraph's store (../../forget.ts).
  * - `updateMany`, `updateManyAndReturn` and any operation not listed: refused
  *   (UNCHECKED_WRITE): they write rows without a per-row check.
  * - Reads pass unchanged: the GraphQL layer authorises and decrypts each field.
@@ -29,7 +29,7 @@ import { forbidden, gatewayError } from '../../errors.js';
 import type { PrivacyManifest } from '../../../privacy/manifest.js';
 import type { VeilContext } from '../../context.js';
 import { uncheckedWrite } from './errors.js';
-import { forgetObjects } from './forget.js';
+import { forgetObjects } from '../../forget.js';
 import { SEALED_COLUMN, type MappedType, type ModelMap } from './model.js';
 import { assertNoNestedAnnotatedWrites } from './nested.js';
 

@@ -1,8 +1,10 @@
-// veil.write checks the owner a resolver names instead of trusting it: an object that exists
-// belongs to whom its TypeAdapter says, and a new object to the viewer who makes it. A
-// careless resolver (here: one that names the viewer as the owner of whatever it saves, or
-// takes the owner from an argument) then cannot let a stranger write someone else's object.
-// Through a real Apollo Server on loopback, with the author's own sign-in (`x-user`).
+// What a schema author's server gets from veilgraph even when its own code is careless,
+// through a real Apollo Server on loopback with the author's own sign-in (`x-user`):
+// - veil.write checks the owner a resolver names instead of trusting it: an object that
+//   exists belongs to whom its TypeAdapter says, a new one to the viewer who makes it; and
+//   the object is checked whatever the input holds (empty, or only the resolver's own fields);
+// - veil.forget (before a delete) refuses anyone but the owner;
+// - `production: true` refuses introspection whatever Apollo's NODE_ENV default says.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,10 @@ const SDL = /* GraphQL */ `
     title: String!
     secret: String
   }
+  "Only the resolver's own fields: none of them is a field of Diary."
+  input DiaryTouch @writes(type: "Diary") {
+    pinned: Boolean
+  }
   extend type Query {
     diary(id: ID!): Diary
   }
@@ -31,6 +37,10 @@ const SDL = /* GraphQL */ `
     saveDiary(input: DiaryInput!): Diary!
     "Careless: the owner comes from an argument."
     saveDiaryFor(authorId: ID!, input: DiaryInput!): Diary!
+    "Relies on veil.write alone to refuse strangers, with an input of the resolver's own fields."
+    touchDiary(id: ID!, touch: DiaryTouch!): Diary!
+    "Relies on veil.forget alone to refuse strangers."
+    deleteDiary(id: ID!): ID!
   }
 `;
 
@@ -56,6 +66,18 @@ beforeAll(async () => {
       Mutation: {
         saveDiary: (_: unknown, a: { input: Row }, ctx: VeilContext) => save(ctx, requireViewer(ctx).id, a.input),
         saveDiaryFor: (_: unknown, a: { authorId: string; input: Row }, ctx: VeilContext) => save(ctx, a.authorId, a.input),
+        deleteDiary: async (_: unknown, a: { id: string }, ctx: VeilContext) => {
+          await ctx.veil.forget(ctx, 'Diary', [a.id]);
+          rows.delete(a.id);
+          return a.id;
+        },
+        touchDiary: async (_: unknown, a: { id: string; touch: { pinned?: boolean } }, ctx: VeilContext) => {
+          const row = rows.get(a.id)!;
+          await ctx.veil.write(ctx, 'DiaryTouch', a.touch, { ownerId: row.authorId, objectId: row.id }, null);
+          const touched = { ...row, pinned: a.touch.pinned ?? null } as Row;
+          rows.set(row.id, touched);
+          return touched;
+        },
       },
     },
     types: { Diary: { owners: async (ids) => new Map(ids.flatMap((id) => (rows.has(id) ? [[id, rows.get(id)!.authorId] as const] : []))) } },
@@ -102,10 +124,58 @@ describe('veil.write and the owner a resolver names', () => {
     expect(rows.get('diary-of-alice-0001')?.title).toBe('mine');
   });
 
+  it("refuses a stranger's write whose input holds no field of the type (empty, or the resolver's own fields)", async () => {
+    const TOUCH = 'mutation T($id: ID!, $t: DiaryTouch!) { touchDiary(id: $id, touch: $t) { id } }';
+    const before = structuredClone(rows.get('diary-of-alice-0001'));
+    for (const t of [{}, { pinned: true }]) {
+      const r = await post('eve', TOUCH, { id: 'diary-of-alice-0001', t });
+      expect(r.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    }
+    expect(rows.get('diary-of-alice-0001')).toEqual(before);
+    expect((await post('alice', TOUCH, { id: 'diary-of-alice-0001', t: { pinned: true } })).errors).toBeUndefined();
+  });
+
+  it("veil.forget refuses anyone but the owner (FORBIDDEN), and the row stays", async () => {
+    const DELETE = 'mutation D($id: ID!) { deleteDiary(id: $id) }';
+    const r = await post('eve', DELETE, { id: 'diary-of-alice-0001' });
+    expect(r.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(rows.has('diary-of-alice-0001')).toBe(true);
+  });
+
   it('lets the owner write their own object, new or existing', async () => {
     expect((await post('alice', SAVE_FOR, { a: 'alice', i: { id: 'diary-of-alice-0001', title: 'edited' } })).errors).toBeUndefined();
     expect((await post('alice', SAVE_FOR, { a: 'alice', i: { id: 'diary-of-alice-0002', title: 'second' } })).errors).toBeUndefined();
     expect(rows.get('diary-of-alice-0001')?.title).toBe('edited');
     expect(rows.get('diary-of-alice-0002')?.authorId).toBe('alice');
+  });
+});
+
+describe("createVeilgraph({ production: true }) on Apollo Server wired as docs/server.md says", () => {
+  it('refuses introspection whatever NODE_ENV says (Apollo would answer it outside NODE_ENV=production)', async () => {
+    const prod = await createVeilgraph({
+      typeDefs: SDL,
+      types: { Diary: { owners: async () => new Map() } },
+      authenticate: async () => null,
+      production: true,
+      dataDir: join(dir, 'prod'),
+      logSink: () => undefined,
+    });
+    const apollo = new ApolloServer<VeilContext>({ schema: prod.schema, parseOptions: prod.parseOptions, validationRules: [...prod.validationRules], formatError: prod.formatError, plugins: [prod.apolloPlugin()] });
+    const { url: at } = await startStandaloneServer(apollo, { listen: { port: 0, host: '127.0.0.1' }, context: ({ req }) => prod.context(req) });
+    try {
+      expect(process.env.NODE_ENV).not.toBe('production');
+      for (const query of ['{ __schema { types { name } } }', '{ __type(name: "Diary") { fields { name } } }']) {
+        const res = await fetch(at, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+        const body = (await res.json()) as { data?: unknown; errors?: { extensions?: Record<string, unknown> }[] };
+        expect(res.status).toBe(400);
+        expect(body.data).toBeUndefined();
+        expect(body.errors?.map((e) => [e.extensions?.code, e.extensions?.validationErrorCode])).toEqual([['GRAPHQL_VALIDATION_FAILED', 'INTROSPECTION_DISABLED']]);
+      }
+      const ok = await fetch(at, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ _veilgraph { protocol } }' }) });
+      expect(await ok.json()).toEqual({ data: { _veilgraph: { protocol: 1 } } });
+    } finally {
+      await apollo.stop();
+      await prod.close();
+    }
   });
 });

@@ -10,7 +10,8 @@
  * Keys are removed for the owner and for every current grantee (a revocation already
  * removed the revoked ones').
  */
-import type { VeilContext } from '../../context.js';
+import type { VeilContext } from './context.js';
+import { forbidden } from './errors.js';
 
 export async function forgetObjects(ctx: VeilContext, typeName: string, ownerId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
@@ -22,4 +23,18 @@ export async function forgetObjects(ctx: VeilContext, typeName: string, ownerId:
       await tx.deleteGrant(typeName, g.objectId, g.granteeId);
     }
   });
+}
+
+/**
+ * `veil.forget(ctx, type, ids)`: a schema author's delete calls it before deleting the rows.
+ * Only the owner may (FORBIDDEN otherwise: the owners come from the type's TypeAdapter, ids
+ * it does not know are skipped); then every grant and wrapped data key of those objects is
+ * removed, in one transaction.
+ */
+export async function forgetOwnObjects(ctx: VeilContext, typeName: string, ids: readonly string[]): Promise<void> {
+  const viewer = ctx.viewer;
+  const owners = await Promise.all(ids.map((id) => ctx.owners.ownerOf(typeName, id)));
+  const known = ids.filter((_, i) => owners[i] !== null);
+  if (!viewer || owners.some((o) => o !== null && o !== viewer.id)) throw forbidden(`delete this ${typeName}`);
+  await forgetObjects(ctx, typeName, viewer.id, known);
 }
