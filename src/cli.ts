@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * veilgraph command line. `veilgraph --help` lists the commands, `veilgraph <command> --help`
  * describes one. Exit 0 on success, 1 on failure, 2 for a command line it does not accept
