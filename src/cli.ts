@@ -8,7 +8,10 @@
  *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts)
  *   veilgraph keys rotate|reseal    add a key ring version and re-seal SERVER fields / resume
  *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
+ *   veilgraph account reset <user>  a one-time account reset code (docs/devices.md)
  *   veilgraph health [url]          exit 0 when a gateway answers /health
+ *
+ * The published package's bin (dist/cli.js); in the repository `npx tsx src/cli.ts …`.
  */
 import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './app/cli-args.js';
 import { configFromEnv } from './app/config.js';
@@ -17,10 +20,11 @@ const TOP: CommandSpec = {
   usage: 'veilgraph <command> [options]   (no command: serve)',
   description: [
     'commands:',
-    '  serve               start the gateway (settings from the environment: README, src/app/config.ts)',
-    '  keys rotate|reseal  add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
-    '  backup <dest>       copy the SQLite database, also while a gateway runs, to the new file <dest>',
-    '  health [url]        exit 0 when a gateway answers /health',
+    '  serve                     start the gateway (settings from the environment: README, src/app/config.ts)',
+    '  keys rotate|reseal        add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
+    '  backup <dest>             copy the SQLite database, also while a gateway runs, to the new file <dest>',
+    '  account reset <username>  a one-time reset code for a user who lost every device (docs/devices.md)',
+    '  health [url]              exit 0 when a gateway answers /health, 1 otherwise',
     '',
     '`veilgraph <command> --help` describes each.',
   ].join('\n'),
@@ -95,6 +99,10 @@ async function main(argv: readonly string[]): Promise<void> {
       return health(rest);
     case 'backup':
       return backup(rest);
+    case 'account': {
+      const { runAccountCommand } = await import('./app/account-reset-cli.js');
+      return runAccountCommand(rest);
+    }
     case 'keys': {
       const { runKeysCommand } = await import('./app/keys-cli.js');
       return runKeysCommand(rest);
