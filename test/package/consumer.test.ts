@@ -1,0 +1,132 @@
+// The package as installed (issue 16, item 5): `npm pack` of a copy of this working tree,
+// the tarball installed into a temporary project outside the repository, then
+// (a) plain `node` imports every public entry point (package.json `exports`),
+// (b) `tsc` type-checks a consumer file against the shipped .d.ts with strict settings,
+// (e) `npx veilgraph serve` starts on the embedded default (SQLite) and answers /health,
+//     and serves the shipped web app.
+// It fails, never skips, when packing or installing fails. The install reads the npm cache
+// (--prefer-offline); see test/helpers/package.ts for what --ignore-scripts skips and why.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { command, installConsumer, npxServe, packFreshCopy, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
+
+interface PackageJson {
+  exports: Record<string, string | { types: string; import: string; default: string }>;
+  scripts?: Record<string, string>;
+  bin?: Record<string, string>;
+  files?: string[];
+}
+
+const work = tempDir('veilgraph-package-');
+const consumer = join(work, 'consumer');
+let tarball: string;
+let packed: PackageJson;
+let served: ServedGateway | undefined;
+
+/** The entry points a consumer imports: every key of `exports` but package.json itself. */
+function entryPoints(pkg: PackageJson): string[] {
+  return Object.keys(pkg.exports)
+    .filter((k) => k !== './package.json')
+    .map((k) => `veilgraph${k.slice(1)}`);
+}
+
+beforeAll(async () => {
+  tarball = await packFreshCopy(work);
+  // Beside the tarball: TypeScript and Node's types for (b), and the Apollo link's packages,
+  // which veilgraph/client imports today (devDependencies of veilgraph: a consumer installs them).
+  const extra = ['typescript', '@types/node', '@apollo/client', 'rxjs'].map((n) => `${n}@${repoVersion(n)}`);
+  await installConsumer(consumer, tarball, extra);
+  packed = JSON.parse(readFileSync(join(consumer, 'node_modules/veilgraph/package.json'), 'utf8')) as PackageJson;
+}, 420_000);
+
+afterAll(async () => {
+  if (served?.child.pid !== undefined && served.child.exitCode === null) {
+    const exited = new Promise((resolve) => served!.child.once('exit', resolve));
+    process.kill(-served.child.pid, 'SIGTERM');
+    await exited;
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('the packed package', () => {
+  it('has no install scripts, a files list without tests or web sources, and exports with types/import/default into dist', async () => {
+    const scripts = packed.scripts ?? {};
+    for (const s of ['preinstall', 'install', 'postinstall']) expect(scripts[s], s).toBeUndefined();
+    const { stdout } = await command('tar', ['-tzf', tarball], work);
+    const files = stdout.split('\n').filter((f) => f !== '');
+    expect(files.filter((f) => /^package\/(test|src|web\/src|examples|bench)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    for (const f of ['dist/cli.js', 'dist/server/veilgraph.graphql', 'dist/server/services/sign-in/auth.graphql', 'web/dist/index.html']) expect(files).toContain(`package/${f}`);
+    expect(files.some((f) => /^package\/prisma\/migrations\/sqlite\/\d{4}_\w+\.sql$/.test(f))).toBe(true);
+    expect(files.some((f) => /^package\/prisma\/migrations\/postgres\/\d{4}_\w+\.sql$/.test(f))).toBe(true);
+    expect(packed.bin).toEqual({ veilgraph: './dist/cli.js' });
+    for (const [key, target] of Object.entries(packed.exports)) {
+      if (key === './package.json') continue;
+      expect(target, key).toEqual({ types: expect.stringMatching(/^\.\/dist\/.+\.d\.ts$/), import: expect.stringMatching(/^\.\/dist\/.+\.js$/), default: expect.stringMatching(/^\.\/dist\/.+\.js$/) });
+      if (typeof target === 'string') continue;
+      for (const f of [target.types, target.import]) expect(files, `${key}: ${f}`).toContain(`package/${f.slice(2)}`);
+    }
+  });
+
+  it('(a) plain node imports every public entry point', { timeout: 120_000 }, async () => {
+    const entries = entryPoints(packed);
+    expect(entries).toEqual(expect.arrayContaining(['veilgraph/crypto', 'veilgraph/crypto/node', 'veilgraph/privacy', 'veilgraph/server', 'veilgraph/client', 'veilgraph/client/node']));
+    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).length; console.log(JSON.stringify(out));`;
+    const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], consumer);
+    const counts = JSON.parse(stdout) as Record<string, number>;
+    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
+  });
+
+  /** Type-checks test/package/consumer/<file> in the consumer project with `lib` and the strict settings; returns the files tsc read (--listFiles). */
+  async function typecheck(file: string, lib: readonly string[]): Promise<string> {
+    writeFileSync(join(consumer, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
+    const config = `tsconfig.${file.replace(/\.ts$/, '')}.json`;
+    writeFileSync(
+      join(consumer, config),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib,
+          types: ['node'],
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noPropertyAccessFromIndexSignature: true,
+          noUncheckedIndexedAccess: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        files: [file],
+      }),
+    );
+    const { stdout } = await command(process.execPath, [join(consumer, 'node_modules/typescript/bin/tsc'), '-p', config, '--listFiles'], consumer, process.env, 170_000);
+    return stdout;
+  }
+
+  it('(b) tsc (strict, exactOptionalPropertyTypes, noPropertyAccessFromIndexSignature, skipLibCheck false, no DOM lib) checks a server consumer against the shipped types', { timeout: 180_000 }, async () => {
+    const files = (await typecheck('server.ts', ['ES2023'])).split('\n');
+    // The shipped declarations, not the repository's sources.
+    for (const f of ['crypto/index', 'crypto/backends/node', 'privacy/index', 'server/index', 'client/node']) expect(files).toContain(join(consumer, `node_modules/veilgraph/dist/${f}.d.ts`));
+    expect(files.filter((f) => f.includes('/veilgraph/') && !f.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('(b) the same settings with the DOM lib check a browser consumer of veilgraph/client', { timeout: 180_000 }, async () => {
+    const files = (await typecheck('browser.ts', ['ES2023', 'DOM'])).split('\n');
+    expect(files).toContain(join(consumer, 'node_modules/veilgraph/dist/client/index.d.ts'));
+  });
+
+  it('(e) npx veilgraph serve starts on the embedded default and answers /health (and serves the shipped web app)', { timeout: 120_000 }, async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', VEIL_DATA_DIR: join(work, 'data'), LOG_LEVEL: 'warn', npm_config_update_notifier: 'false' };
+    delete env.NODE_ENV;
+    served = await npxServe(consumer, env);
+    const health = await fetch(`${served.url}/health`);
+    expect(health.status).toBe(200);
+    const page = await fetch(`${served.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script');
+    const gql = await fetch(`${served.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+    expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
