@@ -2,14 +2,15 @@
 // the tarball installed into a temporary project outside the repository, then
 // (a) plain `node` imports every public entry point (package.json `exports`),
 // (b) `tsc` type-checks a consumer file against the shipped .d.ts with strict settings,
+// publint and @arethetypeswrong/cli report nothing,
 // (e) `npx veilgraph serve` starts on the embedded default (SQLite) and answers /health,
 //     and serves the shipped web app.
 // It fails, never skips, when packing or installing fails. The install reads the npm cache
 // (--prefer-offline); see test/helpers/package.ts for what --ignore-scripts skips and why.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { command, installConsumer, npxServe, packFreshCopy, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
+import { command, installConsumer, npxServe, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
 
 interface PackageJson {
   exports: Record<string, string | { types: string; import: string; default: string }>;
@@ -67,6 +68,18 @@ describe('the packed package', () => {
       if (typeof target === 'string') continue;
       for (const f of [target.types, target.import]) expect(files, `${key}: ${f}`).toContain(`package/${f.slice(2)}`);
     }
+  });
+
+  it('publint and arethetypeswrong report nothing (ESM-only profile: the package has no CommonJS build)', { timeout: 120_000 }, async () => {
+    const unpacked = join(work, 'unpacked');
+    mkdirSync(unpacked);
+    await command('tar', ['-xzf', tarball, '-C', unpacked], work);
+    const publint = await command(process.execPath, [join(REPO_ROOT, 'node_modules/publint/src/cli.js'), join(unpacked, 'package')], work);
+    expect(publint.stdout).toContain('All good!');
+    // attw exits 1 on any problem in the resolutions an ESM-only package serves (node16 from ESM,
+    // bundler); `command` throws on it. node10 and require() are out of scope by design.
+    const attw = await command(process.execPath, [join(REPO_ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'esm-only', '--format', 'table-flipped'], work);
+    for (const e of entryPoints(packed)) expect(attw.stdout).toContain(`"${e}"`);
   });
 
   it('(a) plain node imports every public entry point', { timeout: 120_000 }, async () => {
