@@ -4,8 +4,10 @@
  * apps without Apollo or urql. Same calls as graphql-ws's own `subscribe` and `iterate`,
  * with a document (or its text) instead of a query string: each operation's variables are
  * sealed before it is sent and each event is opened before it is delivered, one at a time
- * and in order. Before the first operation with protected fields it asks the server
- * `VgProbe` over the same socket (the enforcement check, once per `veilWsClient`).
+ * and in order. Before the first operation with protected fields it runs the enforcement
+ * check (once per `veilWsClient`): by default the probe `VgProbe` goes over the same
+ * socket; the veilgraph gateway takes only subscriptions over WebSocket (queries get
+ * BAD_USER_INPUT), so against it pass `probe: fetchProbe(httpUrl, { headers })`.
  *
  * Errors, as graphql-ws delivers them: a sealing failure or SERVER_NOT_ENFORCING is
  * `sink.error(VeilClientError)` (nothing was sent); the server's refusal to answer the probe
@@ -18,7 +20,7 @@
  */
 import { parse, print, type DocumentNode, type FormattedExecutionResult } from 'graphql';
 import type { Client, Sink } from 'graphql-ws';
-import { PROBE_QUERY } from './enforcement.js';
+import { PROBE_QUERY, type ProbeSender } from './enforcement.js';
 import { createVeilPipeline, firstOperationName, type VeilClientOptions } from './pipeline.js';
 import type { Variables } from './seal.js';
 
@@ -38,7 +40,14 @@ export interface VeilWsClient {
   iterate(request: VeilWsRequest): AsyncIterableIterator<FormattedExecutionResult>;
 }
 
-export type VeilWsClientOptions = VeilClientOptions;
+export interface VeilWsClientOptions extends VeilClientOptions {
+  /**
+   * How the enforcement check's probe is sent: over the socket by default, which needs a
+   * server that runs queries over WebSocket. The veilgraph gateway does not: use
+   * `fetchProbe(httpUrl, { headers: { authorization } })` (enforcement.ts).
+   */
+  readonly probe?: ProbeSender;
+}
 
 /** The probe over the socket: its first result, or the server's request errors. */
 function probeOver(client: Pick<Client, 'subscribe'>): Promise<unknown> {
@@ -68,6 +77,7 @@ function probeOver(client: Pick<Client, 'subscribe'>): Promise<unknown> {
 /** The helper; see the module comment and docs/client.md, "graphql-ws without Apollo or urql". */
 export function veilWsClient(client: Pick<Client, 'subscribe'>, options: VeilWsClientOptions): VeilWsClient {
   const veil = createVeilPipeline(options);
+  const probe = options.probe ?? (() => probeOver(client));
 
   function subscribe(request: VeilWsRequest, sink: Sink<FormattedExecutionResult>): () => void {
     let stopped = false;
@@ -87,7 +97,7 @@ export function veilWsClient(client: Pick<Client, 'subscribe'>, options: VeilWsC
     void (async () => {
       const document = typeof request.query === 'string' ? parse(request.query) : request.query;
       const operationName = request.operationName ?? firstOperationName(document);
-      const prepared = await veil.prepare({ document, operationName, variables: request.variables }, () => probeOver(client));
+      const prepared = await veil.prepare({ document, operationName, variables: request.variables }, probe);
       if (stopped) return;
       if (prepared.kind === 'answered') return fail(prepared.result.errors ?? []);
       disposeWs = client.subscribe<Record<string, unknown>, Record<string, unknown>>(
