@@ -2,8 +2,9 @@
  * @module
  * `veilExchange`: the client pipeline (pipeline.ts) as an urql exchange, what
  * `createPrivacyLink` is for Apollo. Its own module, so that only an app that uses urql
- * needs `@urql/core` and `wonka`. Put it after `cacheExchange` and before the exchanges that
- * send (`fetchExchange`, `subscriptionExchange`):
+ * needs `@urql/core` and `wonka`. Put it before the exchanges that send (`fetchExchange`,
+ * `subscriptionExchange`); after `cacheExchange` the cache holds opened results, before it
+ * the cache holds envelopes and each hit is opened again:
  *
  *   exchanges: [cacheExchange, veilExchange({ schema, manifest, keys, backend, directory, viewerId }), fetchExchange]
  *
@@ -12,7 +13,8 @@
  *   entries as before. Before the first operation with protected fields the enforcement
  *   check's probe goes through the exchanges after this one, with that operation's context
  *   (its `fetchOptions`, its `url`), once per exchange.
- * - On the way back, each result is opened: `data` holds plaintext, per-field errors join
+ * - On the way back, each result is opened (a copy: the exchanges after this one may keep
+ *   the result they passed on, e.g. `cacheExchange` placed after it): `data` holds plaintext, per-field errors join
  *   `error.graphQLErrors`, `extensions.veilgraphSigners` names verified writers, and
  *   `result.operation` is the operation as the app made it (plaintext variables). The
  *   results of one operation are opened one at a time and in order (subscription events
@@ -145,8 +147,12 @@ export function veilExchange(options: VeilExchangeOptions): Exchange {
             throw new VeilClientError('INCREMENTAL_DELIVERY', 'incremental delivery (@defer, @stream) is not supported: the chunk cannot be opened');
           }
           const graphQLErrors = result.error?.graphQLErrors.map(formatted) ?? [];
+          // Opening works in place, and exchanges after this one may keep the result they
+          // passed on (cacheExchange placed after this one serves it again on a cache hit,
+          // subscriptionExchange merges the next event into it): open a copy.
+          const data = result.data === undefined || result.data === null ? result.data : (structuredClone(result.data) as Record<string, unknown>);
           const opened = await veil.open(
-            { data: result.data as Record<string, unknown> | null | undefined, ...(graphQLErrors.length > 0 ? { errors: graphQLErrors } : {}), ...(result.extensions ? { extensions: result.extensions } : {}) },
+            { data, ...(graphQLErrors.length > 0 ? { errors: graphQLErrors } : {}), ...(result.extensions ? { extensions: result.extensions } : {}) },
             source.document,
             source.operationName,
           );

@@ -32,6 +32,8 @@ const FIELDS = 'id ownerId displayName email phone bio diary';
 const CREATE = gql(`mutation createProfile($input: CreateProfileInput!) { createProfile(input: $input) { ${FIELDS} } }`);
 const UPDATE = parse(`mutation updateProfile($id: ID!, $input: UpdateProfileInput!) { updateProfile(id: $id, input: $input) { ${FIELDS} } }`);
 const PROFILE = gql(`query profile($id: ID!) { profile(id: $id) { ${FIELDS} } }`);
+// Without the owner and id fields: opening needs the ones withVeilFields adds.
+const PROFILE_BARE = gql('query profileBare($id: ID!) { profile(id: $id) { displayName email bio diary } }');
 const MY_PROFILE = parse(`query myProfile { myProfile { ${FIELDS} } }`);
 const UPDATED = parse(`subscription profileUpdated($id: ID!) { profileUpdated(id: $id) { ${FIELDS} } }`);
 
@@ -77,7 +79,7 @@ interface Harness {
   readonly frames: string[];
 }
 
-function urqlFor(user: TestUser, o: { url?: string; csrfHeader?: boolean; preferGetMethod?: boolean; veil?: Partial<VeilExchangeOptions>; shared?: SymmetricKey } = {}): Harness {
+function urqlFor(user: TestUser, o: { url?: string; csrfHeader?: boolean; preferGetMethod?: boolean; veil?: Partial<VeilExchangeOptions>; shared?: SymmetricKey; veilBeforeCache?: boolean } = {}): Harness {
   const sent: Sent[] = [];
   const frames: string[] = [];
   class RecordingWebSocket extends WebSocket {
@@ -88,9 +90,9 @@ function urqlFor(user: TestUser, o: { url?: string; csrfHeader?: boolean; prefer
   }
   const ws = createClient({ url: (o.url ?? t.gateway.url).replace(/^http/, 'ws'), webSocketImpl: RecordingWebSocket, connectionParams: { authorization: `Bearer ${user.token}` }, retryAttempts: 0, lazy: true });
   wsClients.push(ws);
+  const veil = veilExchange({ schema: built.source, manifest: built.manifest, keys: staticClientKeys({ vault: user.vault, shared: o.shared ?? sharedKey }), backend, directory: 'unverified', viewerId: () => user.id, ...o.veil });
   const exchanges: Exchange[] = [
-    cacheExchange,
-    veilExchange({ schema: built.source, manifest: built.manifest, keys: staticClientKeys({ vault: user.vault, shared: o.shared ?? sharedKey }), backend, directory: 'unverified', viewerId: () => user.id, ...o.veil }),
+    ...(o.veilBeforeCache ? [veil, cacheExchange] : [cacheExchange, veil]),
     subscriptionExchange({
       forwardSubscription: (request) => ({
         subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
@@ -172,6 +174,27 @@ describe('the owner through urql: all four levels', () => {
     expect(codes(read.error)).toEqual([':BAD_REQUEST']);
     expect(read.error?.message).toMatch(/Cross-Site Request Forgery/);
     expect(sent.map((s) => `${s.method} ${s.operationName}`)).toEqual(['GET VgProbe']);
+  });
+});
+
+describe('veilExchange placed before cacheExchange', () => {
+  // cacheExchange then keys and formats the veiled document itself (urql's keyDocument and
+  // formatDocument), and keeps the results it saw: the veiled document must not map back to
+  // the original (withVeilFields' rebuilt document), and opening must not change the
+  // result the cache holds (it is opened again on every cache hit).
+  it('reads plaintext from the network and then from the cache, which holds envelopes', async () => {
+    const { client, sent } = urqlFor(alice, { veilBeforeCache: true });
+    const expected = { displayName: 'Alice A.', bio: newBio, diary: newDiary, email: 'alice@example.com' };
+    const first = await client.query(PROFILE_BARE, { id: aliceProfile }).toPromise();
+    expect(codes(first.error)).toEqual([]);
+    expect(first.data).toMatchObject({ profile: expected });
+    const count = sent.length;
+    const second = await client.query(PROFILE_BARE, { id: aliceProfile }).toPromise();
+    expect(sent).toHaveLength(count);
+    expect(codes(second.error)).toEqual([]);
+    expect(second.data).toMatchObject({ profile: expected });
+    expect(sent.map((x) => x.operationName)).toEqual(['VgProbe', 'profileBare']);
+    expect(new URL(sent[1]!.url).searchParams.get('query')).toContain('_vgOwner: ownerId');
   });
 });
 
