@@ -84,14 +84,15 @@ export function veilWsClient(client: Pick<Client, 'subscribe'>, options: VeilWsC
     let disposeWs: (() => void) | undefined;
     // Each event is opened after the previous one was delivered.
     let queue: Promise<void> = Promise.resolve();
-    const then = (step: () => Promise<void> | void): void => {
-      queue = queue.then(() => (stopped ? undefined : step()));
-    };
     const fail = (e: unknown): void => {
       if (stopped) return;
       stopped = true;
       disposeWs?.();
       sink.error(e);
+    };
+    // A step that throws (an event that cannot be opened at all) ends the operation with its error.
+    const then = (step: () => Promise<void> | void): void => {
+      queue = queue.then(() => (stopped ? undefined : step())).catch(fail);
     };
 
     void (async () => {
@@ -121,7 +122,6 @@ export function veilWsClient(client: Pick<Client, 'subscribe'>, options: VeilWsC
             }),
         },
       );
-      queue = queue.catch(fail);
     })().catch(fail);
 
     return () => {
@@ -158,6 +158,7 @@ export function veilWsClient(client: Pick<Client, 'subscribe'>, options: VeilWsC
       async return() {
         dispose();
         end ??= {};
+        notify();
         return { value: undefined, done: true };
       },
       [Symbol.asyncIterator]() {

@@ -21,7 +21,7 @@ import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { buildPrivacyManifest } from '../../src/privacy/manifest.js';
 import { PRIVACY_SDL } from '../../src/privacy/sdl.js';
 import { toWireSchema } from '../../src/privacy/wire-schema.js';
-import { createVeilPipeline, fetchProbe, isVeilClientError, staticClientKeys } from '../../src/client/index.js';
+import { createVeilPipeline, fetchProbe, isVeilClientError, staticClientKeys, type ClientKeys } from '../../src/client/index.js';
 import { veilWsClient } from '../../src/client/graphql-ws.js';
 import { referenceSchema } from '../helpers/reference-schema.js';
 import { canary, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
@@ -70,14 +70,14 @@ function socket(url: string, token?: string): { ws: Client; frames: string[] } {
   return { ws, frames };
 }
 
-function helperFor(user: TestUser, shared = sharedKey) {
+function helperFor(user: TestUser, shared = sharedKey, keys: ClientKeys = staticClientKeys({ vault: user.vault, shared })) {
   const { ws, frames } = socket(t.gateway.url.replace(/^http/, 'ws'), user.token);
   const probes: string[] = [];
   const recordingFetch: typeof fetch = (input, init) => (probes.push(String(init?.body)), fetch(input, init));
   const veil = veilWsClient(ws, {
     schema: built.source,
     manifest: built.manifest,
-    keys: staticClientKeys({ vault: user.vault, shared }),
+    keys,
     backend,
     directory: 'unverified',
     viewerId: () => user.id,
@@ -166,6 +166,33 @@ describe('veilWsClient against the gateway', () => {
     } finally {
       await events.return!();
     }
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Profile:${profileId}`) === 0, 'the subscription ended');
+  });
+});
+
+describe('veilWsClient when an event cannot be opened at all', () => {
+  it('the keys cannot be prepared: the operation ends with that error (iterate throws it), no event is delivered unopened', async () => {
+    const statics = staticClientKeys({ vault: alice.vault, shared: sharedKey });
+    const down = new Error('key service unreachable');
+    const keys: ClientKeys = {
+      sealingKey: (level, location) => statics.sealingKey(level, location),
+      openingKeys: (level, location) => statics.openingKeys(level, location),
+      prepare: (requests) => {
+        if (requests.some((r) => r.purpose === 'open')) throw down;
+      },
+    };
+    const { veil } = helperFor(alice, sharedKey, keys);
+    const events = veil.iterate({ query: UPDATED, variables: { id: profileId } });
+    const next = events.next().then(
+      (r) => ({ delivered: r }),
+      (e: unknown) => ({ thrown: e }),
+    );
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Profile:${profileId}`) === 1, 'the subscription registered');
+    const r = await viaFetch(alice, UPDATE, { id: profileId, input: { bio: canary('bio') } });
+    expect(r.errors).toBeUndefined();
+    expect(await within(next, 'the end of the operation')).toEqual({ thrown: down });
+    // The operation was stopped on the server too.
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Profile:${profileId}`) === 0, 'the subscription ended');
   });
 });
 
