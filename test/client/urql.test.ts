@@ -177,6 +177,18 @@ describe('the owner through urql: all four levels', () => {
   });
 });
 
+describe('a sealing failure through urql', () => {
+  it('no viewer to own a new value: the result\'s networkError is LOCATION_UNKNOWN and nothing of the operation is sent', async () => {
+    const { client, sent } = urqlFor(alice, { veil: { viewerId: () => undefined } });
+    const secret = canary('bio');
+    const r = await client.mutation(CREATE, { input: { id: newObjectId(), displayName: 'Nobody', bio: secret } }).toPromise();
+    expect(r.data).toBeUndefined();
+    expect(isVeilClientError(r.error?.networkError, 'LOCATION_UNKNOWN'), String(r.error)).toBe(true);
+    expect(sent.map((x) => x.operationName)).toEqual(['VgProbe']);
+    expect(sent.map((x) => x.body + x.url).join('\n')).not.toContain(secret);
+  });
+});
+
 describe('veilExchange placed before cacheExchange', () => {
   // cacheExchange then keys and formats the veiled document itself (urql's keyDocument and
   // formatDocument), and keeps the results it saw: the veiled document must not map back to
