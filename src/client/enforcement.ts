@@ -33,6 +33,31 @@ export const PROBE_DOCUMENT: DocumentNode = parse(PROBE_QUERY);
  */
 export type ProbeSender = () => Promise<unknown>;
 
+export interface FetchProbeOptions {
+  /** Sent with the probe, e.g. `authorization` (a refused token is the operation's answer, as for any request). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The `fetch` to use; the global one by default. */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * A `ProbeSender` that POSTs `PROBE_QUERY` as JSON to `url` (which passes the gateway's CSRF
+ * check) and resolves with the response body whatever the HTTP status; it rejects when
+ * there is no answer or the body is not JSON. For clients that do not send the probe
+ * through their own transport: plain `fetch`, graphql-request, a graphql-ws client whose
+ * server takes only subscriptions over the socket (the veilgraph gateway).
+ */
+export function fetchProbe(url: string | URL, options: FetchProbeOptions = {}): ProbeSender {
+  return async () => {
+    const res = await (options.fetch ?? fetch)(url, {
+      method: 'POST',
+      headers: { ...options.headers, 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+      body: JSON.stringify({ query: PROBE_QUERY, operationName: 'VgProbe' }),
+    });
+    return (await res.json()) as unknown;
+  };
+}
+
 /** How far a server's answer may be quoted in an error message. */
 const QUOTE_CHARS = 200;
 

@@ -19,7 +19,12 @@ export type VeilClientErrorCode =
    * The server did not answer the enforcement check with `{ protocol: 1, enforced: true }`
    * (docs/client.md, "The enforcement check"): nothing protected was sent to it.
    */
-  | 'SERVER_NOT_ENFORCING';
+  | 'SERVER_NOT_ENFORCING'
+  /**
+   * A result came in chunks (`@defer`, `@stream`): the client integrations do not open
+   * those, rather than deliver envelopes or re-open merged, already opened data.
+   */
+  | 'INCREMENTAL_DELIVERY';
 
 export class VeilClientError extends Error {
   override readonly name = 'VeilClientError';

@@ -28,93 +28,27 @@
  * SERVER_NOT_ENFORCING (docs/client.md, "The enforcement check").
  *
  * Incremental delivery (`@defer` chunks carrying `incremental`) is not supported: such a
- * chunk errors the operation rather than putting envelopes in the cache.
+ * chunk errors the operation (INCREMENTAL_DELIVERY) rather than putting envelopes in the
+ * cache.
+ *
+ * The work itself is the client pipeline's (`createVeilPipeline`, pipeline.ts), shared
+ * with the urql exchange and the graphql-ws helper; this file only maps it onto links.
  */
 import { ServerError } from '@apollo/client/errors';
 import { ApolloLink } from '@apollo/client/link';
 import { createOperation } from '@apollo/client/link/utils';
-import { buildSchema, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { concatMap, defer, firstValueFrom, from, mergeMap, of, type Observable } from 'rxjs';
-import type { CryptoBackend } from '../crypto/backend.js';
-import type { PrivacyManifest } from '../privacy/manifest.js';
-import { EnforcementCheck, PROBE_DOCUMENT } from './enforcement.js';
-import type { ClientKeys } from './keys.js';
-import { openResult, type SignedField } from './open.js';
-import { touchesProtectedFields } from './operation.js';
-import { sealVariables, type LocationFor } from './seal.js';
-import type { SignerDirectory } from './signers.js';
-import { withVeilFields } from './veil.js';
+import { PROBE_DOCUMENT } from './enforcement.js';
+import { createVeilPipeline, type VeilClientOptions } from './pipeline.js';
 
-export interface PrivacyLinkOptions {
-  /**
-   * The source or wire schema (only its type structure is used), or its SDL (e.g. the
-   * generated `wireSchemaSDL`), built once with graphql's `buildSchema`.
-   */
-  readonly schema: GraphQLSchema | string;
-  readonly manifest: PrivacyManifest;
-  readonly keys: ClientKeys;
-  readonly backend: CryptoBackend;
-  /**
-   * Checks who signed each signed value (docs/client.md, "Signed values"): the key
-   * directory (`KeyDirectory`). `'unverified'` opens signed values without checking or
-   * reporting their signer.
-   */
-  readonly directory: SignerDirectory | 'unverified';
-  /** The signed-in user's id, read per operation: the default owner of sealed input values. */
-  readonly viewerId?: () => string | undefined;
-  /** Overrides the location rule (docs/client.md), e.g. for a WRITE grantee. */
-  readonly locationFor?: LocationFor;
-  /**
-   * `false` turns the enforcement check off (docs/client.md, "The enforcement check"):
-   * **unsafe**, protected values then go to whatever server is at the other end, enforcing
-   * or not. Default: on.
-   */
-  readonly enforcementCheck?: boolean;
-}
+/** The options of every client integration (`VeilClientOptions`, src/client/pipeline.ts). */
+export type PrivacyLinkOptions = VeilClientOptions;
 
 type Result = ApolloLink.Result;
 
-function toSchema(schema: GraphQLSchema | string): GraphQLSchema {
-  // assumeValidSDL: the source SDL carries applied @privacy/@owner/@writes directives
-  // whose definitions (PRIVACY_SDL) may not be part of the string.
-  return typeof schema === 'string' ? buildSchema(schema, { assumeValidSDL: true }) : schema;
-}
-
-/**
- * `result` with `extensions.veilgraphSigners` set to `signers`, the verified writers of the
- * values this link opened (docs/client.md, "Signed values"), or removed when there are none:
- * whatever the server put there is never passed on, so only this link names a writer.
- */
-function withSigners(result: Result, signers: readonly SignedField[] | undefined): Result {
-  const extensions = (result as { extensions?: Record<string, unknown> }).extensions;
-  if (!signers && (!extensions || !('veilgraphSigners' in extensions))) return result;
-  const next: Record<string, unknown> = { ...extensions };
-  delete next.veilgraphSigners;
-  if (signers) next.veilgraphSigners = signers;
-  return { ...result, extensions: next } as Result;
-}
-
 /** The link; see the module comment and docs/client.md, "Apollo Link". */
 export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
-  const { manifest, keys, backend, directory, locationFor } = options;
-  const schema = toSchema(options.schema);
-
-  async function open(result: Result, document: ApolloLink.Operation['query'], operationName: string | undefined): Promise<Result> {
-    if (typeof result !== 'object' || result === null) return result;
-    if ('incremental' in result) {
-      throw new Error('veilgraph privacy link: incremental delivery (@defer) is not supported; the chunk cannot be opened');
-    }
-    const r = result as { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] };
-    if (r.data === null || r.data === undefined) return withSigners(result, undefined);
-    const opened = await openResult({ schema, manifest, document, operationName: operationName ?? null, data: r.data, errors: r.errors ?? null, keys, backend, directory });
-    // Spread keeps `extensions` (including Apollo's symbol-keyed protocol errors).
-    const out: Record<string, unknown> = { ...result, data: opened.data };
-    if (opened.errors) out.errors = opened.errors;
-    else delete out.errors;
-    return withSigners(out as Result, opened.signers);
-  }
-
-  const check = options.enforcementCheck === false ? undefined : new EnforcementCheck();
+  const veil = createVeilPipeline(options);
 
   /**
    * The probe, through the rest of the chain with the context of the operation that needs
@@ -139,35 +73,15 @@ export function createPrivacyLink(options: PrivacyLinkOptions): ApolloLink {
 
   return new ApolloLink((operation, forward): Observable<Result> => {
     return defer(() => {
-      const document = withVeilFields(operation.query, schema, manifest);
       const { operationName } = operation;
-      // Only the server's answer to the probe lets protected values be sealed and sent.
-      const gate = check && touchesProtectedFields(document, schema, manifest) ? from(check.ensure(() => probe(operation, forward))) : of(null);
-      return gate.pipe(
-        mergeMap((refused): Observable<Result> => {
+      return from(veil.prepare({ document: operation.query, operationName, variables: operation.variables }, () => probe(operation, forward))).pipe(
+        mergeMap((prepared): Observable<Result> => {
           // The server refused to answer the probe (UNAUTHENTICATED, RATE_LIMITED, …): that is this operation's answer.
-          if (refused) return of(refused as Result);
-          return from(
-            sealVariables({
-              schema,
-              manifest,
-              document,
-              operationName: operationName ?? null,
-              variables: operation.variables,
-              keys,
-              backend,
-              viewerId: options.viewerId?.(),
-              ...(locationFor ? { locationFor } : {}),
-            }),
-          ).pipe(
-            mergeMap((variables) => {
-              operation.query = document;
-              operation.variables = variables;
-              return forward(operation);
-            }),
-          );
+          if (prepared.kind === 'answered') return of(prepared.result as Result);
+          operation.query = prepared.document;
+          operation.variables = prepared.variables;
+          return forward(operation).pipe(concatMap((result) => from(veil.open(result, prepared.document, operationName))));
         }),
-        concatMap((result) => from(open(result, document, operationName))),
       );
     });
   });

@@ -14,11 +14,20 @@
  * Aliases starting with `_vg` are reserved: a document that uses one is refused
  * (`RESERVED_ALIAS`). The result is cached per (document, schema, manifest) and is a
  * fixed point: passing it back in returns it unchanged.
+ *
+ * A document that gains fields is re-parsed from its printed text, so its `loc` (and every
+ * node's) describes the veiled text. Clients that send `loc.source.body` instead of
+ * printing (urql does, for any document it has keyed) would otherwise send the original
+ * text without the added fields, and every sealed field would come back LOCATION_UNKNOWN.
+ * The re-parse also drops whatever a client attached to the original document (urql's
+ * `__key`, which would map the veiled document back to the original).
  */
 import {
   Kind,
   TypeInfo,
   isObjectType,
+  parse,
+  print,
   visit,
   visitWithTypeInfo,
   type ASTNode,
@@ -93,6 +102,12 @@ export function withVeilFields(document: DocumentNode, schema: GraphQLSchema, ma
 }
 
 function build(document: DocumentNode, schema: GraphQLSchema, manifest: PrivacyManifest): DocumentNode {
+  const added = addVeilFields(document, schema, manifest);
+  // Unchanged: the original, whose `loc` is still true. Changed: rebuilt (module comment).
+  return added === document ? document : parse(print(added));
+}
+
+function addVeilFields(document: DocumentNode, schema: GraphQLSchema, manifest: PrivacyManifest): DocumentNode {
   const typeInfo = new TypeInfo(schema);
   return visit(
     document,

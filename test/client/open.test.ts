@@ -2,7 +2,8 @@
 // document validates and executes against the wire schema; results through unions,
 // interfaces, named and inline fragments, aliases and lists open to plaintext; failures
 // are per field.
-import { execute, parse, print, validate, type DocumentNode } from 'graphql';
+import { createRequest, gql, stringifyDocument } from '@urql/core';
+import { Kind, execute, parse, print, validate, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
 import { buildSchema } from '../../src/server/schema.js';
@@ -116,6 +117,36 @@ describe('withVeilFields', () => {
       expect.unreachable();
     } catch (e) {
       expect(isVeilClientError(e, 'RESERVED_ALIAS')).toBe(true);
+    }
+  });
+
+  it('its output\'s loc is the veiled text, for the document and every definition (clients that send loc.source.body)', () => {
+    const out = withVeilFields(QUERY, wire, manifest);
+    const loc = out.loc!;
+    expect(loc, 'a document parsed from text keeps a loc').toBeDefined();
+    const text = loc.source.body.slice(loc.start, loc.end);
+    expect(text).toContain('_vgOwner: author');
+    expect(print(parse(text))).toBe(print(out));
+    for (const def of out.definitions) {
+      const l = def.loc!;
+      expect(print(parse(l.source.body.slice(l.start, l.end)))).toBe(print({ kind: Kind.DOCUMENT, definitions: [def] }));
+    }
+    // A document that needs nothing added comes back as it is, loc and all.
+    const plain = parse('query { me { id username } }');
+    expect(withVeilFields(plain, wire, manifest)).toBe(plain);
+  });
+
+  it('urql sends the veiled text: a document from graphql\'s parse or from urql\'s gql (keyed by urql)', () => {
+    const text = 'query N($id: ID!) { note(id: $id) { title text } }';
+    for (const doc of [parse(text), gql(text) as DocumentNode]) {
+      const out = withVeilFields(doc, wire, manifest);
+      // What urql's fetchExchange puts in the request body, for a request made of the veiled document.
+      const request = createRequest(out, { id: 'n1' });
+      const sent = stringifyDocument(request.query);
+      expect(sent).toContain('_vgOwner: ownerId');
+      expect(sent).toContain('_vgId: id');
+      // urql may hand back an equal document it keyed before (same text), never the original.
+      expect(print(request.query)).toBe(print(out));
     }
   });
 });
