@@ -19,7 +19,6 @@ export {
 } from './seal.js';
 export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type SignedField, type VeilFieldError } from './open.js';
 export { checkSigners, type SignerCheck, type SignerDirectory, type VerifiedSigner } from './signers.js';
-export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
 export { createVeilPipeline, firstOperationName, type Prepared, type VeilClientOptions, type VeilPipeline, type VeilRequest } from './pipeline.js';
 export { EnforcementCheck, PROBE_QUERY, fetchProbe, type FetchProbeOptions, type ProbeSender } from './enforcement.js';
 export { touchesProtectedFields } from './operation.js';
