@@ -2,12 +2,15 @@
 // the tarball installed into a temporary project outside the repository, then
 // (a) plain `node` imports every public entry point (package.json `exports`),
 // (b) `tsc` type-checks a consumer file against the shipped .d.ts with strict settings,
+//     the browser consumer of veilgraph/client in a project without any client library
+//     (@apollo/client, rxjs, @urql/core, wonka are optional peer dependencies), and the
+//     Apollo and urql entries in a second project that installs those libraries,
 // publint and @arethetypeswrong/cli report nothing,
 // (e) `npx veilgraph serve` starts on the embedded default (SQLite) and answers /health,
 //     and serves the shipped web app.
 // It fails, never skips, when packing or installing fails. The install reads the npm cache
 // (--prefer-offline); see test/helpers/package.ts for what --ignore-scripts skips and why.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, installConsumer, npxServe, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
@@ -21,6 +24,14 @@ interface PackageJson {
 
 const work = tempDir('veilgraph-package-');
 const consumer = join(work, 'consumer');
+/** A second consumer with the optional peer dependencies of the client integrations installed. */
+const withPeers = join(work, 'consumer-peers');
+/** Optional peer dependencies: only these entries need them, and they are not installed for the others. */
+const PEER_ENTRIES: Record<string, readonly string[]> = {
+  'veilgraph/client/apollo': ['@apollo/client', 'rxjs'],
+  'veilgraph/client/urql': ['@urql/core', 'wonka'],
+};
+const PEERS = [...new Set(Object.values(PEER_ENTRIES).flat())];
 let tarball: string;
 let packed: PackageJson;
 let served: ServedGateway | undefined;
@@ -34,9 +45,8 @@ function entryPoints(pkg: PackageJson): string[] {
 
 beforeAll(async () => {
   tarball = await packFreshCopy(work);
-  // Beside the tarball: TypeScript and Node's types for (b), and the Apollo link's packages,
-  // which veilgraph/client imports today (devDependencies of veilgraph: a consumer installs them).
-  const extra = ['typescript', '@types/node', '@apollo/client', 'rxjs'].map((n) => `${n}@${repoVersion(n)}`);
+  // Beside the tarball: TypeScript and Node's types for (b), and no client library.
+  const extra = ['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`);
   await installConsumer(consumer, tarball, extra);
   packed = JSON.parse(readFileSync(join(consumer, 'node_modules/veilgraph/package.json'), 'utf8')) as PackageJson;
 }, 420_000);
@@ -82,21 +92,36 @@ describe('the packed package', () => {
     for (const e of entryPoints(packed)) expect(attw.stdout).toContain(`"${e}"`);
   });
 
-  it('(a) plain node imports every public entry point', { timeout: 120_000 }, async () => {
-    const entries = entryPoints(packed);
-    expect(entries).toEqual(expect.arrayContaining(['veilgraph/crypto', 'veilgraph/crypto/node', 'veilgraph/privacy', 'veilgraph/server', 'veilgraph/client', 'veilgraph/client/node']));
+  /** Plain `node` in `dir` imports each of `entries`; returns the number of exports of each. */
+  async function importAll(dir: string, entries: readonly string[]): Promise<Record<string, number>> {
     const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).length; console.log(JSON.stringify(out));`;
-    const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], consumer);
-    const counts = JSON.parse(stdout) as Record<string, number>;
+    const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], dir);
+    return JSON.parse(stdout) as Record<string, number>;
+  }
+
+  it('declares the client libraries as optional peer dependencies, which a plain install does not pull', () => {
+    const pkg = packed as PackageJson & { dependencies?: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> };
+    for (const peer of PEERS) {
+      expect(pkg.peerDependencies?.[peer], peer).toBeDefined();
+      expect(pkg.peerDependenciesMeta?.[peer], peer).toEqual({ optional: true });
+      expect(pkg.dependencies?.[peer], peer).toBeUndefined();
+      expect(existsSync(join(consumer, 'node_modules', peer)), peer).toBe(false);
+    }
+  });
+
+  it('(a) plain node imports every public entry point that needs no optional peer dependency', { timeout: 120_000 }, async () => {
+    const entries = entryPoints(packed).filter((e) => PEER_ENTRIES[e] === undefined);
+    expect(entries).toEqual(expect.arrayContaining(['veilgraph/crypto', 'veilgraph/crypto/node', 'veilgraph/privacy', 'veilgraph/server', 'veilgraph/client', 'veilgraph/client/graphql-ws', 'veilgraph/client/node']));
+    const counts = await importAll(consumer, entries);
     for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
   });
 
   /** Type-checks test/package/consumer/<file> in the consumer project with `lib` and the strict settings; returns the files tsc read (--listFiles). */
-  async function typecheck(file: string, lib: readonly string[]): Promise<string> {
-    writeFileSync(join(consumer, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
+  async function typecheck(file: string, lib: readonly string[], dir = consumer): Promise<string> {
+    writeFileSync(join(dir, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
     const config = `tsconfig.${file.replace(/\.ts$/, '')}.json`;
     writeFileSync(
-      join(consumer, config),
+      join(dir, config),
       JSON.stringify({
         compilerOptions: {
           target: 'ES2022',
@@ -114,7 +139,7 @@ describe('the packed package', () => {
         files: [file],
       }),
     );
-    const { stdout } = await command(process.execPath, [join(consumer, 'node_modules/typescript/bin/tsc'), '-p', config, '--listFiles'], consumer, process.env, 170_000);
+    const { stdout } = await command(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', config, '--listFiles'], dir, process.env, 170_000);
     return stdout;
   }
 
@@ -125,9 +150,20 @@ describe('the packed package', () => {
     expect(files.filter((f) => f.includes('/veilgraph/') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
-  it('(b) the same settings with the DOM lib check a browser consumer of veilgraph/client', { timeout: 180_000 }, async () => {
+  it('(b) the same settings with the DOM lib check a browser consumer of veilgraph/client, with no client library installed', { timeout: 180_000 }, async () => {
     const files = (await typecheck('browser.ts', ['ES2023', 'DOM'])).split('\n');
-    expect(files).toContain(join(consumer, 'node_modules/veilgraph/dist/client/index.d.ts'));
+    for (const f of ['client/index', 'client/graphql-ws']) expect(files).toContain(join(consumer, `node_modules/veilgraph/dist/${f}.d.ts`));
+    for (const peer of PEERS) expect(files.filter((f) => f.includes(`/node_modules/${peer}/`)), peer).toEqual([]);
+  });
+
+  it('with @apollo/client, rxjs, @urql/core and wonka installed: node imports veilgraph/client/apollo and veilgraph/client/urql, and tsc checks a consumer of both', { timeout: 420_000 }, async () => {
+    await installConsumer(withPeers, tarball, ['typescript', '@types/node', ...PEERS].map((n) => `${n}@${repoVersion(n)}`));
+    const entries = Object.keys(PEER_ENTRIES);
+    for (const e of entries) expect(entryPoints(packed), e).toContain(e);
+    const counts = await importAll(withPeers, entries);
+    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
+    const files = (await typecheck('integrations.ts', ['ES2023', 'DOM'], withPeers)).split('\n');
+    for (const f of ['client/apollo', 'client/urql']) expect(files).toContain(join(withPeers, `node_modules/veilgraph/dist/${f}.d.ts`));
   });
 
   it('(e) npx veilgraph serve starts on the embedded default and answers /health (and serves the shipped web app)', { timeout: 120_000 }, async () => {
