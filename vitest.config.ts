@@ -27,6 +27,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // In CI, also a line per test file as it starts and one per test that runs past a minute
+    // (test/reporters/progress.ts): the end of the log then names whatever hangs.
+    reporters: process.env.CI === 'true' ? ['default', './test/reporters/progress.ts'] : ['default'],
     // Tamper and property tests run thousands of crypto operations; give them room on
     // a shared 2-core machine instead of loosening what they check.
     testTimeout: 120_000,

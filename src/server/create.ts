@@ -25,7 +25,7 @@ import { GraphQLError, type DocumentNode, type ValidationRule } from 'graphql';
 import pg from 'pg';
 import { nodeBackend } from '../crypto/backends/node.js';
 import { RequestAccess, type Viewer } from './access.js';
-import { createApolloPlugin } from './adapters/apollo.js';
+import { createApolloPlugin, type ApolloLayer } from './adapters/apollo.js';
 import { createEnvelopPlugin } from './adapters/envelop.js';
 import { bearerToken, createGraphqlWsOptions, tokenFromConnectionParams, type SocketSession } from './adapters/graphql-ws.js';
 import { createClientAddress, headerOf, parseTrustProxy, type AddressedRequest } from './client-address.js';
@@ -48,7 +48,7 @@ import { MAX_SEALED_BYTES, createSealedLiteralRule, createSealedScalar } from '.
 import { ServerFieldCodec } from './server-fields.js';
 import { resolveServices } from './service-module.js';
 import { AuthError, rateLimited } from './services/sign-in/auth/errors.js';
-import { authLimitRules, createAuthService, type AuthService } from './services/sign-in/auth/service.js';
+import { REALM_PATTERN, authLimitRules, createAuthService, type AuthService } from './services/sign-in/auth/service.js';
 import { deviceTopic } from './services/sign-in/devices.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
@@ -109,7 +109,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
     throw configInvalid(`trustProxy: ${e instanceof Error ? e.message : String(e)} (addresses, CIDRs, loopback, linklocal or uniquelocal)`);
   }
   checkGivenSecrets({ jwtSecret: options.jwtSecret, challengeKey: options.challengeKey });
-  if (options.realm !== undefined && !/^[\x21-\x7e]{1,128}$/.test(options.realm)) throw configInvalid('realm must be 1–128 printable ASCII characters without spaces');
+  if (options.realm !== undefined && !REALM_PATTERN.test(options.realm)) throw configInvalid('realm must be 1–128 printable ASCII characters without spaces');
   const built = assembleSchema({
     typeDefs: list(options.typeDefs),
     resolvers: list<IResolvers>(options.resolvers),
@@ -288,6 +288,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
     const sweep = setInterval(() => void rateLimits.purgeExpired().catch(() => undefined), RATE_LIMIT_SWEEP_MS);
     sweep.unref();
 
+    // What both HTTP server adapters take of this instance.
+    const adapterLayer: ApolloLayer = { schema, limits, validationRules, validatedByRules: (d) => validated.has(d), formatError: format, log, production };
     const veil: Veilgraph = {
       schema,
       sourceSchema: built.source,
@@ -303,17 +305,11 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
         return contextFor(await viewerOf(request), request);
       },
       clientAddress: (request) => clientAddress(request),
-      apolloPlugin: () => createApolloPlugin({ schema, limits, validationRules, validatedByRules: (d) => validated.has(d), formatError: format, log, production }),
+      apolloPlugin: () => createApolloPlugin(adapterLayer),
       envelopPlugin: (envelopOptions) =>
         createEnvelopPlugin(
           {
-            schema,
-            limits,
-            validationRules,
-            validatedByRules: (d) => validated.has(d),
-            formatError: format,
-            production,
-            log,
+            ...adapterLayer,
             session: async (request) => {
               const session = await sessionOf(request);
               return { context: contextFor(session?.viewer ?? null, request), expiresAt: session?.expiresAt };

@@ -71,7 +71,6 @@ import {
   validate,
   type DocumentNode,
   type ExecutionResult,
-  type GraphQLFormattedError,
   type GraphQLSchema,
   type ParseOptions,
   type Source,
@@ -80,21 +79,12 @@ import {
 import type { Viewer } from '../access.js';
 import type { VeilContext } from '../context.js';
 import { configInvalid } from '../errors.js';
-import type { RequestLimits } from '../limits.js';
 import type { Logger } from '../log.js';
+import type { ApolloLayer } from './apollo.js';
 import type { VeilRequest } from '../veilgraph.js';
 
-/** What the plugin needs of a veilgraph instance. */
-export interface EnvelopLayer {
-  readonly schema: GraphQLSchema;
-  readonly limits: RequestLimits;
-  /** veilgraph's validation rules (the limits', the sealed-literal rule), without graphql's `specifiedRules`. */
-  readonly validationRules: readonly ValidationRule[];
-  /** Whether veilgraph's rules already ran over this document (they mark what they validate). */
-  readonly validatedByRules: (document: DocumentNode) => boolean;
-  readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-  readonly production: boolean;
-  readonly log: Logger;
+/** What the plugin needs of a veilgraph instance: what the Apollo plugin needs, and the sessions it ends itself. */
+export interface EnvelopLayer extends ApolloLayer {
   /** veilgraph's context for a request, and when what proved its viewer ends (a token's expiry). Throws UNAUTHENTICATED (401). */
   readonly session: (request: VeilRequest) => Promise<{ readonly context: VeilContext; readonly expiresAt?: Date | undefined }>;
   /** Watches a signed-in viewer's session for its end (a revoked device); returns what stops watching. */

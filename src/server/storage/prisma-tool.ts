@@ -61,6 +61,9 @@ function writeVariant(sqliteSchemaPath: string, target: string): void {
 
 const prismaCli = join(dirname(createRequire(import.meta.url).resolve('prisma/package.json')), 'build/index.js');
 
+/** How long one Prisma CLI run may take (generate takes seconds; diff against a server, tens). */
+const PRISMA_CLI_TIMEOUT_MS = 300_000;
+
 interface CliResult {
   status: number;
   stdout: string;
@@ -79,8 +82,15 @@ function prisma(provider: Provider, args: string[], extraEnv: Record<string, str
       CHECKPOINT_DISABLE: '1',
       ...extraEnv,
     },
+    // A synchronous child blocks its caller's event loop: a CLI that never ends (it has
+    // lingered on timers, or waited on a server) must not hang the caller with it.
+    timeout: PRISMA_CLI_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
-  if (result.error) throw result.error;
+  if (result.error) {
+    const timedOut = (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    throw new Error(timedOut ? `prisma-tool: \`prisma ${args[0] ?? ''}\` did not finish within ${PRISMA_CLI_TIMEOUT_MS / 1000} s and was stopped` : `prisma-tool: cannot run the Prisma CLI: ${result.error.message}`, { cause: result.error });
+  }
   return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -189,7 +189,8 @@ export const USER_ID_BYTES = 16;
  * clock lags the one that purges still finds it (and refuses the replay).
  */
 export const CONSUMED_CHALLENGE_GRACE_MS = 10 * 60_000;
-const REALM_PATTERN = /^[\x21-\x7e]{1,128}$/;
+/** A realm: 1–128 printable ASCII characters without spaces (checked again by createVeilgraph before it creates anything). */
+export const REALM_PATTERN = /^[\x21-\x7e]{1,128}$/;
 /** Client keys are canonical addresses (./client-address.ts), far shorter; the shared store's key column is 255. */
 const MAX_CLIENT_KEY_LENGTH = 128;
 
