@@ -13,7 +13,10 @@
  *    import.meta.url)`) are copied next to the JavaScript. Paths that climb out of src/
  *    (`../../../prisma/migrations/`, the web app in web/dist/) resolve the same from dist/, whose
  *    depth matches src/'s: the package ships those directories (`files` in package.json).
- * 3. The web app (web/build.ts) into web/dist/, served by `veilgraph serve` by default.
+ * 3. The light client package `@veilgraph/client` (packages/client/): the files its entry points
+ *    reach, cut out of dist/, and its package.json checked against their imports
+ *    (scripts/client-package.ts).
+ * 4. The web app (web/build.ts) into web/dist/, served by `veilgraph serve` by default.
  *
  * Usage: `tsx scripts/build.ts [--no-web]`.
  */
@@ -21,6 +24,7 @@ import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { buildClientPackage } from './client-package.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SRC = join(ROOT, 'src');
@@ -92,6 +96,8 @@ async function main(argv: readonly string[]): Promise<void> {
   // The bin: tsc keeps src/cli.ts's shebang; the mode makes `npm link`/local runs work too (npm sets it on install).
   writeFileSync(join(DIST, 'cli.js'), readFileSync(join(DIST, 'cli.js')), { mode: 0o755 });
   say(`dist/ (${walk(DIST).length} files, ${copied} .graphql)`);
+  const clientFiles = buildClientPackage(ROOT, DIST, join(ROOT, 'packages', 'client'));
+  say(`packages/client/dist/ (${clientFiles} files)`);
   if (!argv.includes('--no-web')) {
     const { buildWebApp } = await import('../web/build.js');
     const web = await buildWebApp();

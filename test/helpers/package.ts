@@ -67,6 +67,19 @@ export async function packFreshCopy(work: string): Promise<string> {
 }
 
 /**
+ * `npm pack` of the light client package (packages/client/) in the copy `packFreshCopy`
+ * made and built; returns the tarball's path.
+ */
+export async function packClient(work: string): Promise<string> {
+  const out = join(work, 'client-tarball');
+  mkdirSync(out);
+  await command('npm', ['pack', '--pack-destination', out, './packages/client'], join(work, 'clone'), npmEnv(), 120_000);
+  const [tgz, ...more] = readdirSync(out).filter((f) => f.endsWith('.tgz'));
+  if (tgz === undefined || more.length > 0) throw new Error(`npm pack of packages/client left ${readdirSync(out).join(', ') || 'nothing'} in ${out}`);
+  return join(out, tgz);
+}
+
+/**
  * A new project in `dir` (outside the repository) with the tarball and `extra` packages
  * installed from the npm cache (`--prefer-offline`).
  *
@@ -76,10 +89,12 @@ export async function packFreshCopy(work: string): Promise<string> {
  * repository's own build of the same better-sqlite3 version is copied in instead (same Node,
  * same machine); a different version fails here.
  */
-export async function installConsumer(dir: string, tarball: string, extra: readonly string[]): Promise<void> {
+export async function installConsumer(dir: string, tarball: string, extra: readonly string[], options: { nativeSqlite?: boolean } = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
   await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball, ...extra], dir, npmEnv(), 300_000);
+  // The light client package installs no SQLite.
+  if (options.nativeSqlite === false) return;
   const installed = join(dir, 'node_modules', 'better-sqlite3');
   const version = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version;
   if (version !== repoVersion('better-sqlite3')) {

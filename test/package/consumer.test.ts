@@ -6,6 +6,9 @@
 //     (@apollo/client, rxjs, @urql/core, wonka are optional peer dependencies), and the
 //     Apollo and urql entries in a second project that installs those libraries,
 // publint and @arethetypeswrong/cli report nothing,
+// the light client package @veilgraph/client (packages/client/) installed alone: only the
+//     client's libraries, every entry imported by node, type-checked with the DOM lib, and
+//     (c) bundled by esbuild for the browser with no Node built-ins,
 // (e) `npx veilgraph serve` starts on the embedded default (SQLite) and answers /health,
 //     and serves the shipped web app.
 // It fails, never skips, when packing or installing fails. The install reads the npm cache
@@ -15,9 +18,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { command, installConsumer, npxServe, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
+import { command, installConsumer, npmEnv, npxServe, packClient, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
 
 interface PackageJson {
+  version: string;
   exports: Record<string, string | { types: string; import: string; default: string }>;
   scripts?: Record<string, string>;
   bin?: Record<string, string>;
@@ -187,5 +191,87 @@ describe('the packed package', () => {
     expect(await page.text()).toContain('<script');
     const gql = await fetch(`${served.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+/** What `npm install` put in a project: its packages (node_modules entries of the lockfile) and bytes. */
+async function installed(dir: string): Promise<{ packages: string[]; bytes: number }> {
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+  const packages = Object.keys(lock.packages)
+    .filter((k) => k.startsWith('node_modules/'))
+    .map((k) => k.slice(k.lastIndexOf('node_modules/') + 'node_modules/'.length))
+    .sort();
+  const { stdout } = await command('du', ['-sb', join(dir, 'node_modules')], dir);
+  return { packages, bytes: Number(stdout.split('\t')[0]) };
+}
+
+describe('the light client package @veilgraph/client, installed alone', () => {
+  const clientOnly = join(work, 'client-only');
+  let clientTarball: string;
+  let clientPkg: PackageJson & { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+
+  beforeAll(async () => {
+    clientTarball = await packClient(work);
+    await installConsumer(clientOnly, clientTarball, [], { nativeSqlite: false });
+    clientPkg = JSON.parse(readFileSync(join(clientOnly, 'node_modules/@veilgraph/client/package.json'), 'utf8')) as typeof clientPkg;
+  }, 300_000);
+
+  it('pulls the libraries of the client and crypto cores only, none of the server (Prisma, pg, Apollo Server, ws, SQLite)', async () => {
+    const { packages, bytes } = await installed(clientOnly);
+    for (const server of ['prisma', '@prisma/client', '@prisma/adapter-pg', '@prisma/adapter-better-sqlite3', 'pg', '@apollo/server', 'ws', 'better-sqlite3', 'jose', 'veilgraph']) expect(packages, server).not.toContain(server);
+    // Its own dependencies and graphql (a peer every GraphQL client has), with theirs: the
+    // noble/scure family and nothing else.
+    expect(packages).toEqual(expect.arrayContaining(['@veilgraph/client', 'graphql', 'graphql-ws', '@noble/ciphers', '@noble/curves', '@noble/hashes', '@scure/bip39']));
+    for (const p of packages) expect(p, p).toMatch(/^(@veilgraph\/client|graphql|graphql-ws|@noble\/\w+|@scure\/\w+)$/);
+    expect(bytes).toBeGreaterThan(0);
+  });
+
+  it('ships the same version as veilgraph, its files only under dist/, exports with types/import/default', async () => {
+    expect(clientPkg.version).toBe(packed.version);
+    const { stdout } = await command('tar', ['-tzf', clientTarball], work);
+    const files = stdout.split('\n').filter((f) => f !== '');
+    expect(files.filter((f) => !/^package\/(dist\/.+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(f)).slice(0, 10)).toEqual([]);
+    expect(files.filter((f) => /^package\/dist\/((server|app|codegen)\/|cli\.)/.test(f)).slice(0, 10)).toEqual([]);
+    for (const [key, target] of Object.entries(clientPkg.exports)) {
+      if (key === './package.json') continue;
+      expect(target, key).toEqual({ types: expect.stringMatching(/^\.\/dist\/.+\.d\.ts$/), import: expect.stringMatching(/^\.\/dist\/.+\.js$/), default: expect.stringMatching(/^\.\/dist\/.+\.js$/) });
+    }
+  });
+
+  it('plain node imports each entry that needs no optional peer; publint and arethetypeswrong report nothing', { timeout: 120_000 }, async () => {
+    const entries = Object.keys(clientPkg.exports)
+      .filter((k) => k !== './package.json' && k !== './apollo' && k !== './urql')
+      .map((k) => `@veilgraph/client${k.slice(1)}`);
+    expect(entries).toEqual(['@veilgraph/client', '@veilgraph/client/graphql-ws', '@veilgraph/client/node', '@veilgraph/client/crypto']);
+    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).length; console.log(JSON.stringify(out));`;
+    const counts = JSON.parse((await command(process.execPath, ['--input-type=module', '-e', script], clientOnly)).stdout) as Record<string, number>;
+    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
+    const unpacked = join(work, 'client-unpacked');
+    mkdirSync(unpacked);
+    await command('tar', ['-xzf', clientTarball, '-C', unpacked], work);
+    expect((await command(process.execPath, [join(REPO_ROOT, 'node_modules/publint/src/cli.js'), join(unpacked, 'package')], work)).stdout).toContain('All good!');
+    await command(process.execPath, [join(REPO_ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), clientTarball, '--profile', 'esm-only', '--format', 'table-flipped'], work);
+  });
+
+  it('(b) tsc (strict, exactOptionalPropertyTypes, noPropertyAccessFromIndexSignature, skipLibCheck false, DOM lib) checks a browser app against its types', { timeout: 300_000 }, async () => {
+    await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`)], clientOnly, npmEnv(), 300_000);
+    const file = 'client-only.ts';
+    writeFileSync(join(clientOnly, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
+    const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023', 'DOM'], types: [], strict: true, exactOptionalPropertyTypes: true, noPropertyAccessFromIndexSignature: true, noUncheckedIndexedAccess: true, skipLibCheck: false, noEmit: true };
+    writeFileSync(join(clientOnly, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [file] }));
+    const { stdout } = await command(process.execPath, [join(clientOnly, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--listFiles'], clientOnly, process.env, 170_000);
+    expect(stdout.split('\n')).toContain(join(clientOnly, 'node_modules/@veilgraph/client/dist/client/index.d.ts'));
+  });
+
+  it('(c) esbuild bundles the browser app for the browser: no Node built-in is reached', { timeout: 120_000 }, async () => {
+    const out = join(work, 'bundle.js');
+    const meta = join(work, 'bundle-meta.json');
+    // platform=browser: a Node built-in cannot be resolved there and fails the bundle; the
+    // metafile shows nothing was left out as external either.
+    const { stderr } = await command(join(REPO_ROOT, 'node_modules/.bin/esbuild'), ['client-only.ts', '--bundle', '--format=esm', '--platform=browser', '--minify', `--outfile=${out}`, `--metafile=${meta}`, '--log-level=warning'], clientOnly);
+    expect(stderr).toBe('');
+    const inputs = (JSON.parse(readFileSync(meta, 'utf8')) as { inputs: Record<string, { imports: { path: string; external?: boolean }[] }> }).inputs;
+    expect(Object.values(inputs).flatMap((i) => i.imports.filter((x) => x.external === true).map((x) => x.path))).toEqual([]);
+    expect(Object.keys(inputs).some((f) => f.includes('node_modules/@veilgraph/client/dist/client/'))).toBe(true);
   });
 });
