@@ -66,7 +66,7 @@ export function withPrivacyDefinitions(schema: GraphQLSchema): GraphQLSchema {
   if (missing.length === 0) return schema;
   // Other directives the author uses (federation, their own) stay unknown, as codegen itself
   // loads them (assumeValidSDL); wrong @privacy arguments are reported by buildPrivacyManifest.
-  return buildASTSchema({ kind: Kind.DOCUMENT, definitions: [...schemaDefinitions(schema), ...missing] }, { assumeValidSDL: true });
+  return buildASTSchema({ kind: Kind.DOCUMENT, definitions: [...missing, ...schemaDefinitions(schema)] }, { assumeValidSDL: true });
 }
 
 /**
