@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { command, installConsumer, npxServe, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
+import { command, installConsumer, npmEnv, npxServe, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
 
 interface PackageJson {
   exports: Record<string, string | { types: string; import: string; default: string }>;
@@ -224,8 +224,9 @@ describe('(d) a consumer codegen.ts names veilgraph/codegen beside the client pr
   ].join('\n');
 
   async function codegen(): Promise<{ code: number; output: string }> {
-    // Without CI: under CI=true codegen's CLI prints a failure without its message (docs/codegen.md).
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    // npmEnv drops vitest's NODE_ENV=test, under which codegen's CLI prints nothing; and without CI,
+    // under which it prints a failure without its message (docs/codegen.md).
+    const env = npmEnv();
     delete env['CI'];
     const npx = await execFileAsync('npx', ['--no-install', 'graphql-codegen', '--config', 'codegen.ts'], { cwd: project, timeout: 170_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', env }).then(
       (r) => ({ code: 0, output: `${r.stdout}\n${r.stderr}` }),
