@@ -9,6 +9,7 @@
 // the light client package @veilgraph/client (packages/client/) installed alone: only the
 //     client's libraries, every entry imported by node, type-checked with the DOM lib, and
 //     (c) bundled by esbuild for the browser with no Node built-ins,
+// (d) a consumer's own codegen.ts runs veilgraph/codegen beside the client preset,
 // (e) `npx veilgraph serve` starts on the embedded default (SQLite) and answers /health,
 //     and serves the shipped web app.
 // It fails, never skips, when packing or installing fails. The install reads the npm cache
@@ -273,5 +274,107 @@ describe('the light client package @veilgraph/client, installed alone', () => {
     const inputs = (JSON.parse(readFileSync(meta, 'utf8')) as { inputs: Record<string, { imports: { path: string; external?: boolean }[] }> }).inputs;
     expect(Object.values(inputs).flatMap((i) => i.imports.filter((x) => x.external === true).map((x) => x.path))).toEqual([]);
     expect(Object.keys(inputs).some((f) => f.includes('node_modules/@veilgraph/client/dist/client/'))).toBe(true);
+  });
+});
+
+describe('(d) a consumer codegen.ts names veilgraph/codegen beside the client preset', () => {
+  /** A third consumer: veilgraph, GraphQL Code Generator with the client preset, graphql and TypeScript. */
+  const project = join(work, 'consumer-codegen');
+  const SCHEMA = [
+    'type Query { me: Profile }',
+    'type Mutation { updateProfile(id: ID!, input: ProfileInput!): Profile }',
+    'type Profile @owner(field: "ownerId") {',
+    '  id: ID!',
+    '  ownerId: ID!',
+    '  name: String',
+    '  email: String @privacy(level: SERVER, searchable: true)',
+    '  bio: String @privacy(level: SHARED)',
+    '  diary: String @privacy(level: PRIVATE)',
+    '}',
+    'input ProfileInput @writes(type: "Profile") { name: String, bio: String, diary: String }',
+  ].join('\n');
+  const OPERATIONS = [
+    'query me { me { id name email bio diary } }',
+    'mutation updateProfile($id: ID!, $input: ProfileInput!) { updateProfile(id: $id, input: $input) { id bio } }',
+  ].join('\n');
+  const CODEGEN = [
+    "import type { CodegenConfig } from '@graphql-codegen/cli';",
+    'const config: CodegenConfig = {',
+    "  schema: 'schema/*.graphql',",
+    "  documents: 'src/**/*.graphql',",
+    '  generates: {',
+    "    'src/gql/': { preset: 'client', config: { scalars: { Sealed: 'string' } } },",
+    "    'src/gql/veilgraph.ts': { plugins: ['veilgraph/codegen'] },",
+    '  },',
+    '};',
+    'export default config;',
+  ].join('\n');
+
+  async function codegen(): Promise<{ code: number; output: string }> {
+    // npmEnv drops vitest's NODE_ENV=test, under which codegen's CLI prints nothing; and without CI,
+    // under which it prints a failure without its message (docs/codegen.md).
+    const env = npmEnv();
+    delete env['CI'];
+    const npx = await execFileAsync('npx', ['--no-install', 'graphql-codegen', '--config', 'codegen.ts'], { cwd: project, timeout: 170_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', env }).then(
+      (r) => ({ code: 0, output: `${r.stdout}\n${r.stderr}` }),
+      (e: unknown) => {
+        const r = e as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof r.code === 'number' ? r.code : -1, output: `${r.stdout ?? ''}\n${r.stderr ?? ''}` };
+      },
+    );
+    return npx;
+  }
+
+  beforeAll(async () => {
+    await installConsumer(project, tarball, ['@graphql-codegen/cli', '@graphql-codegen/client-preset', 'graphql', 'typescript'].map((n) => `${n}@${repoVersion(n)}`));
+    mkdirSync(join(project, 'schema'));
+    mkdirSync(join(project, 'src'));
+    writeFileSync(join(project, 'schema', 'profile.graphql'), SCHEMA);
+    writeFileSync(join(project, 'src', 'profile.graphql'), OPERATIONS);
+    writeFileSync(join(project, 'codegen.ts'), CODEGEN);
+  }, 420_000);
+
+  it('npx graphql-codegen writes the client preset files and veilgraph.ts with the manifest and the wire SDL', { timeout: 180_000 }, async () => {
+    const run = await codegen();
+    expect(run.output).not.toContain('Unable to find template plugin');
+    expect(run.code, run.output).toBe(0);
+    for (const f of ['gql.ts', 'graphql.ts', 'index.ts']) expect(existsSync(join(project, 'src/gql', f)), f).toBe(true);
+    // The client preset types sealed fields as what the application reads (the source schema's types, no Sealed).
+    const types = readFileSync(join(project, 'src/gql/graphql.ts'), 'utf8');
+    expect(types).toContain('export type MeQuery');
+    expect(types).toMatch(/export type MeQuery = \{ me: \{ id: string, name: string \| null, email: string \| null, bio: string \| null, diary: string \| null \} \| null \}/);
+    expect(types).not.toContain('Sealed');
+    const emitted = readFileSync(join(project, 'src/gql/veilgraph.ts'), 'utf8');
+    expect(emitted).toContain('// Checked against the wire schema: query me, mutation updateProfile (src/profile.graphql).');
+    // The emitted module as a program imports it: plain node strips nothing here, so evaluate it through TypeScript's transpiler.
+    const script = [
+      "import ts from 'typescript';",
+      "import { readFileSync } from 'node:fs';",
+      "const js = ts.transpileModule(readFileSync('src/gql/veilgraph.ts', 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;",
+      "const m = await import('data:text/javascript,' + encodeURIComponent(js));",
+      'console.log(JSON.stringify({ manifest: m.privacyManifest, wire: m.wireSchemaSDL }));',
+    ].join('\n');
+    const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], project);
+    const { manifest, wire } = JSON.parse(stdout) as { manifest: { objects: Record<string, { owner: string; fields: Record<string, { level: string }> }>; inputs: Record<string, { writes: string }> }; wire: string };
+    const levels = Object.fromEntries(Object.entries(manifest.objects['Profile']?.fields ?? {}).map(([k, v]) => [k, v.level]));
+    expect(levels).toEqual({ id: 'PUBLIC', ownerId: 'PUBLIC', name: 'PUBLIC', email: 'SERVER', bio: 'SHARED', diary: 'PRIVATE' });
+    expect(manifest.objects['Profile']?.owner).toBe('ownerId');
+    expect(manifest.inputs['ProfileInput']?.writes).toBe('Profile');
+    expect(wire).toMatch(/bio: Sealed\n/);
+    expect(wire).toMatch(/diary: Sealed\n/);
+    expect(wire).toMatch(/email: String\n/);
+    expect(wire).toContain('scalar Sealed');
+  });
+
+  it('a document the wire schema refuses fails codegen, naming the file, the operation and the problem', { timeout: 180_000 }, async () => {
+    writeFileSync(join(project, 'src', 'bad.graphql'), 'mutation setBio($id: ID!, $bio: String) {\n  updateProfile(id: $id, input: { bio: $bio }) { id }\n}\n');
+    try {
+      const run = await codegen();
+      expect(run.code, run.output).not.toBe(0);
+      expect(run.output).toContain('veilgraph/codegen: the gateway would refuse');
+      expect(run.output).toContain('src/bad.graphql:1:27 (mutation setBio): Variable "$bio" of type "String" used in position expecting type "Sealed"');
+    } finally {
+      rmSync(join(project, 'src', 'bad.graphql'));
+    }
   });
 });
