@@ -192,6 +192,13 @@ describe('the packed package', () => {
     expect(await page.text()).toContain('<script');
     const gql = await fetch(`${served.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
+    // The README's other two lines: `npx veilgraph health` and `npx veilgraph --help`.
+    const healthy = await command('npx', ['--no-install', 'veilgraph', 'health', `${served.url}/health`], consumer, env);
+    expect(healthy.stdout).toBe(`healthy: ${served.url}/health\n`);
+    await expect(command('npx', ['--no-install', 'veilgraph', 'health', 'http://127.0.0.1:9/health'], consumer, env)).rejects.toThrow(/exit 1[\s\S]*unhealthy: http:\/\/127\.0\.0\.1:9\/health \(no answer\)/);
+    const help = await command('npx', ['--no-install', 'veilgraph', '--help'], consumer, env);
+    for (const line of ['serve', 'keys rotate|reseal', 'backup <dest>', 'account reset <username>', 'health [url]']) expect(help.stdout).toContain(line);
+    await expect(command('npx', ['--no-install', 'veilgraph', '--no-such-flag'], consumer, env)).rejects.toThrow(/exit 2[\s\S]*Unknown option '--no-such-flag'/);
   });
 });
 
@@ -262,6 +269,15 @@ describe('the light client package @veilgraph/client, installed alone', () => {
     writeFileSync(join(clientOnly, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [file] }));
     const { stdout } = await command(process.execPath, [join(clientOnly, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--listFiles'], clientOnly, process.env, 170_000);
     expect(stdout.split('\n')).toContain(join(clientOnly, 'node_modules/@veilgraph/client/dist/client/index.d.ts'));
+  });
+
+  it('with the optional peers installed beside it, node imports @veilgraph/client/apollo and @veilgraph/client/urql', { timeout: 300_000 }, async () => {
+    await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['@apollo/client', 'rxjs', '@urql/core', 'wonka'].map((n) => `${n}@${repoVersion(n)}`)], clientOnly, npmEnv(), 300_000);
+    const entries = ['@veilgraph/client/apollo', '@veilgraph/client/urql'];
+    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)); console.log(JSON.stringify(out));`;
+    const names = JSON.parse((await command(process.execPath, ['--input-type=module', '-e', script], clientOnly)).stdout) as Record<string, string[]>;
+    expect(names['@veilgraph/client/apollo']).toContain('createPrivacyLink');
+    expect(names['@veilgraph/client/urql']).toContain('veilExchange');
   });
 
   it('(c) esbuild bundles the browser app for the browser: no Node built-in is reached', { timeout: 120_000 }, async () => {
