@@ -20,7 +20,7 @@
  *
  * Usage: `tsx scripts/build.ts [--no-web]`.
  */
-import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -70,7 +70,8 @@ function checkDeclarations(): void {
   for (const f of walk(generatedDist)) if (f.endsWith('.d.ts')) rmSync(f);
   const leaks = walk(DIST)
     .filter((f) => f.endsWith('.d.ts'))
-    .filter((f) => /from ['"][^'"]*\/generated\/(sqlite|postgres)\//.test(readFileSync(f, 'utf8')));
+    // Both `import … from '…'` and the inline `import('…').T` tsc writes for inferred types.
+    .filter((f) => /(from\s*|import\(\s*)['"][^'"]*\/generated\/(sqlite|postgres)\//.test(readFileSync(f, 'utf8')));
   if (leaks.length > 0) {
     throw new Error(`declarations import the generated Prisma clients (not shipped as types): ${leaks.map((f) => relative(ROOT, f)).join(', ')}`);
   }
@@ -94,7 +95,7 @@ async function main(argv: readonly string[]): Promise<void> {
   checkDeclarations();
   const copied = copyAssets();
   // The bin: tsc keeps src/cli.ts's shebang; the mode makes `npm link`/local runs work too (npm sets it on install).
-  writeFileSync(join(DIST, 'cli.js'), readFileSync(join(DIST, 'cli.js')), { mode: 0o755 });
+  chmodSync(join(DIST, 'cli.js'), 0o755);
   say(`dist/ (${walk(DIST).length} files, ${copied} .graphql)`);
   const clientFiles = buildClientPackage(ROOT, DIST, join(ROOT, 'packages', 'client'));
   say(`packages/client/dist/ (${clientFiles} files)`);

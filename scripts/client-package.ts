@@ -16,6 +16,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 
 interface PackageJson {
   version: string;
@@ -27,12 +28,13 @@ interface PackageJson {
 /** Entry points that may use Node's built-in modules. */
 const NODE_ENTRIES = new Set(['./node']);
 
-/** Every module specifier a built .js or .d.ts file names (static, dynamic and re-exports). */
+/**
+ * Every module specifier a built .js or .d.ts file names: static and dynamic imports,
+ * re-exports, `import x = require()` and `import('…')` types, read by TypeScript's own
+ * pre-processor (so a `from '…'` inside a comment or a string is not one).
+ */
 export function specifiers(code: string): string[] {
-  const found: string[] = [];
-  const patterns = [/\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g, /^\s*import\s*['"]([^'"]+)['"]/gm];
-  for (const p of patterns) for (const m of code.matchAll(p)) found.push(m[1]!);
-  return found;
+  return ts.preProcessFile(code, true, true).importedFiles.map((f) => f.fileName);
 }
 
 /** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
@@ -65,7 +67,11 @@ function closure(dist: string, entries: readonly string[]): Closure {
         // A declaration file's imports are types: they need the other declarations, not the
         // JavaScript. A module's declarations come with its JavaScript.
         if (!file.endsWith('.d.ts')) queue.push(target);
-        if (target.endsWith('.js') && existsSync(declarations)) queue.push(declarations);
+        if (target.endsWith('.js') && (file.endsWith('.d.ts') || existsSync(declarations))) {
+          // A declaration that names another must find it (a .js may have none: never for ours).
+          if (!existsSync(declarations)) throw new Error(`${relative(dist, file)} imports ${s}, whose declarations were not built`);
+          queue.push(declarations);
+        }
       } else if (s.startsWith('node:')) {
         builtins.add(s);
       } else {

@@ -5,7 +5,7 @@
  * (unknown command or option, missing or extra argument), with a message naming what it
  * accepts.
  *
- *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts)
+ *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts, the README)
  *   veilgraph keys rotate|reseal    add a key ring version and re-seal SERVER fields / resume
  *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
  *   veilgraph account reset <user>  a one-time account reset code (docs/devices.md)
@@ -20,7 +20,7 @@ const TOP: CommandSpec = {
   usage: 'veilgraph <command> [options]   (no command: serve)',
   description: [
     'commands:',
-    '  serve                     start the gateway (settings from the environment: README, src/app/config.ts)',
+    '  serve                     start the gateway (settings: environment variables, see the README)',
     '  keys rotate|reseal        add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
     '  backup <dest>             copy the SQLite database, also while a gateway runs, to the new file <dest>',
     '  account reset <username>  a one-time reset code for a user who lost every device (docs/devices.md)',
@@ -33,7 +33,7 @@ const TOP: CommandSpec = {
 const SERVE: CommandSpec = {
   usage: 'veilgraph serve',
   description:
-    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: README and src/app/config.ts). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
+    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: see the README). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
 };
 
 const HEALTH: CommandSpec = {
@@ -43,7 +43,7 @@ const HEALTH: CommandSpec = {
 };
 
 const BACKUP: CommandSpec = {
-  usage: 'veilgraph backup <dest>      (npm run db:backup -- <dest>)',
+  usage: 'veilgraph backup <dest>',
   description:
     "Copies the gateway's SQLite database (VEIL_DATA_DIR/veilgraph.db, or DATABASE_URL=file:…) to the new\nfile <dest>, consistently, while a gateway keeps running: SQLite's VACUUM INTO. The copy opens on its\nown (no -wal), is created 0600 and is never written over. PostgreSQL: use pg_dump (docs/storage.md).",
   operands: { min: 1, max: 1, names: '<dest>' },

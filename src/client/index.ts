@@ -6,6 +6,8 @@
  * the API, the location rule, the reserved aliases and the error behaviour.
  */
 export { VeilClientError, isVeilClientError, type VeilClientErrorCode } from './errors.js';
+// The manifest's type, for code that holds the generated one (a browser app installs no veilgraph/privacy).
+export type { PrivacyManifest } from '../privacy/manifest.js';
 export { staticClientKeys, type ClientKeys, type KeyRequest, type SealedLevel, type StaticClientKeysOptions } from './keys.js';
 export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX, withVeilFields } from './veil.js';
 export {

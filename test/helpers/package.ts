@@ -118,8 +118,26 @@ export interface ServedGateway {
 export function npxServe(cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServedGateway> {
   const child = spawn('npx', ['--no-install', 'veilgraph', 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
+  // Whatever goes wrong before it listens, its whole process group goes (it is detached).
+  const stop = (): void => {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npx veilgraph serve printed no URL in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`npx veilgraph serve printed no URL in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      stop();
+      reject(e);
+    });
     const onData = (b: Buffer): void => {
       out += b.toString('utf8');
       const m = /veilgraph gateway on (http:\/\/\S+)\/graphql/.exec(out);

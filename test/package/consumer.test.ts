@@ -17,6 +17,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command, installConsumer, npmEnv, npxServe, packClient, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
@@ -43,6 +44,12 @@ const PEERS = [...new Set(Object.values(PEER_ENTRIES).flat())];
 let tarball: string;
 let packed: PackageJson;
 let served: ServedGateway | undefined;
+let serverInstall: { packages: string[]; bytes: number };
+
+/** A measured figure for the run's log (sizes are reported, not asserted: docs/performance.md). */
+function report(line: string): void {
+  process.stdout.write(`package: ${line}\n`);
+}
 
 /** The entry points a consumer imports: every key of `exports` but package.json itself. */
 function entryPoints(pkg: PackageJson): string[] {
@@ -53,17 +60,29 @@ function entryPoints(pkg: PackageJson): string[] {
 
 beforeAll(async () => {
   tarball = await packFreshCopy(work);
-  // Beside the tarball: TypeScript and Node's types for (b), and no client library.
-  const extra = ['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`);
-  await installConsumer(consumer, tarball, extra);
+  // The tarball alone first (what `npm install veilgraph` brings), then TypeScript and Node's
+  // types for (b), and no client library.
+  await installConsumer(consumer, tarball, []);
+  serverInstall = await installed(consumer);
+  await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`)], consumer, npmEnv(), 300_000);
   packed = JSON.parse(readFileSync(join(consumer, 'node_modules/veilgraph/package.json'), 'utf8')) as PackageJson;
 }, 420_000);
 
 afterAll(async () => {
   if (served?.child.pid !== undefined && served.child.exitCode === null) {
+    const pid = served.child.pid;
     const exited = new Promise((resolve) => served!.child.once('exit', resolve));
-    process.kill(-served.child.pid, 'SIGTERM');
+    process.kill(-pid, 'SIGTERM');
+    // A gateway that does not stop in 10 s is killed: the temporary project goes either way.
+    const killer = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 10_000);
     await exited;
+    clearTimeout(killer);
   }
   rmSync(work, { recursive: true, force: true });
 });
@@ -106,6 +125,11 @@ describe('the packed package', () => {
     const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], dir);
     return JSON.parse(stdout) as Record<string, number>;
   }
+
+  it('a server install brings the server: Prisma, SQLite, Apollo Server, ws, pg (sizes reported)', () => {
+    for (const p of ['veilgraph', 'graphql', '@prisma/client', '@prisma/adapter-better-sqlite3', 'better-sqlite3', '@apollo/server', 'ws', 'pg']) expect(serverInstall.packages, p).toContain(p);
+    report(`npm install veilgraph: ${serverInstall.packages.length} packages, ${serverInstall.bytes} bytes (du -sb node_modules)`);
+  });
 
   it('declares the client libraries as optional peer dependencies, which a plain install does not pull', () => {
     const pkg = packed as PackageJson & { dependencies?: Record<string, string>; peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> };
@@ -182,8 +206,7 @@ describe('the packed package', () => {
   });
 
   it('(e) npx veilgraph serve starts on the embedded default and answers /health (and serves the shipped web app)', { timeout: 120_000 }, async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', VEIL_DATA_DIR: join(work, 'data'), LOG_LEVEL: 'warn', npm_config_update_notifier: 'false' };
-    delete env.NODE_ENV;
+    const env: NodeJS.ProcessEnv = { ...npmEnv(), PORT: '0', VEIL_DATA_DIR: join(work, 'data'), LOG_LEVEL: 'warn' };
     served = await npxServe(consumer, env);
     const health = await fetch(`${served.url}/health`);
     expect(health.status).toBe(200);
@@ -193,8 +216,10 @@ describe('the packed package', () => {
     const gql = await fetch(`${served.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(await gql.json()).toEqual({ data: { __typename: 'Query' } });
     // The README's other two lines: `npx veilgraph health` and `npx veilgraph --help`.
-    const healthy = await command('npx', ['--no-install', 'veilgraph', 'health', `${served.url}/health`], consumer, env);
-    expect(healthy.stdout).toBe(`healthy: ${served.url}/health\n`);
+    // As the README writes it (no URL: http://127.0.0.1:$PORT/health), with the port it got.
+    const port = new URL(served.url).port;
+    const healthy = await command('npx', ['--no-install', 'veilgraph', 'health'], consumer, { ...env, PORT: port });
+    expect(healthy.stdout).toBe(`healthy: http://127.0.0.1:${port}/health\n`);
     await expect(command('npx', ['--no-install', 'veilgraph', 'health', 'http://127.0.0.1:9/health'], consumer, env)).rejects.toThrow(/exit 1[\s\S]*unhealthy: http:\/\/127\.0\.0\.1:9\/health \(no answer\)/);
     const help = await command('npx', ['--no-install', 'veilgraph', '--help'], consumer, env);
     for (const line of ['serve', 'keys rotate|reseal', 'backup <dest>', 'account reset <username>', 'health [url]']) expect(help.stdout).toContain(line);
@@ -232,6 +257,7 @@ describe('the light client package @veilgraph/client, installed alone', () => {
     expect(packages).toEqual(expect.arrayContaining(['@veilgraph/client', 'graphql', 'graphql-ws', '@noble/ciphers', '@noble/curves', '@noble/hashes', '@scure/bip39']));
     for (const p of packages) expect(p, p).toMatch(/^(@veilgraph\/client|graphql|graphql-ws|@noble\/\w+|@scure\/\w+)$/);
     expect(bytes).toBeGreaterThan(0);
+    report(`npm install @veilgraph/client: ${packages.length} packages, ${bytes} bytes (du -sb node_modules)`);
   });
 
   it('ships the same version as veilgraph, its files only under dist/, exports with types/import/default', async () => {
@@ -290,6 +316,9 @@ describe('the light client package @veilgraph/client, installed alone', () => {
     const inputs = (JSON.parse(readFileSync(meta, 'utf8')) as { inputs: Record<string, { imports: { path: string; external?: boolean }[] }> }).inputs;
     expect(Object.values(inputs).flatMap((i) => i.imports.filter((x) => x.external === true).map((x) => x.path))).toEqual([]);
     expect(Object.keys(inputs).some((f) => f.includes('node_modules/@veilgraph/client/dist/client/'))).toBe(true);
+    // The size, reported (bench/bundle.ts measures the cases docs/performance.md lists).
+    const bytes = readFileSync(out);
+    report(`@veilgraph/client browser bundle of test/package/consumer/client-only.ts: ${bytes.length} bytes minified, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
   });
 });
 

@@ -77,6 +77,8 @@ describe('buildClientPackage', () => {
 
   it('reads static, dynamic and side-effect imports and re-exports; names the package of a deep import', () => {
     expect(specifiers("import a from 'a';\nexport { b } from './b.js';\nconst c = await import('c/x.js');\nimport 'd';\n").sort()).toEqual(['./b.js', 'a', 'c/x.js', 'd']);
+    // Text that only looks like an import (a comment, a template string) is none.
+    expect(specifiers("// import x from 'comment';\nconst t = `import { y } from '${name}'`;\nexport type T = import('./t.js').T;\n")).toEqual(['./t.js']);
     expect([packageOf('@noble/hashes/sha2.js'), packageOf('graphql/language/index.js'), packageOf('rxjs')]).toEqual(['@noble/hashes', 'graphql', 'rxjs']);
   });
 });
