@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'dist/', 'generated/', 'coverage/', 'client/generated/', 'web/dist/', 'test/fixtures/journal/.tmp-*/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'generated/', 'coverage/', 'client/generated/', 'web/dist/', 'packages/client/dist/', 'test/fixtures/journal/.tmp-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

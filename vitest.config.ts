@@ -1,7 +1,21 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * `veilgraph/*` (what the examples and some tests import) from src/: package.json's `exports`
+ * name the built files in dist/ (`npm run build`), and the tests run on the sources, by
+ * tsconfig.json's `paths` (the same map the type checker uses). The package as installed is
+ * tested by test/package/ (a packed tarball in a temporary project).
+ */
+const tsconfig = JSON.parse(readFileSync(new URL('./tsconfig.json', import.meta.url), 'utf8')) as { compilerOptions: { paths: Record<string, [string]> } };
+const sourceAliases = Object.entries(tsconfig.compilerOptions.paths).map(([name, [file]]) => ({
+  find: new RegExp(`^${name.replace(/\//g, '\\/')}$`),
+  replacement: fileURLToPath(new URL(file, import.meta.url)),
+}));
 
 export default defineConfig({
   resolve: {
@@ -9,7 +23,7 @@ export default defineConfig({
     // dependency it loads (Apollo, graphql-tools), gets the CommonJS one; Vite would pick
     // the ESM one for test files, and graphql refuses types from "another realm". One
     // instance for everybody: the one Node uses.
-    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }, ...sourceAliases],
   },
   test: {
     include: ['test/**/*.test.ts'],

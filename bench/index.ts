@@ -9,7 +9,9 @@
  *   client     openResult of a 1,000-object result vs raw AEAD (bench/client.ts)
  *   messaging  group fan-out to 100 / 1,000 subscribers vs plain graphql-ws; group send cost
  *              and rekey on removal by group size (bench/messaging.ts)
+ *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
  */
+import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
 import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
@@ -38,6 +40,11 @@ const SUITES: readonly Suite[] = [
     name: 'messaging',
     description: 'group fan-out to 100 and 1,000 subscribers vs plain graphql-ws; group send cost and rekey on removal for 1–1,000 members',
     run: runMessagingBench,
+  },
+  {
+    name: 'bundle',
+    description: "the browser client's bundle size (core, Apollo link, urql exchange, whole entry) vs the @noble primitives alone and graphql alone",
+    run: runBundleBench,
   },
 ];
 

@@ -1,13 +1,17 @@
+#!/usr/bin/env node
 /**
  * veilgraph command line. `veilgraph --help` lists the commands, `veilgraph <command> --help`
  * describes one. Exit 0 on success, 1 on failure, 2 for a command line it does not accept
  * (unknown command or option, missing or extra argument), with a message naming what it
  * accepts.
  *
- *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts)
+ *   veilgraph serve                 start the gateway (the default; settings: src/app/config.ts, the README)
  *   veilgraph keys rotate|reseal    add a key ring version and re-seal SERVER fields / resume
  *   veilgraph backup <dest>         online copy of the SQLite database into the new file <dest>
+ *   veilgraph account reset <user>  a one-time account reset code (docs/devices.md)
  *   veilgraph health [url]          exit 0 when a gateway answers /health
+ *
+ * The published package's bin (dist/cli.js); in the repository `npx tsx src/cli.ts …`.
  */
 import { acceptedText, helpText, parseCommandArgs, UsageError, type CommandSpec } from './app/cli-args.js';
 import { configFromEnv } from './app/config.js';
@@ -16,10 +20,11 @@ const TOP: CommandSpec = {
   usage: 'veilgraph <command> [options]   (no command: serve)',
   description: [
     'commands:',
-    '  serve               start the gateway (settings from the environment: README, src/app/config.ts)',
-    '  keys rotate|reseal  add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
-    '  backup <dest>       copy the SQLite database, also while a gateway runs, to the new file <dest>',
-    '  health [url]        exit 0 when a gateway answers /health',
+    '  serve                     start the gateway (settings: environment variables, see the README)',
+    '  keys rotate|reseal        add a key ring version and re-seal SERVER fields onto it / resume a re-seal',
+    '  backup <dest>             copy the SQLite database, also while a gateway runs, to the new file <dest>',
+    '  account reset <username>  a one-time reset code for a user who lost every device (docs/devices.md)',
+    '  health [url]              exit 0 when a gateway answers /health, 1 otherwise',
     '',
     '`veilgraph <command> --help` describes each.',
   ].join('\n'),
@@ -28,7 +33,7 @@ const TOP: CommandSpec = {
 const SERVE: CommandSpec = {
   usage: 'veilgraph serve',
   description:
-    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: README and src/app/config.ts). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
+    'Starts the gateway and, unless VEIL_WEB_DIR=none, the web app. Settings are environment variables\n(PORT, HOST, VEIL_DATA_DIR, DATABASE_URL, …: see the README). SIGINT or SIGTERM\nstops it cleanly (the SQLite database is checkpointed into its file).',
 };
 
 const HEALTH: CommandSpec = {
@@ -38,7 +43,7 @@ const HEALTH: CommandSpec = {
 };
 
 const BACKUP: CommandSpec = {
-  usage: 'veilgraph backup <dest>      (npm run db:backup -- <dest>)',
+  usage: 'veilgraph backup <dest>',
   description:
     "Copies the gateway's SQLite database (VEIL_DATA_DIR/veilgraph.db, or DATABASE_URL=file:…) to the new\nfile <dest>, consistently, while a gateway keeps running: SQLite's VACUUM INTO. The copy opens on its\nown (no -wal), is created 0600 and is never written over. PostgreSQL: use pg_dump (docs/storage.md).",
   operands: { min: 1, max: 1, names: '<dest>' },
@@ -94,6 +99,10 @@ async function main(argv: readonly string[]): Promise<void> {
       return health(rest);
     case 'backup':
       return backup(rest);
+    case 'account': {
+      const { runAccountCommand } = await import('./app/account-reset-cli.js');
+      return runAccountCommand(rest);
+    }
     case 'keys': {
       const { runKeysCommand } = await import('./app/keys-cli.js');
       return runKeysCommand(rest);

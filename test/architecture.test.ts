@@ -33,6 +33,34 @@ function area(file: string, spec: string): string | null {
   return relative(SRC, join(file, '..', spec)).split('/')[0]!;
 }
 
+/** A package specifier's package name (`@apollo/client/link` → `@apollo/client`). */
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/** The packages `entry` and every file of ours it imports (transitively, type imports included) import. */
+function packagesReachedFrom(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of imports(file)) {
+      if (spec.startsWith('.')) visit(join(file, '..', spec).replace(/\.js$/, '.ts'));
+      else packages.add(packageName(spec));
+    }
+  };
+  visit(entry);
+  return packages;
+}
+
+/** The client libraries each integration entry needs: optional peer dependencies, needed by that entry only. */
+const INTEGRATION_PEERS: Record<string, readonly string[]> = {
+  'client/apollo.ts': ['@apollo/client', 'rxjs'],
+  'client/urql.ts': ['@urql/core', 'wonka'],
+};
+
 const NODE_ONLY = new Set(['crypto/backends/node.ts', 'client/keystore-file.ts', 'client/node.ts']);
 const ALLOWED: Record<string, string[]> = {
   crypto: ['crypto'],
@@ -58,8 +86,10 @@ describe('architecture', () => {
   }
 
   it('src/app imports of our code are public entry points (package.json exports) or its own files', () => {
-    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string> };
-    const entries = new Set(Object.values(pkg.exports).map((p) => join(SRC, '..', p)));
+    // Each entry's built file (dist/x.js) stands for its source (src/x.ts).
+    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string | { import: string }> };
+    const built = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [] : [e.import]));
+    const entries = new Set(built.map((p) => join(SRC, p.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'))));
     expect(entries.has(join(SRC, 'server', 'index.ts'))).toBe(true);
     const bad: string[] = [];
     for (const f of files(join(SRC, 'app'))) {
@@ -75,7 +105,7 @@ describe('architecture', () => {
 
   it('examples import veilgraph through its public entry points only (package.json exports), and nothing outside their own directory', () => {
     const root = join(SRC, '..');
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
     const entries = new Set(Object.keys(pkg.exports).map((k) => `veilgraph${k.slice(1)}`));
     const examples = join(root, 'examples');
     const bad: string[] = [];
@@ -95,6 +125,27 @@ describe('architecture', () => {
     }
     expect(checked).toBeGreaterThan(0);
     expect(bad).toEqual([]);
+  });
+
+  it('the client core (veilgraph/client) reaches no client library; each integration entry reaches only its own, an optional peer dependency', () => {
+    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+      dependencies: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    const allPeers = Object.values(INTEGRATION_PEERS).flat();
+    for (const peer of allPeers) {
+      expect(pkg.peerDependencies?.[peer], peer).toBeDefined();
+      expect(pkg.peerDependenciesMeta?.[peer]?.optional, peer).toBe(true);
+      expect(pkg.dependencies[peer], peer).toBeUndefined();
+    }
+    for (const entry of ['client/apollo', 'client/urql', 'client/graphql-ws']) expect(Object.keys(pkg.exports)).toContain(`./${entry}`);
+    const reached = (entry: string): string[] => [...packagesReachedFrom(join(SRC, entry))].filter((p) => allPeers.includes(p)).sort();
+    expect(reached('client/index.ts')).toEqual([]);
+    expect(reached('client/node.ts')).toEqual([]);
+    expect(reached('client/graphql-ws.ts')).toEqual([]);
+    for (const [entry, peers] of Object.entries(INTEGRATION_PEERS)) expect(reached(entry), entry).toEqual([...peers].sort());
   });
 
   it('src/server never imports src/app', () => {

@@ -25,13 +25,15 @@ const COMMAND_HELP: [string[], string][] = [
   [['keys', '--help'], 'usage: veilgraph keys rotate|reseal'],
   [['keys', 'rotate', '--help'], 'usage: veilgraph keys rotate'],
   [['keys', 'reseal', '-h'], 'usage: veilgraph keys reseal'],
+  [['account', '--help'], 'usage: veilgraph account reset <username>'],
+  [['account', 'reset', '--help'], 'usage: veilgraph account reset <username> [--data-dir DIR | --database-url URL]'],
 ];
 
 describe('veilgraph --help', () => {
   it.each([['--help'], ['-h'], ['help']])('%s lists every command and exits 0', { timeout: 60_000 }, async (arg) => {
     const r = await runCli([arg], env, QUICK_MS);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    for (const c of ['serve', 'keys rotate|reseal', 'backup <dest>', 'health [url]']) expect(r.stdout).toContain(c);
+    for (const c of ['serve', 'keys rotate|reseal', 'backup <dest>', 'account reset <username>', 'health [url]']) expect(r.stdout).toContain(c);
   });
 
   it.each(COMMAND_HELP)('%j describes the command and exits 0 without running it', { timeout: 60_000 }, async (args, usage) => {
@@ -60,6 +62,10 @@ describe('refused command lines (exit 2)', () => {
     [['backup'], 'missing <dest>', ['usage: veilgraph backup <dest>']],
     [['backup', 'a.db', 'b.db'], 'at most 1 argument', ['usage: veilgraph backup <dest>']],
     [['backup', 'a.db', '--force'], "Unknown option '--force'", ['usage: veilgraph backup <dest>']],
+    [['account'], 'which subcommand?', ['usage: veilgraph account reset <username>']],
+    [['account', 'delete', 'ann'], 'unknown subcommand "account delete"', ['usage: veilgraph account reset <username>']],
+    [['account', 'reset'], 'missing <username>', ['usage: veilgraph account reset <username>', '--data-dir DIR']],
+    [['account', 'reset', 'ann', '--dry-run'], "Unknown option '--dry-run'", ['--data-dir DIR', '--database-url URL']],
   ];
   it.each(refused)('%j', { timeout: 60_000 }, async (args, message, accepted) => {
     const r = await runCli(args, env, QUICK_MS);
@@ -128,5 +134,23 @@ describe('option values: --flag=value and --flag value', () => {
     const none = await reset([]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('missing <username>');
+  });
+
+  it('health [url]: exit 0 when the gateway answers /health, 1 when nothing answers', { timeout: 120_000 }, async () => {
+    const healthUrl = t.gateway.url.replace(/\/graphql$/, '/health');
+    const up = await runCli(['health', healthUrl], env);
+    expect({ code: up.code, stdout: up.stdout.trim() }).toEqual({ code: 0, stdout: `healthy: ${healthUrl}` });
+    // PORT names the default URL's port: 1 is never a gateway here.
+    const down = await runCli(['health'], operatorEnv({ PORT: '1' }));
+    expect({ code: down.code, stdout: down.stdout.trim() }).toEqual({ code: 1, stdout: 'unhealthy: http://127.0.0.1:1/health (no answer)' });
+  });
+
+  it('veilgraph account reset <username> --data-dir DIR issues a code (the bin\'s name for account:reset)', { timeout: 120_000 }, async () => {
+    const r = await runCli(['account', 'reset', 'cat', `--data-dir=${t.dataDir}`], operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }));
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const unknownUser = await runCli(['account', 'reset', 'nobody', '--data-dir', t.dataDir], operatorEnv({ VEIL_DATA_DIR: join(scratch, 'unused') }));
+    expect(unknownUser.code).toBe(1);
+    expect(unknownUser.stderr).toContain('no user nobody');
   });
 });

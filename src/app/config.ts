@@ -20,8 +20,10 @@
  *                      request limits (src/server/limits.ts, docs/requests.md): 1000, 50, 12, 30,
  *                      20000, 50
  *   LOG_LEVEL          info
- *   VEIL_WEB_DIR       ./web/dist (the web app `npm run web:build` writes, served at /; "none" = no web app;
- *                      the default directory unbuilt = API only with a warning, a named one unbuilt = error)
+ *   VEIL_WEB_DIR       the package's web/dist (the web app `npm run web:build` writes and the published
+ *                      package ships), served at /; "none" = no web app; a relative path is from the
+ *                      working directory; the default directory unbuilt = API only with a warning, a
+ *                      named one unbuilt = error
  *   VEIL_DEBUG_VIEW    on outside production, off in production ("what the server sees" query, docs/debug-view.md)
  *   VEIL_TRUST_PROXY   unset = trust no proxy (the socket peer is the client); else a comma-separated list of
  *                      proxy addresses, CIDRs or loopback/linklocal/uniquelocal whose X-Forwarded-For names
@@ -31,6 +33,7 @@
  *   VEIL_WS_ANONYMOUS_IDLE    30: seconds after which an anonymous WebSocket is closed (4903) unless a subscription runs (then looked at again each period)
  */
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, parseTrustProxy, type LogLevel, type QueryLimits } from '../server/index.js';
 
 export interface GatewayConfig {
@@ -105,9 +108,15 @@ function trustProxy(env: NodeJS.ProcessEnv): readonly string[] {
   }
 }
 
+/**
+ * The web app next to the code: web/dist of the repository (src/app/ → ../../web/dist) or of
+ * the installed package (dist/app/ → the same), whatever the working directory.
+ */
+const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const production = env.NODE_ENV === 'production';
-  const web = env.VEIL_WEB_DIR || './web/dist';
+  const web = env.VEIL_WEB_DIR || DEFAULT_WEB_DIR;
   const level = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error`);
   return {

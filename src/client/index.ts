@@ -6,6 +6,8 @@
  * the API, the location rule, the reserved aliases and the error behaviour.
  */
 export { VeilClientError, isVeilClientError, type VeilClientErrorCode } from './errors.js';
+// The manifest's type, for code that holds the generated one (a browser app installs no veilgraph/privacy).
+export type { PrivacyManifest } from '../privacy/manifest.js';
 export { staticClientKeys, type ClientKeys, type KeyRequest, type SealedLevel, type StaticClientKeysOptions } from './keys.js';
 export { ID_ALIAS, OWNER_ALIAS, RESERVED_ALIAS_PREFIX, withVeilFields } from './veil.js';
 export {
@@ -19,7 +21,6 @@ export {
 } from './seal.js';
 export { openResult, type OpenErrorCode, type OpenResultOptions, type OpenedResult, type SignedField, type VeilFieldError } from './open.js';
 export { checkSigners, type SignerCheck, type SignerDirectory, type VerifiedSigner } from './signers.js';
-export { createPrivacyLink, type PrivacyLinkOptions } from './link.js';
 export { createVeilPipeline, firstOperationName, type Prepared, type VeilClientOptions, type VeilPipeline, type VeilRequest } from './pipeline.js';
 export { EnforcementCheck, PROBE_QUERY, fetchProbe, type FetchProbeOptions, type ProbeSender } from './enforcement.js';
 export { touchesProtectedFields } from './operation.js';

@@ -13,7 +13,8 @@ import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey, type SymmetricKey } from '../../src/crypto/keys.js';
 import { buildSchema } from '../../src/server/schema.js';
 import { referenceSchema, referenceSdl } from '../helpers/reference-schema.js';
-import { createPrivacyLink, staticClientKeys, type PrivacyLinkOptions } from '../../src/client/index.js';
+import { staticClientKeys } from '../../src/client/index.js';
+import { createPrivacyLink, type PrivacyLinkOptions } from '../../src/client/apollo.js';
 import { canary, grantAccess, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import * as fx from './fixtures.js';
 

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { generateSymmetricKey } from '../../src/crypto/keys.js';
-import { createPrivacyLink, staticClientKeys } from '../../src/client/index.js';
+import { staticClientKeys } from '../../src/client/index.js';
+import { createPrivacyLink } from '../../src/client/apollo.js';
 import { referenceSchema } from '../helpers/reference-schema.js';
 import { canary, newObjectId, registerAndLogin, startTestGateway, storeDataKey, type TestGateway, type TestUser } from '../helpers/gateway.js';
 

@@ -235,7 +235,7 @@ describe('what the generator refuses', () => {
       ].join('\n'),
     );
     await expect(runCodegen({ schema: SCHEMA, documents, outDir: tempDir('wire-out') })).rejects.toThrow(
-      /gateway would refuse[\s\S]*ops\.graphql:1:27: Variable "\$bio" of type "String" used in position expecting type "Sealed"/,
+      /gateway would refuse[\s\S]*ops\.graphql:1:27 \(mutation setBio\): Variable "\$bio" of type "String" used in position expecting type "Sealed"/,
     );
   });
 

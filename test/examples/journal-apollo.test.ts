@@ -23,7 +23,6 @@ import {
   MemoryKeyStore,
   Sharing,
   createIdentity,
-  createPrivacyLink,
   dataKeyClientKeysFrom,
   graphqlDataKeyTransport,
   graphqlDirectoryTransport,
@@ -31,6 +30,7 @@ import {
   login,
   register,
 } from '../../src/client/index.js';
+import { createPrivacyLink } from '../../src/client/apollo.js';
 import { base64urlEncode } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { createVeilgraph, directory, prismaVeilgraph, sharing, signIn } from '../../src/server/index.js';

@@ -25,7 +25,6 @@ import {
   MemoryKeyStore,
   Sharing,
   createIdentity,
-  createPrivacyLink,
   dataKeyClientKeysFrom,
   graphqlDataKeyTransport,
   graphqlDirectoryTransport,
@@ -33,6 +32,7 @@ import {
   login,
   register,
 } from '../../src/client/index.js';
+import { createPrivacyLink } from '../../src/client/apollo.js';
 import { linkVeilgraph } from '../helpers/examples.js';
 import { canary, newObjectId } from '../helpers/gateway.js';
 import { openRawSocket, wsCodes } from '../helpers/ws.js';

@@ -3,7 +3,7 @@
 // HEAD only; a configured directory without a build refuses to start, saying how to build.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../src/app/config.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -102,8 +102,9 @@ describe('configuration', () => {
     }
   });
 
-  it('VEIL_WEB_DIR: ./web/dist by default (optional), a named directory is required, none turns the app off', () => {
-    expect(configFromEnv({})).toMatchObject({ webDir: join(process.cwd(), 'web', 'dist'), webRequired: false });
+  it("VEIL_WEB_DIR: the package's web/dist by default (optional, whatever the working directory), a named directory is required, none turns the app off", () => {
+    // src/app/config.ts → <repository>/web/dist; from dist/app/config.js the same path in the installed package.
+    expect(configFromEnv({})).toMatchObject({ webDir: resolve(import.meta.dirname, '../../web/dist'), webRequired: false });
     expect(configFromEnv({ VEIL_WEB_DIR: 'none' })).toMatchObject({ webDir: undefined, webRequired: false });
     expect(configFromEnv({ VEIL_WEB_DIR: '/srv/app' })).toMatchObject({ webDir: '/srv/app', webRequired: true });
   });

@@ -21,13 +21,13 @@ import {
   Sharing,
   graphqlMessagingTransport,
   graphqlSharingTransport,
-  createPrivacyLink,
   loadAccountUser,
   type Account,
   type AccountOptions,
   type DataKeyClientKeys,
   type KeyDirectory,
 } from '../../src/client/index.js';
+import { createPrivacyLink } from '../../src/client/apollo.js';
 import { selectPortableBackend, type CryptoBackend } from '../../src/crypto/index.js';
 import { objectLevels } from '../../src/privacy/manifest.js';
 

@@ -77,7 +77,9 @@ export function resolveDatabaseTarget(options: OpenStoreOptions): Target {
 
 /**
  * A Prisma client for the target, not yet used (so not yet connected). Exported for tests
- * and maintenance; the gateway goes through `openStore`.
+ * and maintenance; the gateway goes through `openStore`. Not in the published declarations
+ * (its type is the generated client's: see PrismaClientHandle in prisma-store.ts).
+ * @internal
  */
 export function createClient(target: Target): RootDb & MigratingClient {
   if (target.kind === 'sqlite') {

@@ -58,10 +58,18 @@ import type {
 } from './store.js';
 import type { ProfileCreate, ProfileMethods, ProfileRow, ProfileUpdate } from './profile-rows.js';
 
-/** A client or a transaction's client; the root `PrismaClient` satisfies it too. */
+/**
+ * A client or a transaction's client; the root `PrismaClient` satisfies it too.
+ * `@internal`: the published declarations (`npm run build`, stripInternal) carry none of the
+ * generated Prisma client's types (see `PrismaClientHandle`).
+ * @internal
+ */
 export type Db = Prisma.TransactionClient;
 
-/** The root client: adds what only it has. */
+/**
+ * The root client: adds what only it has.
+ * @internal
+ */
 export interface RootDb extends Db {
   $transaction<R>(fn: (tx: Db) => Promise<R>, options?: { maxWait?: number; timeout?: number }): Promise<R>;
   $disconnect(): Promise<void>;
@@ -534,6 +542,17 @@ function readableProfileByEmailSql(kind: 'sqlite' | 'postgres'): string {
 /** The CONFLICT of `insertMessage` when the conversation is no longer at the message's epoch. */
 const STALE_EPOCH_MESSAGE = 'insert message: the conversation is no longer at this epoch';
 
+/**
+ * A Prisma client of veilgraph's own model (`RootDb`) or a transaction's client (`Db`), as
+ * PrismaStore's constructor declares it. Declared without Prisma's generated types on
+ * purpose: the published `.d.ts` of `veilgraph/server` would otherwise pull in the whole
+ * generated client (~1 MB of types, which consumers type-check with skipLibCheck off, and
+ * whose declarations tsc cannot emit). Applications get a store from `openStore`.
+ */
+export interface PrismaClientHandle {
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
 export class PrismaStore implements Store, ProfileMethods {
   readonly kind: 'sqlite' | 'postgres';
   readonly #db: Db;
@@ -550,12 +569,14 @@ export class PrismaStore implements Store, ProfileMethods {
   readonly #gate: Gate | null;
   readonly #secret: string | undefined;
 
-  constructor(kind: 'sqlite' | 'postgres', root: RootDb, options?: { secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: Db; secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: RootDb | null, options?: { tx?: Db; secret?: string }) {
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle, options?: { secret?: string });
+  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: PrismaClientHandle; secret?: string });
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle | null, options?: { tx?: PrismaClientHandle; secret?: string }) {
     this.kind = kind;
-    this.#root = root;
-    this.#db = root ?? options!.tx!;
+    // The handles are this module's generated clients (open.ts makes them; `transaction`
+    // passes Prisma's transaction client): see PrismaClientHandle.
+    this.#root = root as RootDb | null;
+    this.#db = (root ?? options!.tx!) as Db;
     this.#gate = root !== null && kind === 'sqlite' ? new Gate() : null;
     this.#secret = options?.secret;
   }
