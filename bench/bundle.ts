@@ -38,17 +38,19 @@ export interface BundleSize {
 }
 
 const CLIENT = './src/client/index.ts';
+/** The seal/open core every integration uses, with the portable crypto backend. */
+const CORE = `export { createVeilPipeline, withVeilFields, openResult, staticClientKeys } from '${CLIENT}';\nexport { selectPortableBackend } from './src/crypto/index.ts';`;
 
 /** The cases: the seal/open core first (its size is the one the performance target names). */
 export const BUNDLE_CASES: readonly BundleCase[] = [
   {
     name: 'core: seal/open pipeline + crypto (graphql from the app)',
-    code: `export { createVeilPipeline, withVeilFields, openResult, staticClientKeys } from '${CLIENT}';\nexport { selectPortableBackend } from './src/crypto/index.ts';`,
+    code: CORE,
     external: ['graphql'],
   },
   {
     name: 'core with graphql bundled',
-    code: `export { createVeilPipeline, withVeilFields, openResult, staticClientKeys } from '${CLIENT}';\nexport { selectPortableBackend } from './src/crypto/index.ts';`,
+    code: CORE,
   },
   {
     name: 'core + Apollo link (@apollo/client, rxjs, graphql from the app)',

@@ -122,7 +122,7 @@ export function plugin(schema: GraphQLSchema, documents: readonly OperationDocum
         'the annotated .graphql files the gateway is built from; a schema loaded by introspection (a URL or JSON) has no @privacy annotations.',
     );
   }
-  const problems = wireValidationProblems(source, documents);
+  const problems = wireValidationProblems(artifacts.wireSchema, documents);
   if (problems.length > 0) {
     throw new Error(
       `${PLUGIN_NAME}: the gateway would refuse what follows: it does not validate against the wire schema (the schema as the gateway ` +

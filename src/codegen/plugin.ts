@@ -16,7 +16,7 @@
 import type { CodegenPlugin, PluginFunction, Types } from '@graphql-codegen/plugin-helpers';
 import { convertFactory, type NamingConvention } from '@graphql-codegen/visitor-plugin-common';
 import { Kind, type OperationDefinitionNode } from 'graphql';
-import { assertSourceSchema, privacyArtifacts, privacyModuleSource, sourceLabel, WIRE_HINT, wireValidationProblems } from './privacy-module.js';
+import { assertSourceSchema, privacyArtifacts, privacyModuleSource, sourceLabel, WIRE_HINT, wireSchemaOf, wireValidationProblems } from './privacy-module.js';
 
 // Moved to privacy-module.ts (shared with the public plugin, src/codegen/index.ts); re-exported for the tests.
 export { assertSourceSchema, privacyArtifacts, templateLiteral, wireValidationProblems } from './privacy-module.js';
@@ -105,7 +105,7 @@ const hooksPluginFn: PluginFunction<HooksPluginConfig> = (schema, documents, con
   const typesImport = config.typesImport;
   if (!typesImport) throw new Error(`${HOOKS_PLUGIN}: set config.typesImport to the module of the typed documents (e.g. './graphql.js')`);
   assertSourceSchema(schema);
-  const problems = wireValidationProblems(schema, documents);
+  const problems = wireValidationProblems(wireSchemaOf(schema), documents);
   if (problems.length > 0) {
     throw new Error(
       `${HOOKS_PLUGIN}: the gateway would refuse these documents (they are validated against the wire schema, where SHARED and PRIVATE ` +

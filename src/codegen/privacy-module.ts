@@ -92,10 +92,16 @@ export function templateLiteral(s: string): string {
 }
 
 /** The manifest and wire SDL the plugins emit for `schema` (exported for tests and tools). */
-export function privacyArtifacts(schema: GraphQLSchema): { manifest: PrivacyManifest; wireSchemaSDL: string } {
+export function privacyArtifacts(schema: GraphQLSchema): { manifest: PrivacyManifest; wireSchema: GraphQLSchema; wireSchemaSDL: string } {
   assertSourceSchema(schema);
   const manifest = buildPrivacyManifest(schema);
-  return { manifest, wireSchemaSDL: printSchema(toWireSchema(schema, manifest)) };
+  const wireSchema = toWireSchema(schema, manifest);
+  return { manifest, wireSchema, wireSchemaSDL: printSchema(wireSchema) };
+}
+
+/** The wire schema of a source schema (what the gateway serves), for `wireValidationProblems`. */
+export function wireSchemaOf(schema: GraphQLSchema): GraphQLSchema {
+  return toWireSchema(schema, buildPrivacyManifest(schema));
 }
 
 /** The emitted module's body: `privacyManifest` and `wireSchemaSDL`; it imports nothing. */
@@ -149,11 +155,11 @@ export const WIRE_HINT =
  * Codegen validates the documents against the source schema; the gateway validates them
  * against the wire schema. They differ where a variable meets a sealed input field
  * directly (`input: { bio: $bio }`: `String` here, `Sealed` there), so a document can pass
- * one and fail the other. Returns the wire schema's complaints, each as
+ * one and fail the other. `wire` is the wire schema (`wireSchemaOf`, or `privacyArtifacts(…).wireSchema`
+ * when it is built anyway). Returns its complaints, each as
  * `file:line:column (operation name): message`.
  */
-export function wireValidationProblems(schema: GraphQLSchema, documents: readonly OperationDocumentFile[]): string[] {
-  const wire = toWireSchema(schema, buildPrivacyManifest(schema));
+export function wireValidationProblems(wire: GraphQLSchema, documents: readonly OperationDocumentFile[]): string[] {
   const rules = specifiedRules.filter((r) => !SKIPPED_RULES.has(r.name));
   const problems: string[] = [];
   for (const file of documents) {

@@ -58,11 +58,15 @@ export async function packFreshCopy(work: string): Promise<string> {
     copyFileSync(join(REPO_ROOT, f), join(copy, f));
   }
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
-  const out = join(work, 'tarball');
+  return npmPack(copy, join(work, 'tarball'), [], 300_000);
+}
+
+/** `npm pack [what]` in `cwd` into the new directory `out`; returns the one tarball it made. */
+async function npmPack(cwd: string, out: string, what: readonly string[], timeoutMs: number): Promise<string> {
   mkdirSync(out);
-  await command('npm', ['pack', '--pack-destination', out], copy, npmEnv(), 300_000);
+  await command('npm', ['pack', '--pack-destination', out, ...what], cwd, npmEnv(), timeoutMs);
   const [tgz, ...more] = readdirSync(out).filter((f) => f.endsWith('.tgz'));
-  if (tgz === undefined || more.length > 0) throw new Error(`npm pack left ${readdirSync(out).join(', ') || 'nothing'} in ${out}`);
+  if (tgz === undefined || more.length > 0) throw new Error(`npm pack ${what.join(' ')} left ${readdirSync(out).join(', ') || 'nothing'} in ${out}`);
   return join(out, tgz);
 }
 
@@ -71,12 +75,17 @@ export async function packFreshCopy(work: string): Promise<string> {
  * made and built; returns the tarball's path.
  */
 export async function packClient(work: string): Promise<string> {
-  const out = join(work, 'client-tarball');
-  mkdirSync(out);
-  await command('npm', ['pack', '--pack-destination', out, './packages/client'], join(work, 'clone'), npmEnv(), 120_000);
-  const [tgz, ...more] = readdirSync(out).filter((f) => f.endsWith('.tgz'));
-  if (tgz === undefined || more.length > 0) throw new Error(`npm pack of packages/client left ${readdirSync(out).join(', ') || 'nothing'} in ${out}`);
-  return join(out, tgz);
+  return npmPack(join(work, 'clone'), join(work, 'client-tarball'), ['./packages/client'], 120_000);
+}
+
+/** `name@version` as the repository's node_modules has it, for each name (what the npm cache holds). */
+export function pinned(names: readonly string[]): string[] {
+  return names.map((n) => `${n}@${repoVersion(n)}`);
+}
+
+/** `npm install` of `specs` into the project `dir`, from the npm cache, running no scripts. */
+export async function npmInstall(dir: string, specs: readonly string[]): Promise<void> {
+  await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...specs], dir, npmEnv(), 300_000);
 }
 
 /**
@@ -89,13 +98,13 @@ export async function packClient(work: string): Promise<string> {
  * repository's own build of the same better-sqlite3 version is copied in instead (same Node,
  * same machine); a different version fails here.
  */
-export async function installConsumer(dir: string, tarball: string, extra: readonly string[], options: { nativeSqlite?: boolean } = {}): Promise<void> {
+export async function installConsumer(dir: string, tarball: string, extra: readonly string[]): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball, ...extra], dir, npmEnv(), 300_000);
-  // The light client package installs no SQLite.
-  if (options.nativeSqlite === false) return;
+  await npmInstall(dir, [tarball, ...extra]);
   const installed = join(dir, 'node_modules', 'better-sqlite3');
+  // Only the server brings SQLite (the light client package does not).
+  if (!existsSync(installed)) return;
   const version = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version;
   if (version !== repoVersion('better-sqlite3')) {
     throw new Error(`the consumer got better-sqlite3 ${version}, the repository has ${repoVersion('better-sqlite3')}: no native build to copy (install with scripts and a compiler instead)`);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { command, installConsumer, npmEnv, npxServe, packClient, packFreshCopy, REPO_ROOT, repoVersion, tempDir, type ServedGateway } from '../helpers/package.js';
+import { command, installConsumer, npmEnv, npmInstall, npxServe, packClient, packFreshCopy, pinned, REPO_ROOT, tempDir, type ServedGateway } from '../helpers/package.js';
 
 interface PackageJson {
   version: string;
@@ -64,7 +64,7 @@ beforeAll(async () => {
   // types for (b), and no client library.
   await installConsumer(consumer, tarball, []);
   serverInstall = await installed(consumer);
-  await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`)], consumer, npmEnv(), 300_000);
+  await npmInstall(consumer, pinned(['typescript', '@types/node']));
   packed = JSON.parse(readFileSync(join(consumer, 'node_modules/veilgraph/package.json'), 'utf8')) as PackageJson;
 }, 420_000);
 
@@ -108,23 +108,9 @@ describe('the packed package', () => {
   });
 
   it('publint and arethetypeswrong report nothing (ESM-only profile: the package has no CommonJS build)', { timeout: 120_000 }, async () => {
-    const unpacked = join(work, 'unpacked');
-    mkdirSync(unpacked);
-    await command('tar', ['-xzf', tarball, '-C', unpacked], work);
-    const publint = await command(process.execPath, [join(REPO_ROOT, 'node_modules/publint/src/cli.js'), join(unpacked, 'package')], work);
-    expect(publint.stdout).toContain('All good!');
-    // attw exits 1 on any problem in the resolutions an ESM-only package serves (node16 from ESM,
-    // bundler); `command` throws on it. node10 and require() are out of scope by design.
-    const attw = await command(process.execPath, [join(REPO_ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'esm-only', '--format', 'table-flipped'], work);
-    for (const e of entryPoints(packed)) expect(attw.stdout).toContain(`"${e}"`);
+    const attw = await lintPackage(tarball, 'unpacked');
+    for (const e of entryPoints(packed)) expect(attw).toContain(`"${e}"`);
   });
-
-  /** Plain `node` in `dir` imports each of `entries`; returns the number of exports of each. */
-  async function importAll(dir: string, entries: readonly string[]): Promise<Record<string, number>> {
-    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).length; console.log(JSON.stringify(out));`;
-    const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], dir);
-    return JSON.parse(stdout) as Record<string, number>;
-  }
 
   it('a server install brings the server: Prisma, SQLite, Apollo Server, ws, pg (sizes reported)', () => {
     for (const p of ['veilgraph', 'graphql', '@prisma/client', '@prisma/adapter-better-sqlite3', 'better-sqlite3', '@apollo/server', 'ws', 'pg']) expect(serverInstall.packages, p).toContain(p);
@@ -144,64 +130,31 @@ describe('the packed package', () => {
   it('(a) plain node imports every public entry point that needs no optional peer dependency', { timeout: 120_000 }, async () => {
     const entries = entryPoints(packed).filter((e) => PEER_ENTRIES[e] === undefined);
     expect(entries).toEqual(expect.arrayContaining(['veilgraph/crypto', 'veilgraph/crypto/node', 'veilgraph/privacy', 'veilgraph/server', 'veilgraph/client', 'veilgraph/client/graphql-ws', 'veilgraph/client/node']));
-    const counts = await importAll(consumer, entries);
-    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
+    const names = await importAll(consumer, entries);
+    for (const e of entries) expect(names[e]?.length, e).toBeGreaterThan(0);
   });
 
-  /** Type-checks test/package/consumer/<file> in the consumer project with `lib` and the strict settings; returns the files tsc read (--listFiles). */
-  async function typecheck(file: string, lib: readonly string[], dir = consumer, foreignErrors?: RegExp): Promise<string> {
-    writeFileSync(join(dir, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
-    const config = `tsconfig.${file.replace(/\.ts$/, '')}.json`;
-    writeFileSync(
-      join(dir, config),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          lib,
-          types: ['node'],
-          strict: true,
-          exactOptionalPropertyTypes: true,
-          noPropertyAccessFromIndexSignature: true,
-          noUncheckedIndexedAccess: true,
-          skipLibCheck: false,
-          noEmit: true,
-        },
-        files: [file],
-      }),
-    );
-    const args = [join(dir, 'node_modules/typescript/bin/tsc'), '-p', config, '--listFiles'];
-    if (foreignErrors === undefined) return (await command(process.execPath, args, dir, process.env, 170_000)).stdout;
-    // A peer library's own declarations may not pass these settings (skipLibCheck false reads
-    // them too); its errors, and only those, are accepted: none in veilgraph's or the consumer's files.
-    const { stdout } = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 170_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }).catch((e: unknown) => e as { stdout: string });
-    const errors = stdout.split('\n').filter((l) => /\): error TS\d+/.test(l));
-    expect(errors.filter((l) => !foreignErrors.test(l))).toEqual([]);
-    return stdout;
-  }
-
   it('(b) tsc (strict, exactOptionalPropertyTypes, noPropertyAccessFromIndexSignature, skipLibCheck false, no DOM lib) checks a server consumer against the shipped types', { timeout: 180_000 }, async () => {
-    const files = (await typecheck('server.ts', ['ES2023'])).split('\n');
+    const files = (await typecheck('server.ts', ['ES2023'], consumer)).split('\n');
     // The shipped declarations, not the repository's sources.
     for (const f of ['crypto/index', 'crypto/backends/node', 'privacy/index', 'server/index', 'client/node']) expect(files).toContain(join(consumer, `node_modules/veilgraph/dist/${f}.d.ts`));
     expect(files.filter((f) => f.includes('/veilgraph/') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('(b) the same settings with the DOM lib check a browser consumer of veilgraph/client, with no client library installed', { timeout: 180_000 }, async () => {
-    const files = (await typecheck('browser.ts', ['ES2023', 'DOM'])).split('\n');
+    const files = (await typecheck('browser.ts', ['ES2023', 'DOM'], consumer)).split('\n');
     for (const f of ['client/index', 'client/graphql-ws']) expect(files).toContain(join(consumer, `node_modules/veilgraph/dist/${f}.d.ts`));
     for (const peer of PEERS) expect(files.filter((f) => f.includes(`/node_modules/${peer}/`)), peer).toEqual([]);
   });
 
   it('with @apollo/client, rxjs, @urql/core and wonka installed: node imports veilgraph/client/apollo and veilgraph/client/urql, and tsc checks a consumer of both', { timeout: 420_000 }, async () => {
-    await installConsumer(withPeers, tarball, ['typescript', '@types/node', ...PEERS].map((n) => `${n}@${repoVersion(n)}`));
+    await installConsumer(withPeers, tarball, pinned(['typescript', '@types/node', ...PEERS]));
     const entries = Object.keys(PEER_ENTRIES);
     for (const e of entries) expect(entryPoints(packed), e).toContain(e);
-    const counts = await importAll(withPeers, entries);
-    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
+    const names = await importAll(withPeers, entries);
+    for (const e of entries) expect(names[e]?.length, e).toBeGreaterThan(0);
     // @apollo/client 4's declarations fail exactOptionalPropertyTypes and NodeNext resolution (@wry/caches) on their own.
-    const files = (await typecheck('integrations.ts', ['ES2023', 'DOM'], withPeers, /^node_modules\/(@apollo\/client|@wry)\//)).split('\n');
+    const files = (await typecheck('integrations.ts', ['ES2023', 'DOM'], withPeers, { foreignErrors: /^node_modules\/(@apollo\/client|@wry)\// })).split('\n');
     for (const f of ['client/apollo', 'client/urql']) expect(files).toContain(join(withPeers, `node_modules/veilgraph/dist/${f}.d.ts`));
   });
 
@@ -227,6 +180,66 @@ describe('the packed package', () => {
   });
 });
 
+/** Plain `node` in `dir` imports each of `entries`; returns the names each exports. */
+async function importAll(dir: string, entries: readonly string[]): Promise<Record<string, string[]>> {
+  const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)); console.log(JSON.stringify(out));`;
+  const { stdout } = await command(process.execPath, ['--input-type=module', '-e', script], dir);
+  return JSON.parse(stdout) as Record<string, string[]>;
+}
+
+/**
+ * publint on the unpacked tarball (into `work/<unpackDir>`) must say "All good!"; then
+ * @arethetypeswrong/cli, which exits 1 on any problem in the resolutions an ESM-only package
+ * serves (node16 from ESM, bundler), and `command` throws on that. node10 and require() are
+ * out of scope by design. Returns attw's table.
+ */
+async function lintPackage(tgz: string, unpackDir: string): Promise<string> {
+  const unpacked = join(work, unpackDir);
+  mkdirSync(unpacked);
+  await command('tar', ['-xzf', tgz, '-C', unpacked], work);
+  const publint = await command(process.execPath, [join(REPO_ROOT, 'node_modules/publint/src/cli.js'), join(unpacked, 'package')], work);
+  expect(publint.stdout).toContain('All good!');
+  return (await command(process.execPath, [join(REPO_ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tgz, '--profile', 'esm-only', '--format', 'table-flipped'], work)).stdout;
+}
+
+/**
+ * Type-checks test/package/consumer/<file> in the project `dir` with `lib` and the strict
+ * settings; returns the files tsc read (--listFiles). `types`: the @types packages it sees
+ * (Node's by default). `foreignErrors`: a peer library's own declarations may not pass these
+ * settings (skipLibCheck false reads them too); its errors, and only those, are accepted:
+ * none in veilgraph's or the consumer's files.
+ */
+async function typecheck(file: string, lib: readonly string[], dir: string, options: { types?: readonly string[]; foreignErrors?: RegExp } = {}): Promise<string> {
+  writeFileSync(join(dir, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
+  const config = `tsconfig.${file.replace(/\.ts$/, '')}.json`;
+  writeFileSync(
+    join(dir, config),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        lib,
+        types: options.types ?? ['node'],
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noPropertyAccessFromIndexSignature: true,
+        noUncheckedIndexedAccess: true,
+        skipLibCheck: false,
+        noEmit: true,
+      },
+      files: [file],
+    }),
+  );
+  const args = [join(dir, 'node_modules/typescript/bin/tsc'), '-p', config, '--listFiles'];
+  const { foreignErrors } = options;
+  if (foreignErrors === undefined) return (await command(process.execPath, args, dir, process.env, 170_000)).stdout;
+  const { stdout } = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 170_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }).catch((e: unknown) => e as { stdout: string });
+  const errors = stdout.split('\n').filter((l) => /\): error TS\d+/.test(l));
+  expect(errors.filter((l) => !foreignErrors.test(l))).toEqual([]);
+  return stdout;
+}
+
 /** What `npm install` put in a project: its packages (node_modules entries of the lockfile) and bytes. */
 async function installed(dir: string): Promise<{ packages: string[]; bytes: number }> {
   const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
@@ -245,7 +258,7 @@ describe('the light client package @veilgraph/client, installed alone', () => {
 
   beforeAll(async () => {
     clientTarball = await packClient(work);
-    await installConsumer(clientOnly, clientTarball, [], { nativeSqlite: false });
+    await installConsumer(clientOnly, clientTarball, []);
     clientPkg = JSON.parse(readFileSync(join(clientOnly, 'node_modules/@veilgraph/client/package.json'), 'utf8')) as typeof clientPkg;
   }, 300_000);
 
@@ -277,31 +290,20 @@ describe('the light client package @veilgraph/client, installed alone', () => {
       .filter((k) => k !== './package.json' && k !== './apollo' && k !== './urql')
       .map((k) => `@veilgraph/client${k.slice(1)}`);
     expect(entries).toEqual(['@veilgraph/client', '@veilgraph/client/graphql-ws', '@veilgraph/client/node', '@veilgraph/client/crypto']);
-    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)).length; console.log(JSON.stringify(out));`;
-    const counts = JSON.parse((await command(process.execPath, ['--input-type=module', '-e', script], clientOnly)).stdout) as Record<string, number>;
-    for (const e of entries) expect(counts[e], e).toBeGreaterThan(0);
-    const unpacked = join(work, 'client-unpacked');
-    mkdirSync(unpacked);
-    await command('tar', ['-xzf', clientTarball, '-C', unpacked], work);
-    expect((await command(process.execPath, [join(REPO_ROOT, 'node_modules/publint/src/cli.js'), join(unpacked, 'package')], work)).stdout).toContain('All good!');
-    await command(process.execPath, [join(REPO_ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js'), clientTarball, '--profile', 'esm-only', '--format', 'table-flipped'], work);
+    const names = await importAll(clientOnly, entries);
+    for (const e of entries) expect(names[e]?.length, e).toBeGreaterThan(0);
+    await lintPackage(clientTarball, 'client-unpacked');
   });
 
   it('(b) tsc (strict, exactOptionalPropertyTypes, noPropertyAccessFromIndexSignature, skipLibCheck false, DOM lib) checks a browser app against its types', { timeout: 300_000 }, async () => {
-    await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['typescript', '@types/node'].map((n) => `${n}@${repoVersion(n)}`)], clientOnly, npmEnv(), 300_000);
-    const file = 'client-only.ts';
-    writeFileSync(join(clientOnly, file), readFileSync(join(import.meta.dirname, 'consumer', file)));
-    const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023', 'DOM'], types: [], strict: true, exactOptionalPropertyTypes: true, noPropertyAccessFromIndexSignature: true, noUncheckedIndexedAccess: true, skipLibCheck: false, noEmit: true };
-    writeFileSync(join(clientOnly, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [file] }));
-    const { stdout } = await command(process.execPath, [join(clientOnly, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--listFiles'], clientOnly, process.env, 170_000);
+    await npmInstall(clientOnly, pinned(['typescript', '@types/node']));
+    const stdout = await typecheck('client-only.ts', ['ES2023', 'DOM'], clientOnly, { types: [] });
     expect(stdout.split('\n')).toContain(join(clientOnly, 'node_modules/@veilgraph/client/dist/client/index.d.ts'));
   });
 
   it('with the optional peers installed beside it, node imports @veilgraph/client/apollo and @veilgraph/client/urql', { timeout: 300_000 }, async () => {
-    await command('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...['@apollo/client', 'rxjs', '@urql/core', 'wonka'].map((n) => `${n}@${repoVersion(n)}`)], clientOnly, npmEnv(), 300_000);
-    const entries = ['@veilgraph/client/apollo', '@veilgraph/client/urql'];
-    const script = `const out = {}; for (const e of ${JSON.stringify(entries)}) out[e] = Object.keys(await import(e)); console.log(JSON.stringify(out));`;
-    const names = JSON.parse((await command(process.execPath, ['--input-type=module', '-e', script], clientOnly)).stdout) as Record<string, string[]>;
+    await npmInstall(clientOnly, pinned(PEERS));
+    const names = await importAll(clientOnly, ['@veilgraph/client/apollo', '@veilgraph/client/urql']);
     expect(names['@veilgraph/client/apollo']).toContain('createPrivacyLink');
     expect(names['@veilgraph/client/urql']).toContain('veilExchange');
   });
@@ -371,7 +373,7 @@ describe('(d) a consumer codegen.ts names veilgraph/codegen beside the client pr
   }
 
   beforeAll(async () => {
-    await installConsumer(project, tarball, ['@graphql-codegen/cli', '@graphql-codegen/client-preset', 'graphql', 'typescript'].map((n) => `${n}@${repoVersion(n)}`));
+    await installConsumer(project, tarball, pinned(['@graphql-codegen/cli', '@graphql-codegen/client-preset', 'graphql', 'typescript']));
     mkdirSync(join(project, 'schema'));
     mkdirSync(join(project, 'src'));
     writeFileSync(join(project, 'schema', 'profile.graphql'), SCHEMA);
