@@ -38,10 +38,15 @@ function u8(b: Buffer | ArrayBuffer): Uint8Array {
   return b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-// OpenSSL 3 imports a DER private key in ~0.5 ms, ten times the cost of the operation it
-// serves. Key objects are therefore cached per key buffer (WeakMap: dropped with the
-// buffer), next to a copy of the bytes so that a buffer refilled with another key is
-// never served the old key object.
+// OpenSSL 3 imports a DER (PKCS#8) private key in ~0.5 ms, ten times the cost of the
+// operation it serves, and exports SPKI DER in ~75 µs; the JWK paths take ~35 µs and ~1 µs
+// (bench/keyimport-breakdown.ts). A fresh key (wrapKey's ephemeral, a new key pair) pays
+// the import once, so private keys import as JWK where the runtime is known to derive the
+// public half from `d` alone (see jwkPrivateImportDerives), DER otherwise.
+//
+// Key objects are also cached per key buffer (WeakMap: dropped with the buffer), next to a
+// copy of the bytes so that a buffer refilled with another key is never served the old key
+// object.
 interface CachedKey {
   readonly bytes: Uint8Array;
   readonly key: KeyObject;
@@ -55,11 +60,50 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+const JWK_CRV: Record<Curve, 'X25519' | 'Ed25519'> = { x25519: 'X25519', ed25519: 'Ed25519' };
+
+function importPrivateDer(curve: Curve, raw: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.from(pkcs8(curve, raw)), format: 'der', type: 'pkcs8' });
+}
+
+// A JWK private key must carry `x` (the public key), which a caller deriving the public key
+// does not have yet. Node (≤ 24 at least) validates `x` as a string and builds the key from
+// `d` alone (EVP_PKEY_new_raw_private_key, which computes the public half), so an empty `x`
+// is harmless there. A runtime that used or checked `x` instead would give wrong public keys
+// or throw: the self-check below runs the JWK path once per curve on the RFC 7748 / RFC 8032
+// test keys and keeps DER for good unless it derives exactly the published public keys.
+function importPrivateJwk(curve: Curve, raw: Uint8Array): KeyObject {
+  return createPrivateKey({ key: { kty: 'OKP', crv: JWK_CRV[curve], d: Buffer.from(raw).toString('base64url'), x: '' }, format: 'jwk' });
+}
+
+const SELF_CHECK: Record<Curve, { readonly priv: string; readonly pub: string }> = {
+  // RFC 7748 §6.1, Alice.
+  x25519: { priv: '77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', pub: '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a' },
+  // RFC 8032 §7.1, TEST 1.
+  ed25519: { priv: '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', pub: 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a' },
+};
+const jwkImportOk: Partial<Record<Curve, boolean>> = {};
+
+/** @internal Whether this runtime's JWK private import derives the public key from `d` (checked once per curve). */
+export function jwkPrivateImportDerives(curve: Curve): boolean {
+  let ok = jwkImportOk[curve];
+  if (ok === undefined) {
+    const { priv, pub } = SELF_CHECK[curve];
+    try {
+      ok = Buffer.from(rawPublic(importPrivateJwk(curve, Buffer.from(priv, 'hex')))).toString('hex') === pub;
+    } catch {
+      ok = false;
+    }
+    jwkImportOk[curve] = ok;
+  }
+  return ok;
+}
+
 function privateKey(curve: Curve, raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new CryptoError('INVALID_ARGUMENT', `${curve} private key must be 32 bytes`);
   const hit = privateCache[curve].get(raw);
   if (hit && sameBytes(hit.bytes, raw)) return hit.key;
-  const key = createPrivateKey({ key: Buffer.from(pkcs8(curve, raw)), format: 'der', type: 'pkcs8' });
+  const key = jwkPrivateImportDerives(curve) ? importPrivateJwk(curve, raw) : importPrivateDer(curve, raw);
   privateCache[curve].set(raw, { bytes: raw.slice(), key });
   return key;
 }
@@ -71,9 +115,38 @@ function publicKey(curve: Curve, raw: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 }
 
+// The public half of a key object (private or public) as raw bytes. The JWK export takes
+// ~1 µs where the SPKI DER export takes ~75 µs.
 function rawPublic(k: KeyObject): Uint8Array {
-  return rawFromDer(u8(k.export({ format: 'der', type: 'spki' })));
+  const x = k.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') return rawFromDer(u8(k.export({ format: 'der', type: 'spki' })));
+  const raw = u8(Buffer.from(x, 'base64url'));
+  if (raw.length !== 32) throw new CryptoError('INVALID_ARGUMENT', 'public key export: unexpected length');
+  return raw;
 }
+
+// HKDF-SHA256 (RFC 5869) from two or more HMAC calls: ~6 µs for 32 bytes where hkdfSync,
+// which wraps every input in a KeyObject, takes ~10–13 µs; wrapKey runs it once per
+// recipient plus once for the MAC key. An empty salt is HMAC's empty key, which equals the
+// RFC's HashLen zeros (HMAC pads keys with zeros). Lengths outside 1..8160 go to hkdfSync,
+// so bad arguments fail exactly as before.
+const HASH_LEN = 32;
+function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > 255 * HASH_LEN) return u8(hkdfSync('sha256', ikm, salt, info, length));
+  const prk = createHmac('sha256', salt).update(ikm).digest();
+  const out = new Uint8Array(length);
+  let prev: Buffer | null = null;
+  for (let i = 1, o = 0; o < length; i++, o += HASH_LEN) {
+    const h = createHmac('sha256', prk);
+    if (prev) h.update(prev);
+    prev = h.update(info).update(COUNTER[i]!).digest();
+    out.set(length - o >= HASH_LEN ? prev : prev.subarray(0, length - o), o);
+  }
+  prk.fill(0);
+  prev?.fill(0);
+  return out;
+}
+const COUNTER: readonly Uint8Array[] = Array.from({ length: 256 }, (_, i) => Uint8Array.of(i));
 
 function seal(key: Uint8Array, nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array): Uint8Array {
   const c = createCipheriv('chacha20-poly1305', key, nonce, AEAD_OPTIONS);
@@ -138,8 +211,8 @@ export const nodeBackend: CryptoBackend = {
   },
   sha256: (data) => u8(hash ? hash('sha256', data, 'buffer') : createHash('sha256').update(data).digest()),
   hmacSha256: (key, data) => u8(createHmac('sha256', key).update(data).digest()),
-  hkdfSha256: (ikm, salt, info, length) => u8(hkdfSync('sha256', ikm, salt, info, length)),
-  x25519PublicKey: async (priv) => rawPublic(createPublicKey(privateKey('x25519', priv))),
+  hkdfSha256: hkdf,
+  x25519PublicKey: async (priv) => rawPublic(privateKey('x25519', priv)),
   x25519: async (priv, pub) => {
     let shared: Uint8Array;
     try {
@@ -150,7 +223,7 @@ export const nodeBackend: CryptoBackend = {
     }
     return x25519Checked(shared);
   },
-  ed25519PublicKey: async (seed) => rawPublic(createPublicKey(privateKey('ed25519', seed))),
+  ed25519PublicKey: async (seed) => rawPublic(privateKey('ed25519', seed)),
   ed25519Sign: async (seed, msg) => u8(sign(null, msg, privateKey('ed25519', seed))),
   ed25519Verify: async (pub, msg, sig) => {
     if (!isAcceptableEd25519PublicKey(pub)) return false;
