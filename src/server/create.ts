@@ -46,7 +46,7 @@ import { assembleSchema } from './schema.js';
 import { checkGivenSecrets, loadSecrets } from './secrets.js';
 import { MAX_SEALED_BYTES, createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
-import { ActiveDeviceCache, checkDeviceCacheTtl } from './session-cache.js';
+import { ActiveDeviceCache, checkDeviceCacheTtl, withLocalRevocations } from './session-cache.js';
 import { resolveServices } from './service-module.js';
 import { AuthError, rateLimited } from './services/sign-in/auth/errors.js';
 import { REALM_PATTERN, authLimitRules, createAuthService, type AuthService } from './services/sign-in/auth/service.js';
@@ -158,15 +158,16 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       ? createAuthService({ store, backend, realm: options.realm, challengeKey: secrets.challengeKey, jwtSecret: secrets.jwtSecret, tokenTtlSeconds: options.tokenTtlSeconds, rateLimits })
       : NO_SIGN_IN;
     // Embedded default: in-process. PostgreSQL: across every instance on the database.
-    const events: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
-    pubsub = events;
+    const transport: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
+    pubsub = transport;
+    // ACTIVE devices of this instance, for at most `deviceCacheTtlMs` after they were read;
+    // a revocation event (from any instance; one published here at once) or a RESYNC drops
+    // them (./session-cache.ts).
+    devices = new ActiveDeviceCache({ load: (id) => store.findDevice(id), pubsub: transport, ttlMs: options.deviceCacheTtlMs });
+    const activeDevices = devices;
+    const events = withLocalRevocations(transport, activeDevices);
     const clientAddress = createClientAddress(trust);
     const format = createErrorFormatter(production);
-
-    // ACTIVE devices of this instance, for at most `deviceCacheTtlMs` after they were read;
-    // a revocation event (from any instance) or a RESYNC drops them at once (./session-cache.ts).
-    devices = new ActiveDeviceCache({ load: (id) => store.findDevice(id), pubsub: events, ttlMs: options.deviceCacheTtlMs });
-    const activeDevices = devices;
 
     // The viewer a token proves, and when that proof ends (a socket closes then). One token
     // verifier serves HTTP and WebSocket. A device session (`did`) lives only while its device
@@ -310,7 +311,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       parseOptions: { maxTokens: limits.limits.maxTokens },
       validationRules,
       formatError: format,
-      pubsub: events,
+      // The transport itself (what tests and apps inspect); what the services publish on goes through `events`.
+      pubsub: transport,
       store,
       keyring,
       log,

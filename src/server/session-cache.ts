@@ -31,7 +31,7 @@
  *   out the entries of others; they wait at most `ttlMs` for room like everyone else.
  * - Hits never extend an entry's life: the bound counts from the read, not from the use.
  */
-import { RESYNC_TOPIC, type PubSub } from './pubsub.js';
+import { RESYNC_TOPIC, type LocalPubSub, type PubSub } from './pubsub.js';
 import { deviceTopic } from './services/sign-in/devices.js';
 import type { DeviceRow } from './storage/store.js';
 
@@ -151,6 +151,17 @@ export class ActiveDeviceCache {
     return device;
   }
 
+  /**
+   * Drops `deviceId` at once and voids every lookup under way (they re-read next time): for
+   * a revocation published on this instance, whose event comes back from PostgreSQL only
+   * after a round trip (withLocalRevocations).
+   */
+  forget(deviceId: string): void {
+    this.#generation++;
+    const entry = this.#entries.get(deviceId);
+    if (entry !== undefined) this.#drop(deviceId, entry);
+  }
+
   /** Drops every entry, and voids the lookups under way (RESYNC: events may have been missed). */
   clear(): void {
     this.#generation++;
@@ -191,4 +202,23 @@ export class ActiveDeviceCache {
 
 function activeOf(row: DeviceRow | null): ActiveDevice | null {
   return row !== null && row.status === 'ACTIVE' ? Object.freeze({ id: row.id, userId: row.userId }) : null;
+}
+
+/**
+ * `pubsub`, except that publishing a device's revocation (`deviceTopic(id)`, payload
+ * `{ deviceId: id }`) first drops it from `cache`. On PostgreSQL an instance hears its own
+ * events back only after a NOTIFY round trip; without this, the instance that revoked a
+ * device could accept it for those milliseconds after answering the revocation.
+ */
+export function withLocalRevocations(pubsub: LocalPubSub, cache: ActiveDeviceCache): LocalPubSub {
+  return {
+    publish(topic, payload) {
+      const deviceId = (payload as { deviceId?: unknown } | null)?.deviceId;
+      if (typeof deviceId === 'string' && topic === deviceTopic(deviceId)) cache.forget(deviceId);
+      pubsub.publish(topic, payload);
+    },
+    subscribe: (topic) => pubsub.subscribe(topic),
+    subscriberCount: (topic) => pubsub.subscriberCount(topic),
+    close: () => pubsub.close(),
+  };
 }
