@@ -83,7 +83,8 @@ export class ActiveDeviceCache {
   readonly #ttl: number;
   readonly #max: number;
   readonly #now: () => number;
-  readonly #resync: AsyncIterableIterator<unknown>;
+  /** Absent when the cache is off (ttl 0): nothing to clear, no subscription held. */
+  readonly #resync: AsyncIterableIterator<unknown> | undefined;
   /** Bumped by every clear: a lookup that began before one does not fill the cache. */
   #generation = 0;
   #closed = false;
@@ -96,8 +97,8 @@ export class ActiveDeviceCache {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('maxEntries must be a positive integer');
     this.#max = max;
     this.#now = options.now ?? Date.now;
-    this.#resync = this.#pubsub.subscribe(RESYNC_TOPIC);
-    void this.#clearOnResync();
+    this.#resync = this.#ttl === 0 ? undefined : this.#pubsub.subscribe(RESYNC_TOPIC);
+    if (this.#resync) void this.#clearOnResync(this.#resync);
   }
 
   /** Devices held now (tests, metrics). */
@@ -170,12 +171,12 @@ export class ActiveDeviceCache {
 
   close(): void {
     this.#closed = true;
-    void this.#resync.return?.();
+    void this.#resync?.return?.();
     this.clear();
   }
 
-  async #clearOnResync(): Promise<void> {
-    while (!(await this.#resync.next()).done) this.clear();
+  async #clearOnResync(resync: AsyncIterableIterator<unknown>): Promise<void> {
+    while (!(await resync.next()).done) this.clear();
   }
 
   #drop(deviceId: string, entry: Entry): void {

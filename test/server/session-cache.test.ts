@@ -348,6 +348,13 @@ describe('the cache on the real store and pubsub (injected clock)', () => {
     expect(t.gateway.pubsub.subscriberCount(deviceTopic(id))).toBe(1);
     c.close();
     await waitFor(() => t.gateway.pubsub.subscriberCount(deviceTopic(id)) === 0 && t.gateway.pubsub.subscriberCount(RESYNC_TOPIC) === before, 'the subscriptions to end');
+    // Off (0): every call reads, and nothing is subscribed.
+    const off = cache({ ttlMs: 0 });
+    expect(await reads(off, id)).toBe(1);
+    expect(await reads(off, id)).toBe(1);
+    expect(t.gateway.pubsub.subscriberCount(deviceTopic(id))).toBe(0);
+    expect(t.gateway.pubsub.subscriberCount(RESYNC_TOPIC)).toBe(before);
+    off.close();
     for (const ttlMs of [-1, 1.5, MAX_DEVICE_CACHE_TTL_MS + 1]) expect(() => cache({ ttlMs })).toThrow(RangeError);
   });
 });
