@@ -10,7 +10,8 @@
  * BEGAN. A revocation that commits at time T is therefore seen by every instance
  * - on the next request after the revocation event (`deviceTopic`, published after the
  *   commit; across instances by PostgreSQL NOTIFY) reaches the instance: the event drops
- *   the entry at once;
+ *   the entry at once (on the publishing instance already as it is published:
+ *   withLocalRevocations below);
  * - at the latest at T + `ttlMs` even if that event is lost: any entry still saying ACTIVE
  *   was read before T, so its lookup began before T;
  * - and every entry is dropped when the PostgreSQL listener reconnected (`RESYNC_TOPIC`:

@@ -3,6 +3,9 @@
 // event on every instance (two gateways on one PostgreSQL), cleared on RESYNC (a real
 // listener reconnect), never older than its bound; the cache's own rules (ordering, size,
 // expiry) on the real store and pubsub with an injected clock.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
@@ -11,6 +14,9 @@ import { newKeyRingFile } from '../../src/server/keyring.js';
 import { RESYNC_TOPIC } from '../../src/server/pubsub.js';
 import { deviceTopic } from '../../src/server/services/sign-in/devices.js';
 import { ActiveDeviceCache, type DeviceCacheOptions, DEFAULT_DEVICE_CACHE_TTL_MS, MAX_DEVICE_CACHE_TTL_MS } from '../../src/server/session-cache.js';
+import { ConfigError, configFromEnv } from '../../src/app/config.js';
+import { createVeilgraph } from '../../src/server/create.js';
+import { signIn } from '../../src/server/services/index.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type GqlResponse, type TestGateway } from '../helpers/gateway.js';
 import { codes, deviceLogin, linkSecondDevice, ok, registerWithDevice, revokeSecondDevice, sqlite, type DeviceUser } from '../helpers/devices.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -356,5 +362,35 @@ describe('the cache on the real store and pubsub (injected clock)', () => {
     expect(t.gateway.pubsub.subscriberCount(RESYNC_TOPIC)).toBe(before);
     off.close();
     for (const ttlMs of [-1, 1.5, MAX_DEVICE_CACHE_TTL_MS + 1]) expect(() => cache({ ttlMs })).toThrow(RangeError);
+  });
+});
+
+describe('the setting', () => {
+  it('VEIL_DEVICE_CACHE_MS: 5000 by default, whole milliseconds in 0..60000', () => {
+    expect(configFromEnv({}).deviceCacheTtlMs).toBe(DEFAULT_DEVICE_CACHE_TTL_MS);
+    expect(DEFAULT_DEVICE_CACHE_TTL_MS).toBe(5000);
+    expect(configFromEnv({ VEIL_DEVICE_CACHE_MS: '0' }).deviceCacheTtlMs).toBe(0);
+    expect(configFromEnv({ VEIL_DEVICE_CACHE_MS: '60000' }).deviceCacheTtlMs).toBe(60_000);
+    for (const bad of ['-1', '60001', '1.5', 'soon']) expect(() => configFromEnv({ VEIL_DEVICE_CACHE_MS: bad })).toThrow(ConfigError);
+  });
+
+  it('createVeilgraph refuses deviceCacheTtlMs outside 0–60,000 with CONFIG_INVALID, before it creates anything', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'veilgraph-cache-')), 'data');
+    try {
+      for (const deviceCacheTtlMs of [-1, 60_001, 0.5]) {
+        const error: unknown = await createVeilgraph({ typeDefs: [], services: [signIn()], dataDir, deviceCacheTtlMs, logSink: () => undefined }).then(
+          async (v) => {
+            await v.close();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ name: 'VeilgraphError', code: 'CONFIG_INVALID' });
+        expect((error as Error).message).toContain('deviceCacheTtlMs');
+        expect(existsSync(dataDir)).toBe(false);
+      }
+    } finally {
+      rmSync(join(dataDir, '..'), { recursive: true, force: true });
+    }
   });
 });
