@@ -10,6 +10,7 @@
  *   messaging  group fan-out to 100 / 1,000 subscribers vs plain graphql-ws; group send cost
  *              and rekey on removal by group size (bench/messaging.ts)
  *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
+ *   sessions   the device check's share of a one-row request (bench/sessions.ts)
  */
 import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
@@ -17,6 +18,7 @@ import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
 import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
+import { runSessionsBench } from './sessions.js';
 
 interface Suite {
   readonly name: string;
@@ -46,6 +48,7 @@ const SUITES: readonly Suite[] = [
     description: "the browser client's bundle size (core, Apollo link, urql exchange, whole entry) vs the @noble primitives alone and graphql alone",
     run: runBundleBench,
   },
+  { name: 'sessions', description: "the device check's share of a one-row request (device session vs the cached check)", run: runSessionsBench },
 ];
 
 async function main(): Promise<void> {

@@ -14,6 +14,10 @@
  *   VEIL_JWT_SECRET    token signing secret, base64url ≥ 32 bytes (else <data>/secrets.json)
  *   VEIL_CHALLENGE_KEY challenge MAC key, base64url ≥ 32 bytes (else <data>/secrets.json)
  *   VEIL_TOKEN_TTL     access token lifetime in seconds, 900
+ *   VEIL_DEVICE_CACHE_MS
+ *                      the device check's staleness bound in milliseconds, 5000 (0..60000; 0 = no cache):
+ *                      a revoked device's session ends on every instance when the revocation event
+ *                      arrives, and at the latest this long after the revocation (docs/devices.md)
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   VEIL_MAX_TOKENS, VEIL_MAX_DIRECTIVES, VEIL_MAX_DEPTH, VEIL_MAX_ALIASES, VEIL_MAX_COST,
  *   VEIL_DEFAULT_LIST_SIZE
@@ -34,7 +38,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LIMITS, parseTrustProxy, type LogLevel, type QueryLimits } from '../server/index.js';
+import { DEFAULT_DEVICE_CACHE_TTL_MS, DEFAULT_LIMITS, MAX_DEVICE_CACHE_TTL_MS, parseTrustProxy, type LogLevel, type QueryLimits } from '../server/index.js';
 
 export interface GatewayConfig {
   readonly port: number;
@@ -47,6 +51,8 @@ export interface GatewayConfig {
   readonly jwtSecret: string | undefined;
   readonly challengeKey: string | undefined;
   readonly tokenTtlSeconds: number;
+  /** The device check's staleness bound in milliseconds (0: every check reads the database). */
+  readonly deviceCacheTtlMs: number;
   readonly bodyLimitBytes: number;
   /** What one operation may ask for: tokens, directives, depth, aliases, cost (src/server/limits.ts). */
   readonly limits: QueryLimits;
@@ -130,6 +136,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     jwtSecret: env.VEIL_JWT_SECRET || undefined,
     challengeKey: env.VEIL_CHALLENGE_KEY || undefined,
     tokenTtlSeconds: int(env, 'VEIL_TOKEN_TTL', 900, 30, 86_400),
+    deviceCacheTtlMs: int(env, 'VEIL_DEVICE_CACHE_MS', DEFAULT_DEVICE_CACHE_TTL_MS, 0, MAX_DEVICE_CACHE_TTL_MS),
     bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     limits: {
       maxTokens: int(env, 'VEIL_MAX_TOKENS', DEFAULT_LIMITS.maxTokens, 100, 1_000_000),

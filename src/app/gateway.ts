@@ -123,6 +123,7 @@ export function referenceOptions(options: GatewayOptions, store: PrismaStore): P
     ...(options.challengeKey !== undefined ? { challengeKey: options.challengeKey } : {}),
     realm: options.realm,
     tokenTtlSeconds: options.tokenTtlSeconds,
+    deviceCacheTtlMs: options.deviceCacheTtlMs,
     limits: options.limits,
     production: options.production,
     debugView: options.debugView,

@@ -46,6 +46,7 @@ import { assembleSchema } from './schema.js';
 import { checkGivenSecrets, loadSecrets } from './secrets.js';
 import { MAX_SEALED_BYTES, createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
+import { ActiveDeviceCache, checkDeviceCacheTtl, withLocalRevocations } from './session-cache.js';
 import { resolveServices } from './service-module.js';
 import { AuthError, rateLimited } from './services/sign-in/auth/errors.js';
 import { REALM_PATTERN, authLimitRules, createAuthService, type AuthService } from './services/sign-in/auth/service.js';
@@ -110,6 +111,11 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   }
   checkGivenSecrets({ jwtSecret: options.jwtSecret, challengeKey: options.challengeKey });
   if (options.realm !== undefined && !REALM_PATTERN.test(options.realm)) throw configInvalid('realm must be 1–128 printable ASCII characters without spaces');
+  try {
+    checkDeviceCacheTtl(options.deviceCacheTtlMs);
+  } catch (e) {
+    throw configInvalid((e as Error).message);
+  }
   const built = assembleSchema({
     typeDefs: list(options.typeDefs),
     resolvers: list<IResolvers>(options.resolvers),
@@ -136,6 +142,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
 
   let limitPool: pg.Pool | undefined;
   let pubsub: LocalPubSub | undefined;
+  let devices: ActiveDeviceCache | undefined;
   try {
     const codec = new ServerFieldCodec(backend, keyring, manifest);
     const schema = enforcePrivacy(built.wire, manifest, codec);
@@ -151,19 +158,25 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       ? createAuthService({ store, backend, realm: options.realm, challengeKey: secrets.challengeKey, jwtSecret: secrets.jwtSecret, tokenTtlSeconds: options.tokenTtlSeconds, rateLimits })
       : NO_SIGN_IN;
     // Embedded default: in-process. PostgreSQL: across every instance on the database.
-    const events: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
-    pubsub = events;
+    const transport: LocalPubSub = store.kind === 'postgres' && options.databaseUrl ? await PostgresPubSub.start(options.databaseUrl, log) : new InMemoryPubSub();
+    pubsub = transport;
+    // ACTIVE devices of this instance, for at most `deviceCacheTtlMs` after they were read;
+    // a revocation event (from any instance; one published here at once) or a RESYNC drops
+    // them (./session-cache.ts).
+    devices = new ActiveDeviceCache({ load: (id) => store.findDevice(id), pubsub: transport, ttlMs: options.deviceCacheTtlMs });
+    const activeDevices = devices;
+    const events = withLocalRevocations(transport, activeDevices);
     const clientAddress = createClientAddress(trust);
     const format = createErrorFormatter(production);
 
     // The viewer a token proves, and when that proof ends (a socket closes then). One token
     // verifier serves HTTP and WebSocket. A device session (`did`) lives only while its device
-    // is ACTIVE: one primary key lookup per request or socket.
+    // is ACTIVE, as the device cache answers it (within its staleness bound).
     const verifyToken = async (token: string): Promise<{ viewer: Viewer; expiresAt: Date }> => {
       const claims = await auth.verifyToken(token);
       if (claims.deviceId === undefined) return { viewer: { id: claims.sub }, expiresAt: claims.expiresAt };
-      const device = await store.findDevice(claims.deviceId);
-      if (!device || device.userId !== claims.sub || device.status !== 'ACTIVE') throw new AuthError('UNAUTHENTICATED', 'device revoked');
+      const device = await activeDevices.active(claims.deviceId);
+      if (!device || device.userId !== claims.sub) throw new AuthError('UNAUTHENTICATED', 'device revoked');
       return { viewer: { id: claims.sub, deviceId: device.id }, expiresAt: claims.expiresAt };
     };
     // The viewer of a request, and when the token that proved it expires (Envelop's
@@ -261,7 +274,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       );
       const resync = events.subscribe(RESYNC_TOPIC);
       // True when the session goes on. A database error keeps it: the next check (or the
-      // token's expiry) decides.
+      // token's expiry) decides. Read from the database, not the device cache: once per socket,
+      // and after a RESYNC the cache may not have been cleared yet when this runs.
       const stillActive = async (): Promise<boolean> => {
         const device = await store.findDevice(deviceId).catch(() => undefined);
         if (device === undefined || device?.status === 'ACTIVE') return true;
@@ -297,7 +311,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       parseOptions: { maxTokens: limits.limits.maxTokens },
       validationRules,
       formatError: format,
-      pubsub: events,
+      // The transport itself (what tests and apps inspect); what the services publish on goes through `events`.
+      pubsub: transport,
       store,
       keyring,
       log,
@@ -355,6 +370,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       async close() {
         clearInterval(purge);
         clearInterval(sweep);
+        activeDevices.close();
         await events.close();
         await limitPool?.end();
         if (ownStore) await store.close();
@@ -362,6 +378,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
     };
     return veil;
   } catch (e) {
+    devices?.close();
     await pubsub?.close().catch(() => undefined);
     await limitPool?.end().catch(() => undefined);
     if (ownStore) await store.close().catch(() => undefined);

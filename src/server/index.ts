@@ -27,6 +27,7 @@ export { DEFAULT_ANONYMOUS_IDLE_SECONDS, DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET, D
 export { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from './services/sign-in/auth/service.js';
 export type { RateLimitRule } from './rate-limit.js';
 export { parseTrustProxy, requestHeader } from './client-address.js';
+export { DEFAULT_DEVICE_CACHE_TTL_MS, MAX_DEVICE_CACHE_TTL_MS } from './session-cache.js';
 export type { PubSub } from './pubsub.js';
 export type { Logger, LogLevel, LogSink } from './log.js';
 export type { GatewayKeyRing } from './keyring.js';

@@ -67,6 +67,13 @@ export interface VeilgraphOptions {
   readonly realm?: string;
   /** Access token lifetime (signIn(); default 900). */
   readonly tokenTtlSeconds?: number;
+  /**
+   * The device check's staleness bound in milliseconds (signIn(); default 5000, 0–60000; 0 =
+   * every request of a device session reads its device): how long this instance may accept
+   * a device session on an ACTIVE answer it read earlier. A revocation event drops the answer
+   * at once on every instance; the bound covers a lost event (docs/devices.md).
+   */
+  readonly deviceCacheTtlMs?: number;
   /** Request limits over DEFAULT_LIMITS (docs/requests.md, "Limits"). */
   readonly limits?: Partial<QueryLimits>;
   /** No error details, no name suggestions; default `NODE_ENV === 'production'`. */

@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { backupMessage, deviceMessage, type BackupKdf, type BackupKind } from '../../src/crypto/account-messages.js';
+import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import { loginMessage, registrationMessage, type AuthPurpose } from '../../src/crypto/auth-messages.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlDecode, base64urlEncode } from '../../src/crypto/base64url.js';
@@ -243,3 +244,34 @@ export const REFUSED_DEVICE_NAMES: readonly (readonly [string, string])[] = [
   ['a combining mark after a space', 'a \u0301b'],
   ['combining marks stacked ("zalgo")', '\u00E0\u0301\u0302\u0303\u0304\u0305'],
 ];
+
+/** The identity rotation of `username` to version `version`, signed by `current` and new keys. */
+export async function rotation(username: string, version: number, current: SigningKeyPair): Promise<{ next: KeyPairs; input: Record<string, unknown> }> {
+  const next = await keyPairs();
+  const statement = { realm: REALM, username, version, previousSigningKey: current.publicKey, signingKey: next.signing.publicKey, encryptionKey: next.encryption.publicKey };
+  const signature = await signKeyVersion(nodeBackend, statement, current.seed, next.signing.seed);
+  return { next, input: { version, signingKey: base64urlEncode(next.signing.publicKey), encryptionKey: base64urlEncode(next.encryption.publicKey), signature: base64urlEncode(signature) } };
+}
+
+export const REQUEST_LINK = 'mutation Q($u: String!, $d: NewDeviceInput!) { requestDeviceLink(username: $u, device: $d) { id name status current createdAt approvedAt revokedAt lastSeenAt } }';
+export const APPROVE = 'mutation A($id: ID!, $b: KeyBundleInput!) { approveDevice(deviceId: $id, keyBundle: $b) { id status approvedAt current } }';
+export const REVOKE = 'mutation V($id: ID!, $i: RotateIdentityKeysInput!, $b: KeyBundleInput!) { revokeDevice(deviceId: $id, identity: $i, keyBundle: $b) { id status revokedAt } }';
+
+/**
+ * A second ACTIVE device of `u` (registered with one device and no bundle yet), linked and
+ * approved through the API as a client does it: the bundle at revision 1 for the first
+ * device, then revision 2 for both.
+ */
+export async function linkSecondDevice(t: TestGateway, u: DeviceUser): Promise<TestDevice> {
+  ok(await t.gql(PUT_BUNDLE, { b: await bundleFor(u.id, 1, [u.device.encryption]) }, u.token));
+  const d = await newDevice(u.username, 'phone');
+  const id = ok(await t.gql<{ requestDeviceLink: { id: string } }>(REQUEST_LINK, { u: u.username, d: d.input })).requestDeviceLink.id;
+  ok(await t.gql(APPROVE, { id, b: await bundleFor(u.id, 2, [u.device.encryption, d.encryption]) }, u.token));
+  return { ...d, id };
+}
+
+/** Revokes the second device of linkSecondDevice() through the API (identity version 2, bundle revision 3 for the first device). */
+export async function revokeSecondDevice(t: Pick<TestGateway, 'gql'>, u: DeviceUser, second: TestDevice): Promise<void> {
+  const rot = await rotation(u.username, 2, u.signing);
+  ok(await t.gql(REVOKE, { id: second.id, i: rot.input, b: await bundleFor(u.id, 3, [u.device.encryption]) }, u.token));
+}

@@ -15,7 +15,9 @@ let t: TestGateway;
 let u: DeviceUser;
 
 beforeAll(async () => {
-  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS });
+  // The device cache off: its own subscriptions (one per cached device, one for RESYNC)
+  // would count below next to the sockets' watches; session-cache.test.ts covers the cache.
+  t = await startTestGateway({ authLimits: ROOMY_AUTH_LIMITS, deviceCacheTtlMs: 0 });
   u = await registerWithDevice(t, 'dana');
 });
 

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { base64urlEncode } from '../../src/crypto/base64url.js';
-import { signKeyVersion } from '../../src/crypto/key-directory.js';
 import type { EncryptionKeyPair } from '../../src/crypto/keys.js';
 import { bundleKeyLocation, keyBundleLocation } from '../../src/privacy/account-locations.js';
 import { MAX_PENDING_DEVICES } from '../../src/server/services/sign-in/devices.js';
@@ -16,11 +15,14 @@ import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 import { ROOMY_AUTH_LIMITS, registerAndLogin, startTestGateway, type GqlResponse, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import {
   ACCOUNT_TABLES,
+  APPROVE,
+  REQUEST_LINK,
+  REVOKE,
+  rotation,
   expectRefused,
   MY_BUNDLE,
   MY_DEVICES,
   PUT_BUNDLE,
-  REALM,
   REFUSED_DEVICE_NAMES,
   bundleFor,
   bundleRevision,
@@ -35,16 +37,12 @@ import {
   sqlite,
   type DeviceUser,
   type KeyBundleInput,
-  type KeyPairs,
   type TestDevice,
 } from '../helpers/devices.js';
 
 const REGISTER = 'mutation R($i: RegisterInput!) { register(input: $i) { id } }';
-const REQUEST_LINK = 'mutation Q($u: String!, $d: NewDeviceInput!) { requestDeviceLink(username: $u, device: $d) { id name status current createdAt approvedAt revokedAt lastSeenAt } }';
 const LINK_STATUS = 'query S($id: ID!) { deviceLinkStatus(deviceId: $id) }';
-const APPROVE = 'mutation A($id: ID!, $b: KeyBundleInput!) { approveDevice(deviceId: $id, keyBundle: $b) { id status approvedAt current } }';
 const REJECT = 'mutation J($id: ID!) { rejectDevice(deviceId: $id) }';
-const REVOKE = 'mutation V($id: ID!, $i: RotateIdentityKeysInput!, $b: KeyBundleInput!) { revokeDevice(deviceId: $id, identity: $i, keyBundle: $b) { id status revokedAt } }';
 const ROTATE = 'mutation R($i: RotateIdentityKeysInput!, $b: KeyBundleInput) { rotateIdentityKeys(input: $i, keyBundle: $b) { version reset } }';
 const DIRECTORY = 'query D($u: String!) { keyDirectory(username: $u) { versions { version reset signature } } }';
 
@@ -65,14 +63,6 @@ afterAll(async () => {
 });
 
 const refused = (code: string, request: () => Promise<GqlResponse>): Promise<GqlResponse> => expectRefused(t, code, request);
-
-/** The identity rotation to version `version`, signed by `current` and new keys. */
-async function rotation(username: string, version: number, current: KeyPairs['signing']): Promise<{ next: KeyPairs; input: Record<string, unknown> }> {
-  const next = await keyPairs();
-  const statement = { realm: REALM, username, version, previousSigningKey: current.publicKey, signingKey: next.signing.publicKey, encryptionKey: next.encryption.publicKey };
-  const signature = await signKeyVersion(nodeBackend, statement, current.seed, next.signing.seed);
-  return { next, input: { version, signingKey: base64urlEncode(next.signing.publicKey), encryptionKey: base64urlEncode(next.encryption.publicKey), signature: base64urlEncode(signature) } };
-}
 
 /** Stores the first bundle of `u` for `recipients`. */
 async function firstBundle(u: TestUser, recipients: readonly EncryptionKeyPair[]): Promise<void> {

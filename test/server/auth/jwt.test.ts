@@ -186,3 +186,37 @@ describe('refusals (all UNAUTHENTICATED)', () => {
     await expectInvalid(tokens.verify(byHand({ alg: 'HS256', typ: 'at+jwt', crit: ['x-veil'], 'x-veil': 1 }, payload)));
   });
 });
+
+describe('verified tokens (./verified-tokens.ts): a token verified once is recognised until it expires', () => {
+  it('the same text gets the same claims without a second verification; one changed character does not', async () => {
+    const c = clock();
+    const tokens = createTokenService({ secret, audience: realm, now: c.now });
+    const { token, expiresAt } = await tokens.issue('user-1', 'device-1');
+    const first = await tokens.verify(token);
+    expect(first).toMatchObject({ sub: 'user-1', deviceId: 'device-1', expiresAt });
+    // The very object the first verification made: the second one did not run jose.
+    expect(await tokens.verify(token)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.at(-2) === 'A' ? 'B' : 'A'}${s.at(-1)}`;
+    await expectInvalid(tokens.verify(flipped), token);
+    // Up to the last millisecond before `exp`, then "token expired" as without the cache.
+    c.set(expiresAt.getTime() - 1);
+    expect(await tokens.verify(token)).toBe(first);
+    c.set(expiresAt.getTime());
+    expect((await rejection(tokens.verify(token))).message).toBe('token expired');
+  });
+
+  it('holds at most its bound and evicts nothing live; 0 turns it off', async () => {
+    const tokens = createTokenService({ secret, audience: realm, now: () => T0, verifiedTokens: 1 });
+    const a = (await tokens.issue('user-a')).token;
+    const b = (await tokens.issue('user-b')).token;
+    const claimsA = await tokens.verify(a);
+    expect(await tokens.verify(b)).not.toBe(await tokens.verify(b)); // no room: verified in full each time
+    expect(await tokens.verify(a)).toBe(claimsA);
+    const off = createTokenService({ secret, audience: realm, now: () => T0, verifiedTokens: 0 });
+    const t = (await off.issue('user-c')).token;
+    expect(await off.verify(t)).not.toBe(await off.verify(t));
+    expect(await off.verify(t)).toEqual(await off.verify(t));
+  });
+});

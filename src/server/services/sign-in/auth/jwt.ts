@@ -10,13 +10,16 @@
  * UNAUTHENTICATED whose message is only "token expired" or "invalid token".
  *
  * Tokens are bearer secrets: nothing here logs them, and no error message or cause carries
- * one. Verification is stateless (no database read); revocation is by expiry.
+ * one. Verification is stateless (no database read); revocation is by expiry. A token
+ * verified once is recognised by its SHA-256 until it expires (./verified-tokens.ts), so the
+ * requests of one session pay the full verification once.
  */
 import { createSecretKey } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { base64urlDecode, base64urlEncode } from '../../../../crypto/base64url.js';
 import { randomBytes } from '../../../../crypto/random.js';
 import { AuthError } from './errors.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 export const TOKEN_ISSUER = 'veilgraph';
 export const TOKEN_ALGORITHM = 'HS256';
@@ -37,6 +40,8 @@ export interface TokenConfig {
   readonly ttlSeconds?: number;
   /** Clock in Unix milliseconds (tests inject one). */
   readonly now?: () => number;
+  /** Most verified tokens remembered (./verified-tokens.ts); 0 = verify every time in full. */
+  readonly verifiedTokens?: number;
 }
 
 export interface IssuedToken {
@@ -101,6 +106,7 @@ export function createTokenService(config: TokenConfig): TokenService {
   // verify, which was half the cost of checking a token (docs/performance.md).
   const key = createSecretKey(secret.slice());
   const now = config.now ?? Date.now;
+  const verified = new VerifiedTokens<TokenClaims>(config.verifiedTokens);
 
   return {
     async issue(userId, deviceId) {
@@ -122,6 +128,10 @@ export function createTokenService(config: TokenConfig): TokenService {
 
     async verify(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
+      // This exact text verified before and not expired: the same claims (an expired one goes
+      // on to jose, which says "token expired").
+      const known = verified.get(token, now());
+      if (known !== undefined) return known;
       if (!isCanonicalCompactJws(token)) throw invalid();
       let payload;
       try {
@@ -143,8 +153,10 @@ export function createTokenService(config: TokenConfig): TokenService {
         throw invalid();
       }
       if (did !== undefined && (typeof did !== 'string' || did.length === 0)) throw invalid();
-      const claims = { sub, userId: sub, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
-      return did === undefined ? claims : { ...claims, deviceId: did };
+      const base = { sub, userId: sub, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
+      const claims: TokenClaims = Object.freeze(did === undefined ? base : { ...base, deviceId: did });
+      verified.remember(token, claims, now());
+      return claims;
     },
   };
 }
