@@ -27,7 +27,29 @@ import {
   type Backup,
   type AccountReset,
 } from './generated/sqlite/client.js';
-import { isStorageError, mapStorageError, StorageError } from './errors.js';
+import { isStorageError, mapDriverError, mapStorageError, StorageError } from './errors.js';
+import { statement, type DirectConnection, type DirectSql } from './direct-sql.js';
+import {
+  CONVERSATION_COLUMNS,
+  CONVERSATION_EXISTS,
+  DEVICE_COLUMNS,
+  FIND_CONVERSATION,
+  FIND_DEVICE,
+  FIND_MEMBER,
+  FIND_MESSAGE_BY_CLIENT_ID,
+  FIND_USER,
+  GRANT_COLUMNS,
+  grantsStatement,
+  HOLD_EPOCH,
+  INSERT_MESSAGE,
+  LIST_PROFILES,
+  LIST_PROFILES_AFTER,
+  MEMBER_COLUMNS,
+  MESSAGE_COLUMNS,
+  padInList,
+  PROFILE_COLUMNS,
+  USER_COLUMNS,
+} from './hot-sql.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
 import type {
   Access,
@@ -427,6 +449,8 @@ const SQLITE_TAKE_WRITE_LOCK = `UPDATE "${MIGRATIONS_TABLE}" SET "name" = "name"
  */
 export const MESSAGE_SEQ_LOCK_KEY = createHash('sha256').update('veilgraph:message-seq').digest().readBigInt64BE(0);
 const TAKE_MESSAGE_SEQ_LOCK_PG = `SELECT pg_advisory_xact_lock(${MESSAGE_SEQ_LOCK_KEY})`;
+/** The same, as a direct statement (PostgreSQL only). */
+const MESSAGE_SEQ_LOCK = statement('message_seq_lock', TAKE_MESSAGE_SEQ_LOCK_PG);
 
 /**
  * Receipts for existing messages, insert-if-absent in one statement (no error on a repeat,
@@ -568,10 +592,17 @@ export class PrismaStore implements Store, ProfileMethods {
    */
   readonly #gate: Gate | null;
   readonly #secret: string | undefined;
+  /**
+   * The hot paths' direct statements on the driver (direct-sql.ts, docs/storage.md "Hot
+   * paths"), or null: then Prisma runs them too. A SQLite transaction's store keeps them (one
+   * connection: they run inside the transaction and see its writes); a PostgreSQL
+   * transaction's store has none (its connection is Prisma's), so its reads stay inside it.
+   */
+  readonly #direct: DirectSql | null;
 
-  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle, options?: { secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: PrismaClientHandle; secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle | null, options?: { tx?: PrismaClientHandle; secret?: string }) {
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle, options?: { secret?: string; direct?: DirectSql });
+  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: PrismaClientHandle; secret?: string; direct?: DirectSql });
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle | null, options?: { tx?: PrismaClientHandle; secret?: string; direct?: DirectSql }) {
     this.kind = kind;
     // The handles are this module's generated clients (open.ts makes them; `transaction`
     // passes Prisma's transaction client): see PrismaClientHandle.
@@ -579,6 +610,12 @@ export class PrismaStore implements Store, ProfileMethods {
     this.#db = (root ?? options!.tx!) as Db;
     this.#gate = root !== null && kind === 'sqlite' ? new Gate() : null;
     this.#secret = options?.secret;
+    this.#direct = options?.direct ?? null;
+  }
+
+  /** Whether the hot paths run as direct statements (false: through Prisma). For tests and benchmarks. */
+  get direct(): boolean {
+    return this.#direct !== null;
   }
 
   /**
@@ -602,6 +639,25 @@ export class PrismaStore implements Store, ProfileMethods {
     }
   }
 
+  /**
+   * A hot path: `fast` on the direct statements when the store has them, else `slow` through
+   * Prisma; the same gate, re-entry check and error codes either way.
+   */
+  async #hot<T>(what: string, fast: (d: DirectConnection) => Promise<T>, slow: (db: Db) => Promise<T>): Promise<T> {
+    const direct = this.#direct;
+    return direct === null ? this.#op(what, slow) : this.#viaDirect(what, () => fast(direct));
+  }
+
+  /** Runs direct statements as `#op` runs Prisma's: through the gate (SQLite root), mapping driver errors. */
+  async #viaDirect<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (this.#gate) this.#refuseReentry();
+    try {
+      return await (this.#gate ? this.#gate.run(run) : run());
+    } catch (e) {
+      throw mapDriverError(e, what, this.#secret);
+    }
+  }
+
   /** Runs `fn` atomically: in a new transaction from the root store, as is inside one. */
   async #atomic<T>(what: string, fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.#root === null) return this.#op(what, fn);
@@ -616,7 +672,8 @@ export class PrismaStore implements Store, ProfileMethods {
     const root = this.#root;
     const gate = this.#gate;
     // A store over the transaction: a PrismaStore like this one (the class has no subclasses).
-    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret }) as this);
+    const direct = this.kind === 'sqlite' ? (this.#direct ?? undefined) : undefined;
+    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret, direct }) as this);
     try {
       if (gate === null) return await root.$transaction(body, TX_OPTIONS);
       this.#refuseReentry();
@@ -650,10 +707,17 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findUserById(id: string): Promise<UserRow | null> {
-    return this.#op('find user', async (db) => {
-      const u = await db.user.findUnique({ where: { id } });
-      return u && toUser(u);
-    });
+    return this.#hot(
+      'find user',
+      async (d) => {
+        const [u] = await d.all<User>(FIND_USER, [id], USER_COLUMNS);
+        return u ? toUser(u) : null;
+      },
+      async (db) => {
+        const u = await db.user.findUnique({ where: { id } });
+        return u && toUser(u);
+      },
+    );
   }
 
   async findUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
@@ -798,14 +862,17 @@ export class PrismaStore implements Store, ProfileMethods {
   async listProfiles(limit: number, cursor?: string): Promise<ProfileRow[]> {
     checkLimit(limit);
     if (limit === 0) return [];
-    return this.#op('list profiles', async (db) =>
-      (
-        await db.profile.findMany({
-          where: cursor === undefined ? {} : { id: { gt: cursor } },
-          orderBy: { id: 'asc' },
-          take: limit,
-        })
-      ).map(toProfile),
+    return this.#hot(
+      'list profiles',
+      async (d) => (await (cursor === undefined ? d.all<Profile>(LIST_PROFILES, [limit], PROFILE_COLUMNS) : d.all<Profile>(LIST_PROFILES_AFTER, [cursor, limit], PROFILE_COLUMNS))).map(toProfile),
+      async (db) =>
+        (
+          await db.profile.findMany({
+            where: cursor === undefined ? {} : { id: { gt: cursor } },
+            orderBy: { id: 'asc' },
+            take: limit,
+          })
+        ).map(toProfile),
     );
   }
 
@@ -847,16 +914,29 @@ export class PrismaStore implements Store, ProfileMethods {
   async grantsFor(objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]> {
     const ids = [...new Set(objectIds)];
     if (ids.length === 0) return [];
-    return this.#op('find grants', async (db) => {
-      const rows: Grant[] = [];
-      for (let i = 0; i < ids.length; i += IN_CHUNK) {
-        const objectId = { in: ids.slice(i, i + IN_CHUNK) };
-        rows.push(...(await db.grant.findMany({ where: granteeId === undefined ? { objectType, objectId } : { objectType, objectId, granteeId } })));
-      }
-      // One order whatever the chunking: by object, then grantee.
-      rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0));
-      return rows.map(toGrant);
-    });
+    // One order whatever the chunking: by object, then grantee.
+    const ordered = (rows: Grant[]): GrantRow[] =>
+      rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0)).map(toGrant);
+    return this.#hot(
+      'find grants',
+      async (d) => {
+        const rows: Grant[] = [];
+        for (let i = 0; i < ids.length; i += IN_CHUNK) {
+          const chunk = padInList(ids.slice(i, i + IN_CHUNK));
+          const params = granteeId === undefined ? [objectType, ...chunk] : [objectType, ...chunk, granteeId];
+          rows.push(...(await d.all<Grant>(grantsStatement(chunk.length, granteeId !== undefined), params, GRANT_COLUMNS)));
+        }
+        return ordered(rows);
+      },
+      async (db) => {
+        const rows: Grant[] = [];
+        for (let i = 0; i < ids.length; i += IN_CHUNK) {
+          const objectId = { in: ids.slice(i, i + IN_CHUNK) };
+          rows.push(...(await db.grant.findMany({ where: granteeId === undefined ? { objectType, objectId } : { objectType, objectId, granteeId } })));
+        }
+        return ordered(rows);
+      },
+    );
   }
 
   async putObjectKeys(rows: readonly ObjectKeyRow[]): Promise<void> {
@@ -1071,10 +1151,17 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findConversation(id: string): Promise<ConversationRow | null> {
-    return this.#op('find conversation', async (db) => {
-      const c = await db.conversation.findUnique({ where: { id } });
-      return c && toConversation(c);
-    });
+    return this.#hot(
+      'find conversation',
+      async (d) => {
+        const [c] = await d.all<Conversation>(FIND_CONVERSATION, [id], CONVERSATION_COLUMNS);
+        return c ? toConversation(c) : null;
+      },
+      async (db) => {
+        const c = await db.conversation.findUnique({ where: { id } });
+        return c && toConversation(c);
+      },
+    );
   }
 
   async conversationsOf(userId: string, limit: number, afterId?: string): Promise<ConversationRow[]> {
@@ -1097,10 +1184,17 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findMember(conversationId: string, userId: string): Promise<MemberRow | null> {
-    return this.#op('find member', async (db) => {
-      const m = await db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } });
-      return m && toMember(m);
-    });
+    return this.#hot(
+      'find member',
+      async (d) => {
+        const [m] = await d.all<ConversationMember>(FIND_MEMBER, [conversationId, userId], MEMBER_COLUMNS);
+        return m ? toMember(m) : null;
+      },
+      async (db) => {
+        const m = await db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } });
+        return m && toMember(m);
+      },
+    );
   }
 
   async rotateEpoch(conversationId: string, nextEpoch: number, change: EpochChange): Promise<ConversationRow> {
@@ -1162,7 +1256,27 @@ export class PrismaStore implements Store, ProfileMethods {
   async insertMessage(m: Omit<MessageRow, 'seq' | 'createdAt'>): Promise<{ message: MessageRow; created: boolean }> {
     const data = messageData(m);
     const where = { conversationId_clientId: { conversationId: data.conversationId, clientId: data.clientId } };
+    const noSuchConversation = (): StorageError => new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
+    // The same steps as the Prisma body below, as direct statements (docs/storage.md, "Hot paths").
+    const direct = async (c: DirectConnection): Promise<{ message: MessageRow; created: boolean }> => {
+      // SQLite needs no lock here: the transaction began IMMEDIATE (or is the caller's, which holds the write lock).
+      if (this.kind === 'postgres') await c.run(MESSAGE_SEQ_LOCK, []);
+      const [existing] = await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS);
+      if (existing) return { message: toMessage(existing), created: false };
+      if ((await c.run(HOLD_EPOCH, [data.epoch, data.conversationId, data.epoch])) !== 1) {
+        if ((await c.all(CONVERSATION_EXISTS, [data.conversationId], {})).length === 0) throw noSuchConversation();
+        throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
+      }
+      // createdAt as Prisma's @default(now()) gives it: the gateway's clock.
+      const [created] = await c.all<Message>(INSERT_MESSAGE, [data.conversationId, data.clientId, data.senderId, data.epoch, data.body, data.expiresAt ?? null, new Date()], MESSAGE_COLUMNS);
+      return { message: toMessage(created!), created: true };
+    };
     try {
+      const d = this.#direct;
+      if (d !== null) {
+        // Root store: a transaction of its own. A (SQLite) transaction's store: inside that one.
+        return await this.#viaDirect('insert message', () => (this.#root === null ? direct(d) : d.transaction(direct)));
+      }
       return await this.#atomic('insert message', async (db) => {
         // PostgreSQL: inserts take turns until commit, so commit order is seq order (see
         // MESSAGE_SEQ_LOCK_KEY). SQLite: the write lock before reading, as `transaction()`
@@ -1178,9 +1292,7 @@ export class PrismaStore implements Store, ProfileMethods {
         // never stored under an epoch that ended before it (a removed member holds that key).
         const { count } = await db.conversation.updateMany({ where: { id: data.conversationId, epoch: data.epoch }, data: { epoch: data.epoch } });
         if (count !== 1) {
-          if ((await db.conversation.count({ where: { id: data.conversationId } })) === 0) {
-            throw new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
-          }
+          if ((await db.conversation.count({ where: { id: data.conversationId } })) === 0) throw noSuchConversation();
           throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
         }
         // An unknown conversation or sender is INVALID_REFERENCE (P2003).
@@ -1334,10 +1446,17 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   async findDevice(id: string): Promise<DeviceRow | null> {
-    return this.#op('find device', async (db) => {
-      const d = await db.device.findUnique({ where: { id } });
-      return d && toDevice(d);
-    });
+    return this.#hot(
+      'find device',
+      async (direct) => {
+        const [d] = await direct.all<Device>(FIND_DEVICE, [id], DEVICE_COLUMNS);
+        return d ? toDevice(d) : null;
+      },
+      async (db) => {
+        const d = await db.device.findUnique({ where: { id } });
+        return d && toDevice(d);
+      },
+    );
   }
 
   async devicesOf(userId: string): Promise<DeviceRow[]> {
