@@ -10,6 +10,7 @@
  *   messaging  group fan-out to 100 / 1,000 subscribers vs plain graphql-ws; group send cost
  *              and rekey on removal by group size (bench/messaging.ts)
  *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
+ *   storage    each hot read through the store vs the same SQL as a prepared statement, SQLite and PostgreSQL; the send path's store calls (bench/storage.ts)
  */
 import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
@@ -17,6 +18,7 @@ import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
 import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
+import { runStorageBench } from './storage.js';
 
 interface Suite {
   readonly name: string;
@@ -46,6 +48,7 @@ const SUITES: readonly Suite[] = [
     description: "the browser client's bundle size (core, Apollo link, urql exchange, whole entry) vs the @noble primitives alone and graphql alone",
     run: runBundleBench,
   },
+  { name: 'storage', description: 'hot reads through the store vs the same SQL as a prepared statement (SQLite, PostgreSQL); the send path\'s store calls', run: runStorageBench },
 ];
 
 async function main(): Promise<void> {

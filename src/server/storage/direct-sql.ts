@@ -62,8 +62,10 @@ export interface DirectSql extends DirectConnection {
    * Runs `fn` in one transaction on one connection (SQLite: `BEGIN IMMEDIATE`, so it holds
    * the write lock from the start, as `PrismaStore.transaction` does). A throw rolls back.
    * SQLite: the caller must hold the store's gate (nothing else may use the connection meanwhile).
+   * `advisoryLock` (PostgreSQL): a transaction-level advisory lock taken with BEGIN, in the
+   * same round trip (SQLite needs none: the transaction holds the write lock).
    */
-  transaction<T>(fn: (c: DirectConnection) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (c: DirectConnection) => Promise<T>, options?: { advisoryLock?: bigint }): Promise<T>;
 }
 
 /** Prisma's reading of a DateTime text (its client runtime's normalisation, then `new Date`). */
@@ -80,9 +82,12 @@ export function prismaDate(text: string): Date {
   return new Date(s);
 }
 
+/** What the adapter writes (`2026-12-07T10:00:00.000+00:00`): `new Date` reads it as Prisma does. */
+const PRISMA_WRITTEN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/;
+
 function decodeDate(v: unknown): unknown {
   if (v === null || v instanceof Date) return v;
-  if (typeof v === 'string') return prismaDate(v);
+  if (typeof v === 'string') return PRISMA_WRITTEN.test(v) ? new Date(v) : prismaDate(v);
   if (typeof v === 'number' || typeof v === 'bigint') return new Date(Number(v));
   return v;
 }
@@ -231,11 +236,14 @@ export function postgresDirect(pool: pg.Pool): DirectSql {
     kind: 'postgres',
     usable: () => true,
     ...pgConnection(pool),
-    async transaction<T>(fn: (c: DirectConnection) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (c: DirectConnection) => Promise<T>, options?: { advisoryLock?: bigint }): Promise<T> {
+      const lock = options?.advisoryLock;
+      if (lock !== undefined && typeof lock !== 'bigint') throw new TypeError('advisoryLock must be a bigint');
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        // One round trip for both (the simple protocol runs them in order; the lock is a bigint literal, not input).
+        await client.query(lock === undefined ? 'BEGIN' : `BEGIN; SELECT pg_advisory_xact_lock(${lock})`);
         try {
           const result = await fn(pgConnection(client));
           await client.query('COMMIT');

@@ -71,5 +71,6 @@ export const HOLD_EPOCH = statement('hold_epoch', 'UPDATE {Conversation} SET "ep
 export const CONVERSATION_EXISTS = statement('conversation_exists', 'SELECT "id" FROM {Conversation} WHERE "id" = ?');
 export const INSERT_MESSAGE = statement(
   'insert_message',
-  `INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${MESSAGE}`,
+  `INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ` +
+    `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}`,
 );

@@ -28,7 +28,7 @@ import {
   type AccountReset,
 } from './generated/sqlite/client.js';
 import { isStorageError, mapDriverError, mapStorageError, StorageError } from './errors.js';
-import { statement, type DirectConnection, type DirectSql } from './direct-sql.js';
+import type { DirectConnection, DirectSql } from './direct-sql.js';
 import {
   CONVERSATION_COLUMNS,
   CONVERSATION_EXISTS,
@@ -105,10 +105,26 @@ const IN_CHUNK = 500;
 /** Serialises work on a single connection (SQLite): see `PrismaStore`. */
 class Gate {
   #tail: Promise<unknown> = Promise.resolve();
+  /** Operations started and not yet settled. */
+  #pending = 0;
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn);
-    this.#tail = result.catch(() => undefined);
+    // Idle: start now rather than a tick later (nothing else is on the connection; a direct
+    // SQLite statement then runs synchronously, in this call). Busy: after the last one.
+    const result = this.#pending === 0 ? invoke(fn) : this.#tail.then(fn);
+    this.#pending++;
+    const settled = (): void => {
+      this.#pending--;
+    };
+    this.#tail = result.then(settled, settled);
     return result;
+  }
+}
+
+function invoke<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
 }
 
@@ -449,8 +465,6 @@ const SQLITE_TAKE_WRITE_LOCK = `UPDATE "${MIGRATIONS_TABLE}" SET "name" = "name"
  */
 export const MESSAGE_SEQ_LOCK_KEY = createHash('sha256').update('veilgraph:message-seq').digest().readBigInt64BE(0);
 const TAKE_MESSAGE_SEQ_LOCK_PG = `SELECT pg_advisory_xact_lock(${MESSAGE_SEQ_LOCK_KEY})`;
-/** The same, as a direct statement (PostgreSQL only). */
-const MESSAGE_SEQ_LOCK = statement('message_seq_lock', TAKE_MESSAGE_SEQ_LOCK_PG);
 
 /**
  * Receipts for existing messages, insert-if-absent in one statement (no error on a repeat,
@@ -1258,24 +1272,33 @@ export class PrismaStore implements Store, ProfileMethods {
     const where = { conversationId_clientId: { conversationId: data.conversationId, clientId: data.clientId } };
     const noSuchConversation = (): StorageError => new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
     // The same steps as the Prisma body below, as direct statements (docs/storage.md, "Hot paths").
+    // The Prisma body's outcomes in fewer statements, for the common case (a new message at
+    // the current epoch: hold the epoch, insert). The transaction already holds the lock: on
+    // PostgreSQL taken with BEGIN (MESSAGE_SEQ_LOCK_KEY), on SQLite by BEGIN IMMEDIATE or the
+    // caller's transaction.
     const direct = async (c: DirectConnection): Promise<{ message: MessageRow; created: boolean }> => {
-      // SQLite needs no lock here: the transaction began IMMEDIATE (or is the caller's, which holds the write lock).
-      if (this.kind === 'postgres') await c.run(MESSAGE_SEQ_LOCK, []);
-      const [existing] = await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS);
-      if (existing) return { message: toMessage(existing), created: false };
+      const stored = async (): Promise<Message | undefined> => (await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS))[0];
       if ((await c.run(HOLD_EPOCH, [data.epoch, data.conversationId, data.epoch])) !== 1) {
+        // A retry of a stored message gets it whatever the epoch is now, as on the Prisma path.
+        const existing = await stored();
+        if (existing) return { message: toMessage(existing), created: false };
         if ((await c.all(CONVERSATION_EXISTS, [data.conversationId], {})).length === 0) throw noSuchConversation();
         throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
       }
-      // createdAt as Prisma's @default(now()) gives it: the gateway's clock.
+      // createdAt as Prisma's @default(now()) gives it: the gateway's clock. A client id
+      // already stored inserts nothing (ON CONFLICT DO NOTHING), and the stored one is read:
+      // under the lock, every earlier insert of it has committed.
       const [created] = await c.all<Message>(INSERT_MESSAGE, [data.conversationId, data.clientId, data.senderId, data.epoch, data.body, data.expiresAt ?? null, new Date()], MESSAGE_COLUMNS);
-      return { message: toMessage(created!), created: true };
+      if (created) return { message: toMessage(created), created: true };
+      const existing = await stored();
+      if (existing) return { message: toMessage(existing), created: false };
+      throw new StorageError('CONFLICT', 'insert message: conversationId, clientId already exists', { fields: ['conversationId', 'clientId'] });
     };
     try {
       const d = this.#direct;
       if (d !== null) {
         // Root store: a transaction of its own. A (SQLite) transaction's store: inside that one.
-        return await this.#viaDirect('insert message', () => (this.#root === null ? direct(d) : d.transaction(direct)));
+        return await this.#viaDirect('insert message', () => (this.#root === null ? direct(d) : d.transaction(direct, { advisoryLock: MESSAGE_SEQ_LOCK_KEY })));
       }
       return await this.#atomic('insert message', async (db) => {
         // PostgreSQL: inserts take turns until commit, so commit order is seq order (see

@@ -151,6 +151,14 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(await codeOf(fast.insertMessage({ ...m, conversationId: 'no-such-conversation', clientId: 'client-id-nowhere1', expiresAt: null }))).toBe('INVALID_REFERENCE');
       expect(await codeOf(fast.insertMessage({ ...m, senderId: 'nobody', clientId: 'client-id-nobody01', expiresAt: null }))).toBe('INVALID_REFERENCE');
       expect(await count()).toBe(before);
+      // After a rotation: a retry under the old epoch or the new one still gets the stored message, on both paths.
+      await fast.rotateEpoch('conv-messages-000', 2, { keys: [] });
+      for (const epoch of [1, 2]) {
+        const retry = { ...m, clientId: 'client-id-direct-1', epoch, expiresAt: null };
+        expect(await fast.insertMessage(retry)).toStrictEqual({ message: a.message, created: false });
+        expect(await slow.insertMessage(retry)).toStrictEqual({ message: a.message, created: false });
+      }
+      expect(await count()).toBe(before);
     });
 
     it('inside a transaction, hot reads see its own writes, and its rollback takes them back', async () => {
