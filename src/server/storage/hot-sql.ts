@@ -47,18 +47,24 @@ export function padInList<T>(values: readonly T[]): T[] {
   return out;
 }
 
-const grantStatements = new Map<string, Statement>();
+/** `SELECT <columns> FROM {table} WHERE <before>"<column>" IN (<size> placeholders)<after>`, cached per shape. */
+const inListStatements = new Map<string, Statement>();
+
+function inListStatement(name: string, size: number, text: (list: string) => string): Statement {
+  const key = `${name}_${size}`;
+  let s = inListStatements.get(key);
+  if (!s) inListStatements.set(key, (s = statement(key, text(Array.from({ length: size }, () => '?').join(', ')))));
+  return s;
+}
+
+/** Users by an `IN` list of `size` ids (the user loader). */
+export function usersStatement(size: number): Statement {
+  return inListStatement('users', size, (list) => `SELECT ${USER} FROM {User} WHERE "id" IN (${list})`);
+}
 
 /** Grants on objects of one type, by `IN` list of `size` ids, of one grantee when `byGrantee`. */
 export function grantsStatement(size: number, byGrantee: boolean): Statement {
-  const key = `${size}:${byGrantee}`;
-  let s = grantStatements.get(key);
-  if (!s) {
-    const list = Array.from({ length: size }, () => '?').join(', ');
-    s = statement(`grants_${byGrantee ? 'of_' : ''}${size}`, `SELECT ${GRANT} FROM {Grant} WHERE "objectType" = ? AND "objectId" IN (${list})${byGrantee ? ' AND "granteeId" = ?' : ''}`);
-    grantStatements.set(key, s);
-  }
-  return s;
+  return inListStatement(byGrantee ? 'grants_of' : 'grants', size, (list) => `SELECT ${GRANT} FROM {Grant} WHERE "objectType" = ? AND "objectId" IN (${list})${byGrantee ? ' AND "granteeId" = ?' : ''}`);
 }
 
 // --- insertMessage -------------------------------------------------------------------------

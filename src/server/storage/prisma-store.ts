@@ -49,6 +49,7 @@ import {
   padInList,
   PROFILE_COLUMNS,
   USER_COLUMNS,
+  usersStatement,
 } from './hot-sql.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
 import type {
@@ -737,11 +738,22 @@ export class PrismaStore implements Store, ProfileMethods {
   async findUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return [];
-    return this.#op('find users', async (db) => {
-      const out: UserRow[] = [];
-      for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
-      return out;
-    });
+    return this.#hot(
+      'find users',
+      async (d) => {
+        const out: UserRow[] = [];
+        for (let i = 0; i < unique.length; i += IN_CHUNK) {
+          const chunk = padInList(unique.slice(i, i + IN_CHUNK));
+          out.push(...(await d.all<User>(usersStatement(chunk.length), chunk, USER_COLUMNS)).map(toUser));
+        }
+        return out;
+      },
+      async (db) => {
+        const out: UserRow[] = [];
+        for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
+        return out;
+      },
+    );
   }
 
   findUserByUsername(username: string): Promise<UserRow | null> {

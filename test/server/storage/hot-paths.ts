@@ -62,6 +62,14 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(await same((s) => s.findUserById('nobody'))).toBeNull();
     });
 
+    it('findUsersByIds (the user loader): the same users, unknown ids left out, past one chunk', async () => {
+      const byId = (us: { id: string }[]): { id: string }[] => [...us].sort((a, b) => (a.id < b.id ? -1 : 1));
+      expect(byId(await same(async (s) => byId(await s.findUsersByIds(['bob', 'nobody', 'alice', 'bob']))))).toHaveLength(2);
+      const many = [...Array.from({ length: 600 }, (_, i) => `x${i}`), 'alice', 'bob', 'carol'];
+      expect(await same(async (s) => byId(await s.findUsersByIds(many)))).toHaveLength(2);
+      expect(await same((s) => s.findUsersByIds(['nobody']))).toEqual([]);
+    });
+
     it('findDevice: every nullable date null, then set', async () => {
       const base = { userId: 'alice', name: 'phone', signingKey: key(5), encryptionKey: key(6) };
       await fast.createDevice({ id: 'dev-pending-000000', ...base, status: 'PENDING', approvedAt: null, expiresAt: new Date(Date.now() + 60_000) });
