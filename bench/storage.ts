@@ -231,26 +231,20 @@ export async function runStorageBench(opts: BenchOptions): Promise<StorageBenchR
   const dir = mkdtempSync(join(tmpdir(), 'veilgraph-bench-storage-'));
   let postgres: TestPostgres | undefined;
   try {
+    const run = async (fx: Fixture): Promise<void> => {
+      try {
+        const r = await measure(fx, opts);
+        reads.push(...r.reads);
+        send.push(r.send);
+      } finally {
+        await fx.close();
+      }
+    };
     progress('storage: SQLite set-up');
-    const sqlite = await openFixture('sqlite', { dataDir: dir }, join(dir, 'veilgraph.db'));
-    try {
-      const r = await measure(sqlite, opts);
-      reads.push(...r.reads);
-      send.push(r.send);
-    } finally {
-      await sqlite.close();
-    }
+    await run(await openFixture('sqlite', { dataDir: dir }, join(dir, 'veilgraph.db')));
     progress('storage: starting PostgreSQL');
     postgres = await startPostgres();
-    const url = await postgres.createDatabase('bench_storage');
-    const pgFx = await openFixture('postgres', { dataDir: dir, databaseUrl: url });
-    try {
-      const r = await measure(pgFx, opts);
-      reads.push(...r.reads);
-      send.push(r.send);
-    } finally {
-      await pgFx.close();
-    }
+    await run(await openFixture('postgres', { dataDir: dir, databaseUrl: await postgres.createDatabase('bench_storage') }));
   } finally {
     progressDone();
     await postgres?.stop();

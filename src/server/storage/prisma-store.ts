@@ -28,7 +28,7 @@ import {
   type AccountReset,
 } from './generated/sqlite/client.js';
 import { isStorageError, mapDriverError, mapStorageError, StorageError } from './errors.js';
-import type { DirectConnection, DirectSql } from './direct-sql.js';
+import type { Columns, DirectConnection, DirectSql, Statement } from './direct-sql.js';
 import {
   CONVERSATION_COLUMNS,
   CONVERSATION_EXISTS,
@@ -102,6 +102,19 @@ export interface RootDb extends Db {
 const TX_OPTIONS = { maxWait: 10_000, timeout: 30_000 } as const;
 /** `IN (…)` lists are chunked: SQLite and PostgreSQL cap bound parameters per statement. */
 const IN_CHUNK = 500;
+
+/**
+ * A read by `IN` list as direct statements, one per chunk of ids (each padded: hot-sql.ts);
+ * `query` gives a chunk's statement and parameters.
+ */
+async function allInChunks<M>(d: DirectConnection, ids: readonly string[], columns: Columns, query: (chunk: string[]) => [Statement, unknown[]]): Promise<M[]> {
+  const rows: M[] = [];
+  for (let i = 0; i < ids.length; i += IN_CHUNK) {
+    const [s, params] = query(padInList(ids.slice(i, i + IN_CHUNK)));
+    rows.push(...(await d.all<M>(s, params, columns)));
+  }
+  return rows;
+}
 
 /** Serialises work on a single connection (SQLite): see `PrismaStore`. */
 class Gate {
@@ -663,6 +676,21 @@ export class PrismaStore implements Store, ProfileMethods {
     return direct === null ? this.#op(what, slow) : this.#viaDirect(what, () => fast(direct));
   }
 
+  /** A hot read of one row or none, by a direct statement or Prisma's `slow`, then `convert`. */
+  #hotOne<M, R>(what: string, s: Statement, params: readonly unknown[], columns: Columns, slow: (db: Db) => Promise<M | null>, convert: (m: M) => R): Promise<R | null> {
+    return this.#hot(
+      what,
+      async (d) => {
+        const [m] = await d.all<M>(s, params, columns);
+        return m ? convert(m) : null;
+      },
+      async (db) => {
+        const m = await slow(db);
+        return m && convert(m);
+      },
+    );
+  }
+
   /** Runs direct statements as `#op` runs Prisma's: through the gate (SQLite root), mapping driver errors. */
   async #viaDirect<T>(what: string, run: () => Promise<T>): Promise<T> {
     if (this.#gate) this.#refuseReentry();
@@ -722,17 +750,7 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findUserById(id: string): Promise<UserRow | null> {
-    return this.#hot(
-      'find user',
-      async (d) => {
-        const [u] = await d.all<User>(FIND_USER, [id], USER_COLUMNS);
-        return u ? toUser(u) : null;
-      },
-      async (db) => {
-        const u = await db.user.findUnique({ where: { id } });
-        return u && toUser(u);
-      },
-    );
+    return this.#hotOne('find user', FIND_USER, [id], USER_COLUMNS, (db) => db.user.findUnique({ where: { id } }), toUser);
   }
 
   async findUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
@@ -740,14 +758,7 @@ export class PrismaStore implements Store, ProfileMethods {
     if (unique.length === 0) return [];
     return this.#hot(
       'find users',
-      async (d) => {
-        const out: UserRow[] = [];
-        for (let i = 0; i < unique.length; i += IN_CHUNK) {
-          const chunk = padInList(unique.slice(i, i + IN_CHUNK));
-          out.push(...(await d.all<User>(usersStatement(chunk.length), chunk, USER_COLUMNS)).map(toUser));
-        }
-        return out;
-      },
+      async (d) => (await allInChunks<User>(d, unique, USER_COLUMNS, (chunk) => [usersStatement(chunk.length), chunk])).map(toUser),
       async (db) => {
         const out: UserRow[] = [];
         for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
@@ -945,15 +956,13 @@ export class PrismaStore implements Store, ProfileMethods {
       rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0)).map(toGrant);
     return this.#hot(
       'find grants',
-      async (d) => {
-        const rows: Grant[] = [];
-        for (let i = 0; i < ids.length; i += IN_CHUNK) {
-          const chunk = padInList(ids.slice(i, i + IN_CHUNK));
-          const params = granteeId === undefined ? [objectType, ...chunk] : [objectType, ...chunk, granteeId];
-          rows.push(...(await d.all<Grant>(grantsStatement(chunk.length, granteeId !== undefined), params, GRANT_COLUMNS)));
-        }
-        return ordered(rows);
-      },
+      async (d) =>
+        ordered(
+          await allInChunks<Grant>(d, ids, GRANT_COLUMNS, (chunk) => [
+            grantsStatement(chunk.length, granteeId !== undefined),
+            granteeId === undefined ? [objectType, ...chunk] : [objectType, ...chunk, granteeId],
+          ]),
+        ),
       async (db) => {
         const rows: Grant[] = [];
         for (let i = 0; i < ids.length; i += IN_CHUNK) {
@@ -1177,17 +1186,7 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findConversation(id: string): Promise<ConversationRow | null> {
-    return this.#hot(
-      'find conversation',
-      async (d) => {
-        const [c] = await d.all<Conversation>(FIND_CONVERSATION, [id], CONVERSATION_COLUMNS);
-        return c ? toConversation(c) : null;
-      },
-      async (db) => {
-        const c = await db.conversation.findUnique({ where: { id } });
-        return c && toConversation(c);
-      },
-    );
+    return this.#hotOne('find conversation', FIND_CONVERSATION, [id], CONVERSATION_COLUMNS, (db) => db.conversation.findUnique({ where: { id } }), toConversation);
   }
 
   async conversationsOf(userId: string, limit: number, afterId?: string): Promise<ConversationRow[]> {
@@ -1210,16 +1209,13 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findMember(conversationId: string, userId: string): Promise<MemberRow | null> {
-    return this.#hot(
+    return this.#hotOne(
       'find member',
-      async (d) => {
-        const [m] = await d.all<ConversationMember>(FIND_MEMBER, [conversationId, userId], MEMBER_COLUMNS);
-        return m ? toMember(m) : null;
-      },
-      async (db) => {
-        const m = await db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } });
-        return m && toMember(m);
-      },
+      FIND_MEMBER,
+      [conversationId, userId],
+      MEMBER_COLUMNS,
+      (db) => db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } }),
+      toMember,
     );
   }
 
@@ -1481,17 +1477,7 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   async findDevice(id: string): Promise<DeviceRow | null> {
-    return this.#hot(
-      'find device',
-      async (direct) => {
-        const [d] = await direct.all<Device>(FIND_DEVICE, [id], DEVICE_COLUMNS);
-        return d ? toDevice(d) : null;
-      },
-      async (db) => {
-        const d = await db.device.findUnique({ where: { id } });
-        return d && toDevice(d);
-      },
-    );
+    return this.#hotOne('find device', FIND_DEVICE, [id], DEVICE_COLUMNS, (db) => db.device.findUnique({ where: { id } }), toDevice);
   }
 
   async devicesOf(userId: string): Promise<DeviceRow[]> {
