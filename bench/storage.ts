@@ -27,7 +27,8 @@
  * key, `insertMessage` with a fresh client id), timed as one operation through the store and
  * through Prisma alone, against the same statements prepared on the baseline connection, one
  * after the other (conversation, member, user, then BEGIN [+ the advisory lock], hold the
- * epoch, insert, COMMIT). The rest of a send (GraphQL, the signature check) is the messaging
+ * epoch, insert, COMMIT; on PostgreSQL the hold and the insert are one statement, as in the
+ * store). The rest of a send (GraphQL, the signature check) is the messaging
  * suite's.
  *
  * PostgreSQL: a throwaway server from test/helpers/postgres.ts (fails loudly when it cannot start).
@@ -39,7 +40,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createClient, openStore, resolveDatabaseTarget, type OpenStoreOptions } from '../src/server/storage/open.js';
 import { MESSAGE_SEQ_LOCK_KEY, PrismaStore } from '../src/server/storage/prisma-store.js';
-import { FIND_CONVERSATION, FIND_DEVICE, FIND_MEMBER, FIND_USER, grantsStatement, HOLD_EPOCH, INSERT_MESSAGE, LIST_PROFILES } from '../src/server/storage/hot-sql.js';
+import { FIND_CONVERSATION, FIND_DEVICE, FIND_MEMBER, FIND_USER, grantsStatement, HOLD_EPOCH, HOLD_EPOCH_AND_INSERT_MESSAGE, INSERT_MESSAGE, LIST_PROFILES } from '../src/server/storage/hot-sql.js';
 import type { Statement } from '../src/server/storage/direct-sql.js';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 import { fmtNs, fmtRatio, fmtSpread, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
@@ -146,17 +147,23 @@ function sendCase(s: PrismaStore, tag: string): () => Promise<unknown> {
 }
 
 /** The same statements as the store's send path, prepared, one after the other on one connection. */
-function preparedSendCase(prepared: Prepared, tx: PreparedTx): () => Promise<unknown> {
+function preparedSendCase(db: 'sqlite' | 'postgres', prepared: Prepared, tx: PreparedTx): () => Promise<unknown> {
   let n = 0;
   return async () => {
     await prepared(FIND_CONVERSATION, ['conversation-bench-01']);
     await prepared(FIND_MEMBER, ['conversation-bench-01', 'viewer']);
     await prepared(FIND_USER, ['viewer']);
     await tx.begin();
-    await prepared(HOLD_EPOCH, [1, 'conversation-bench-01', 1]);
-    const rows = await prepared(INSERT_MESSAGE, ['conversation-bench-01', `bench-prepared-${String(++n).padStart(10, '0')}`, 'viewer', 1, 'e'.repeat(400), null, tx.date(new Date())]);
+    const row = ['conversation-bench-01', `bench-prepared-${String(++n).padStart(10, '0')}`, 'viewer', 1, 'e'.repeat(400), null, tx.date(new Date())];
+    let rows: unknown[];
+    if (db === 'postgres') {
+      rows = await prepared(HOLD_EPOCH_AND_INSERT_MESSAGE, [1, 'conversation-bench-01', 1, ...row]);
+    } else {
+      await prepared(HOLD_EPOCH, [1, 'conversation-bench-01', 1]);
+      rows = await prepared(INSERT_MESSAGE, row);
+    }
     await tx.commit();
-    if (rows.length !== 1) throw new Error('bench: message not created');
+    if (rows.length !== 1 || (rows[0] as { seq: unknown }).seq === null) throw new Error('bench: message not created');
   };
 }
 
@@ -215,7 +222,7 @@ async function measure(fx: Fixture, opts: BenchOptions): Promise<{ reads: ReadRe
   const [store, prepared, prisma] = await runInterleaved(
     [
       { name: 'store', fn: sendCase(fx.store, 'store'), async: true },
-      { name: 'prepared', fn: preparedSendCase(fx.prepared, fx.tx), async: true },
+      { name: 'prepared', fn: preparedSendCase(fx.db, fx.prepared, fx.tx), async: true },
       { name: 'prisma', fn: sendCase(fx.prisma, 'prisma'), async: true },
     ],
     opts,

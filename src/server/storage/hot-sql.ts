@@ -80,3 +80,17 @@ export const INSERT_MESSAGE = statement(
   `INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ` +
     `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}`,
 );
+/**
+ * PostgreSQL only (SQLite has no data-modifying CTE): HOLD_EPOCH and INSERT_MESSAGE in one
+ * statement, one round trip. Always one row: `held` (1 when the conversation was at the
+ * epoch), then the new message's columns (null when nothing was inserted). Parameters as
+ * INSERT_MESSAGE's.
+ */
+export const HOLD_EPOCH_AND_INSERT_MESSAGE = statement(
+  'hold_epoch_and_insert_message',
+  `WITH held AS (UPDATE {Conversation} SET "epoch" = ?::integer WHERE "id" = ?::text AND "epoch" = ?::integer RETURNING "id"), ` +
+    `inserted AS (INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") ` +
+    `SELECT ?::text, ?::text, ?::text, ?::integer, ?::text, ?::timestamp(3), ?::timestamp(3) FROM held ` +
+    `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}) ` +
+    `SELECT (SELECT count(*) FROM held)::integer AS "held", inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+);

@@ -41,6 +41,7 @@ import {
   GRANT_COLUMNS,
   grantsStatement,
   HOLD_EPOCH,
+  HOLD_EPOCH_AND_INSERT_MESSAGE,
   INSERT_MESSAGE,
   LIST_PROFILES,
   LIST_PROFILES_AFTER,
@@ -1279,28 +1280,30 @@ export class PrismaStore implements Store, ProfileMethods {
     const data = messageData(m);
     const where = { conversationId_clientId: { conversationId: data.conversationId, clientId: data.clientId } };
     const noSuchConversation = (): StorageError => new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
-    // The same steps as the Prisma body below, as direct statements (docs/storage.md, "Hot paths").
-    // The Prisma body's outcomes in fewer statements, for the common case (a new message at
-    // the current epoch: hold the epoch, insert). The transaction already holds the lock: on
-    // PostgreSQL taken with BEGIN (MESSAGE_SEQ_LOCK_KEY), on SQLite by BEGIN IMMEDIATE or the
-    // caller's transaction.
-    const direct = async (c: DirectConnection): Promise<{ message: MessageRow; created: boolean }> => {
-      const stored = async (): Promise<Message | undefined> => (await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS))[0];
-      if ((await c.run(HOLD_EPOCH, [data.epoch, data.conversationId, data.epoch])) !== 1) {
-        // A retry of a stored message gets it whatever the epoch is now, as on the Prisma path.
-        const existing = await stored();
-        if (existing) return { message: toMessage(existing), created: false };
-        if ((await c.all(CONVERSATION_EXISTS, [data.conversationId], {})).length === 0) throw noSuchConversation();
-        throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
+    // The Prisma body's outcomes in fewer statements (docs/storage.md, "Hot paths"), for the
+    // common case (a new message at the current epoch: hold the epoch, insert). The
+    // transaction already holds the lock: on PostgreSQL taken with BEGIN (MESSAGE_SEQ_LOCK_KEY),
+    // on SQLite by BEGIN IMMEDIATE or the caller's transaction.
+    const holdAndInsert = async (c: DirectConnection): Promise<{ held: boolean; created: Message | undefined }> => {
+      // createdAt as Prisma's @default(now()) gives it: the gateway's clock.
+      const row = [data.conversationId, data.clientId, data.senderId, data.epoch, data.body, data.expiresAt ?? null, new Date()];
+      if (this.kind === 'postgres') {
+        const [r] = await c.all<Message & { held: number }>(HOLD_EPOCH_AND_INSERT_MESSAGE, [data.epoch, data.conversationId, data.epoch, ...row], MESSAGE_COLUMNS);
+        return { held: r!.held === 1, created: r!.seq === null ? undefined : r };
       }
-      // createdAt as Prisma's @default(now()) gives it: the gateway's clock. A client id
-      // already stored inserts nothing (ON CONFLICT DO NOTHING), and the stored one is read:
-      // under the lock, every earlier insert of it has committed.
-      const [created] = await c.all<Message>(INSERT_MESSAGE, [data.conversationId, data.clientId, data.senderId, data.epoch, data.body, data.expiresAt ?? null, new Date()], MESSAGE_COLUMNS);
+      if ((await c.run(HOLD_EPOCH, [data.epoch, data.conversationId, data.epoch])) !== 1) return { held: false, created: undefined };
+      return { held: true, created: (await c.all<Message>(INSERT_MESSAGE, row, MESSAGE_COLUMNS))[0] };
+    };
+    const direct = async (c: DirectConnection): Promise<{ message: MessageRow; created: boolean }> => {
+      const { held, created } = await holdAndInsert(c);
       if (created) return { message: toMessage(created), created: true };
-      const existing = await stored();
+      // Nothing inserted. A retry of a stored message gets it whatever the epoch is now, as
+      // on the Prisma path (under the lock, every earlier insert of the client id has committed).
+      const [existing] = await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS);
       if (existing) return { message: toMessage(existing), created: false };
-      throw new StorageError('CONFLICT', 'insert message: conversationId, clientId already exists', { fields: ['conversationId', 'clientId'] });
+      if (held) throw new StorageError('CONFLICT', 'insert message: conversationId, clientId already exists', { fields: ['conversationId', 'clientId'] });
+      if ((await c.all(CONVERSATION_EXISTS, [data.conversationId], {})).length === 0) throw noSuchConversation();
+      throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
     };
     try {
       const d = this.#direct;
