@@ -11,6 +11,7 @@
  *              and rekey on removal by group size (bench/messaging.ts)
  *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
  *   sessions   the device check's share of a one-row request (bench/sessions.ts)
+ *   storage    each hot read through the store vs the same SQL as a prepared statement, SQLite and PostgreSQL; the send path's store calls (bench/storage.ts)
  */
 import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
@@ -19,6 +20,7 @@ import { environmentLines, parseBenchOptions, type BenchOptions } from './harnes
 import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
 import { runSessionsBench } from './sessions.js';
+import { runStorageBench } from './storage.js';
 
 interface Suite {
   readonly name: string;
@@ -49,6 +51,7 @@ const SUITES: readonly Suite[] = [
     run: runBundleBench,
   },
   { name: 'sessions', description: "the device check's share of a one-row request (device session vs the cached check)", run: runSessionsBench },
+  { name: 'storage', description: 'hot reads through the store vs the same SQL as a prepared statement (SQLite, PostgreSQL); the send path\'s store calls', run: runStorageBench },
 ];
 
 async function main(): Promise<void> {

@@ -129,3 +129,43 @@ function lastLine(message: string): string {
   const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.at(-1) ?? 'unknown error';
 }
+
+interface DriverLikeError {
+  code?: unknown;
+  message?: unknown;
+  detail?: unknown;
+}
+
+/** SQLite result codes meaning the database cannot be used now (the adapter maps BUSY the same way). */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|NOTADB|CORRUPT|MISUSE|READONLY)/;
+/** PostgreSQL SQLSTATEs meaning the same: connection (08), resources (53), auth (28), no database, shutdown. */
+const PG_UNAVAILABLE = /^(08|53|28|3D000$|57P0[123]$)/;
+/** node-postgres and Node socket failures (no SQLSTATE). */
+const NODE_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+const PG_CLIENT_UNAVAILABLE = /connection terminated|timeout exceeded when trying to connect|not queryable|connection timeout/i;
+
+/**
+ * `mapStorageError` for errors of the drivers themselves (better-sqlite3, node-postgres), as
+ * the store's direct statements meet them (direct-sql.ts): the same codes and messages as
+ * the Prisma path gives for the same failure. Anything else comes back as it is.
+ */
+export function mapDriverError(e: unknown, what: string, secret?: string): unknown {
+  if (e instanceof StorageError || typeof e !== 'object' || e === null) return e;
+  const err = e as DriverLikeError;
+  const code = typeof err.code === 'string' ? err.code : '';
+  const message = scrub(String(err.message ?? ''), secret);
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505') {
+    // SQLite: "UNIQUE constraint failed: Message.conversationId, Message.clientId";
+    // PostgreSQL: detail 'Key ("conversationId", "clientId")=(…) already exists.'
+    const list = code === '23505' ? /^Key \(([^)]*)\)=/.exec(String(err.detail ?? ''))?.[1] : message.split('constraint failed: ')[1];
+    const fields = list?.split(', ').map((f) => f.split('.').pop()!.replace(/^"|"$/g, ''));
+    return new StorageError('CONFLICT', `${what}: ${fields?.length ? fields.join(', ') : 'a unique key'} already exists`, { cause: e, fields });
+  }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503') {
+    return new StorageError('INVALID_REFERENCE', `${what}: it refers to a row that does not exist`, { cause: e });
+  }
+  if (SQLITE_UNAVAILABLE.test(code) || (/^[0-9A-Z]{5}$/.test(code) && PG_UNAVAILABLE.test(code)) || NODE_UNAVAILABLE.has(code) || (code === '' && PG_CLIENT_UNAVAILABLE.test(message))) {
+    return new StorageError('DATABASE_UNAVAILABLE', `${what}: database unavailable`, { cause: e });
+  }
+  return e;
+}

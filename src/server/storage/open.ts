@@ -13,12 +13,14 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from './generated/postgres/client.js';
 import { createPrivateFile, ensurePrivateDir } from '../private-files.js';
 import { mapStorageError, redactUrl, scrub, StorageError } from './errors.js';
 import { applyMigrations, defaultMigrationsDir, loadMigrations, type MigratingClient } from './migrate.js';
 import { PrismaStore, type RootDb } from './prisma-store.js';
+import { postgresDirect, sqliteDirect, type DirectSql, type SqliteDatabase } from './direct-sql.js';
 
 export interface OpenStoreOptions {
   /** `DATABASE_URL`: see the module comment. Absent or empty: SQLite in `dataDir`. */
@@ -76,22 +78,49 @@ export function resolveDatabaseTarget(options: OpenStoreOptions): Target {
 }
 
 /**
+ * The better-sqlite3 adapter, remembering the connection it opens: the store's direct
+ * statements (direct-sql.ts) run on that one connection, so they take turns with Prisma's
+ * queries through the store's gate and see what its transactions wrote. Should a later
+ * adapter keep its connection elsewhere, `db` stays null and the store uses Prisma alone
+ * (a storage test checks the direct path is in use).
+ */
+class SqliteAdapterWithConnection extends PrismaBetterSQLite3 {
+  db: SqliteDatabase | null = null;
+  override async connect(): ReturnType<PrismaBetterSQLite3['connect']> {
+    const adapter = await super.connect();
+    const client = (adapter as unknown as { client?: Partial<SqliteDatabase> }).client;
+    this.db = client && typeof client.prepare === 'function' && typeof client.open === 'boolean' ? (client as SqliteDatabase) : null;
+    return adapter;
+  }
+}
+
+/**
+ * A Prisma client for the target and the direct statements over the same driver connection
+ * (SQLite) or pool (PostgreSQL). @internal
+ */
+export function createClientAndDirect(target: Target): { client: RootDb & MigratingClient; direct: DirectSql } {
+  if (target.kind === 'sqlite') {
+    const adapter = new SqliteAdapterWithConnection({ url: target.file, timeout: SQLITE_BUSY_TIMEOUT_MS });
+    return { client: new SqliteClient({ adapter }), direct: sqliteDirect(() => adapter.db) };
+  }
+  // One pool for Prisma's queries and the direct ones; Prisma's disconnect ends it.
+  const pool = new pg.Pool({ connectionString: target.url, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
+  // The one cast between the two generated clients: the PostgreSQL client's model API is a
+  // superset of the SQLite client's for this model (same models; PostgreSQL adds filter
+  // options such as `mode`), but TypeScript cannot relate the two sets of generated
+  // generic types. prisma-store.ts is written against the SQLite client's types.
+  return { client: new PostgresClient({ adapter }) as unknown as RootDb & MigratingClient, direct: postgresDirect(pool) };
+}
+
+/**
  * A Prisma client for the target, not yet used (so not yet connected). Exported for tests
  * and maintenance; the gateway goes through `openStore`. Not in the published declarations
  * (its type is the generated client's: see PrismaClientHandle in prisma-store.ts).
  * @internal
  */
 export function createClient(target: Target): RootDb & MigratingClient {
-  if (target.kind === 'sqlite') {
-    const adapter = new PrismaBetterSQLite3({ url: target.file, timeout: SQLITE_BUSY_TIMEOUT_MS });
-    return new SqliteClient({ adapter });
-  }
-  const adapter = new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS });
-  // The one cast between the two generated clients: the PostgreSQL client's model API is a
-  // superset of the SQLite client's for this model (same models; PostgreSQL adds filter
-  // options such as `mode`), but TypeScript cannot relate the two sets of generated
-  // generic types. prisma-store.ts is written against the SQLite client's types.
-  return new PostgresClient({ adapter }) as unknown as RootDb & MigratingClient;
+  return createClientAndDirect(target).client;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<PrismaStore> {
@@ -108,8 +137,9 @@ export async function openStore(options: OpenStoreOptions): Promise<PrismaStore>
     }
   }
   let client: RootDb & MigratingClient;
+  let direct: DirectSql;
   try {
-    client = createClient(target);
+    ({ client, direct } = createClientAndDirect(target));
   } catch (e) {
     // Nothing connects yet (the adapter does on first use); a throw here is still the database's.
     throw openError(e, target.label, secret);
@@ -134,7 +164,8 @@ export async function openStore(options: OpenStoreOptions): Promise<PrismaStore>
     await client.$disconnect().catch(() => undefined);
     throw openError(e, target.label, secret);
   }
-  return new PrismaStore(target.kind, client, { secret });
+  // Connected by now (the migrations ran): a SQLite adapter that hid its connection leaves the store on Prisma alone.
+  return new PrismaStore(target.kind, client, { secret, direct: direct.usable() ? direct : undefined });
 }
 
 function openError(e: unknown, label: string, secret: string | undefined): unknown {

@@ -27,7 +27,31 @@ import {
   type Backup,
   type AccountReset,
 } from './generated/sqlite/client.js';
-import { isStorageError, mapStorageError, StorageError } from './errors.js';
+import { isStorageError, mapDriverError, mapStorageError, StorageError } from './errors.js';
+import type { Columns, DirectConnection, DirectSql, Statement } from './direct-sql.js';
+import {
+  CONVERSATION_COLUMNS,
+  CONVERSATION_EXISTS,
+  DEVICE_COLUMNS,
+  FIND_CONVERSATION,
+  FIND_DEVICE,
+  FIND_MEMBER,
+  FIND_MESSAGE_BY_CLIENT_ID,
+  FIND_USER,
+  GRANT_COLUMNS,
+  grantsStatement,
+  HOLD_EPOCH,
+  HOLD_EPOCH_AND_INSERT_MESSAGE,
+  INSERT_MESSAGE,
+  LIST_PROFILES,
+  LIST_PROFILES_AFTER,
+  MEMBER_COLUMNS,
+  MESSAGE_COLUMNS,
+  padInList,
+  PROFILE_COLUMNS,
+  USER_COLUMNS,
+  usersStatement,
+} from './hot-sql.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
 import type {
   Access,
@@ -80,13 +104,42 @@ const TX_OPTIONS = { maxWait: 10_000, timeout: 30_000 } as const;
 /** `IN (…)` lists are chunked: SQLite and PostgreSQL cap bound parameters per statement. */
 const IN_CHUNK = 500;
 
+/**
+ * A read by `IN` list as direct statements, one per chunk of ids (each padded: hot-sql.ts);
+ * `query` gives a chunk's statement and parameters.
+ */
+async function allInChunks<M>(d: DirectConnection, ids: readonly string[], columns: Columns, query: (chunk: string[]) => [Statement, unknown[]]): Promise<M[]> {
+  const rows: M[] = [];
+  for (let i = 0; i < ids.length; i += IN_CHUNK) {
+    const [s, params] = query(padInList(ids.slice(i, i + IN_CHUNK)));
+    rows.push(...(await d.all<M>(s, params, columns)));
+  }
+  return rows;
+}
+
 /** Serialises work on a single connection (SQLite): see `PrismaStore`. */
 class Gate {
   #tail: Promise<unknown> = Promise.resolve();
+  /** Operations started and not yet settled. */
+  #pending = 0;
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn);
-    this.#tail = result.catch(() => undefined);
+    // Idle: start now rather than a tick later (nothing else is on the connection; a direct
+    // SQLite statement then runs synchronously, in this call). Busy: after the last one.
+    const result = this.#pending === 0 ? invoke(fn) : this.#tail.then(fn);
+    this.#pending++;
+    const settled = (): void => {
+      this.#pending--;
+    };
+    this.#tail = result.then(settled, settled);
     return result;
+  }
+}
+
+function invoke<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
 }
 
@@ -568,10 +621,17 @@ export class PrismaStore implements Store, ProfileMethods {
    */
   readonly #gate: Gate | null;
   readonly #secret: string | undefined;
+  /**
+   * The hot paths' direct statements on the driver (direct-sql.ts, docs/storage.md "Hot
+   * paths"), or null: then Prisma runs them too. A SQLite transaction's store keeps them (one
+   * connection: they run inside the transaction and see its writes); a PostgreSQL
+   * transaction's store has none (its connection is Prisma's), so its reads stay inside it.
+   */
+  readonly #direct: DirectSql | null;
 
-  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle, options?: { secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: PrismaClientHandle; secret?: string });
-  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle | null, options?: { tx?: PrismaClientHandle; secret?: string }) {
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle, options?: { secret?: string; direct?: DirectSql });
+  constructor(kind: 'sqlite' | 'postgres', root: null, options: { tx: PrismaClientHandle; secret?: string; direct?: DirectSql });
+  constructor(kind: 'sqlite' | 'postgres', root: PrismaClientHandle | null, options?: { tx?: PrismaClientHandle; secret?: string; direct?: DirectSql }) {
     this.kind = kind;
     // The handles are this module's generated clients (open.ts makes them; `transaction`
     // passes Prisma's transaction client): see PrismaClientHandle.
@@ -579,6 +639,12 @@ export class PrismaStore implements Store, ProfileMethods {
     this.#db = (root ?? options!.tx!) as Db;
     this.#gate = root !== null && kind === 'sqlite' ? new Gate() : null;
     this.#secret = options?.secret;
+    this.#direct = options?.direct ?? null;
+  }
+
+  /** Whether the hot paths run as direct statements (false: through Prisma). For tests and benchmarks. */
+  get direct(): boolean {
+    return this.#direct !== null;
   }
 
   /**
@@ -602,6 +668,40 @@ export class PrismaStore implements Store, ProfileMethods {
     }
   }
 
+  /**
+   * A hot path: `fast` on the direct statements when the store has them, else `slow` through
+   * Prisma; the same gate, re-entry check and error codes either way.
+   */
+  async #hot<T>(what: string, fast: (d: DirectConnection) => Promise<T>, slow: (db: Db) => Promise<T>): Promise<T> {
+    const direct = this.#direct;
+    return direct === null ? this.#op(what, slow) : this.#viaDirect(what, () => fast(direct));
+  }
+
+  /** A hot read of one row or none, by a direct statement or Prisma's `slow`, then `convert`. */
+  #hotOne<M, R>(what: string, s: Statement, params: readonly unknown[], columns: Columns, slow: (db: Db) => Promise<M | null>, convert: (m: M) => R): Promise<R | null> {
+    return this.#hot(
+      what,
+      async (d) => {
+        const [m] = await d.all<M>(s, params, columns);
+        return m ? convert(m) : null;
+      },
+      async (db) => {
+        const m = await slow(db);
+        return m && convert(m);
+      },
+    );
+  }
+
+  /** Runs direct statements as `#op` runs Prisma's: through the gate (SQLite root), mapping driver errors. */
+  async #viaDirect<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (this.#gate) this.#refuseReentry();
+    try {
+      return await (this.#gate ? this.#gate.run(run) : run());
+    } catch (e) {
+      throw mapDriverError(e, what, this.#secret);
+    }
+  }
+
   /** Runs `fn` atomically: in a new transaction from the root store, as is inside one. */
   async #atomic<T>(what: string, fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.#root === null) return this.#op(what, fn);
@@ -616,7 +716,8 @@ export class PrismaStore implements Store, ProfileMethods {
     const root = this.#root;
     const gate = this.#gate;
     // A store over the transaction: a PrismaStore like this one (the class has no subclasses).
-    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret }) as this);
+    const direct = this.kind === 'sqlite' ? (this.#direct ?? undefined) : undefined;
+    const body = (tx: Db): Promise<T> => fn(new PrismaStore(this.kind, null, { tx, secret: this.#secret, direct }) as this);
     try {
       if (gate === null) return await root.$transaction(body, TX_OPTIONS);
       this.#refuseReentry();
@@ -650,20 +751,21 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findUserById(id: string): Promise<UserRow | null> {
-    return this.#op('find user', async (db) => {
-      const u = await db.user.findUnique({ where: { id } });
-      return u && toUser(u);
-    });
+    return this.#hotOne('find user', FIND_USER, [id], USER_COLUMNS, (db) => db.user.findUnique({ where: { id } }), toUser);
   }
 
   async findUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return [];
-    return this.#op('find users', async (db) => {
-      const out: UserRow[] = [];
-      for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
-      return out;
-    });
+    return this.#hot(
+      'find users',
+      async (d) => (await allInChunks<User>(d, unique, USER_COLUMNS, (chunk) => [usersStatement(chunk.length), chunk])).map(toUser),
+      async (db) => {
+        const out: UserRow[] = [];
+        for (let i = 0; i < unique.length; i += IN_CHUNK) out.push(...(await db.user.findMany({ where: { id: { in: unique.slice(i, i + IN_CHUNK) } } })).map(toUser));
+        return out;
+      },
+    );
   }
 
   findUserByUsername(username: string): Promise<UserRow | null> {
@@ -798,14 +900,17 @@ export class PrismaStore implements Store, ProfileMethods {
   async listProfiles(limit: number, cursor?: string): Promise<ProfileRow[]> {
     checkLimit(limit);
     if (limit === 0) return [];
-    return this.#op('list profiles', async (db) =>
-      (
-        await db.profile.findMany({
-          where: cursor === undefined ? {} : { id: { gt: cursor } },
-          orderBy: { id: 'asc' },
-          take: limit,
-        })
-      ).map(toProfile),
+    return this.#hot(
+      'list profiles',
+      async (d) => (await (cursor === undefined ? d.all<Profile>(LIST_PROFILES, [limit], PROFILE_COLUMNS) : d.all<Profile>(LIST_PROFILES_AFTER, [cursor, limit], PROFILE_COLUMNS))).map(toProfile),
+      async (db) =>
+        (
+          await db.profile.findMany({
+            where: cursor === undefined ? {} : { id: { gt: cursor } },
+            orderBy: { id: 'asc' },
+            take: limit,
+          })
+        ).map(toProfile),
     );
   }
 
@@ -847,16 +952,27 @@ export class PrismaStore implements Store, ProfileMethods {
   async grantsFor(objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]> {
     const ids = [...new Set(objectIds)];
     if (ids.length === 0) return [];
-    return this.#op('find grants', async (db) => {
-      const rows: Grant[] = [];
-      for (let i = 0; i < ids.length; i += IN_CHUNK) {
-        const objectId = { in: ids.slice(i, i + IN_CHUNK) };
-        rows.push(...(await db.grant.findMany({ where: granteeId === undefined ? { objectType, objectId } : { objectType, objectId, granteeId } })));
-      }
-      // One order whatever the chunking: by object, then grantee.
-      rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0));
-      return rows.map(toGrant);
-    });
+    // One order whatever the chunking: by object, then grantee.
+    const ordered = (rows: Grant[]): GrantRow[] =>
+      rows.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : a.granteeId < b.granteeId ? -1 : a.granteeId > b.granteeId ? 1 : 0)).map(toGrant);
+    return this.#hot(
+      'find grants',
+      async (d) =>
+        ordered(
+          await allInChunks<Grant>(d, ids, GRANT_COLUMNS, (chunk) => [
+            grantsStatement(chunk.length, granteeId !== undefined),
+            granteeId === undefined ? [objectType, ...chunk] : [objectType, ...chunk, granteeId],
+          ]),
+        ),
+      async (db) => {
+        const rows: Grant[] = [];
+        for (let i = 0; i < ids.length; i += IN_CHUNK) {
+          const objectId = { in: ids.slice(i, i + IN_CHUNK) };
+          rows.push(...(await db.grant.findMany({ where: granteeId === undefined ? { objectType, objectId } : { objectType, objectId, granteeId } })));
+        }
+        return ordered(rows);
+      },
+    );
   }
 
   async putObjectKeys(rows: readonly ObjectKeyRow[]): Promise<void> {
@@ -1071,10 +1187,7 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findConversation(id: string): Promise<ConversationRow | null> {
-    return this.#op('find conversation', async (db) => {
-      const c = await db.conversation.findUnique({ where: { id } });
-      return c && toConversation(c);
-    });
+    return this.#hotOne('find conversation', FIND_CONVERSATION, [id], CONVERSATION_COLUMNS, (db) => db.conversation.findUnique({ where: { id } }), toConversation);
   }
 
   async conversationsOf(userId: string, limit: number, afterId?: string): Promise<ConversationRow[]> {
@@ -1097,10 +1210,14 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   findMember(conversationId: string, userId: string): Promise<MemberRow | null> {
-    return this.#op('find member', async (db) => {
-      const m = await db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } });
-      return m && toMember(m);
-    });
+    return this.#hotOne(
+      'find member',
+      FIND_MEMBER,
+      [conversationId, userId],
+      MEMBER_COLUMNS,
+      (db) => db.conversationMember.findUnique({ where: { conversationId_userId: { conversationId, userId } } }),
+      toMember,
+    );
   }
 
   async rotateEpoch(conversationId: string, nextEpoch: number, change: EpochChange): Promise<ConversationRow> {
@@ -1162,7 +1279,38 @@ export class PrismaStore implements Store, ProfileMethods {
   async insertMessage(m: Omit<MessageRow, 'seq' | 'createdAt'>): Promise<{ message: MessageRow; created: boolean }> {
     const data = messageData(m);
     const where = { conversationId_clientId: { conversationId: data.conversationId, clientId: data.clientId } };
+    const noSuchConversation = (): StorageError => new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
+    // The Prisma body's outcomes in fewer statements (docs/storage.md, "Hot paths"), for the
+    // common case (a new message at the current epoch: hold the epoch, insert). The
+    // transaction already holds the lock: on PostgreSQL taken with BEGIN (MESSAGE_SEQ_LOCK_KEY),
+    // on SQLite by BEGIN IMMEDIATE or the caller's transaction.
+    const holdAndInsert = async (c: DirectConnection): Promise<{ held: boolean; created: Message | undefined }> => {
+      // createdAt as Prisma's @default(now()) gives it: the gateway's clock.
+      const row = [data.conversationId, data.clientId, data.senderId, data.epoch, data.body, data.expiresAt ?? null, new Date()];
+      if (this.kind === 'postgres') {
+        const [r] = await c.all<Message & { held: number }>(HOLD_EPOCH_AND_INSERT_MESSAGE, [data.epoch, data.conversationId, data.epoch, ...row], MESSAGE_COLUMNS);
+        return { held: r!.held === 1, created: r!.seq === null ? undefined : r };
+      }
+      if ((await c.run(HOLD_EPOCH, [data.epoch, data.conversationId, data.epoch])) !== 1) return { held: false, created: undefined };
+      return { held: true, created: (await c.all<Message>(INSERT_MESSAGE, row, MESSAGE_COLUMNS))[0] };
+    };
+    const direct = async (c: DirectConnection): Promise<{ message: MessageRow; created: boolean }> => {
+      const { held, created } = await holdAndInsert(c);
+      if (created) return { message: toMessage(created), created: true };
+      // Nothing inserted. A retry of a stored message gets it whatever the epoch is now, as
+      // on the Prisma path (under the lock, every earlier insert of the client id has committed).
+      const [existing] = await c.all<Message>(FIND_MESSAGE_BY_CLIENT_ID, [data.conversationId, data.clientId], MESSAGE_COLUMNS);
+      if (existing) return { message: toMessage(existing), created: false };
+      if (held) throw new StorageError('CONFLICT', 'insert message: conversationId, clientId already exists', { fields: ['conversationId', 'clientId'] });
+      if ((await c.all(CONVERSATION_EXISTS, [data.conversationId], {})).length === 0) throw noSuchConversation();
+      throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
+    };
     try {
+      const d = this.#direct;
+      if (d !== null) {
+        // Root store: a transaction of its own. A (SQLite) transaction's store: inside that one.
+        return await this.#viaDirect('insert message', () => (this.#root === null ? direct(d) : d.transaction(direct, { advisoryLock: MESSAGE_SEQ_LOCK_KEY })));
+      }
       return await this.#atomic('insert message', async (db) => {
         // PostgreSQL: inserts take turns until commit, so commit order is seq order (see
         // MESSAGE_SEQ_LOCK_KEY). SQLite: the write lock before reading, as `transaction()`
@@ -1178,9 +1326,7 @@ export class PrismaStore implements Store, ProfileMethods {
         // never stored under an epoch that ended before it (a removed member holds that key).
         const { count } = await db.conversation.updateMany({ where: { id: data.conversationId, epoch: data.epoch }, data: { epoch: data.epoch } });
         if (count !== 1) {
-          if ((await db.conversation.count({ where: { id: data.conversationId } })) === 0) {
-            throw new StorageError('INVALID_REFERENCE', 'insert message: no such conversation');
-          }
+          if ((await db.conversation.count({ where: { id: data.conversationId } })) === 0) throw noSuchConversation();
           throw new StorageError('CONFLICT', STALE_EPOCH_MESSAGE);
         }
         // An unknown conversation or sender is INVALID_REFERENCE (P2003).
@@ -1334,10 +1480,7 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   async findDevice(id: string): Promise<DeviceRow | null> {
-    return this.#op('find device', async (db) => {
-      const d = await db.device.findUnique({ where: { id } });
-      return d && toDevice(d);
-    });
+    return this.#hotOne('find device', FIND_DEVICE, [id], DEVICE_COLUMNS, (db) => db.device.findUnique({ where: { id } }), toDevice);
   }
 
   async devicesOf(userId: string): Promise<DeviceRow[]> {

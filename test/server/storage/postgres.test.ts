@@ -8,6 +8,7 @@ import { createClient, openStore, resolveDatabaseTarget } from '../../../src/ser
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { firstKey, migrationSuite, storeSuite, key, type SuiteTarget } from './suite.js';
+import { hotPathSuite } from './hot-paths.js';
 
 let pg: TestPostgres;
 let n = 0;
@@ -38,6 +39,7 @@ const target: SuiteTarget = {
 };
 storeSuite(target);
 migrationSuite(target);
+hotPathSuite(target);
 
 describe('PostgreSQL opening', () => {
   it('two gateways opening one fresh database at once both succeed (advisory lock), schema applied once', async () => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { firstKey, migrationSuite, profile, storeSuite, key, type SuiteTarget } from './suite.js';
+import { hotPathSuite } from './hot-paths.js';
 
 const root = mkdtempSync(join(tmpdir(), 'veilgraph-sqlite-'));
 let n = 0;
@@ -20,6 +21,7 @@ const target: SuiteTarget = {
 };
 storeSuite(target);
 migrationSuite(target);
+hotPathSuite(target);
 
 describe('SQLite opening', () => {
   it('with no URL creates <dataDir>/veilgraph.db (and missing directories), in WAL mode, migrated', async () => {

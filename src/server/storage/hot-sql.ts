@@ -1,0 +1,96 @@
+/**
+ * @module
+ * The statements of the store's hot paths (docs/storage.md, "Hot paths"), one text for both
+ * databases (direct-sql.ts), selecting exactly the columns of Prisma's model so that the
+ * rows decode to what Prisma's queries return.
+ */
+import { statement, type Columns, type Statement } from './direct-sql.js';
+
+const USER = '"id", "username", "signingKey", "encryptionKey", "createdAt"';
+export const USER_COLUMNS: Columns = { dates: ['createdAt'], bytes: ['signingKey', 'encryptionKey'] };
+export const FIND_USER = statement('find_user', `SELECT ${USER} FROM {User} WHERE "id" = ?`);
+
+const DEVICE = '"id", "userId", "name", "status", "signingKey", "encryptionKey", "createdAt", "approvedAt", "revokedAt", "lastSeenAt", "expiresAt"';
+export const DEVICE_COLUMNS: Columns = { dates: ['createdAt', 'approvedAt', 'revokedAt', 'lastSeenAt', 'expiresAt'], bytes: ['signingKey', 'encryptionKey'] };
+export const FIND_DEVICE = statement('find_device', `SELECT ${DEVICE} FROM {Device} WHERE "id" = ?`);
+
+const CONVERSATION = '"id", "kind", "createdById", "epoch", "historySharing", "epochTtlSeconds", "epochStartedAt", "createdAt"';
+export const CONVERSATION_COLUMNS: Columns = { dates: ['epochStartedAt', 'createdAt'], bools: ['historySharing'] };
+export const FIND_CONVERSATION = statement('find_conversation', `SELECT ${CONVERSATION} FROM {Conversation} WHERE "id" = ?`);
+
+const MEMBER = '"conversationId", "userId", "role", "joinedEpoch", "createdAt"';
+export const MEMBER_COLUMNS: Columns = { dates: ['createdAt'] };
+export const FIND_MEMBER = statement('find_member', `SELECT ${MEMBER} FROM {ConversationMember} WHERE "conversationId" = ? AND "userId" = ?`);
+
+const PROFILE = '"id", "ownerId", "displayName", "serverSealed", "serverKeyVersion", "emailIndex", "bio", "diary", "createdAt", "updatedAt"';
+export const PROFILE_COLUMNS: Columns = { dates: ['createdAt', 'updatedAt'], bytes: ['serverSealed'] };
+export const LIST_PROFILES = statement('list_profiles', `SELECT ${PROFILE} FROM {Profile} ORDER BY "id" ASC LIMIT ?`);
+export const LIST_PROFILES_AFTER = statement('list_profiles_after', `SELECT ${PROFILE} FROM {Profile} WHERE "id" > ? ORDER BY "id" ASC LIMIT ?`);
+
+const GRANT = '"objectType", "objectId", "granteeId", "access", "createdAt"';
+export const GRANT_COLUMNS: Columns = { dates: ['createdAt'] };
+
+/**
+ * `IN` lists are padded up to a power of two (repeating the last id, which changes no
+ * result), so a few prepared statements serve every list length up to the chunk size.
+ */
+export function inListSize(n: number): number {
+  let size = 1;
+  while (size < n) size *= 2;
+  return size;
+}
+
+export function padInList<T>(values: readonly T[]): T[] {
+  const out = [...values];
+  const size = inListSize(values.length);
+  while (out.length < size) out.push(values[values.length - 1]!);
+  return out;
+}
+
+/** `SELECT <columns> FROM {table} WHERE <before>"<column>" IN (<size> placeholders)<after>`, cached per shape. */
+const inListStatements = new Map<string, Statement>();
+
+function inListStatement(name: string, size: number, text: (list: string) => string): Statement {
+  const key = `${name}_${size}`;
+  let s = inListStatements.get(key);
+  if (!s) inListStatements.set(key, (s = statement(key, text(Array.from({ length: size }, () => '?').join(', ')))));
+  return s;
+}
+
+/** Users by an `IN` list of `size` ids (the user loader). */
+export function usersStatement(size: number): Statement {
+  return inListStatement('users', size, (list) => `SELECT ${USER} FROM {User} WHERE "id" IN (${list})`);
+}
+
+/** Grants on objects of one type, by `IN` list of `size` ids, of one grantee when `byGrantee`. */
+export function grantsStatement(size: number, byGrantee: boolean): Statement {
+  return inListStatement(byGrantee ? 'grants_of' : 'grants', size, (list) => `SELECT ${GRANT} FROM {Grant} WHERE "objectType" = ? AND "objectId" IN (${list})${byGrantee ? ' AND "granteeId" = ?' : ''}`);
+}
+
+// --- insertMessage -------------------------------------------------------------------------
+
+const MESSAGE = '"seq", "conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt"';
+export const MESSAGE_COLUMNS: Columns = { dates: ['expiresAt', 'createdAt'] };
+export const FIND_MESSAGE_BY_CLIENT_ID = statement('find_message_by_client_id', `SELECT ${MESSAGE} FROM {Message} WHERE "conversationId" = ? AND "clientId" = ?`);
+/** Holds the conversation at the message's epoch until the commit (a write locks the row). */
+export const HOLD_EPOCH = statement('hold_epoch', 'UPDATE {Conversation} SET "epoch" = ? WHERE "id" = ? AND "epoch" = ?');
+export const CONVERSATION_EXISTS = statement('conversation_exists', 'SELECT "id" FROM {Conversation} WHERE "id" = ?');
+export const INSERT_MESSAGE = statement(
+  'insert_message',
+  `INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ` +
+    `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}`,
+);
+/**
+ * PostgreSQL only (SQLite has no data-modifying CTE): HOLD_EPOCH and INSERT_MESSAGE in one
+ * statement, one round trip. Always one row: `held` (1 when the conversation was at the
+ * epoch), then the new message's columns (null when nothing was inserted). Parameters as
+ * INSERT_MESSAGE's.
+ */
+export const HOLD_EPOCH_AND_INSERT_MESSAGE = statement(
+  'hold_epoch_and_insert_message',
+  `WITH held AS (UPDATE {Conversation} SET "epoch" = ?::integer WHERE "id" = ?::text AND "epoch" = ?::integer RETURNING "id"), ` +
+    `inserted AS (INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") ` +
+    `SELECT ?::text, ?::text, ?::text, ?::integer, ?::text, ?::timestamp(3), ?::timestamp(3) FROM held ` +
+    `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}) ` +
+    `SELECT (SELECT count(*) FROM held)::integer AS "held", inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+);
