@@ -66,7 +66,9 @@ import { ServerFieldCodec } from '../src/server/server-fields.js';
 import { createTokenService } from '../src/server/services/sign-in/auth/jwt.js';
 import { loginMessage, registrationMessage } from '../src/crypto/auth-messages.js';
 import type { VeilContext } from '../src/server/context.js';
-import { startGateway, type RunningGateway } from '../src/app/gateway.js';
+import { referenceOptions, startGateway, type RunningGateway } from '../src/app/gateway.js';
+import { createVeilgraph } from '../src/server/create.js';
+import type { GrantRow } from '../src/server/storage/store.js';
 import { createHttpHandler } from '../src/app/http.js';
 import { createRequestLimits } from '../src/server/limits.js';
 import { createLogger, type Logger } from '../src/server/log.js';
@@ -79,6 +81,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient as SqliteClient } from '../src/server/storage/generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from '../src/server/storage/generated/postgres/client.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 
 export const SIZES = [1, 100, 1000] as const;
 /** The gateway's largest page (MAX_PAGE in src/app/profile/resolvers.ts). */
@@ -104,6 +108,8 @@ export const GOAL_VS_PEER = 1.0;
 export const GOAL_VS_PLAIN = 1.0;
 export const GOAL_VS_SAME = 0.95;
 export const GOAL_SERVER = 1.5;
+/** The estimate's fast store: each hot read at this multiple of its prepared statement (issue 17 goal 2's bound). */
+const STORE_FAST_FACTOR = 2;
 
 export const FIELDS_ALL = 'id displayName email phone bio';
 export const FIELDS_E2EE = 'id displayName bio';
@@ -452,6 +458,10 @@ export interface ServerFixture {
   /** The servers next to the gateway (rows from memory only on SQLite: they do not depend on the database). */
   readonly servers: Partial<Record<Exclude<VariantKey, 'gateway'>, Listening>>;
   readonly profiles: readonly PlainProfile[];
+  /** The SQLite file, or the PostgreSQL URL, the gateway reads. */
+  readonly databaseUrl: string;
+  /** The reader (READ grantee of every profile) and its bearer token. */
+  readonly readerId: string;
   readonly token: string;
   readonly client: LoadClient;
   /** Log lines the gateway and same-set-up servers wrote (dropped, counted). */
@@ -485,6 +495,65 @@ function prismaPeerPage(db: BenchDb, databaseUrl: string, byId: ReadonlyMap<stri
 }
 
 /**
+ * The gateway with its two hot reads served from memory: the reference app and veilgraph
+ * exactly as `startGateway` builds them (same options, the same data dir, so the same key
+ * ring and token secret), behind the same HTTP handler, over the gateway's own store except
+ * that `listProfiles` and `grantsFor` answer from rows read once at set-up (fresh row objects
+ * per call, as a database returns). Next to "same set-up, no layer, memory" this measures the
+ * layer's own per-request work with the store's time set aside.
+ */
+async function startMemoryReadsGateway(gateway: RunningGateway, options: Parameters<typeof startGateway>[0], readerId: string, n: number, log: Logger): Promise<Listening> {
+  const rows: ProfileRow[] = [];
+  for (let after: string | undefined; rows.length < n; ) {
+    const page = await gateway.store.listProfiles(PAGE, after);
+    if (page.length === 0) break;
+    rows.push(...page);
+    after = page[page.length - 1]!.id;
+  }
+  const index = new Map(rows.map((r, i) => [r.id, i]));
+  const grants = new Map((await gateway.store.grantsFor('Profile', rows.map((r) => r.id), readerId)).map((g) => [g.objectId, g]));
+  const real = gateway.store;
+  const store = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'listProfiles') {
+        return (first: number, after?: string): Promise<ProfileRow[]> => {
+          const start = after === undefined ? 0 : (index.get(after) ?? rows.length) + 1;
+          return Promise.resolve(rows.slice(start, start + first).map((r) => ({ ...r })));
+        };
+      }
+      if (prop === 'grantsFor') {
+        return (objectType: string, objectIds: readonly string[], granteeId?: string): Promise<GrantRow[]> => {
+          check(objectType === 'Profile' && granteeId === readerId, `memory grantsFor(${objectType}, …, ${granteeId})`);
+          const out = [...new Set(objectIds)].flatMap((id) => {
+            const g = grants.get(id);
+            return g ? [{ ...g }] : [];
+          });
+          return Promise.resolve(out.sort((a, b) => (a.objectId < b.objectId ? -1 : a.objectId > b.objectId ? 1 : 0)));
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const veil = await createVeilgraph(referenceOptions(options, store));
+  const apollo = createAppApollo<VeilContext>(veil, options.production);
+  await apollo.start();
+  const server = createServer(createHttpHandler({ apollo, context: (req) => veil.context(req), health: () => Promise.resolve(true), bodyLimitBytes: options.bodyLimitBytes, log }));
+  const url = await listen(server);
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await apollo.stop();
+      await veil.close();
+    },
+  };
+}
+
+/**
  * The gateway and its baselines over one database. On PostgreSQL a throwaway server
  * (test/helpers/postgres.ts); it fails loudly when PostgreSQL cannot start.
  */
@@ -503,7 +572,8 @@ export async function setUpServerBench(db: BenchDb = 'sqlite', n: number = Math.
       closers.unshift(() => pg.stop());
       databaseUrl = pg.url;
     }
-    const gateway = await startGateway({ ...embeddedConfig(dataDir), ...(databaseUrl ? { databaseUrl } : {}), production: true, realm: REALM, tokenTtlSeconds: 3600, bodyLimitBytes, logSink: sink });
+    const gatewayOptions = { ...embeddedConfig(dataDir), ...(databaseUrl ? { databaseUrl } : {}), production: true, realm: REALM, tokenTtlSeconds: 3600, bodyLimitBytes, logSink: sink };
+    const gateway = await startGateway(gatewayOptions);
     closers.unshift(async () => gateway.close());
     check(gateway.store.kind === db, `gateway store is ${gateway.store.kind}, expected ${db}`);
     gateway.httpServer.keepAliveTimeout = 120_000;
@@ -517,6 +587,9 @@ export async function setUpServerBench(db: BenchDb = 'sqlite', n: number = Math.
       servers[key] = l;
     };
     if (db === 'sqlite') {
+      const l = await startMemoryReadsGateway(gateway, gatewayOptions, reader.id, n, log);
+      closers.unshift(() => l.close());
+      servers.gatewayMem = l;
       await add('plain', plainApollo(plainSchema(memoryPage(profiles))));
       await add('sameMem', sameSetupApollo(plainSchema(memoryPage(profiles)), log));
     }
@@ -527,7 +600,8 @@ export async function setUpServerBench(db: BenchDb = 'sqlite', n: number = Math.
         return { id: r.id, displayName: r.displayName, email: p.email, phone: p.phone, bio: r.bio ?? '' };
       });
     await add('sameDb', sameSetupApollo(plainSchema(dbPage), log));
-    const peer = prismaPeerPage(db, databaseUrl ?? join(dataDir, 'veilgraph.db'), byId);
+    const dbUrl = databaseUrl ?? join(dataDir, 'veilgraph.db');
+    const peer = prismaPeerPage(db, dbUrl, byId);
     closers.unshift(() => peer.close());
     await add('peer', plainApollo(plainSchema(peer.page)));
     const client = new LoadClient();
@@ -538,6 +612,8 @@ export async function setUpServerBench(db: BenchDb = 'sqlite', n: number = Math.
       dataDir,
       servers,
       profiles,
+      databaseUrl: dbUrl,
+      readerId: reader.id,
       token: reader.token,
       client,
       logLines: () => lines,
@@ -554,7 +630,7 @@ export async function setUpServerBench(db: BenchDb = 'sqlite', n: number = Math.
 // ---------------------------------------------------------------------------------------
 // HTTP cases
 
-type VariantKey = 'gateway' | 'plain' | 'sameMem' | 'sameDb' | 'peer';
+type VariantKey = 'gateway' | 'gatewayMem' | 'plain' | 'sameMem' | 'sameDb' | 'peer';
 
 interface Variant {
   readonly key: VariantKey;
@@ -563,6 +639,7 @@ interface Variant {
 
 const VARIANTS: readonly Variant[] = [
   { key: 'gateway', name: 'gateway (privacy layer)' },
+  { key: 'gatewayMem', name: 'gateway, page and grants from memory' },
   { key: 'plain', name: 'plain Apollo, default plugins, memory' },
   { key: 'sameMem', name: 'same set-up, no layer, memory' },
   { key: 'sameDb', name: 'same set-up, no layer, same store' },
@@ -747,10 +824,40 @@ async function serverFieldBench(fx: ServerFixture, opts: BenchOptions): Promise<
 
 interface PartResult {
   readonly db: BenchDb;
+  readonly key: string;
   readonly name: string;
   readonly result: CaseResult;
 }
 
+/**
+ * The same two reads as prepared statements on the same database and driver, no ORM: what
+ * a hot read can cost (issue 17 goal 2 holds the store within 2× of this), for the estimate
+ * of goal 1 once the store is that fast. SQLite: better-sqlite3 on the same file (read-only
+ * connection); PostgreSQL: node-postgres with named prepared statements.
+ */
+async function preparedReads(fx: ServerFixture): Promise<{ page: (n: number) => Promise<unknown[]>; grants: (ids: readonly string[]) => Promise<unknown[]>; close: () => Promise<void> }> {
+  const pageSql = (p: string): string => `SELECT * FROM "Profile" ORDER BY "id" LIMIT ${p}`;
+  if (fx.db === 'sqlite') {
+    const conn = new BetterSqlite3(fx.databaseUrl, { readonly: true });
+    const page = conn.prepare(pageSql('?'));
+    const grants = conn.prepare('SELECT * FROM "Grant" WHERE "objectType" = ? AND "granteeId" = ? AND "objectId" IN (SELECT value FROM json_each(?))');
+    return {
+      page: (n) => Promise.resolve(page.all(n)),
+      grants: (ids) => Promise.resolve(grants.all('Profile', fx.readerId, JSON.stringify(ids))),
+      close: () => Promise.resolve(void conn.close()),
+    };
+  }
+  // A pool as wide as the load, so the statements run side by side as the servers' do.
+  const client = new pg.Pool({ connectionString: fx.databaseUrl, max: CONCURRENCY });
+  return {
+    page: async (n) => (await client.query({ name: 'bench-page', text: pageSql('$1'), values: [n] })).rows,
+    grants: async (ids) =>
+      (await client.query({ name: 'bench-grants', text: 'SELECT * FROM "Grant" WHERE "objectType" = $1 AND "granteeId" = $2 AND "objectId" = ANY($3)', values: ['Profile', fx.readerId, ids] })).rows,
+    close: () => client.end(),
+  };
+}
+
+/** Part keys the estimate reads: `page:<n>`, `grants:<n>`, `prepPage:<n>`, `prepGrants:<n>`, `token`, `device`. */
 async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartResult[]> {
   const store = fx.gateway.store;
   const ids = fx.profiles.map((p) => p.id);
@@ -760,22 +867,35 @@ async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartRe
   // A real device, made through the API as a browser or phone makes it.
   const device = await Account.create({ endpoint: fx.gateway.url, backend: nodeBackend, keystore: new MemoryKeyStore() }, 'bench-device');
   check((await store.findDevice(device.deviceId))?.status === 'ACTIVE', 'findDevice');
-  for (const n of [1, 100, PAGE]) {
-    check((await store.listProfiles(n)).length === n, `listProfiles(${n})`);
-    check((await store.grantsFor('Profile', ids.slice(0, n))).length === n, `grantsFor(${n})`);
+  const prepared = await preparedReads(fx);
+  try {
+    for (const n of [1, 100, PAGE]) {
+      check((await store.listProfiles(n)).length === n, `listProfiles(${n})`);
+      check((await store.grantsFor('Profile', ids.slice(0, n), fx.readerId)).length === n, `grantsFor(${n})`);
+      check((await prepared.page(n)).length === n, `prepared page(${n})`);
+      check((await prepared.grants(ids.slice(0, n))).length === n, `prepared grants(${n})`);
+    }
+    const cases: (Case & { key: string })[] = [
+      ...[1, 100, PAGE].flatMap((n): (Case & { key: string })[] => [
+        { key: `page:${n}`, name: `store.listProfiles(${n}): the page`, fn: () => store.listProfiles(n), async: true },
+        { key: `grants:${n}`, name: `store.grantsFor(${n} ids, viewer): the grantee's access check`, fn: () => store.grantsFor('Profile', ids.slice(0, n), fx.readerId), async: true },
+        { key: `prepPage:${n}`, name: `the page as a prepared statement (${n} rows)`, fn: () => prepared.page(n), async: true },
+        { key: `prepGrants:${n}`, name: `the grants as a prepared statement (${n} ids)`, fn: () => prepared.grants(ids.slice(0, n)), async: true },
+      ]),
+      { key: 'token', name: 'token verify (createTokenService().verify, jose HS256)', fn: () => tokens.verify(token), async: true },
+      { key: 'device', name: "store.findDevice: a device session's per-request check", fn: () => store.findDevice(device.deviceId), async: true },
+    ];
+    // At the HTTP load's concurrency: each timed operation is CONCURRENCY calls in flight, so
+    // time ÷ CONCURRENCY is what one call takes of a busy server (on PostgreSQL the waits
+    // overlap, as they do under the HTTP load), comparable with the time per request above.
+    const inFlight = cases.map((c) => ({ ...c, fn: () => Promise.all(Array.from({ length: CONCURRENCY }, () => c.fn())) }));
+    progress(`server (${DB_NAME[fx.db]}): storage and token parts`);
+    const results = await runInterleaved(inFlight, opts);
+    progressDone();
+    return results.map((result, i) => ({ db: fx.db, key: cases[i]!.key, name: cases[i]!.name, result }));
+  } finally {
+    await prepared.close();
   }
-  const cases: Case[] = [
-    ...[1, 100, PAGE].flatMap((n): Case[] => [
-      { name: `store.listProfiles(${n}): the page`, fn: () => store.listProfiles(n), async: true },
-      { name: `store.grantsFor(${n} ids): the grantee's access check`, fn: () => store.grantsFor('Profile', ids.slice(0, n)), async: true },
-    ]),
-    { name: 'token verify (createTokenService().verify, jose HS256)', fn: () => tokens.verify(token), async: true },
-    { name: "store.findDevice: a device session's per-request check", fn: () => store.findDevice(device.deviceId), async: true },
-  ];
-  progress(`server (${DB_NAME[fx.db]}): storage and token parts`);
-  const results = await runInterleaved(cases, opts);
-  progressDone();
-  return results.map((result, i) => ({ db: fx.db, name: cases[i]!.name, result }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -864,13 +984,14 @@ function reportHttp(rs: readonly HttpResult[], db: BenchDb): void {
               fmtR(throughputRatio(gw, find(rs, db, n, doc, 'plain'))),
               fmtR(throughputRatio(gw, find(rs, db, n, doc, 'sameMem'))),
               fmtR(throughputRatio(find(rs, db, n, doc, 'sameMem'), find(rs, db, n, doc, 'plain'))),
+              fmtR(throughputRatio(find(rs, db, n, doc, 'gatewayMem'), find(rs, db, n, doc, 'sameMem'))),
             ]
           : []),
       ]);
     }
   }
   const head = ['N', 'query', `gateway ÷ same set-up, same ${DB_NAME[db]} store`, 'gateway ÷ Apollo on Prisma (peer)'];
-  if (memory) head.push('gateway ÷ plain default, memory', 'gateway ÷ same set-up, memory', 'same set-up, memory ÷ plain');
+  if (memory) head.push('gateway ÷ plain default, memory', 'gateway ÷ same set-up, memory', 'same set-up, memory ÷ plain', 'gateway, memory reads ÷ same set-up, memory');
   console.log(table(head, ratioRows, ['r', 'l', ...head.slice(2).map(() => 'r' as const)]));
   console.log('');
 }
@@ -921,13 +1042,47 @@ function report(rs: readonly HttpResult[], micro: MicroResult, parts: readonly P
     ),
   );
   console.log('');
-  console.log('Parts of a gateway request, timed alone (same store, same database), interleaved per database');
+  console.log(`Parts of a gateway request (same store, same database), interleaved per database; each timed with ${CONCURRENCY} calls in flight, time = per call`);
   console.log('');
+  const partNs = (db: BenchDb, key: string): number => {
+    const p = parts.find((x) => x.db === db && x.key === key);
+    if (!p) throw new Error(`bench: no part ${key} on ${db}`);
+    return p.result.medianNs / CONCURRENCY;
+  };
   console.log(
     table(
       ['database', 'part', 'time', 'spread'],
-      parts.map((p) => [DB_NAME[p.db], p.name, fmtNs(p.result.medianNs), fmtSpread(p.result.spread)]),
+      parts.map((p) => [DB_NAME[p.db], p.name, fmtNs(p.result.medianNs / CONCURRENCY), fmtSpread(p.result.spread)]),
       ['l', 'l', 'r', 'r'],
+    ),
+  );
+  console.log('');
+  console.log(
+    "The layer's own work per request = gateway with page and grants from memory − same set-up, memory (SQLite run; it does not depend on the database). " +
+      `Estimate (arithmetic, not a measurement) of goal 1 once each hot read costs ${STORE_FAST_FACTOR}× its prepared statement (issue 17 goal 2's bound): ` +
+      'gateway ≈ gateway from memory + page + grants at that cost; same set-up ≈ same set-up from memory + page at that cost; the peer keeps Prisma (measured).',
+  );
+  console.log('');
+  const estRows: string[][] = [];
+  for (const db of dbs) {
+    for (const n of SIZES) {
+      const pages = n <= PAGE ? [n] : Array.from({ length: n / PAGE }, () => PAGE);
+      const sum = (key: string): number => pages.reduce((a, p) => a + STORE_FAST_FACTOR * partNs(db, `${key}:${p}`), 0);
+      for (const doc of DOCS) {
+        const gwMem = nsPerReq(find(rs, 'sqlite', n, doc, 'gatewayMem'));
+        const sameMem = nsPerReq(find(rs, 'sqlite', n, doc, 'sameMem'));
+        const peer = nsPerReq(find(rs, db, n, doc, 'peer'));
+        const gwEst = gwMem + sum('prepPage') + sum('prepGrants');
+        const sameEst = sameMem + sum('prepPage');
+        estRows.push([DB_NAME[db], n.toLocaleString('en-US'), doc, fmtNs(gwMem - sameMem), fmtNs(sum('prepPage')), fmtNs(sum('prepGrants')), fmtRatio(sameEst / gwEst), fmtRatio(peer / gwEst)]);
+      }
+    }
+  }
+  console.log(
+    table(
+      ['database', 'N', 'query', "layer's own (memory reads)", `page at ${STORE_FAST_FACTOR}× prepared`, `grants at ${STORE_FAST_FACTOR}× prepared`, 'est. gateway ÷ same store', 'est. gateway ÷ peer'],
+      estRows,
+      ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
   console.log('');
