@@ -6,7 +6,11 @@
  * bucket (the store: Prisma and the driver; graphql-js; Apollo Server; jose; veilgraph's own
  * files one by one; Node's HTTP; GC). Only the load phase is profiled, not the set-up.
  *
- *   npx tsx bench/layer-profile.ts [--db sqlite|postgres] [--n 1] [--query e2ee|all] [--seconds 8] [--out file.cpuprofile]
+ *   npx tsx bench/layer-profile.ts [--db sqlite|postgres] [--target gateway|gatewayMem|sameMem|sameDb|peer|plain]
+ *                                  [--n 1] [--query e2ee|all] [--seconds 8] [--out file.cpuprofile]
+ *
+ * `--target gatewayMem` (SQLite) is the gateway with page and grants from memory: its profile
+ * next to `sameMem`'s is the layer's own work.
  *
  * Not part of `npm run bench`: a drill-down for issue 17 goal 1 (docs/performance.md).
  */
@@ -79,7 +83,7 @@ function ownFunctions(p: Profile): Map<string, number> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { db: { type: 'string', default: 'sqlite' }, n: { type: 'string', default: '1' }, query: { type: 'string', default: 'e2ee' }, seconds: { type: 'string', default: '8' }, out: { type: 'string' } },
+    options: { db: { type: 'string', default: 'sqlite' }, n: { type: 'string', default: '1' }, query: { type: 'string', default: 'e2ee' }, seconds: { type: 'string', default: '8' }, out: { type: 'string' }, target: { type: 'string', default: 'gateway' } },
   });
   const db = values.db as BenchDb;
   const n = Number(values.n);
@@ -88,10 +92,12 @@ async function main(): Promise<void> {
   try {
     const doc = listDocument(values.query ?? 'e2ee', fields, n, fx.profiles);
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${fx.token}` };
-    const res = await fetch(fx.gateway.url, { method: 'POST', headers, body: doc.body });
+    const url = values.target === 'gateway' ? fx.gateway.url : fx.servers[values.target as keyof typeof fx.servers]?.url;
+    if (!url) throw new Error(`--target ${values.target}: gateway, or one of ${Object.keys(fx.servers).join(', ')}`);
+    const res = await fetch(url, { method: 'POST', headers, body: doc.body });
     const text = await res.text();
     if (res.status !== 200 || text.includes('"errors"')) throw new Error(`gateway: ${res.status} ${text.slice(0, 300)}`);
-    const id = await fx.client.target({ url: fx.gateway.url, body: doc.body, headers, expectBytes: Buffer.byteLength(text) });
+    const id = await fx.client.target({ url, body: doc.body, headers, expectBytes: Buffer.byteLength(text) });
     // Warm-up, then the profiled phase.
     const until = async (ms: number): Promise<number> => {
       const end = performance.now() + ms;
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
     const sums = summarise(profile);
     const busy = [...sums.entries()].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
     const perReq = (us: number): string => (us / count).toFixed(1);
-    console.log(`${db}, N=${n}, ${values.query}: ${count} requests in ${(wall / 1000).toFixed(1)} s (${((count * 1000) / wall).toFixed(0)} req/s); main thread busy ${(busy / 1000 / wall * 100).toFixed(0)}%, ${perReq(busy)} µs CPU per request`);
+    console.log(`${values.target} on ${db}, N=${n}, ${values.query}: ${count} requests in ${(wall / 1000).toFixed(1)} s (${((count * 1000) / wall).toFixed(0)} req/s); main thread busy ${(busy / 1000 / wall * 100).toFixed(0)}%, ${perReq(busy)} µs CPU per request`);
     console.log('');
     const rows = [...sums.entries()].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1]).slice(0, 40);
     console.log(table(['bucket', 'µs/request', 'share'], rows.map(([k, v]) => [k, perReq(v), `${((100 * v) / busy).toFixed(1)}%`]), ['l', 'r', 'r']));
