@@ -58,7 +58,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -314,18 +314,19 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
-/** Apollo behind the gateway's own HTTP handler (src/app/http.ts). */
-async function startApollo(apollo: ApolloServer<BaseContext>, log: Logger, bodyLimitBytes: number): Promise<Listening> {
+/**
+ * Apollo behind the gateway's own HTTP handler (src/app/http.ts); `context` is veilgraph's
+ * for the memory-reads gateway (else an empty one), `stopped` runs after Apollo stopped.
+ */
+async function startApollo(
+  apollo: ApolloServer<BaseContext>,
+  log: Logger,
+  bodyLimitBytes: number,
+  context: (req: IncomingMessage) => Promise<VeilContext> = () => Promise.resolve({} as VeilContext),
+  stopped: () => Promise<void> = () => Promise.resolve(),
+): Promise<Listening> {
   await apollo.start();
-  const server = createServer(
-    createHttpHandler({
-      apollo: apollo as unknown as ApolloServer<VeilContext>,
-      context: () => Promise.resolve({} as VeilContext),
-      health: () => Promise.resolve(true),
-      bodyLimitBytes,
-      log,
-    }),
-  );
+  const server = createServer(createHttpHandler({ apollo: apollo as unknown as ApolloServer<VeilContext>, context, health: () => Promise.resolve(true), bodyLimitBytes, log }));
   const url = await listen(server);
   return {
     url,
@@ -335,6 +336,7 @@ async function startApollo(apollo: ApolloServer<BaseContext>, log: Logger, bodyL
         server.closeAllConnections();
       });
       await apollo.stop();
+      await stopped();
     },
   };
 }
@@ -551,20 +553,12 @@ async function startMemoryReadsGateway(gateway: RunningGateway, options: Paramet
   });
   const veil = await createVeilgraph(referenceOptions(options, store));
   const apollo = createAppApollo<VeilContext>(veil, options.production);
-  await apollo.start();
-  const server = createServer(createHttpHandler({ apollo, context: (req) => veil.context(req), health: () => Promise.resolve(true), bodyLimitBytes: options.bodyLimitBytes, log }));
-  const url = await listen(server);
-  return {
-    url,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await apollo.stop();
-      await veil.close();
-    },
-  };
+  try {
+    return await startApollo(apollo as unknown as ApolloServer<BaseContext>, log, options.bodyLimitBytes, (req) => veil.context(req), () => veil.close());
+  } catch (e) {
+    await veil.close();
+    throw e;
+  }
 }
 
 /**
