@@ -211,20 +211,13 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
       },
     };
     const contextFor = (viewer: Viewer | null, request: AddressedRequest): GatewayContext => {
-      // The client's address key is worked out on first use (rate limits, connection caps):
-      // parsing the address (and the forwarding chain behind trusted proxies) is work most
-      // requests never need. The request's peer and headers do not change, so the key read
-      // later is the one read now would have been.
-      let clientKey: string | undefined;
       const ctx: GatewayContext = {
         ...shared,
         viewer,
         access: new RequestAccess(store, viewer),
         owners: new OwnerLoader(types, () => ctx),
         users: new UserLoader(store),
-        get clientKey() {
-          return (clientKey ??= clientAddress(request));
-        },
+        clientKey: clientAddress(request),
         veil,
       };
       return ctx;
