@@ -99,7 +99,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 
 export const SIZES = [1, 100, 1000] as const;
-/** The gateway's largest page (MAX_PAGE in src/app/profile/resolvers.ts). */
+/** The suite's page size: N = 1,000 is five aliased pages (MAX_PAGE in src/app/profile/resolvers.ts, 1,000 now, was 200 when the suite was written). */
 const PAGE = 200;
 /** Requests in flight from the load worker. */
 export const CONCURRENCY = 8;
