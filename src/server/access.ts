@@ -28,7 +28,8 @@ interface Batch {
 }
 
 export class RequestAccess {
-  private readonly grants = new Map<string, Access | null>();
+  /** Grants looked up so far, by type then object id (null: none). Two maps, so a field check makes no key string. */
+  private readonly grants = new Map<string, Map<string, Access | null>>();
   private readonly batches = new Map<string, Batch>();
 
   constructor(
@@ -36,30 +37,40 @@ export class RequestAccess {
     readonly viewer: Viewer | null,
   ) {}
 
-  private key(typeName: string, objectId: string): string {
-    return `${typeName}\0${objectId}`;
+  private grantsOfType(typeName: string): Map<string, Access | null> {
+    let m = this.grants.get(typeName);
+    if (!m) {
+      m = new Map();
+      this.grants.set(typeName, m);
+    }
+    return m;
+  }
+
+  private remember(typeName: string, objectIds: Iterable<string>, rows: readonly { objectId: string; access: Access }[]): void {
+    const m = this.grantsOfType(typeName);
+    for (const id of objectIds) m.set(id, null);
+    for (const r of rows) m.set(r.objectId, r.access);
   }
 
   /** The viewer's grant on an object (null: none). Batched: one query per type per tick. */
   grantOf(typeName: string, objectId: string): Promise<Access | null> {
     const viewer = this.viewer;
     if (!viewer) return Promise.resolve(null);
-    const k = this.key(typeName, objectId);
-    if (this.grants.has(k)) return Promise.resolve(this.grants.get(k)!);
+    const known = this.grants.get(typeName)?.get(objectId);
+    if (known !== undefined) return Promise.resolve(known);
     let batch = this.batches.get(typeName);
     if (!batch) {
       const ids = new Set<string>();
       const done = Promise.resolve().then(async () => {
         this.batches.delete(typeName);
         const rows = await this.store.grantsFor(typeName, [...ids], viewer.id);
-        for (const id of ids) this.grants.set(this.key(typeName, id), null);
-        for (const r of rows) this.grants.set(this.key(typeName, r.objectId), r.access);
+        this.remember(typeName, ids, rows);
       });
       batch = { ids, done };
       this.batches.set(typeName, batch);
     }
     batch.ids.add(objectId);
-    return batch.done.then(() => this.grants.get(k) ?? null);
+    return batch.done.then(() => this.grants.get(typeName)?.get(objectId) ?? null);
   }
 
   /**
@@ -70,8 +81,7 @@ export class RequestAccess {
     const viewer = this.viewer;
     if (!viewer || objectIds.length === 0) return;
     const rows = await this.store.grantsFor(typeName, objectIds, viewer.id);
-    for (const id of objectIds) this.grants.set(this.key(typeName, id), null);
-    for (const r of rows) this.grants.set(this.key(typeName, r.objectId), r.access);
+    this.remember(typeName, objectIds, rows);
   }
 
   /**
@@ -89,7 +99,7 @@ export class RequestAccess {
     if (!this.viewer) return false;
     if (this.viewer.id === ownerId) return true;
     if (level === 'PRIVATE') return false;
-    const known = this.grants.get(this.key(typeName, objectId));
+    const known = this.grants.get(typeName)?.get(objectId);
     if (known !== undefined) return known !== null;
     return this.grantOf(typeName, objectId).then((g) => g !== null);
   }

@@ -43,8 +43,27 @@ export function parseTrustProxy(entries: readonly string[] | string): readonly s
   return [...entries];
 }
 
+/**
+ * Keys worked out so far, by address text. The key is a pure function of the text, so an
+ * entry is never stale; the map only saves parsing the same peers' addresses on every
+ * request (Apollo copies the context, so every request reads its key). Bounded: emptied when
+ * full, so a flood of new addresses costs what it cost without the map.
+ */
+const knownKeys = new Map<string, string | null>();
+/** Most addresses remembered at once. */
+export const ADDRESS_KEY_MEMO_SIZE = 4096;
+
 /** The canonical key of one address (see the module comment); null when `address` is not an IP address. */
 export function addressKey(address: string): string | null {
+  const known = knownKeys.get(address);
+  if (known !== undefined) return known;
+  const key = parseAddressKey(address);
+  if (knownKeys.size >= ADDRESS_KEY_MEMO_SIZE) knownKeys.clear();
+  knownKeys.set(address, key);
+  return key;
+}
+
+function parseAddressKey(address: string): string | null {
   if (!ipaddr.isValid(address)) return null;
   // process(): an IPv4-mapped IPv6 address becomes the IPv4 address.
   const ip = ipaddr.process(address);

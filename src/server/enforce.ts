@@ -6,7 +6,7 @@
  * PRIVATE fields return the stored envelope, which only the client can open.
  */
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
-import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { RequestAccess } from './access.js';
 import { forbidden, gatewayError } from './errors.js';
@@ -60,17 +60,22 @@ export function enforcePrivacy(schema: GraphQLSchema, manifest: PrivacyManifest,
       if (!object || !level || level === 'PUBLIC') return config;
       const original: GraphQLFieldResolver<Row, EnforcementContext> = config.resolve ?? defaultFieldResolver;
       const what = `read ${typeName}.${fieldName}`;
+      // Runs once per protected field per row: no closure or key string is made on the
+      // synchronous path (grants prefetched, or the viewer owns the row); only a grant not yet
+      // looked up waits for the batched query.
+      const value = (parent: Row, args: Record<string, unknown>, ctx: EnforcementContext, info: GraphQLResolveInfo, ownerId: string, objectId: string): unknown =>
+        level === 'SERVER' ? (codec.open(typeName, parent, ownerId, objectId)[fieldName] ?? null) : original(parent, args, ctx, info);
       const resolve: GraphQLFieldResolver<Row, EnforcementContext> = (parent, args, ctx, info) => {
         const ownerId = String(parent[object.owner]);
         const objectId = String(parent[object.id]);
-        const finish = (ok: boolean): unknown => {
-          if (!ok) throw forbidden(what);
-          if (level === 'SERVER') return codec.open(typeName, parent, ownerId, objectId)[fieldName] ?? null;
-          return original(parent, args, ctx, info);
-        };
         if (!ctx?.access) throw notVeilgraphContext();
         const allowed = ctx.access.canRead(typeName, objectId, ownerId, level);
-        return typeof allowed === 'boolean' ? finish(allowed) : allowed.then(finish);
+        if (allowed === true) return value(parent, args, ctx, info, ownerId, objectId);
+        if (allowed === false) throw forbidden(what);
+        return allowed.then((ok) => {
+          if (!ok) throw forbidden(what);
+          return value(parent, args, ctx, info, ownerId, objectId);
+        });
       };
       return { ...config, resolve };
     },

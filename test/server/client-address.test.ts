@@ -3,7 +3,7 @@
 // settings, refused with CONFIG_INVALID when malformed. Over real requests:
 // rate-limits.test.ts and ws-connections.test.ts.
 import { describe, expect, it } from 'vitest';
-import { addressKey, parseTrustProxy } from '../../src/server/client-address.js';
+import { ADDRESS_KEY_MEMO_SIZE, addressKey, createClientAddress, parseTrustProxy } from '../../src/server/client-address.js';
 import { ConfigError, configFromEnv } from '../../src/app/config.js';
 
 describe('addressKey', () => {
@@ -14,6 +14,30 @@ describe('addressKey', () => {
     expect(addressKey('2001:0db8:0001:0002::9')).toBe('2001:db8:1:2::/64');
     expect(addressKey('::1')).toBe('::/64');
     for (const bad of ['', 'unknown', 'not-an-address', '198.51.100', '2001:db8::1::2']) expect(addressKey(bad)).toBeNull();
+  });
+
+  it('answers the same for an address seen before, and past the bound of the memo (keys are remembered by address text)', () => {
+    const cases: [string, string | null][] = [
+      ['198.51.100.7', '198.51.100.7'],
+      ['::ffff:198.51.100.7', '198.51.100.7'],
+      ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+      ['not-an-address', null],
+    ];
+    const all = (): void => {
+      for (const [address, key] of cases) expect(addressKey(address)).toBe(key);
+    };
+    all();
+    all();
+    // More distinct addresses than the memo holds: it empties and starts again, answers unchanged.
+    for (let i = 0; i < ADDRESS_KEY_MEMO_SIZE + 10; i++) expect(addressKey(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)).toBe(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    all();
+    const peer = createClientAddress([]);
+    expect(peer({ headers: {}, remoteAddress: '::ffff:203.0.113.9' })).toBe('203.0.113.9');
+    expect(peer({ headers: {}, remoteAddress: '::ffff:203.0.113.9' })).toBe('203.0.113.9');
+    // Behind a trusted proxy the key still follows the forwarded chain of each request.
+    const proxied = createClientAddress(['loopback']);
+    expect(proxied({ headers: { 'x-forwarded-for': '203.0.113.9' }, remoteAddress: '127.0.0.1' })).toBe('203.0.113.9');
+    expect(proxied({ headers: { 'x-forwarded-for': '198.51.100.8' }, remoteAddress: '127.0.0.1' })).toBe('198.51.100.8');
   });
 });
 
