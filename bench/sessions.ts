@@ -50,7 +50,7 @@ export async function runSessionsBench(opts: BenchOptions): Promise<SessionsBenc
   console.log('## sessions');
   console.log('');
   progress('sessions: setting up (gateway, one profile, a device account)');
-  const fx = await setUpServerBench(1);
+  const fx = await setUpServerBench('sqlite', 1);
   try {
     const { store } = fx.gateway;
     const profile = fx.profiles[0]!;
