@@ -47,7 +47,7 @@
  *   verified keys from creation, so a removal makes no directory lookups. The transport is
  *   timed per call to show where the time goes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +55,7 @@ import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Session } from 'node:inspector/promises';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -102,6 +103,29 @@ const SEND_CONCURRENCY = ((): number => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`bench: BENCH_MSG_CONCURRENCY must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
 })();
+/**
+ * A drill-down, not part of the reported figures: `BENCH_MSG_PROFILE=<dir>` writes a CPU profile
+ * of the servers' (main) thread for the first timed fan-out round of each side, per N
+ * (`<dir>/fanout-<side>-<N>.cpuprofile`, open in Chrome DevTools). Profiling slows both sides.
+ */
+const PROFILE_DIR = process.env.BENCH_MSG_PROFILE || null;
+
+/** Runs `fn` under the CPU profiler when BENCH_MSG_PROFILE is set and `name` is given. */
+async function profiled<T>(name: string | null, fn: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR || name === null) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 /** Group sizes for the send cost and the removal; quick mode stops at 100 (registering 1,000 users takes ~15 s). */
 const SEND_SIZES = [1, 10, 100, 1000] as const;
 const REMOVE_SIZES = [2, 10, 100, 1000] as const;
@@ -738,12 +762,13 @@ async function fanout(fx: Fixture, plan: FanoutPlan): Promise<FanoutResult> {
     for (let r = 0; r < rounds; r++) {
       progress(`messaging: N=${n}: round ${r + 1} of ${rounds}`);
       const runGateway = async (): Promise<void> => {
-        latest = await fx.clients.round(gwGroup, gwTarget, timed[r]!, null);
+        latest = await profiled(r === 0 ? `fanout-gateway-${n}` : null, () => fx.clients.round(gwGroup, gwTarget, timed[r]!, null));
         gw.push(latest);
       };
       // The plain side publishes what the gateway delivered last, and must deliver the same bytes.
       const runPlain = async (): Promise<void> => {
-        pl.push(await fx.clients.round(plainGroup, plainTarget, publishOf(latest.frames), latest.frames));
+        const sends = publishOf(latest.frames);
+        pl.push(await profiled(r === 0 ? `fanout-plain-${n}` : null, () => fx.clients.round(plainGroup, plainTarget, sends, latest.frames)));
       };
       if (r % 2 === 0) {
         await runGateway();
