@@ -1,7 +1,9 @@
 /**
  * @module
- * Resolvers whose answer depends only on their parent object and arguments: never on the
- * context (viewer, grants, loaders' per-request state), never on the time they run. A
+ * Resolvers whose answer depends only on their parent object, their arguments and stored
+ * rows anyone may read: never on who asks (the viewer, their grants, their session or
+ * device), never on the time they run. A loader on the context that serves every viewer
+ * the same row (the user loader) may be used. A
  * subscription whose whole selection is made of such fields gives every subscriber the same
  * result for the same event, so the WebSocket adapter executes it once per event and shares
  * the result (./adapters/shared-subscription.ts) instead of once per subscriber.

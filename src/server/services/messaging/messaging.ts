@@ -331,7 +331,8 @@ export const messagingResolvers = {
     body: { resolve: viewerIndependent((m: MessageRow) => m.body) },
     expiresAt: { resolve: viewerIndependent((m: MessageRow) => m.expiresAt?.toISOString() ?? null) },
     createdAt: { resolve: viewerIndependent((m: MessageRow) => m.createdAt.toISOString()) },
-    sender: (m: MessageRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.senderId),
+    // Through the context's loader, which serves the stored row to anyone (it keeps nothing past its batch).
+    sender: { resolve: viewerIndependent((m: MessageRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.senderId)) },
     receipts: async (m: MessageRow, _: unknown, ctx: MessagingContext) => (ctx.viewer?.id === m.senderId ? ctx.store.receiptsFor([m.seq]) : []),
   },
   Receipt: {
