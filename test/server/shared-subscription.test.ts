@@ -60,7 +60,7 @@ describe('sharedSubscribe (graphql-js and the in-memory pubsub)', () => {
     for (const r of results) expect(r.value).toEqual({ data: { itemAdded: { id: '1', title: 'hello' } } });
     expect(calls.title - before.title).toBe(1);
     expect(calls.root - before.root).toBe(1);
-    await Promise.all(subs.map((s) => s.return()));
+    await Promise.all(subs.map((s) => s.return(undefined)));
     expect(pubsub.subscriberCount('one')).toBe(0);
   });
 
@@ -74,7 +74,7 @@ describe('sharedSubscribe (graphql-js and the in-memory pubsub)', () => {
     expect(results.map((r) => (r.value as ExecutionResult<{ itemAdded: { viewerName: string } }>).data!.itemAdded.viewerName)).toEqual(['ann', 'ben']);
     expect(calls.viewer - before.viewer).toBe(2);
     expect(calls.title - before.title).toBe(2);
-    await Promise.all(subs.map((s) => s.return()));
+    await Promise.all(subs.map((s) => s.return(undefined)));
   });
 
   it('different variables or documents are never shared; fragments on the same type are', async () => {
@@ -95,7 +95,7 @@ describe('sharedSubscribe (graphql-js and the in-memory pubsub)', () => {
     pubsub.publish('four', event);
     await Promise.all([a.next(), b.next()]);
     expect(calls.title - before.title).toBe(2);
-    await Promise.all([a.return(), b.return()]);
+    await Promise.all([a.return(undefined), b.return(undefined)]);
   });
 
   it('an event that is not an object is executed per subscriber', async () => {
@@ -105,7 +105,7 @@ describe('sharedSubscribe (graphql-js and the in-memory pubsub)', () => {
     pubsub.publish('five', 'not an object');
     await Promise.all(subs.map((s) => s.next()));
     expect(calls.root - before.root).toBe(2);
-    await Promise.all(subs.map((s) => s.return()));
+    await Promise.all(subs.map((s) => s.return(undefined)));
   });
 });
 
