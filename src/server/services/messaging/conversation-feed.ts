@@ -61,8 +61,23 @@ export class ConversationFeed {
       await this.reading;
       if (this.to === before) break; // nothing newer is stored yet
     }
+    // Rows are in seq order: find the first after the cursor by bisection (a live subscriber
+    // asks for the newest one or two of up to KEEP rows, once per message and subscriber).
+    const rows = this.rows;
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]!.seq > after) hi = mid;
+      else lo = mid + 1;
+    }
     const now = Date.now();
-    return this.rows.filter((m) => m.seq > after && (m.expiresAt === null || m.expiresAt.getTime() > now)).slice(0, PAGE);
+    const out: MessageRow[] = [];
+    for (let i = lo; i < rows.length && out.length < PAGE; i++) {
+      const m = rows[i]!;
+      if (m.expiresAt === null || m.expiresAt.getTime() > now) out.push(m);
+    }
+    return out;
   }
 }
 
