@@ -209,6 +209,63 @@ export async function wrapKey(
 }
 
 /**
+ * Wraps `key` for each recipient separately: one single-stanza wrapped key per recipient, in
+ * the order given, each exactly as `wrapKey(backend, key, location, [recipient])` makes it,
+ * except that all of them carry the same ephemeral key, generated for this call and erased
+ * after it. That is the sharing a multi-recipient wrap already does (each stanza's wrapKey
+ * is unique per ephemeral key *and* recipient, so the zero nonce stays safe: the same
+ * recipient twice is refused), split into objects a server can store per recipient (an
+ * epoch key for each member). Costs one X25519 key generation in all, one exchange per
+ * recipient. Unsigned.
+ */
+export async function wrapKeyEach(backend: CryptoBackend, key: SymmetricKey, location: Location, recipients: readonly Recipient[]): Promise<Uint8Array[]> {
+  assertSymmetricKey(key);
+  if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
+  const seen = new Set<string>();
+  for (const r of recipients) {
+    assertObject(r, 'recipient');
+    assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
+    assertBytes(r.publicKey, 32, 'recipient public key');
+    if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
+      throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
+    }
+    const id = base64urlEncode(r.keyId);
+    if (seen.has(id)) throw new CryptoError('INVALID_ARGUMENT', 'duplicate recipient');
+    seen.add(id);
+  }
+  const tag = locationTag(backend, location);
+  if (recipients.length === 0) return [];
+  const ephemeralPrivate = backend.randomBytes(32);
+  const ephemeral = await backend.x25519PublicKey(ephemeralPrivate);
+  const header = new Uint8Array(WRAP_HEADER_BYTES);
+  header[0] = WRAP_VERSION;
+  header[1] = SUITE_X25519_WRAP;
+  header[2] = 0;
+  header.set(key.id, OFF_KEY_ID);
+  writeU32(header, OFF_KEY_VERSION, key.version);
+  header.set(tag, OFF_LOCATION);
+  header.set(ephemeral, OFF_EPHEMERAL);
+  header[OFF_COUNT] = 0;
+  header[OFF_COUNT + 1] = 1;
+  const macKey = macKeyFor(backend, key.bytes);
+  const out: Uint8Array[] = [];
+  try {
+    for (const r of recipients) {
+      const shared = await backend.x25519(ephemeralPrivate, r.publicKey);
+      const wk = wrapKeyFor(backend, shared, ephemeral, r.publicKey);
+      const body = concatBytes(header, r.keyId, backend.chacha20poly1305Seal(wk, ZERO_NONCE, key.bytes, concatBytes(header, r.keyId)));
+      shared.fill(0);
+      wk.fill(0);
+      out.push(concatBytes(body, backend.hmacSha256(macKey, body)));
+    }
+  } finally {
+    ephemeralPrivate.fill(0);
+    macKey.fill(0);
+  }
+  return out;
+}
+
+/**
  * Opens the stanza for `identity`. Checks, in order (docs/crypto.md §7): size
  * (ENVELOPE_TOO_LARGE), structure (ENVELOPE_MALFORMED), location (WRONG_LOCATION), with
  * `signerPublicKey` a valid signature by that key (SIGNATURE_INVALID), a stanza for this
