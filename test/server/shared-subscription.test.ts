@@ -195,14 +195,24 @@ describe('on the gateway: a group of members subscribed with the reference selec
     }
   });
 
-  it('a member removed while subscribed gets nothing more, while the others share the next message', async () => {
+  it('a member removed while subscribed gets nothing more; the new membership is read once for all streams', async () => {
     const subs = members.map((m) => subscribe(m));
     await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${group}`) === members.length, 'the subscriptions');
     await members[0]!.messenger.send(group, 'before');
     await waitFor(() => subs.every((s) => s.events.length === 1), 'the first message everywhere');
     await members[0]!.messenger.removeMember(group, members[4]!.username);
-    const after = await members[0]!.messenger.send(group, 'after erin left');
-    await waitFor(() => subs.slice(0, 4).every((s) => s.events.length === 2), 'the second message to the remaining members');
+    const counted = countStoreCalls(t.gateway.store);
+    let after: WireMessage;
+    try {
+      after = await members[0]!.messenger.send(group, 'after erin left');
+      await waitFor(() => subs.slice(0, 4).every((s) => s.events.length === 2), 'the second message to the remaining members');
+      // The new epoch's membership is read once for the five streams (the conversation's feed),
+      // not once per stream; the one findMember is the send's own check of its sender.
+      expect(counted.calls.filter((c) => c === 'members')).toHaveLength(1);
+      expect(counted.calls.filter((c) => c === 'findMember')).toHaveLength(1);
+    } finally {
+      counted.stop();
+    }
     await members[0]!.messenger.send(group, 'and one more');
     await waitFor(() => subs.slice(0, 4).every((s) => s.events.length === 3), 'the third message to the remaining members');
     await new Promise((r) => setTimeout(r, 200));
