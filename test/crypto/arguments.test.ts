@@ -21,7 +21,6 @@ import {
   sealEnvelope,
   sealSignedEnvelope,
   wrapKey,
-  wrapKeyEach,
   type Location,
 } from '../../src/crypto/index.js';
 
