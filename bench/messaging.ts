@@ -885,29 +885,19 @@ interface SendPath {
 const SEND_PATH_SENDS_FULL = 300;
 const SEND_PATH_SENDS_QUICK = 100;
 
-/**
- * The server's part of a send: `sendMessage` requests (pre-sealed bodies, one at a time, from
- * the clients' thread, no subscribers) to the biggest group, timed on the gateway's http
- * server from the request event to the response's finish, with every store method wrapped to
- * time what it spends in the store. Nothing else is in flight meanwhile.
- */
-async function sendPath(fx: Fixture, opts: BenchOptions): Promise<SendPath> {
-  progress('messaging: send path on the server');
-  const size = Math.max(...SEND_SIZES.filter((s) => s <= maxMembers(opts)));
-  const conversationId = fx.groups.get(size) ?? (await groupOf(fx, size));
-  const n = opts.quick ? SEND_PATH_SENDS_QUICK : SEND_PATH_SENDS_FULL;
-  const bodies: Send[] = [];
-  for (let i = 0; i < n + 20; i++) {
-    const clientId = newId();
-    const body = await fx.creator.messenger.seal(conversationId, textOf(`path ${i}`), clientId);
-    bodies.push({ clientId, body: JSON.stringify({ query: SEND, variables: { i: { conversationId, clientId, body } } }) });
-  }
-  const store = fx.gateway.store as unknown as Record<string, unknown>;
-  const byMethod = new Map<string, { calls: number; ms: number }>();
-  // Store time = the union of the intervals with a store call in flight (calls may overlap).
+/** Time in store calls since `begin()`: the union of the intervals with a call in flight (calls may overlap), and per method. */
+interface StoreTally {
+  ms: number;
+  calls: number;
+  readonly byMethod: Map<string, { calls: number; ms: number }>;
+}
+
+/** Wraps every method of the gateway's store in place to time it (the store still does the work); `restore` undoes it. */
+function timeStore(target: object): { begin(): StoreTally; restore(): void } {
+  const store = target as Record<string, unknown>;
   let inFlight = 0;
   let since = 0;
-  let cur = { ms: 0, calls: 0, byMethod: new Map<string, { calls: number; ms: number }>() };
+  let cur: StoreTally = { ms: 0, calls: 0, byMethod: new Map() };
   const originals = new Map<string, unknown>();
   for (let proto = Object.getPrototypeOf(store) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
@@ -940,6 +930,36 @@ async function sendPath(fx: Fixture, opts: BenchOptions): Promise<SendPath> {
       };
     }
   }
+  return {
+    begin: () => (cur = { ms: 0, calls: 0, byMethod: new Map() }),
+    restore: () => {
+      for (const [name, own] of originals) {
+        if (own === undefined) delete store[name];
+        else store[name] = own;
+      }
+    },
+  };
+}
+
+/**
+ * The server's part of a send: `sendMessage` requests (pre-sealed bodies, one at a time, from
+ * the clients' thread, no subscribers) to the biggest group, timed on the gateway's http
+ * server from the request event to the response's finish, with every store method wrapped to
+ * time what it spends in the store. Nothing else is in flight meanwhile.
+ */
+async function sendPath(fx: Fixture, opts: BenchOptions): Promise<SendPath> {
+  progress('messaging: send path on the server');
+  const size = Math.max(...SEND_SIZES.filter((s) => s <= maxMembers(opts)));
+  const conversationId = fx.groups.get(size) ?? (await groupOf(fx, size));
+  const n = opts.quick ? SEND_PATH_SENDS_QUICK : SEND_PATH_SENDS_FULL;
+  const bodies: Send[] = [];
+  for (let i = 0; i < n + 20; i++) {
+    const clientId = newId();
+    const body = await fx.creator.messenger.seal(conversationId, textOf(`path ${i}`), clientId);
+    bodies.push({ clientId, body: JSON.stringify({ query: SEND, variables: { i: { conversationId, clientId, body } } }) });
+  }
+  const byMethod = new Map<string, { calls: number; ms: number }>();
+  const timer = timeStore(fx.gateway.store);
   const serverMs: number[] = [];
   const storeMs: number[] = [];
   const storeCalls: number[] = [];
@@ -947,7 +967,7 @@ async function sendPath(fx: Fixture, opts: BenchOptions): Promise<SendPath> {
   const onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     const t0 = performance.now();
     // One request at a time: the store calls made meanwhile are this request's.
-    const mine = (cur = { ms: 0, calls: 0, byMethod: new Map() });
+    const mine = timer.begin();
     res.on('finish', () => {
       if (!recording) return;
       serverMs.push(performance.now() - t0);
@@ -970,10 +990,7 @@ async function sendPath(fx: Fixture, opts: BenchOptions): Promise<SendPath> {
   } finally {
     recording = false;
     fx.gateway.httpServer.removeListener('request', onRequest);
-    for (const [name, own] of originals) {
-      if (own === undefined) delete store[name];
-      else store[name] = own;
-    }
+    timer.restore();
     progressDone();
   }
   check(serverMs.length === n, `send path: ${serverMs.length} of ${n} sends timed`);
@@ -990,6 +1007,8 @@ interface RemovalSample {
   readonly conversationMs: number;
   readonly epochKeysMs: number;
   readonly mutationMs: number;
+  /** Time in the gateway's store calls during the removal (all three requests). */
+  readonly storeMs: number;
 }
 
 async function rekeyCost(fx: Fixture, opts: BenchOptions): Promise<RemovalSample[]> {
@@ -998,6 +1017,8 @@ async function rekeyCost(fx: Fixture, opts: BenchOptions): Promise<RemovalSample
   const out: RemovalSample[] = [];
   const t = fx.creator.times;
   // Successive removals from the big groups: the last members first.
+  const timer = timeStore(fx.gateway.store);
+  try {
   const victims = new Map<number, string[]>(sizes.filter((s) => fx.groups.has(s)).map((s) => [s, fx.others.slice(0, s - 1).map((u) => u.username)]));
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < sizes.length; k++) {
@@ -1014,14 +1035,18 @@ async function rekeyCost(fx: Fixture, opts: BenchOptions): Promise<RemovalSample
       }
       const before = await graphqlMessagingTransport(fx.gateway.url, () => fx.creator.token).conversation(id);
       t.conversation = t.epochKeys = t.removeMember = 0;
+      const tally = timer.begin();
       const t0 = performance.now();
       await profiled(r === 0 && fx.groups.has(size) ? `rekey-${size}` : null, () => fx.creator.messenger.removeMember(id, victim));
       const ms = performance.now() - t0;
-      const sample = { nominal: size, size: before.members.length, remaining: before.members.length - 1, ms, conversationMs: t.conversation, epochKeysMs: t.epochKeys, mutationMs: t.removeMember };
+      const sample = { nominal: size, size: before.members.length, remaining: before.members.length - 1, ms, conversationMs: t.conversation, epochKeysMs: t.epochKeys, mutationMs: t.removeMember, storeMs: tally.ms };
       const afterRemoval = await graphqlMessagingTransport(fx.gateway.url, () => fx.creator.token).conversation(id);
       check(afterRemoval.epoch === before.epoch + 1 && afterRemoval.members.length === sample.remaining && !afterRemoval.members.some((x) => x.username === victim), `removal from the group of ${size}`);
       out.push(sample);
     }
+  }
+  } finally {
+    timer.restore();
   }
   progressDone();
   return out;
@@ -1155,10 +1180,12 @@ function reportRekey(samples: readonly RemovalSample[], goals: Goal[], goalLines
       ms(med((s) => s.epochKeysMs)),
       ms(med((s) => s.ms - s.conversationMs - s.epochKeysMs - s.mutationMs)),
       ms(med((s) => s.mutationMs)),
+      ms(med((s) => s.storeMs)),
     ];
   });
   console.log(
-    table(['members', 'remaining', 'samples', 'removeMember ms', 'µs / remaining member', 'list members ms', 'epoch keys ms', 'wraps (client) ms', 'removeMember mutation ms'], rows, [
+    table(['members', 'remaining', 'samples', 'removeMember ms', 'µs / remaining member', 'list members ms', 'epoch keys ms', 'wraps (client) ms', 'removeMember mutation ms', 'of all: store calls ms'], rows, [
+      'r',
       'r',
       'r',
       'r',
