@@ -41,6 +41,9 @@
  *   other member was removed (a GROUP needs one other member to be created).
  * - **Quick mode**: fan-out to 100 only, and groups up to 100 members (so only 100 users
  *   are registered; the ratios then compare 100 with 1 and with 10 members).
+ * - **Send path on the server** (issue 17, goal 4): pre-sealed `sendMessage` requests to the
+ *   biggest group, one at a time, no subscribers; each request's time on the gateway's http
+ *   server and the part of it in store calls (every store method wrapped and timed).
  * - **Rekey on removal**: `Messenger.removeMember` for groups of 2, 10, 100 and 1,000
  *   (2 and 10: a fresh group per sample; 100 and 1,000: successive removals from the same
  *   group, so it shrinks by one per sample). The creator's KeyDirectory holds every member's
@@ -74,7 +77,7 @@ import { embeddedConfig } from '../src/app/config.js';
 const REALM = 'veilgraph';
 const ROOMY = { points: 1_000_000, durationSeconds: 1 };
 
-/** Goals (issue 6). */
+/** Goals (issue 6; issue 17's goals 4 and 5 below). */
 export const GOAL_FANOUT_RATE = 0.8;
 export const GOAL_FANOUT_P99 = 1.25;
 export const GOAL_SEND_CONSTANT = 1.25;
