@@ -141,6 +141,16 @@ function wrapKeyFor(backend: CryptoBackend, shared: Uint8Array, ephemeral: Uint8
   return backend.hkdfSha256(shared, concatBytes(ephemeral, recipientPublicKey), LABEL.wrap, 32);
 }
 
+function assertRecipient(backend: CryptoBackend, r: Recipient): void {
+  assertObject(r, 'recipient');
+  assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
+  assertBytes(r.publicKey, 32, 'recipient public key');
+  // The id is recomputed, never trusted: a stanza labelled for one key but encrypted to another would be unopenable.
+  if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
+    throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
+  }
+}
+
 function macKeyFor(backend: CryptoBackend, key: Uint8Array): Uint8Array {
   return backend.hkdfSha256(key, new Uint8Array(0), LABEL.wrapMac, 32);
 }
@@ -161,15 +171,7 @@ export async function wrapKey(
   if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
   if (recipients.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'wrapKey needs at least one recipient');
   if (recipients.length > MAX_RECIPIENTS) throw new CryptoError('INVALID_ARGUMENT', `at most ${MAX_RECIPIENTS} recipients per wrapped key`);
-  for (const r of recipients) {
-    assertObject(r, 'recipient');
-    assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
-    assertBytes(r.publicKey, 32, 'recipient public key');
-    // The id is recomputed, never trusted: a stanza labelled for one key but encrypted to another would be unopenable.
-    if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
-      throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
-    }
-  }
+  for (const r of recipients) assertRecipient(backend, r);
   const sorted = [...recipients].sort((a, b) => compareIds(a.keyId, b.keyId));
   for (let i = 1; i < sorted.length; i++) {
     if (compareIds(sorted[i - 1]!.keyId, sorted[i]!.keyId) === 0) throw new CryptoError('INVALID_ARGUMENT', 'duplicate recipient');
@@ -223,12 +225,7 @@ export async function wrapKeyEach(backend: CryptoBackend, key: SymmetricKey, loc
   if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
   const seen = new Set<string>();
   for (const r of recipients) {
-    assertObject(r, 'recipient');
-    assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
-    assertBytes(r.publicKey, 32, 'recipient public key');
-    if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
-      throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
-    }
+    assertRecipient(backend, r);
     const id = base64urlEncode(r.keyId);
     if (seen.has(id)) throw new CryptoError('INVALID_ARGUMENT', 'duplicate recipient');
     seen.add(id);
