@@ -26,7 +26,7 @@ import { CryptoError, isCryptoError } from '../crypto/errors.js';
 import { generateSymmetricKey, keyIdOf, rotateSymmetricKey, type EncryptionKeyPair, type SigningKeyPair, type SymmetricKey } from '../crypto/keys.js';
 import { epochKeyLocation, messageBodyLocation } from '../privacy/messaging-locations.js';
 import { MESSAGE_BUCKETS } from '../crypto/padding.js';
-import { parseWrappedKey, unwrapKey, wrapKey, wrappedKeyToText } from '../crypto/wrap.js';
+import { parseWrappedKey, unwrapKey, wrapKeyEach, wrappedKeyToText } from '../crypto/wrap.js';
 import { SessionError, graphqlRequest, type SessionOptions } from './session.js';
 import { HeldKeys } from './held-keys.js';
 
@@ -161,13 +161,19 @@ export class Messenger {
 
   private async wrapFor(key: SymmetricKey, conversationId: string, usernames: readonly string[]): Promise<{ recipientId: string; wrapped: string }[]> {
     const { backend } = this.options;
-    const out: { recipientId: string; wrapped: string }[] = [];
+    const members: { userId: string; encryptionKey: Uint8Array }[] = [];
     for (const name of new Set(usernames)) {
-      const member = name === this.options.username ? { userId: this.options.userId, encryptionKey: this.options.encryption.publicKey } : await this.options.directory.verifiedKeys(name);
-      const wrapped = await wrapKey(backend, key, epochKeyLocation(conversationId, key.version), [{ keyId: keyIdOf(backend, 'x25519', member.encryptionKey), publicKey: member.encryptionKey }]);
-      out.push({ recipientId: member.userId, wrapped: wrappedKeyToText(wrapped) });
+      members.push(name === this.options.username ? { userId: this.options.userId, encryptionKey: this.options.encryption.publicKey } : await this.options.directory.verifiedKeys(name));
     }
-    return out;
+    // One single-recipient wrapped key per member (the server stores one per member), all
+    // made in one call that shares its ephemeral key (wrapKeyEach, docs/crypto.md).
+    const wrapped = await wrapKeyEach(
+      backend,
+      key,
+      epochKeyLocation(conversationId, key.version),
+      members.map((m) => ({ keyId: keyIdOf(backend, 'x25519', m.encryptionKey), publicKey: m.encryptionKey })),
+    );
+    return members.map((m, i) => ({ recipientId: m.userId, wrapped: wrappedKeyToText(wrapped[i]!) }));
   }
 
   /** Starts a conversation with `usernames` (DIRECT: one other user); returns its id. */

@@ -46,7 +46,7 @@ export {
   type ParseOptions,
   type SealOptions,
 } from './envelope.js';
-export { parseWrappedKey, unwrapKey, verifyWrapSignature, wrapKey, wrappedKeyToText, type ParsedWrappedKey, type Recipient } from './wrap.js';
+export { parseWrappedKey, unwrapKey, verifyWrapSignature, wrapKey, wrapKeyEach, wrappedKeyToText, type ParsedWrappedKey, type Recipient } from './wrap.js';
 export { MAX_DEVICE_NAME_LENGTH, deviceNameProblem, normalizeDeviceName } from './device-name.js';
 export {
   FINGERPRINT_DIGITS,

@@ -141,6 +141,16 @@ function wrapKeyFor(backend: CryptoBackend, shared: Uint8Array, ephemeral: Uint8
   return backend.hkdfSha256(shared, concatBytes(ephemeral, recipientPublicKey), LABEL.wrap, 32);
 }
 
+function assertRecipient(backend: CryptoBackend, r: Recipient): void {
+  assertObject(r, 'recipient');
+  assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
+  assertBytes(r.publicKey, 32, 'recipient public key');
+  // The id is recomputed, never trusted: a stanza labelled for one key but encrypted to another would be unopenable.
+  if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
+    throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
+  }
+}
+
 function macKeyFor(backend: CryptoBackend, key: Uint8Array): Uint8Array {
   return backend.hkdfSha256(key, new Uint8Array(0), LABEL.wrapMac, 32);
 }
@@ -161,15 +171,7 @@ export async function wrapKey(
   if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
   if (recipients.length === 0) throw new CryptoError('INVALID_ARGUMENT', 'wrapKey needs at least one recipient');
   if (recipients.length > MAX_RECIPIENTS) throw new CryptoError('INVALID_ARGUMENT', `at most ${MAX_RECIPIENTS} recipients per wrapped key`);
-  for (const r of recipients) {
-    assertObject(r, 'recipient');
-    assertBytes(r.keyId, KEY_ID_BYTES, 'recipient key id');
-    assertBytes(r.publicKey, 32, 'recipient public key');
-    // The id is recomputed, never trusted: a stanza labelled for one key but encrypted to another would be unopenable.
-    if (!equalBytes(r.keyId, keyIdOf(backend, 'x25519', r.publicKey))) {
-      throw new CryptoError('INVALID_ARGUMENT', 'recipient key id does not match its public key');
-    }
-  }
+  for (const r of recipients) assertRecipient(backend, r);
   const sorted = [...recipients].sort((a, b) => compareIds(a.keyId, b.keyId));
   for (let i = 1; i < sorted.length; i++) {
     if (compareIds(sorted[i - 1]!.keyId, sorted[i]!.keyId) === 0) throw new CryptoError('INVALID_ARGUMENT', 'duplicate recipient');
@@ -206,6 +208,58 @@ export async function wrapKey(
   macKey.fill(0);
   if (!signer) return withMac;
   return concatBytes(withMac, await backend.ed25519Sign(signer.seed, concatBytes(LABEL.wrapSignature, withMac)));
+}
+
+/**
+ * Wraps `key` for each recipient separately: one single-stanza wrapped key per recipient, in
+ * the order given, each exactly as `wrapKey(backend, key, location, [recipient])` makes it,
+ * except that all of them carry the same ephemeral key, generated for this call and erased
+ * after it. That is the sharing a multi-recipient wrap already does (each stanza's wrapKey
+ * is unique per ephemeral key *and* recipient, so the zero nonce stays safe: the same
+ * recipient twice is refused), split into objects a server can store per recipient (an
+ * epoch key for each member). Costs one X25519 key generation in all, one exchange per
+ * recipient. Unsigned.
+ */
+export async function wrapKeyEach(backend: CryptoBackend, key: SymmetricKey, location: Location, recipients: readonly Recipient[]): Promise<Uint8Array[]> {
+  assertSymmetricKey(key);
+  if (!Array.isArray(recipients)) throw new CryptoError('INVALID_ARGUMENT', 'recipients must be a list');
+  const seen = new Set<string>();
+  for (const r of recipients) {
+    assertRecipient(backend, r);
+    const id = base64urlEncode(r.keyId);
+    if (seen.has(id)) throw new CryptoError('INVALID_ARGUMENT', 'duplicate recipient');
+    seen.add(id);
+  }
+  const tag = locationTag(backend, location);
+  if (recipients.length === 0) return [];
+  const ephemeralPrivate = backend.randomBytes(32);
+  const ephemeral = await backend.x25519PublicKey(ephemeralPrivate);
+  const header = new Uint8Array(WRAP_HEADER_BYTES);
+  header[0] = WRAP_VERSION;
+  header[1] = SUITE_X25519_WRAP;
+  header[2] = 0;
+  header.set(key.id, OFF_KEY_ID);
+  writeU32(header, OFF_KEY_VERSION, key.version);
+  header.set(tag, OFF_LOCATION);
+  header.set(ephemeral, OFF_EPHEMERAL);
+  header[OFF_COUNT] = 0;
+  header[OFF_COUNT + 1] = 1;
+  const macKey = macKeyFor(backend, key.bytes);
+  const out: Uint8Array[] = [];
+  try {
+    for (const r of recipients) {
+      const shared = await backend.x25519(ephemeralPrivate, r.publicKey);
+      const wk = wrapKeyFor(backend, shared, ephemeral, r.publicKey);
+      const body = concatBytes(header, r.keyId, backend.chacha20poly1305Seal(wk, ZERO_NONCE, key.bytes, concatBytes(header, r.keyId)));
+      shared.fill(0);
+      wk.fill(0);
+      out.push(concatBytes(body, backend.hmacSha256(macKey, body)));
+    }
+  } finally {
+    ephemeralPrivate.fill(0);
+    macKey.fill(0);
+  }
+  return out;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { RequestAccess } from './access.js';
 import { forbidden, gatewayError } from './errors.js';
 import type { ServerFieldCodec, ServerRow } from './server-fields.js';
+import { isViewerIndependent, viewerIndependent } from './viewer-independent.js';
 
 export interface EnforcementContext {
   readonly access?: RequestAccess;
@@ -47,6 +48,9 @@ function freshGrantsPerEvent<C extends { resolve?: GraphQLFieldResolver<Row, Enf
     ctx?.access?.forgetGrants();
     return original(event, args, ctx, info);
   };
+  // Forgetting grants matters only to protected fields below, and a selection with one is
+  // never shared (./viewer-independent.ts): a viewer-independent root stays one.
+  if (isViewerIndependent(original)) viewerIndependent(resolve);
   return { ...config, resolve };
 }
 

@@ -102,6 +102,7 @@ const ROWS: Record<string, Row> = {
   unwrapKey: { args: [b, wrapped, enc, loc, signer.publicKey, {}], vary: [1, 2, 3, 4, 5], accepts: { 1: ['a string'], 4: ['undefined', 'null'], 5: OPTIONS } },
   verifyWrapSignature: { args: [b, wrapped, signer.publicKey], vary: [1, 2] },
   wrapKey: { args: [b, key, loc, [enc], signer], vary: [1, 2, 3, 4], accepts: { 4: ['undefined'] } },
+  wrapKeyEach: { args: [b, key, loc, [enc]], vary: [1, 2, 3] },
   wrappedKeyToText: { args: [wrapped], vary: [0] },
   fingerprintOf: { args: [b, 'alice', signer.publicKey], vary: [1, 2], accepts: { 1: ['a string'] } },
   fingerprintText: { args: [b, 'alice', signer.publicKey], vary: [1, 2], accepts: { 1: ['a string'] } },

@@ -25,7 +25,9 @@
  * - A socket that is no longer open when its `connection_init` arrives (say, closed by the
  *   server's own connection caps) is not served, not even a token check.
  * - Every subscription gets the same context as an HTTP request (`veil.context`), so the
- *   same per-field enforcement applies to each event.
+ *   same per-field enforcement applies to each event. A selection made only of fields whose
+ *   resolvers are marked viewer-independent is executed once per event object and the result
+ *   shared by the subscribers with the same document and variables (./shared-subscription.ts).
  * - Every document is parsed and validated with the same limits and rules as HTTP
  *   (../limits.ts: the token limit, graphql's `specifiedRules`, the limits' rules, the
  *   sealed-literal rule) and costed with its variables before it starts, against
@@ -58,6 +60,7 @@ import type { RequestLimits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { VeilWsOptions } from '../veilgraph.js';
 import { watchIdle, type IdleWatch } from './ws-idle.js';
+import { sharedSubscribe } from './shared-subscription.js';
 
 /** A socket's viewer as its `connection_init` proved it; `expiresAt` (a token's) ends the socket. */
 export interface SocketSession {
@@ -143,6 +146,8 @@ export function createGraphqlWsOptions(layer: WsLayer, options: VeilWsOptions = 
 
   return {
     schema,
+    // One execution per event for selections of viewer-independent fields (./shared-subscription.ts).
+    subscribe: sharedSubscribe(),
     isProd: layer.production,
     onConnect: async (ctx: WsContext) => {
       const socket = ctx.extra.socket;

@@ -57,10 +57,21 @@ export function messageStream(ctx: MessagingContext, viewerId: string, conversat
 
   // Membership only changes together with the epoch (adding or removing a member starts a
   // new one), so the subscriber's access to a conversation is looked up again only when a
-  // message of a newer epoch than the last check arrives.
+  // message of a newer epoch than the last check arrives: through the feed for one
+  // conversation (shared by its subscribers here), per stream for several.
   const access = new Map<string, { joinedEpoch: number; history: boolean; checkedAtEpoch: number } | null>();
   const readable = async (rows: readonly MessageRow[]): Promise<MessageRow[]> => {
     const out: MessageRow[] = [];
+    if (feed) {
+      // One conversation: the feed's membership, shared by its subscribers on this instance
+      // and read again (once for all) when a message of a newer epoch arrives.
+      for (const m of rows) {
+        const members = await feed.membershipAt(m.epoch);
+        const joined = members.joined.get(viewerId);
+        if (joined !== undefined && (members.historySharing || m.epoch >= joined)) out.push(m);
+      }
+      return out;
+    }
     for (const m of rows) {
       let a = access.get(m.conversationId);
       if (a === undefined || (a !== null && m.epoch > a.checkedAtEpoch)) {

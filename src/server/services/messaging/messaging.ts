@@ -25,6 +25,7 @@ import { checkWrappedKeys } from '../../wrapped-keys.js';
 import { isStorageError } from '../../storage/errors.js';
 import { withErrorCodes } from '../../resolver-errors.js';
 import { conversationTopic, messageStream } from './message-stream.js';
+import { viewerIndependent } from '../../viewer-independent.js';
 
 /** Client-chosen ids: unguessable when random, URL-safe. */
 const CLIENT_ID = /^[A-Za-z0-9_-]{16,64}$/;
@@ -303,7 +304,9 @@ export const messagingResolvers = {
           throw toGraphQLError(e);
         }
       },
-      resolve: (m: MessageRow) => m,
+      // Viewer-independent, like the Message fields marked below: a subscription selecting only
+      // those is executed once per message and shared by its subscribers (docs/messaging.md).
+      resolve: viewerIndependent((m: MessageRow) => m),
     },
   },
 
@@ -319,10 +322,17 @@ export const messagingResolvers = {
     wrapped: (k: EpochKeyRow) => base64urlEncode(k.wrapped),
   },
   Message: {
-    seq: (m: MessageRow) => String(m.seq),
-    sender: (m: MessageRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.senderId),
-    expiresAt: (m: MessageRow) => m.expiresAt?.toISOString() ?? null,
-    createdAt: (m: MessageRow) => m.createdAt.toISOString(),
+    // The message's own columns: the same for every reader. In `{ resolve }` form: graphql-tools
+    // binds a bare function resolver, and the bound copy would not carry the mark.
+    seq: { resolve: viewerIndependent((m: MessageRow) => String(m.seq)) },
+    conversationId: { resolve: viewerIndependent((m: MessageRow) => m.conversationId) },
+    clientId: { resolve: viewerIndependent((m: MessageRow) => m.clientId) },
+    epoch: { resolve: viewerIndependent((m: MessageRow) => m.epoch) },
+    body: { resolve: viewerIndependent((m: MessageRow) => m.body) },
+    expiresAt: { resolve: viewerIndependent((m: MessageRow) => m.expiresAt?.toISOString() ?? null) },
+    createdAt: { resolve: viewerIndependent((m: MessageRow) => m.createdAt.toISOString()) },
+    // Through the context's loader, which serves the stored row to anyone (it keeps nothing past its batch).
+    sender: { resolve: viewerIndependent((m: MessageRow, _: unknown, ctx: MessagingContext) => ctx.users.load(m.senderId)) },
     receipts: async (m: MessageRow, _: unknown, ctx: MessagingContext) => (ctx.viewer?.id === m.senderId ? ctx.store.receiptsFor([m.seq]) : []),
   },
   Receipt: {

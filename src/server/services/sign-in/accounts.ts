@@ -8,6 +8,7 @@ import type { RegisterInput } from './auth/service.js';
 import type { SignInContext } from './store.js';
 import type { DeviceRow, UserRow } from '../../storage/store.js';
 import { withErrorCodes } from '../../resolver-errors.js';
+import { viewerIndependent } from '../../viewer-independent.js';
 
 /** A device as the `Device` resolvers take it; `current` set for the device of a session just issued. */
 export type DeviceOut = DeviceRow & { readonly current?: boolean };
@@ -31,8 +32,12 @@ export const authResolvers = {
     login: async (_: unknown, args: { username: string; challenge: string; signature: string; device?: string | null }, ctx: SignInContext) =>
       sessionOut(await ctx.auth.login(args.username, args.challenge, args.signature, ctx.clientKey, args.device)),
   }),
+  // A user's public row: the same whoever asks (../../viewer-independent.ts; a message's
+  // `sender { id username }` is then shared by a conversation's subscribers).
   User: {
-    signingKey: (u: UserRow) => base64urlEncode(u.signingKey),
-    encryptionKey: (u: UserRow) => base64urlEncode(u.encryptionKey),
+    id: { resolve: viewerIndependent((u: UserRow) => u.id) },
+    username: { resolve: viewerIndependent((u: UserRow) => u.username) },
+    signingKey: { resolve: viewerIndependent((u: UserRow) => base64urlEncode(u.signingKey)) },
+    encryptionKey: { resolve: viewerIndependent((u: UserRow) => base64urlEncode(u.encryptionKey)) },
   },
 };
