@@ -22,6 +22,14 @@ function flipBit(b: Uint8Array, byte: number, bit: number): Uint8Array {
   return c;
 }
 
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
 async function errorOf(f: () => unknown): Promise<unknown> {
   try {
     await f();
@@ -344,6 +352,24 @@ describe('node backend: private keys import without a DER round trip', () => {
   it('the JWK path passes its self-check on both curves', () => {
     expect(jwkPrivateImportDerives('x25519')).toBe(true);
     expect(jwkPrivateImportDerives('ed25519')).toBe(true);
+  });
+
+  // Node's `Buffer.from(bytes)` copies into a shared 8 KiB pool that later `allocUnsafe`
+  // calls hand to anyone and nothing wipes. A private key must never be copied there.
+  it('leaves no copy of a private key in Node’s shared Buffer pool', async () => {
+    const peer = await nobleBackend.x25519PublicKey(nobleBackend.randomBytes(32));
+    const ops: [string, (k: Uint8Array) => Promise<unknown>][] = [
+      ['x25519PublicKey', (k) => nodeBackend.x25519PublicKey(k)],
+      ['x25519', (k) => nodeBackend.x25519(k, peer)],
+      ['ed25519PublicKey', (k) => nodeBackend.ed25519PublicKey(k)],
+      ['ed25519Sign', (k) => nodeBackend.ed25519Sign(k, ascii('message'))],
+    ];
+    for (const [name, op] of ops) {
+      const key = nobleBackend.randomBytes(32); // a fresh buffer: never in the key cache
+      await op(key);
+      const pool = new Uint8Array(Buffer.allocUnsafe(1).buffer);
+      expect(indexOf(pool, key), name).toBe(-1);
+    }
   });
 
   it('a fresh key derives the same public key and shared secret as the reference, also when the buffer is reused', async () => {
