@@ -17,6 +17,14 @@ export interface CryptoBackend {
   /** `n` bytes from the platform CSPRNG. */
   randomBytes(n: number): Uint8Array;
 
+  /**
+   * Optional: fills `out` with CSPRNG bytes for a public nonce, possibly from a pool
+   * (../nonce-pool.ts: never the same bytes twice). The envelope takes its nonce here when
+   * present, else from `randomBytes`. Never used for keys. A backend that overrides
+   * `randomBytes` (a deterministic test stream) must drop it.
+   */
+  fillNonce?(out: Uint8Array): void;
+
   /** ChaCha20-Poly1305 (RFC 8439), 32-byte key, 12-byte nonce; returns ciphertext ‖ 16-byte tag. */
   chacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Inverse of `chacha20poly1305Seal`; returns `null` when authentication fails. */

@@ -18,7 +18,7 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 // trusted after the strict checks below have accepted the text.
 type BufferLike = {
   from(s: string, enc: 'base64url'): Uint8Array & { buffer: ArrayBufferLike };
-  from(b: ArrayBufferLike, off: number, len: number): { toString(enc: 'base64url'): string };
+  from(b: ArrayBufferLike, off: number, len: number): { toString(enc: 'base64url'): string; write(s: string, enc: 'base64url'): number };
 };
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 
@@ -52,12 +52,18 @@ export function base64urlDecode(s: string): Uint8Array {
     // '/' and '=', ignores set unused bits, and reads non-Latin-1 characters by their low
     // byte), but its encoder is canonical: a text is accepted exactly when re-encoding the
     // decoded bytes gives it back. Strict by construction, at native speed.
-    const buf = NodeBuffer.from(s, 'base64url');
-    if (NodeBuffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('base64url') !== s) {
+    //
+    // Canonical text of length L decodes to exactly floor(3L/4) bytes, so the decoder writes
+    // straight into a buffer of that size that is ours alone (`Buffer.from(text)` would
+    // measure the text first, then decode into the shared pool, which then needs a copy);
+    // fewer bytes written means a skipped character: not canonical.
+    const n = Math.floor((s.length * 3) / 4);
+    const out = new Uint8Array(n);
+    const view = NodeBuffer.from(out.buffer, 0, n);
+    if (view.write(s, 'base64url') !== n || view.toString('base64url') !== s) {
       throw malformed('not canonical unpadded base64url');
     }
-    // Copy: small Buffers are views into a shared pool whose other bytes are not ours.
-    return new Uint8Array(buf);
+    return out;
   }
   return portableDecode(s);
 }

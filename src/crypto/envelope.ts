@@ -155,17 +155,31 @@ function toParsed(input: string | Uint8Array | ParsedEnvelope, options?: ParseOp
   throw new CryptoError('INVALID_ARGUMENT', 'envelope must be text, bytes or a ParsedEnvelope from parseEnvelope');
 }
 
-function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): Uint8Array {
-  const header = new Uint8Array(signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES);
+// Zeros the length of each header: the header is built in place inside the AAD buffer.
+const BLANK_HEADER = new Uint8Array(HEADER_BYTES);
+const BLANK_SIGNED_HEADER = new Uint8Array(SIGNED_HEADER_BYTES);
+
+/**
+ * The header and the AEAD's associated data (header ‖ full location encoding, see
+ * docs/crypto.md §6) in one buffer: the header is written in place at its start, so the
+ * location is encoded once and hashed for the tag from the same bytes.
+ */
+function headerAndAad(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): { header: Uint8Array; aad: Uint8Array } {
+  const headerLen = signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES;
+  const aad = prefixedLocationInput(signerKeyId ? BLANK_SIGNED_HEADER : BLANK_HEADER, location);
+  const header = aad.subarray(0, headerLen);
   header[0] = ENVELOPE_VERSION;
   header[1] = SUITE_XCHACHA20POLY1305;
   header[2] = signerKeyId ? FLAG_SIGNED : 0;
   header.set(key.id, OFF_KEY_ID);
   writeU32(header, OFF_KEY_VERSION, key.version);
-  header.set(locationTag(backend, location), OFF_LOCATION);
-  header.set(backend.randomBytes(NONCE_BYTES), OFF_NONCE);
+  // = locationTag(backend, location): the hash input is the encoding right after the header.
+  header.set(backend.sha256(aad.subarray(headerLen)).subarray(0, LOCATION_TAG_BYTES), OFF_LOCATION);
+  const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
+  if (backend.fillNonce) backend.fillNonce(nonce);
+  else nonce.set(backend.randomBytes(NONCE_BYTES));
   if (signerKeyId) header.set(signerKeyId, HEADER_BYTES);
-  return header;
+  return { header, aad };
 }
 
 /** AEAD associated data: the header, then the full location encoding (see docs/crypto.md §6). */
@@ -173,12 +187,16 @@ function associatedData(header: Uint8Array, location: Location): Uint8Array {
   return prefixedLocationInput(header, location);
 }
 
-function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, location: Location, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+/** header ‖ AEAD(padded plaintext) in one new buffer. */
+function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
   const padded = pad(plaintext, padding);
   const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
-  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, associatedData(header, location));
+  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, aad);
   padded.fill(0);
-  return ct;
+  const out = new Uint8Array(header.length + ct.length);
+  out.set(header, 0);
+  out.set(ct, header.length);
+  return out;
 }
 
 function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: SealOptions): { pt: Uint8Array; padding: PaddingPolicy } {
@@ -194,8 +212,8 @@ function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: Sea
 /** Seals without a signature. Synchronous: the per-field hot path. */
 export function sealEnvelope(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): Uint8Array {
   const { pt, padding } = prepare(key, plaintext, options);
-  const header = buildHeader(backend, key, location, null);
-  return concatBytes(header, encrypt(backend, key, header, location, pt, padding));
+  const { header, aad } = headerAndAad(backend, key, location, null);
+  return encrypt(backend, key, header, aad, pt, padding);
 }
 
 /** Seals and signs with the writer's Ed25519 key (encrypt-then-sign, see the module comment). */
@@ -209,8 +227,8 @@ export async function sealSignedEnvelope(
 ): Promise<Uint8Array> {
   const { pt, padding } = prepare(key, plaintext, options);
   assertSigner(signer);
-  const header = buildHeader(backend, key, location, signer.keyId);
-  const body = concatBytes(header, encrypt(backend, key, header, location, pt, padding));
+  const { header, aad } = headerAndAad(backend, key, location, signer.keyId);
+  const body = encrypt(backend, key, header, aad, pt, padding);
   const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));
   return concatBytes(body, signature);
 }

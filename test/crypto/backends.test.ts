@@ -8,9 +8,13 @@ import { fc, test as fcTest } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { isCryptoError, nobleBackend, webCryptoBackend, type CryptoBackend } from '../../src/crypto/index.js';
 import { jwkPrivateImportDerives, nodeBackend } from '../../src/crypto/backends/node.js';
+import { loadSodiumBackend } from '../../src/crypto/backends/sodium.js';
 import { fromHex, toHex } from '../helpers/fixed-random.js';
 
-const BACKENDS: readonly CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend];
+// The optional native backend is installed in this repository, so it must load here: a
+// failure to load is a test failure, not a skipped backend.
+const sodiumBackend = await loadSodiumBackend();
+const BACKENDS: readonly CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend, sodiumBackend];
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** Hex with whitespace allowed, so vectors can be laid out as in the RFCs. */

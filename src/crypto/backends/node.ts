@@ -24,6 +24,7 @@ import {
 import type { CryptoBackend } from '../backend.js';
 import { CryptoError } from '../errors.js';
 import { isAcceptableEd25519PublicKey } from '../ed25519-key-check.js';
+import { NoncePool } from '../nonce-pool.js';
 import { randomBytes } from '../random.js';
 import { xchachaSubkey } from '../xchacha.js';
 import { x25519Checked } from './noble.js';
@@ -211,9 +212,13 @@ function assertKey(key: Uint8Array, nonce: Uint8Array, nonceLength: number): voi
   if (nonce.length !== nonceLength) throw new CryptoError('INVALID_ARGUMENT', `AEAD nonce must be ${nonceLength} bytes`);
 }
 
+// Envelope nonces in 4 KiB batches from the same CSPRNG (see ../nonce-pool.ts).
+const nonces = new NoncePool(randomBytes);
+
 export const nodeBackend: CryptoBackend = {
   name: 'node',
   randomBytes,
+  fillNonce: (out) => nonces.take(out),
   chacha20poly1305Seal: (key, nonce, pt, aad) => {
     assertKey(key, nonce, 12);
     return seal(key, nonce, pt, aad);
