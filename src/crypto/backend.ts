@@ -32,6 +32,13 @@ export interface CryptoBackend {
 
   /** XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha), 24-byte nonce. */
   xchacha20poly1305Seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /**
+   * Optional: the same seal in place. `buf` holds the plaintext in its first
+   * `buf.length - 16` bytes; they are overwritten by the ciphertext and the tag fills the
+   * rest. Must give the bytes `xchacha20poly1305Seal` gives (test/crypto/backends.test.ts).
+   * Lets the envelope seal into its own output buffer without copies.
+   */
+  xchacha20poly1305SealInPlace?(key: Uint8Array, nonce: Uint8Array, buf: Uint8Array, aad: Uint8Array): void;
   /** Returns `null` when authentication fails. */
   xchacha20poly1305Open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null;
 

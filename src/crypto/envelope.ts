@@ -31,7 +31,7 @@ import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import { KEY_ID_BYTES, SymmetricKeyRing, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, prefixedLocationInput, type Location } from './location.js';
-import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
+import { PADDING_PADME, assertPaddingPolicy, pad, padInto, paddedLengthUnchecked, unpad, type PaddingPolicy } from './padding.js';
 import { concatBytes } from './bytes.js';
 
 export const ENVELOPE_VERSION = 0x01;
@@ -189,6 +189,21 @@ function associatedData(header: Uint8Array, location: Location): Uint8Array {
 
 /** header ‖ AEAD(padded plaintext) in one new buffer. */
 function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+  if (backend.xchacha20poly1305SealInPlace) {
+    // One buffer: header, then the padded plaintext, sealed in place (no padded copy, no
+    // separate ciphertext). The plaintext is overwritten by the ciphertext; if sealing
+    // throws, the buffer is wiped before the error leaves.
+    const out = new Uint8Array(header.length + paddedLengthUnchecked(plaintext.length, padding) + TAG_BYTES);
+    out.set(header, 0);
+    padInto(plaintext, out, header.length);
+    try {
+      backend.xchacha20poly1305SealInPlace(key.bytes, header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES), out.subarray(header.length), aad);
+    } catch (e) {
+      out.fill(0);
+      throw e;
+    }
+    return out;
+  }
   const padded = pad(plaintext, padding);
   const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
   const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, aad);

@@ -90,6 +90,21 @@ export function assertPaddingPolicy(policy: PaddingPolicy): void {
   }
 }
 
+/**
+ * Writes the padded plaintext into `out` at `offset` (`out` must have room for
+ * `paddedLengthUnchecked` bytes there and be zero beyond the plaintext, as a new buffer is).
+ * Lets the envelope pad straight into its output buffer.
+ */
+export function padInto(plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+  out.set(plaintext, offset);
+  out[offset + plaintext.length] = 0x80;
+}
+
+/** `paddedLength` for a policy already checked with `assertPaddingPolicy`. */
+export function paddedLengthUnchecked(len: number, policy: PaddingPolicy): number {
+  return lengthFor(len, policy);
+}
+
 export function pad(plaintext: Uint8Array, policy: PaddingPolicy): Uint8Array {
   const out = new Uint8Array(lengthFor(plaintext.length, policy));
   out.set(plaintext, 0);

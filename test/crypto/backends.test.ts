@@ -209,6 +209,17 @@ describe.each(BACKENDS)('$name backend', (backend) => {
       expect(backend.xchacha20poly1305Open(XCHACHA.key, XCHACHA.nonce, ct.subarray(0, 15), XCHACHA.aad)).toBeNull();
     });
 
+    // The optional in-place seal, where the backend has one.
+    const inPlace = backend.xchacha20poly1305SealInPlace;
+    if (inPlace) {
+      it('seals in place to the published ciphertext and tag', () => {
+        const buf = new Uint8Array(XCHACHA.plaintext.length + 16);
+        buf.set(XCHACHA.plaintext);
+        inPlace(XCHACHA.key, XCHACHA.nonce, buf, XCHACHA.aad);
+        expect(toHex(buf)).toBe(toHex(XCHACHA.ciphertext) + toHex(XCHACHA.tag));
+      });
+    }
+
     it('seals and opens an empty plaintext to just a tag', () => {
       const out = backend.xchacha20poly1305Seal(XCHACHA.key, XCHACHA.nonce, new Uint8Array(0), XCHACHA.aad);
       expect(out.length).toBe(16);
@@ -302,6 +313,12 @@ describe('backends agree byte for byte on random inputs', () => {
       for (const b of others) {
         expect(toHex(b.chacha20poly1305Seal(key, nonce12, pt, aad)), b.name).toBe(chacha);
         expect(toHex(b.xchacha20poly1305Seal(key, nonce24, pt, aad)), b.name).toBe(xchacha);
+      }
+      for (const b of BACKENDS.filter((x) => x.xchacha20poly1305SealInPlace)) {
+        const buf = new Uint8Array(pt.length + 16);
+        buf.set(pt);
+        b.xchacha20poly1305SealInPlace!(key, nonce24, buf, aad);
+        expect(toHex(buf), `${b.name} in place`).toBe(xchacha);
       }
       for (const b of BACKENDS) {
         expect(toHex(b.chacha20poly1305Open(key, nonce12, fromHex(chacha), aad) ?? new Uint8Array([1])), b.name).toBe(toHex(pt));

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateSymmetricKey, isCryptoError, openEnvelope, parseEnvelope, sealEnvelope } from '../../src/crypto/index.js';
+import { PADDING_NONE, PADDING_PADME, generateSymmetricKey, isCryptoError, nobleBackend, openEnvelope, parseEnvelope, sealEnvelope, type CryptoBackend } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { loadSodiumBackend, nativeBackendStatus, selectNodeBackend } from '../../src/crypto/backends/sodium.js';
 import { NoncePool } from '../../src/crypto/nonce-pool.js';
@@ -40,6 +40,23 @@ describe('selecting the sodium backend', () => {
     ] as const) {
       const env = sealEnvelope(a, key, LOC, 'hello');
       expect(new TextDecoder().decode(openEnvelope(b, env, key, LOC).plaintext)).toBe('hello');
+    }
+  });
+
+  it('seals the same envelope bytes as the node and noble backends for the same nonce (in-place seal, libsodium SHA-256)', async () => {
+    const sodium = await loadSodiumBackend();
+    const key = generateSymmetricKey(nodeBackend);
+    const fixedNonce = (be: CryptoBackend): CryptoBackend => {
+      const b: CryptoBackend = { ...be, randomBytes: (n) => new Uint8Array(n).fill(0x5a) };
+      delete b.fillNonce;
+      return b;
+    };
+    for (const pt of ['', 'hello', 'x'.repeat(5000)]) {
+      for (const padding of [PADDING_NONE, PADDING_PADME]) {
+        const ref = toHex(sealEnvelope(fixedNonce(nobleBackend), key, LOC, pt, { padding }));
+        expect(toHex(sealEnvelope(fixedNonce(sodium), key, LOC, pt, { padding }))).toBe(ref);
+        expect(toHex(sealEnvelope(fixedNonce(nodeBackend), key, LOC, pt, { padding }))).toBe(ref);
+      }
     }
   });
 

@@ -4,8 +4,9 @@
  * dependency of `veilgraph`, never of `@veilgraph/client`) for what runs per field and per
  * recipient, node:crypto for the rest:
  *
- *   libsodium    XChaCha20-Poly1305 and ChaCha20-Poly1305 (IETF), X25519
- *   node backend SHA-256, HMAC, HKDF, Ed25519 (./node.ts), CSPRNG (../random.ts), nonce pool
+ *   libsodium    XChaCha20-Poly1305 and ChaCha20-Poly1305 (IETF; XChaCha also in place),
+ *                X25519, SHA-256
+ *   node backend HMAC, HKDF, Ed25519 (./node.ts), CSPRNG (../random.ts), nonce pool
  *
  * It exists for speed: libsodium's XChaCha20-Poly1305 is one native call where the node
  * backend runs HChaCha20 in JavaScript and builds a node:crypto cipher per message, and its
@@ -38,6 +39,7 @@ interface SodiumNative {
   crypto_aead_xchacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): number;
   crypto_aead_chacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number;
   crypto_aead_chacha20poly1305_ietf_decrypt(m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): number;
+  crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
   crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
   crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
 }
@@ -91,6 +93,19 @@ function build(na: SodiumNative): CryptoBackend {
     chacha20poly1305Open: aeadOpen(na.crypto_aead_chacha20poly1305_ietf_decrypt.bind(na), 12),
     xchacha20poly1305Seal: aeadSeal(na.crypto_aead_xchacha20poly1305_ietf_encrypt.bind(na), 24),
     xchacha20poly1305Open: aeadOpen(na.crypto_aead_xchacha20poly1305_ietf_decrypt.bind(na), 24),
+    // libsodium's AEAD reads each block of the message before writing it and writes the tag
+    // after the message, so the message and the ciphertext may share memory.
+    xchacha20poly1305SealInPlace: (key, nonce, buf, aad) => {
+      assertAead(key, nonce, buf, aad, 24);
+      if (buf.length < TAG) throw new CryptoError('INVALID_ARGUMENT', 'in-place seal: buffer shorter than the tag');
+      na.crypto_aead_xchacha20poly1305_ietf_encrypt(buf, buf.subarray(0, buf.length - TAG), aad, null, nonce, key);
+    },
+    sha256: (data) => {
+      if (!(data instanceof Uint8Array)) return nodeBackend.sha256(data);
+      const out = new Uint8Array(32);
+      na.crypto_hash_sha256(out, data);
+      return out;
+    },
     x25519PublicKey: async (priv) => {
       assertPrivate(priv);
       const pub = new Uint8Array(32);
@@ -129,6 +144,8 @@ async function selfCheck(be: CryptoBackend): Promise<string | null> {
   const shared = hex('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
   if (Buffer.compare(await be.x25519PublicKey(alice), alicePub) !== 0) return 'X25519 public key differs from RFC 7748';
   if (Buffer.compare(await be.x25519(alice, bobPub), shared) !== 0) return 'X25519 shared secret differs from RFC 7748';
+  // FIPS 180-2 "abc".
+  if (Buffer.compare(be.sha256(new Uint8Array([0x61, 0x62, 0x63])), hex('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')) !== 0) return 'SHA-256 differs from FIPS 180-2';
   const key = new Uint8Array(32).map((_, i) => i);
   const pt = new Uint8Array(100).map((_, i) => 255 - i);
   const aad = new Uint8Array(40).fill(7);
@@ -141,6 +158,12 @@ async function selfCheck(be: CryptoBackend): Promise<string | null> {
     if (Buffer.compare(ct, ref(key, nonce, pt, aad)) !== 0) return `AEAD (${n}-byte nonce) differs from the node backend`;
     const back = open(key, nonce, ct, aad);
     if (!back || Buffer.compare(back, pt) !== 0) return `AEAD (${n}-byte nonce) does not open its own output`;
+    if (n === 24) {
+      const buf = new Uint8Array(pt.length + TAG);
+      buf.set(pt);
+      be.xchacha20poly1305SealInPlace!(key, nonce, buf, aad);
+      if (Buffer.compare(buf, ct) !== 0) return 'XChaCha20-Poly1305 in place differs';
+    }
     ct[0]! ^= 1;
     if (open(key, nonce, ct, aad) !== null) return `AEAD (${n}-byte nonce) opens a changed ciphertext`;
   }
