@@ -41,6 +41,12 @@ export interface CryptoBackend {
   xchacha20poly1305SealInPlace?(key: Uint8Array, nonce: Uint8Array, buf: Uint8Array, aad: Uint8Array): void;
   /** Returns `null` when authentication fails. */
   xchacha20poly1305Open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  /**
+   * Optional: the same open into `out` (exactly `ciphertext.length - 16` bytes). Returns
+   * false when authentication fails, and then writes no plaintext into `out`. Lets the
+   * format code open into reusable memory it wipes after use.
+   */
+  xchacha20poly1305OpenInto?(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
 
   sha256(data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;

@@ -44,8 +44,11 @@ export function base64urlEncode(b: Uint8Array): string {
   return s;
 }
 
-/** Decodes canonical unpadded base64url; anything else is ENVELOPE_MALFORMED. */
-export function base64urlDecode(s: string): Uint8Array {
+/**
+ * Decodes canonical unpadded base64url; anything else is ENVELOPE_MALFORMED. `alloc` gives
+ * the output memory (default: a new buffer); it may be reused memory, all of it is written.
+ */
+export function base64urlDecode(s: string, alloc: (n: number) => Uint8Array = newBytes): Uint8Array {
   if (typeof s !== 'string') throw new CryptoError('INVALID_ARGUMENT', 'base64urlDecode: expected a string');
   if (NodeBuffer) {
     // Buffer's decoder is lenient (it skips or stops at foreign characters, accepts '+',
@@ -58,14 +61,18 @@ export function base64urlDecode(s: string): Uint8Array {
     // measure the text first, then decode into the shared pool, which then needs a copy);
     // fewer bytes written means a skipped character: not canonical.
     const n = Math.floor((s.length * 3) / 4);
-    const out = new Uint8Array(n);
-    const view = NodeBuffer.from(out.buffer, 0, n);
+    const out = alloc(n);
+    const view = NodeBuffer.from(out.buffer, out.byteOffset, n);
     if (view.write(s, 'base64url') !== n || view.toString('base64url') !== s) {
       throw malformed('not canonical unpadded base64url');
     }
     return out;
   }
   return portableDecode(s);
+}
+
+function newBytes(n: number): Uint8Array {
+  return new Uint8Array(n);
 }
 
 function checkUnusedBits(s: string, rem: number): void {

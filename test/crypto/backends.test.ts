@@ -209,6 +209,23 @@ describe.each(BACKENDS)('$name backend', (backend) => {
       expect(backend.xchacha20poly1305Open(XCHACHA.key, XCHACHA.nonce, ct.subarray(0, 15), XCHACHA.aad)).toBeNull();
     });
 
+    // The optional open into a given buffer, where the backend has one.
+    const openInto = backend.xchacha20poly1305OpenInto;
+    if (openInto) {
+      it('opens the published ciphertext into a given buffer; returns false and writes no plaintext on a flipped bit', () => {
+        const ct = new Uint8Array([...XCHACHA.ciphertext, ...XCHACHA.tag]);
+        const out = new Uint8Array(XCHACHA.plaintext.length);
+        expect(openInto(XCHACHA.key, XCHACHA.nonce, ct, XCHACHA.aad, out)).toBe(true);
+        expect(toHex(out)).toBe(toHex(XCHACHA.plaintext));
+        for (const bad of [flipBit(ct, ct.length - 1, 0), flipBit(ct, 0, 0)]) {
+          const o = new Uint8Array(XCHACHA.plaintext.length);
+          expect(openInto(XCHACHA.key, XCHACHA.nonce, bad, XCHACHA.aad, o)).toBe(false);
+          expect(o.every((b) => b === 0)).toBe(true);
+        }
+        expect(openInto(XCHACHA.key, XCHACHA.nonce, ct, flipBit(XCHACHA.aad, 0, 0), new Uint8Array(XCHACHA.plaintext.length))).toBe(false);
+      });
+    }
+
     // The optional in-place seal, where the backend has one.
     const inPlace = backend.xchacha20poly1305SealInPlace;
     if (inPlace) {
@@ -313,6 +330,11 @@ describe('backends agree byte for byte on random inputs', () => {
       for (const b of others) {
         expect(toHex(b.chacha20poly1305Seal(key, nonce12, pt, aad)), b.name).toBe(chacha);
         expect(toHex(b.xchacha20poly1305Seal(key, nonce24, pt, aad)), b.name).toBe(xchacha);
+      }
+      for (const b of BACKENDS.filter((x) => x.xchacha20poly1305OpenInto)) {
+        const out = new Uint8Array(pt.length);
+        expect(b.xchacha20poly1305OpenInto!(key, nonce24, fromHex(xchacha), aad, out), `${b.name} open into`).toBe(true);
+        expect(toHex(out), `${b.name} open into`).toBe(toHex(pt));
       }
       for (const b of BACKENDS.filter((x) => x.xchacha20poly1305SealInPlace)) {
         const buf = new Uint8Array(pt.length + 16);

@@ -9,7 +9,22 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PADDING_NONE, PADDING_PADME, generateSymmetricKey, isCryptoError, nobleBackend, openEnvelope, parseEnvelope, sealEnvelope, type CryptoBackend } from '../../src/crypto/index.js';
+import {
+  PADDING_NONE,
+  PADDING_PADME,
+  base64urlDecode,
+  base64urlEncode,
+  generateSigningKeyPair,
+  generateSymmetricKey,
+  isCryptoError,
+  nobleBackend,
+  openEnvelope,
+  openEnvelopeText,
+  parseEnvelope,
+  sealEnvelope,
+  sealSignedEnvelope,
+  type CryptoBackend,
+} from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
 import { loadSodiumBackend, nativeBackendStatus, selectNodeBackend } from '../../src/crypto/backends/sodium.js';
 import { NoncePool } from '../../src/crypto/nonce-pool.js';
@@ -57,6 +72,44 @@ describe('selecting the sodium backend', () => {
         expect(toHex(sealEnvelope(fixedNonce(sodium), key, LOC, pt, { padding }))).toBe(ref);
         expect(toHex(sealEnvelope(fixedNonce(nodeBackend), key, LOC, pt, { padding }))).toBe(ref);
       }
+    }
+  });
+
+  // The open path decodes text, builds the associated data and (for text results) opens the
+  // plaintext in reused memory: nothing returned may alias it, and the checks are unchanged.
+  it('opening from text into reused memory: same results and codes, nothing returned aliases the next open', async () => {
+    const sodium = await loadSodiumBackend();
+    const key = generateSymmetricKey(nodeBackend);
+    const alice = await generateSigningKeyPair(nodeBackend);
+    const bob = await generateSigningKeyPair(nodeBackend);
+    for (const be of [sodium, nodeBackend]) {
+      const a = base64urlEncode(await sealSignedEnvelope(be, key, LOC, 'from alice', alice));
+      const b = base64urlEncode(await sealSignedEnvelope(be, key, LOC, 'from bob, longer', bob));
+      const first = openEnvelope(be, a, key, LOC);
+      const firstText = new TextDecoder().decode(first.plaintext);
+      const second = openEnvelope(be, b, key, LOC);
+      expect(firstText).toBe('from alice');
+      expect(new TextDecoder().decode(first.plaintext)).toBe('from alice');
+      expect(toHex(first.signerKeyId!)).toBe(toHex(alice.keyId));
+      expect(toHex(second.signerKeyId!)).toBe(toHex(bob.keyId));
+      expect(openEnvelopeText(be, a, key, LOC)).toBe('from alice');
+      expect(openEnvelopeText(be, b, key, LOC)).toBe('from bob, longer');
+      const bytes = base64urlDecode(a);
+      bytes[bytes.length - 70]! ^= 1;
+      const codeOf = (f: () => unknown): string | undefined => {
+        try {
+          f();
+        } catch (e) {
+          return isCryptoError(e) ? e.code : String(e);
+        }
+        return undefined;
+      };
+      expect(codeOf(() => openEnvelopeText(be, base64urlEncode(bytes), key, LOC)), be.name).toBe('ENVELOPE_TAMPERED');
+      expect(codeOf(() => openEnvelopeText(be, a, key, { ...LOC, objectId: 'p2' })), be.name).toBe('WRONG_LOCATION');
+      expect(codeOf(() => openEnvelopeText(be, a + 'A', key, LOC)), be.name).toBe('ENVELOPE_MALFORMED');
+      expect(codeOf(() => openEnvelopeText(be, a, generateSymmetricKey(nodeBackend), LOC)), be.name).toBe('KEY_NOT_FOUND');
+      // After failures the reused memory is free again: a good open still works.
+      expect(openEnvelopeText(be, a, key, LOC)).toBe('from alice');
     }
   });
 

@@ -93,6 +93,17 @@ function build(na: SodiumNative): CryptoBackend {
     chacha20poly1305Open: aeadOpen(na.crypto_aead_chacha20poly1305_ietf_decrypt.bind(na), 12),
     xchacha20poly1305Seal: aeadSeal(na.crypto_aead_xchacha20poly1305_ietf_encrypt.bind(na), 24),
     xchacha20poly1305Open: aeadOpen(na.crypto_aead_xchacha20poly1305_ietf_decrypt.bind(na), 24),
+    xchacha20poly1305OpenInto: (key, nonce, ct, aad, out) => {
+      assertAead(key, nonce, ct, aad, 24);
+      if (!(out instanceof Uint8Array) || ct.length < TAG || out.length !== ct.length - TAG) throw new CryptoError('INVALID_ARGUMENT', 'open into: output must be the ciphertext length minus the tag');
+      try {
+        // libsodium checks the tag before it decrypts: on failure `out` is left untouched.
+        na.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, ct, aad, nonce, key);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     // libsodium's AEAD reads each block of the message before writing it and writes the tag
     // after the message, so the message and the ciphertext may share memory.
     xchacha20poly1305SealInPlace: (key, nonce, buf, aad) => {
