@@ -38,7 +38,7 @@ import {
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { utf8Decode } from '../crypto/bytes.js';
-import { openWith, parseEnvelopeText, type ParsedEnvelope } from '../crypto/envelope.js';
+import { Slab, openWith, parseEnvelopeTextInto, type ParsedEnvelope } from '../crypto/envelope.js';
 import { isCryptoError, type CryptoErrorCode } from '../crypto/errors.js';
 import type { Location } from '../crypto/location.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
@@ -222,6 +222,9 @@ type Obj = Record<string, unknown>;
 class ResultWalk {
   readonly jobs: OpenJob[] = [];
   readonly errors: VeilFieldError[] = [];
+  // The fields of one result are decoded into shared slabs (one allocation per 256 KiB of
+  // envelopes instead of one per field); they live exactly as long as this walk's jobs.
+  private readonly slab = new Slab();
 
   value(v: unknown, plan: SelectionPlan, at: PathNode | undefined): void {
     if (v === null || typeof v !== 'object') return;
@@ -255,7 +258,7 @@ class ResultWalk {
         }
         let envelope: ParsedEnvelope;
         try {
-          envelope = parseEnvelopeText(text as string);
+          envelope = parseEnvelopeTextInto(text as string, this.slab.alloc);
         } catch (e) {
           this.failWith(obj, s.key, at, s.coordinate, e);
           continue;

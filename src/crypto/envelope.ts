@@ -168,10 +168,45 @@ export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): Pa
 
 /** Decodes the text form (strict base64url) and parses it; checks the size before decoding. */
 export function parseEnvelopeText(text: string, options: ParseOptions = {}): ParsedEnvelope {
+  return parseEnvelopeTextInto(text, newBytes, options);
+}
+
+/**
+ * `parseEnvelopeText` decoding into memory from `alloc` (which must hand out memory no one
+ * else uses while the envelope lives): the client decodes all envelopes of one result into
+ * shared slabs instead of one buffer each (src/client/open.ts).
+ */
+export function parseEnvelopeTextInto(text: string, alloc: (n: number) => Uint8Array, options: ParseOptions = {}): ParsedEnvelope {
   if (typeof text !== 'string') throw malformed('expected a string');
   const max = maxBytesOf(options);
   if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
-  return parseEnvelope(base64urlDecode(text), options);
+  return parseEnvelope(base64urlDecode(text, alloc), options);
+}
+
+function newBytes(n: number): Uint8Array {
+  return new Uint8Array(n);
+}
+
+/**
+ * A bump allocator over slabs of `slabBytes`: one allocation for many envelopes that live
+ * and die together (the fields of one result). Each view is handed out once and never
+ * reused; requests above a quarter slab get their own buffer.
+ */
+export class Slab {
+  private slab = new Uint8Array(0);
+  private at = 0;
+  constructor(private readonly slabBytes = 256 * 1024) {}
+
+  readonly alloc = (n: number): Uint8Array => {
+    if (n > this.slabBytes / 4) return new Uint8Array(n);
+    if (this.at + n > this.slab.length) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.at = 0;
+    }
+    const view = this.slab.subarray(this.at, this.at + n);
+    this.at += n;
+    return view;
+  };
 }
 
 function toParsed(input: string | Uint8Array | ParsedEnvelope, options?: ParseOptions): ParsedEnvelope {
