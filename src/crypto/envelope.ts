@@ -113,6 +113,10 @@ const decoded = new Scratch();
 const aadScratch = new Scratch();
 const plain = new Scratch();
 const takeAad = (n: number): Uint8Array => aadScratch.take(n);
+// The same for seals: the header and associated data, and sealEnvelopeText's bytes.
+const sealAad = new Scratch();
+const sealOut = new Scratch();
+const takeSealAad = (n: number): Uint8Array => sealAad.take(n);
 
 // Options are plain objects: an array or a buffer passed in their place is a caller's mistake.
 function isPlainObject(v: unknown): boolean {
@@ -227,7 +231,17 @@ const BLANK_SIGNED_HEADER = new Uint8Array(SIGNED_HEADER_BYTES);
  */
 function headerAndAad(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): { header: Uint8Array; aad: Uint8Array } {
   const headerLen = signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES;
-  const aad = prefixedLocationInput(signerKeyId ? BLANK_SIGNED_HEADER : BLANK_HEADER, location);
+  // In reused memory (every byte is written): the caller releases it once sealed.
+  const aad = prefixedLocationInput(signerKeyId ? BLANK_SIGNED_HEADER : BLANK_HEADER, location, takeSealAad);
+  try {
+    return { header: writeHeader(backend, key, aad, headerLen, signerKeyId), aad };
+  } catch (e) {
+    sealAad.release(aad, false);
+    throw e;
+  }
+}
+
+function writeHeader(backend: CryptoBackend, key: SymmetricKey, aad: Uint8Array, headerLen: number, signerKeyId: Uint8Array | null): Uint8Array {
   const header = aad.subarray(0, headerLen);
   header[0] = ENVELOPE_VERSION;
   header[1] = SUITE_XCHACHA20POLY1305;
@@ -240,18 +254,30 @@ function headerAndAad(backend: CryptoBackend, key: SymmetricKey, location: Locat
   if (backend.fillNonce) backend.fillNonce(nonce);
   else nonce.set(backend.randomBytes(NONCE_BYTES));
   if (signerKeyId) header.set(signerKeyId, HEADER_BYTES);
-  return { header, aad };
+  return header;
 }
 
-/** header ‖ AEAD(padded plaintext) in one new buffer. */
-function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+/**
+ * header ‖ AEAD(padded plaintext) in one buffer from `alloc`; releases the AAD (reused
+ * memory from `headerAndAad`) in every case.
+ */
+function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy, alloc: (n: number) => Uint8Array): Uint8Array {
+  try {
+    return encryptWith(backend, key, header, aad, plaintext, padding, alloc);
+  } finally {
+    sealAad.release(aad, false);
+  }
+}
+
+function encryptWith(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy, alloc: (n: number) => Uint8Array): Uint8Array {
   if (backend.xchacha20poly1305SealInPlace) {
     // One buffer: header, then the padded plaintext, sealed in place (no padded copy, no
     // separate ciphertext). The plaintext is overwritten by the ciphertext; if sealing
     // throws, the buffer is wiped before the error leaves.
-    const out = new Uint8Array(header.length + paddedLengthUnchecked(plaintext.length, padding) + TAG_BYTES);
+    const paddedLen = paddedLengthUnchecked(plaintext.length, padding);
+    const out = alloc(header.length + paddedLen + TAG_BYTES);
     out.set(header, 0);
-    padInto(plaintext, out, header.length);
+    padInto(plaintext, out, header.length, paddedLen);
     try {
       backend.xchacha20poly1305SealInPlace(key.bytes, header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES), out.subarray(header.length), aad);
     } catch (e) {
@@ -264,7 +290,7 @@ function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, 
   const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
   const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, aad);
   padded.fill(0);
-  const out = new Uint8Array(header.length + ct.length);
+  const out = alloc(header.length + ct.length);
   out.set(header, 0);
   out.set(ct, header.length);
   return out;
@@ -282,9 +308,13 @@ function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: Sea
 
 /** Seals without a signature. Synchronous: the per-field hot path. */
 export function sealEnvelope(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): Uint8Array {
+  return sealInto(backend, key, location, plaintext, options, newBytes);
+}
+
+function sealInto(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions, alloc: (n: number) => Uint8Array): Uint8Array {
   const { pt, padding } = prepare(key, plaintext, options);
   const { header, aad } = headerAndAad(backend, key, location, null);
-  return encrypt(backend, key, header, aad, pt, padding);
+  return encrypt(backend, key, header, aad, pt, padding, alloc);
 }
 
 /** Seals and signs with the writer's Ed25519 key (encrypt-then-sign, see the module comment). */
@@ -299,7 +329,7 @@ export async function sealSignedEnvelope(
   const { pt, padding } = prepare(key, plaintext, options);
   assertSigner(signer);
   const { header, aad } = headerAndAad(backend, key, location, signer.keyId);
-  const body = encrypt(backend, key, header, aad, pt, padding);
+  const body = encrypt(backend, key, header, aad, pt, padding, newBytes);
   const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));
   return concatBytes(body, signature);
 }
@@ -480,5 +510,12 @@ export function envelopeToText(bytes: Uint8Array): string {
 
 /** `sealEnvelope` returning the text form. */
 export function sealEnvelopeText(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): string {
-  return base64urlEncode(sealEnvelope(backend, key, location, plaintext, options));
+  // The bytes only live until they are encoded: reused memory, wiped on release (it held
+  // the padded plaintext for a moment before it was sealed in place).
+  let bytes: Uint8Array | undefined;
+  try {
+    return base64urlEncode(sealInto(backend, key, location, plaintext, options, (n) => (bytes = sealOut.take(n))));
+  } finally {
+    if (bytes) sealOut.release(bytes, true);
+  }
 }

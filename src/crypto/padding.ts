@@ -91,13 +91,14 @@ export function assertPaddingPolicy(policy: PaddingPolicy): void {
 }
 
 /**
- * Writes the padded plaintext into `out` at `offset` (`out` must have room for
- * `paddedLengthUnchecked` bytes there and be zero beyond the plaintext, as a new buffer is).
- * Lets the envelope pad straight into its output buffer.
+ * Writes the padded plaintext (`paddedLength` bytes, from `paddedLengthUnchecked`) into `out`
+ * at `offset`, zeros included (`out` may be reused memory). Lets the envelope pad straight
+ * into its output buffer.
  */
-export function padInto(plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+export function padInto(plaintext: Uint8Array, out: Uint8Array, offset: number, paddedLength: number): void {
   out.set(plaintext, offset);
   out[offset + plaintext.length] = 0x80;
+  out.fill(0, offset + plaintext.length + 1, offset + paddedLength);
 }
 
 /** `paddedLength` for a policy already checked with `assertPaddingPolicy`. */

@@ -22,6 +22,7 @@ import {
   openEnvelopeText,
   parseEnvelope,
   sealEnvelope,
+  sealEnvelopeText,
   sealSignedEnvelope,
   type CryptoBackend,
 } from '../../src/crypto/index.js';
@@ -71,6 +72,10 @@ describe('selecting the sodium backend', () => {
         const ref = toHex(sealEnvelope(fixedNonce(nobleBackend), key, LOC, pt, { padding }));
         expect(toHex(sealEnvelope(fixedNonce(sodium), key, LOC, pt, { padding }))).toBe(ref);
         expect(toHex(sealEnvelope(fixedNonce(nodeBackend), key, LOC, pt, { padding }))).toBe(ref);
+        // The text form seals in reused memory: the same bytes, call after call.
+        for (const be of [sodium, nodeBackend, nobleBackend]) {
+          expect(toHex(base64urlDecode(sealEnvelopeText(fixedNonce(be), key, LOC, pt, { padding }))), be.name).toBe(ref);
+        }
       }
     }
   });
