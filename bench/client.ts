@@ -22,14 +22,15 @@
  *                   the same 4,000 envelope texts (no walk, no UTF-8 decode, no JSON.parse)
  *   raw AEAD ×4000  node → node:crypto chacha20-poly1305 decrypt (12-byte nonce, no AAD) of
  *                   4,000 distinct ciphertexts of 1,088 bytes (the padded plaintext length);
- *                   noble → @noble/ciphers xchacha20poly1305 decrypt of the same.
+ *                   noble → @noble/ciphers xchacha20poly1305 decrypt of the same; sodium
+ *                   (the optional backend, where it loads) → the limit loop below.
  *
  *   limit ×4000     libsodium XChaCha20-Poly1305 (`sodium-native`, see ./sodium.ts) decrypt of
  *                   4,000 distinct ciphertexts of the same length, in the same group: the
  *                   fastest AEAD Node can run (node:crypto where the addon cannot load)
  *
- * Goals: open net ≤ 2× raw AEAD (node backend; noble shown for reference); open net ≤ 2.5×
- * the limit (issue 17, goal 6).
+ * Goals, on the fastest backend (sodium where it loads, else node; the others for reference):
+ * open net ≤ 2× its own raw AEAD; open net ≤ 2.5× the limit (issue 17, goal 6).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -48,7 +49,7 @@ import {
 } from '../src/crypto/index.js';
 import { openResult, staticClientKeys, withVeilFields } from '../src/client/index.js';
 import { buildSchema } from '../src/server/schema.js';
-import { limitRaw } from './crypto.js';
+import { limitRaw, sodiumBackendOrReason } from './crypto.js';
 import { fmtNs, fmtRatio, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
 
 export const CLIENT_OBJECTS = 1000;
@@ -165,6 +166,11 @@ async function fixture(): Promise<Fixture> {
 
 /** 4,000 distinct raw ciphertexts of `len` bytes and a loop decrypting all of them. */
 function rawLoop(backend: CryptoBackend, key: Uint8Array, len: number, count: number): { name: string; fn: () => unknown } {
+  if (backend.name === 'sodium') {
+    // Its own raw AEAD is libsodium's XChaCha20-Poly1305: the limit loop.
+    const { name, fn } = limitLoop(key, len, count);
+    return { name, fn };
+  }
   if (backend === nodeBackend) {
     const nonce = new Uint8Array(12).fill(7);
     const items: { ct: Buffer; tag: Buffer }[] = [];
@@ -315,7 +321,10 @@ export async function runClientBench(opts: BenchOptions): Promise<BackendResult[
   console.log('');
   const fx = await fixture();
   const results: BackendResult[] = [];
-  for (const be of [nodeBackend, nobleBackend]) results.push(await runBackend(fx, be, opts));
+  const loaded = await sodiumBackendOrReason();
+  const sodium = typeof loaded === 'string' ? null : loaded;
+  if (!sodium) console.log(`(the optional sodium backend is not available: ${loaded as string}; its row is omitted)`);
+  for (const be of [...(sodium ? [sodium] : []), nodeBackend, nobleBackend]) results.push(await runBackend(fx, be, opts));
   progressDone();
   const n = fx.envelopes.length;
   console.log(
@@ -352,15 +361,19 @@ export async function runClientBench(opts: BenchOptions): Promise<BackendResult[
   console.log('');
   console.log(`per field: ${results.map((r) => `${r.backend} open net ${fmtNs(r.netNs / n)}, openEnvelope ${fmtNs(r.envelopes.medianNs / n)}, raw ${fmtNs(r.raw.medianNs / n)}`).join('; ')}`);
   console.log('');
-  console.log(`goal: openResult of the ${CLIENT_OBJECTS} × ${FIELDS.length} × ${CLIENT_VALUE_BYTES} B result ≤ ${CLIENT_GOAL_RATIO}× the raw AEAD of the same bytes (node backend; noble for reference)`);
+  // The goals are judged on the fastest backend this process has (sodium where it loads,
+  // else node); the others are printed for reference.
+  const goalBackend = results.reduce((a, b) => (b.netNs < a.netNs ? b : a)).backend;
+  const note = (r: BackendResult): string => (r.backend === goalBackend ? '' : ' (reference)');
+  console.log(`goal: openResult of the ${CLIENT_OBJECTS} × ${FIELDS.length} × ${CLIENT_VALUE_BYTES} B result ≤ ${CLIENT_GOAL_RATIO}× the backend's own raw AEAD of the same bytes (fastest backend: ${goalBackend})`);
   for (const r of results) {
     const pass = r.ratio <= CLIENT_GOAL_RATIO;
-    console.log(`  ${r.backend}: ${fmtNs(r.netNs)} per result vs ${fmtNs(r.raw.medianNs)} raw → ${fmtRatio(r.ratio)}× → ${pass ? 'PASS' : 'MISS'}${r.backend === nodeBackend.name ? '' : ' (reference)'}`);
+    console.log(`  ${r.backend}: ${fmtNs(r.netNs)} per result vs ${fmtNs(r.raw.medianNs)} raw → ${fmtRatio(r.ratio)}× → ${pass ? 'PASS' : 'MISS'}${note(r)}`);
   }
-  console.log(`goal: the same ≤ ${CLIENT_LIMIT_GOAL_RATIO}× the limit (${results[0]!.limitName}; node backend, noble for reference)`);
+  console.log(`goal: the same ≤ ${CLIENT_LIMIT_GOAL_RATIO}× the limit (${results[0]!.limitName}; fastest backend: ${goalBackend})`);
   for (const r of results) {
     const pass = r.vsLimit <= CLIENT_LIMIT_GOAL_RATIO;
-    console.log(`  ${r.backend}: ${fmtNs(r.netNs)} per result vs ${fmtNs(r.limit.medianNs)} limit → ${fmtRatio(r.vsLimit)}× → ${pass ? 'PASS' : 'MISS'}${r.backend === nodeBackend.name ? '' : ' (reference)'}`);
+    console.log(`  ${r.backend}: ${fmtNs(r.netNs)} per result vs ${fmtNs(r.limit.medianNs)} limit → ${fmtRatio(r.vsLimit)}× → ${pass ? 'PASS' : 'MISS'}${note(r)}`);
   }
   console.log('');
   return results;

@@ -31,8 +31,9 @@ import { CryptoError } from './errors.js';
 import { LABEL } from './labels.js';
 import { KEY_ID_BYTES, SymmetricKeyRing, assertSigner, assertSymmetricKey, keyIdOf, keyIdText, lookupKey, type KeySource, type SigningKeyPair, type SymmetricKey } from './keys.js';
 import { LOCATION_TAG_BYTES, describeLocation, locationTag, prefixedLocationInput, type Location } from './location.js';
-import { PADDING_PADME, assertPaddingPolicy, pad, unpad, type PaddingPolicy } from './padding.js';
+import { PADDING_PADME, assertPaddingPolicy, pad, padInto, paddedLengthUnchecked, unpad, type PaddingPolicy } from './padding.js';
 import { concatBytes } from './bytes.js';
+import { Scratch } from './scratch.js';
 
 export const ENVELOPE_VERSION = 0x01;
 export const SUITE_XCHACHA20POLY1305 = 0x01;
@@ -81,10 +82,41 @@ function malformed(why: string): CryptoError {
   return new CryptoError('ENVELOPE_MALFORMED', `envelope: ${why}`);
 }
 
-// Every ParsedEnvelope this module made. The openers take one in place of bytes or text
-// only when it is here: an object of the same shape built elsewhere never passed the
-// structural checks (and its fields may not even be bytes).
-const PARSED = new WeakSet<ParsedEnvelope>();
+// Every ParsedEnvelope this module made is one of these. The openers take one in place of
+// bytes or text only when it carries the private brand: an object of the same shape built
+// elsewhere never passed the structural checks (and its fields may not even be bytes), and
+// a class-private field cannot be added to another object or copied. (A WeakSet did the
+// same at ~1–3 µs per add under GC, as much as libsodium's open of 1 KiB.)
+class Parsed implements ParsedEnvelope {
+  readonly #brand = true;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly signed: boolean,
+    readonly keyId: Uint8Array,
+    readonly keyVersion: number,
+    readonly locationTag: Uint8Array,
+    readonly nonce: Uint8Array,
+    readonly signerKeyId: Uint8Array | null,
+    readonly header: Uint8Array,
+    readonly ciphertext: Uint8Array,
+    readonly signature: Uint8Array | null,
+  ) {}
+
+  static made(v: object): v is Parsed {
+    return #brand in v;
+  }
+}
+
+// Reused memory for the open path (./scratch.ts): the decoded text, the associated data,
+// the plaintext where the caller consumes it before the call returns.
+const decoded = new Scratch();
+const aadScratch = new Scratch();
+const plain = new Scratch();
+const takeAad = (n: number): Uint8Array => aadScratch.take(n);
+// The same for seals: the header and associated data, and sealEnvelopeText's bytes.
+const sealAad = new Scratch();
+const sealOut = new Scratch();
+const takeSealAad = (n: number): Uint8Array => sealAad.take(n);
 
 // Options are plain objects: an array or a buffer passed in their place is a caller's mistake.
 function isPlainObject(v: unknown): boolean {
@@ -124,61 +156,144 @@ export function parseEnvelope(bytes: Uint8Array, options: ParseOptions = {}): Pa
   const trailer = signed ? SIGNATURE_BYTES : 0;
   if (bytes.length < headerLen + MIN_CIPHERTEXT_BYTES + trailer) throw malformed('too short');
   const ctEnd = bytes.length - trailer;
-  const parsed: ParsedEnvelope = {
+  return new Parsed(
     bytes,
     signed,
-    keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
-    keyVersion: readU32(bytes, OFF_KEY_VERSION),
-    locationTag: bytes.subarray(OFF_LOCATION, OFF_LOCATION + LOCATION_TAG_BYTES),
-    nonce: bytes.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES),
-    signerKeyId: signed ? bytes.subarray(HEADER_BYTES, SIGNED_HEADER_BYTES) : null,
-    header: bytes.subarray(0, headerLen),
-    ciphertext: bytes.subarray(headerLen, ctEnd),
-    signature: signed ? bytes.subarray(ctEnd) : null,
-  };
-  PARSED.add(parsed);
-  return parsed;
+    bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES),
+    readU32(bytes, OFF_KEY_VERSION),
+    bytes.subarray(OFF_LOCATION, OFF_LOCATION + LOCATION_TAG_BYTES),
+    bytes.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES),
+    signed ? bytes.subarray(HEADER_BYTES, SIGNED_HEADER_BYTES) : null,
+    bytes.subarray(0, headerLen),
+    bytes.subarray(headerLen, ctEnd),
+    signed ? bytes.subarray(ctEnd) : null,
+  );
 }
 
 /** Decodes the text form (strict base64url) and parses it; checks the size before decoding. */
 export function parseEnvelopeText(text: string, options: ParseOptions = {}): ParsedEnvelope {
+  return parseEnvelopeTextInto(text, newBytes, options);
+}
+
+/**
+ * `parseEnvelopeText` decoding into memory from `alloc` (which must hand out memory no one
+ * else uses while the envelope lives): the client decodes all envelopes of one result into
+ * shared slabs instead of one buffer each (src/client/open.ts).
+ */
+export function parseEnvelopeTextInto(text: string, alloc: (n: number) => Uint8Array, options: ParseOptions = {}): ParsedEnvelope {
   if (typeof text !== 'string') throw malformed('expected a string');
   const max = maxBytesOf(options);
   if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
-  return parseEnvelope(base64urlDecode(text), options);
+  return parseEnvelope(base64urlDecode(text, alloc), options);
+}
+
+function newBytes(n: number): Uint8Array {
+  return new Uint8Array(n);
+}
+
+/**
+ * A bump allocator over slabs of `slabBytes`: one allocation for many envelopes that live
+ * and die together (the fields of one result). Each view is handed out once and never
+ * reused; requests above a quarter slab get their own buffer.
+ */
+export class Slab {
+  private slab = new Uint8Array(0);
+  private at = 0;
+  constructor(private readonly slabBytes = 256 * 1024) {}
+
+  readonly alloc = (n: number): Uint8Array => {
+    if (n > this.slabBytes / 4) return new Uint8Array(n);
+    if (this.at + n > this.slab.length) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.at = 0;
+    }
+    const view = this.slab.subarray(this.at, this.at + n);
+    this.at += n;
+    return view;
+  };
 }
 
 function toParsed(input: string | Uint8Array | ParsedEnvelope, options?: ParseOptions): ParsedEnvelope {
   if (typeof input === 'string') return parseEnvelopeText(input, options);
   if (input instanceof Uint8Array) return parseEnvelope(input, options);
-  if (typeof input === 'object' && input !== null && PARSED.has(input)) return input;
+  if (typeof input === 'object' && input !== null && Parsed.made(input)) return input;
   throw new CryptoError('INVALID_ARGUMENT', 'envelope must be text, bytes or a ParsedEnvelope from parseEnvelope');
 }
 
-function buildHeader(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): Uint8Array {
-  const header = new Uint8Array(signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES);
+// Zeros the length of each header: the header is built in place inside the AAD buffer.
+const BLANK_HEADER = new Uint8Array(HEADER_BYTES);
+const BLANK_SIGNED_HEADER = new Uint8Array(SIGNED_HEADER_BYTES);
+
+/**
+ * The header and the AEAD's associated data (header ‖ full location encoding, see
+ * docs/crypto.md §6) in one buffer: the header is written in place at its start, so the
+ * location is encoded once and hashed for the tag from the same bytes.
+ */
+function headerAndAad(backend: CryptoBackend, key: SymmetricKey, location: Location, signerKeyId: Uint8Array | null): { header: Uint8Array; aad: Uint8Array } {
+  const headerLen = signerKeyId ? SIGNED_HEADER_BYTES : HEADER_BYTES;
+  // In reused memory (every byte is written): the caller releases it once sealed.
+  const aad = prefixedLocationInput(signerKeyId ? BLANK_SIGNED_HEADER : BLANK_HEADER, location, takeSealAad);
+  try {
+    return { header: writeHeader(backend, key, aad, headerLen, signerKeyId), aad };
+  } catch (e) {
+    sealAad.release(aad, false);
+    throw e;
+  }
+}
+
+function writeHeader(backend: CryptoBackend, key: SymmetricKey, aad: Uint8Array, headerLen: number, signerKeyId: Uint8Array | null): Uint8Array {
+  const header = aad.subarray(0, headerLen);
   header[0] = ENVELOPE_VERSION;
   header[1] = SUITE_XCHACHA20POLY1305;
   header[2] = signerKeyId ? FLAG_SIGNED : 0;
   header.set(key.id, OFF_KEY_ID);
   writeU32(header, OFF_KEY_VERSION, key.version);
-  header.set(locationTag(backend, location), OFF_LOCATION);
-  header.set(backend.randomBytes(NONCE_BYTES), OFF_NONCE);
+  // = locationTag(backend, location): the hash input is the encoding right after the header.
+  header.set(backend.sha256(aad.subarray(headerLen)).subarray(0, LOCATION_TAG_BYTES), OFF_LOCATION);
+  const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
+  if (backend.fillNonce) backend.fillNonce(nonce);
+  else nonce.set(backend.randomBytes(NONCE_BYTES));
   if (signerKeyId) header.set(signerKeyId, HEADER_BYTES);
   return header;
 }
 
-/** AEAD associated data: the header, then the full location encoding (see docs/crypto.md §6). */
-function associatedData(header: Uint8Array, location: Location): Uint8Array {
-  return prefixedLocationInput(header, location);
+/**
+ * header ‖ AEAD(padded plaintext) in one buffer from `alloc`; releases the AAD (reused
+ * memory from `headerAndAad`) in every case.
+ */
+function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy, alloc: (n: number) => Uint8Array): Uint8Array {
+  try {
+    return encryptWith(backend, key, header, aad, plaintext, padding, alloc);
+  } finally {
+    sealAad.release(aad, false);
+  }
 }
 
-function encrypt(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, location: Location, plaintext: Uint8Array, padding: PaddingPolicy): Uint8Array {
+function encryptWith(backend: CryptoBackend, key: SymmetricKey, header: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, padding: PaddingPolicy, alloc: (n: number) => Uint8Array): Uint8Array {
+  if (backend.xchacha20poly1305SealInPlace) {
+    // One buffer: header, then the padded plaintext, sealed in place (no padded copy, no
+    // separate ciphertext). The plaintext is overwritten by the ciphertext; if sealing
+    // throws, the buffer is wiped before the error leaves.
+    const paddedLen = paddedLengthUnchecked(plaintext.length, padding);
+    const out = alloc(header.length + paddedLen + TAG_BYTES);
+    out.set(header, 0);
+    padInto(plaintext, out, header.length, paddedLen);
+    try {
+      backend.xchacha20poly1305SealInPlace(key.bytes, header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES), out.subarray(header.length), aad);
+    } catch (e) {
+      out.fill(0);
+      throw e;
+    }
+    return out;
+  }
   const padded = pad(plaintext, padding);
   const nonce = header.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
-  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, associatedData(header, location));
+  const ct = backend.xchacha20poly1305Seal(key.bytes, nonce, padded, aad);
   padded.fill(0);
-  return ct;
+  const out = alloc(header.length + ct.length);
+  out.set(header, 0);
+  out.set(ct, header.length);
+  return out;
 }
 
 function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: SealOptions): { pt: Uint8Array; padding: PaddingPolicy } {
@@ -193,9 +308,13 @@ function prepare(key: SymmetricKey, plaintext: string | Uint8Array, options: Sea
 
 /** Seals without a signature. Synchronous: the per-field hot path. */
 export function sealEnvelope(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): Uint8Array {
+  return sealInto(backend, key, location, plaintext, options, newBytes);
+}
+
+function sealInto(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions, alloc: (n: number) => Uint8Array): Uint8Array {
   const { pt, padding } = prepare(key, plaintext, options);
-  const header = buildHeader(backend, key, location, null);
-  return concatBytes(header, encrypt(backend, key, header, location, pt, padding));
+  const { header, aad } = headerAndAad(backend, key, location, null);
+  return encrypt(backend, key, header, aad, pt, padding, alloc);
 }
 
 /** Seals and signs with the writer's Ed25519 key (encrypt-then-sign, see the module comment). */
@@ -209,8 +328,8 @@ export async function sealSignedEnvelope(
 ): Promise<Uint8Array> {
   const { pt, padding } = prepare(key, plaintext, options);
   assertSigner(signer);
-  const header = buildHeader(backend, key, location, signer.keyId);
-  const body = concatBytes(header, encrypt(backend, key, header, location, pt, padding));
+  const { header, aad } = headerAndAad(backend, key, location, signer.keyId);
+  const body = encrypt(backend, key, header, aad, pt, padding, newBytes);
   const signature = await backend.ed25519Sign(signer.seed, concatBytes(LABEL.envelopeSignature, body));
   return concatBytes(body, signature);
 }
@@ -239,8 +358,52 @@ export function openEnvelope(
   location: Location,
   options?: ParseOptions,
 ): OpenedEnvelope {
+  return openWith(backend, input, keys, location, options, false, (plaintext, signerKeyId) => ({ plaintext, signerKeyId }));
+}
+
+/**
+ * The open path shared by `openEnvelope`, `openEnvelopeText` and the client's result
+ * opening: checks as `openEnvelope` documents, then hands the unpadded plaintext and the
+ * signer id to `use` and returns what it returns.
+ *
+ * `transient` says `use` copies what it keeps (decodes it to a string, say) and keeps no
+ * reference to the plaintext: it may then be opened into reusable memory, which is wiped
+ * as soon as `use` returns. Text input is decoded into reusable memory in every case, so
+ * `use` gets a copy of the signer id.
+ */
+export function openWith<T>(
+  backend: CryptoBackend,
+  input: string | Uint8Array | ParsedEnvelope,
+  keys: KeySource,
+  location: Location,
+  options: ParseOptions | undefined,
+  transient: boolean,
+  use: (plaintext: Uint8Array, signerKeyId: Uint8Array | null) => T,
+): T {
   if (!(keys instanceof SymmetricKeyRing)) assertSymmetricKey(keys);
-  const env = toParsed(input, options);
+  if (typeof input !== 'string') return openParsed(backend, toParsed(input, options), keys, location, transient, use, false);
+  // Text: the checks of parseEnvelopeText, decoding into reused memory (nothing returned
+  // or thrown refers to it: the signer id is copied).
+  const max = maxBytesOf(options);
+  if (input.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = base64urlDecode(input, (n) => decoded.take(n));
+    return openParsed(backend, parseEnvelope(bytes, options), keys, location, transient, use, true);
+  } finally {
+    if (bytes) decoded.release(bytes, false);
+  }
+}
+
+function openParsed<T>(
+  backend: CryptoBackend,
+  env: ParsedEnvelope,
+  keys: KeySource,
+  location: Location,
+  transient: boolean,
+  use: (plaintext: Uint8Array, signerKeyId: Uint8Array | null) => T,
+  copySigner: boolean,
+): T {
   // The success path never hashes the location: the AEAD authenticates the full location
   // encoding. Only when something fails is the tag compared, so that a wrong location is
   // reported as such (and before key errors), as docs/crypto.md §6 orders the checks.
@@ -251,12 +414,29 @@ export function openEnvelope(
     assertLocation(backend, env, location);
     throw e;
   }
-  const padded = backend.xchacha20poly1305Open(key.bytes, env.nonce, env.ciphertext, associatedData(env.header, location));
-  if (!padded) {
-    assertLocation(backend, env, location);
-    throw new CryptoError('ENVELOPE_TAMPERED', 'envelope failed authentication');
+  const signer = env.signerKeyId && copySigner ? env.signerKeyId.slice() : env.signerKeyId;
+  const aad = prefixedLocationInput(env.header, location, takeAad);
+  let padded: Uint8Array | null;
+  let scratch: Uint8Array | undefined;
+  try {
+    if (transient && backend.xchacha20poly1305OpenInto) {
+      scratch = plain.take(env.ciphertext.length - TAG_BYTES);
+      padded = backend.xchacha20poly1305OpenInto(key.bytes, env.nonce, env.ciphertext, aad, scratch) ? scratch : null;
+    } else {
+      padded = backend.xchacha20poly1305Open(key.bytes, env.nonce, env.ciphertext, aad);
+    }
+  } finally {
+    aadScratch.release(aad, false);
   }
-  return { plaintext: unpad(padded), signerKeyId: env.signerKeyId };
+  try {
+    if (!padded) {
+      assertLocation(backend, env, location);
+      throw new CryptoError('ENVELOPE_TAMPERED', 'envelope failed authentication');
+    }
+    return use(unpad(padded), signer);
+  } finally {
+    if (scratch) plain.release(scratch, true);
+  }
 }
 
 function assertLocation(backend: CryptoBackend, env: ParsedEnvelope, location: Location): void {
@@ -273,7 +453,7 @@ export function openEnvelopeText(
   location: Location,
   options?: ParseOptions,
 ): string {
-  return utf8Decode(openEnvelope(backend, input, keys, location, options).plaintext);
+  return openWith(backend, input, keys, location, options, true, utf8Decode);
 }
 
 /**
@@ -330,5 +510,12 @@ export function envelopeToText(bytes: Uint8Array): string {
 
 /** `sealEnvelope` returning the text form. */
 export function sealEnvelopeText(backend: CryptoBackend, key: SymmetricKey, location: Location, plaintext: string | Uint8Array, options: SealOptions = {}): string {
-  return base64urlEncode(sealEnvelope(backend, key, location, plaintext, options));
+  // The bytes only live until they are encoded: reused memory, wiped on release (it held
+  // the padded plaintext for a moment before it was sealed in place).
+  let bytes: Uint8Array | undefined;
+  try {
+    return base64urlEncode(sealInto(backend, key, location, plaintext, options, (n) => (bytes = sealOut.take(n))));
+  } finally {
+    if (bytes) sealOut.release(bytes, true);
+  }
 }

@@ -70,7 +70,7 @@ const EMPTY = new Uint8Array(0);
  * `prefix ‖ locationTagInput(loc)` in one allocation: the envelope's associated data is
  * the header followed by this, built once per field on the hot path.
  */
-export function prefixedLocationInput(prefix: Uint8Array, loc: Location): Uint8Array {
+export function prefixedLocationInput(prefix: Uint8Array, loc: Location, alloc: (n: number) => Uint8Array = newBytes): Uint8Array {
   if (typeof loc !== 'object' || loc === null) throw new CryptoError('INVALID_ARGUMENT', 'location must be an object { coordinate, ownerId, objectId? }');
   if (typeof loc.coordinate !== 'string' || !COORDINATE.test(loc.coordinate)) {
     throw new CryptoError('INVALID_ARGUMENT', 'location coordinate must look like Type.field or Type');
@@ -79,7 +79,8 @@ export function prefixedLocationInput(prefix: Uint8Array, loc: Location): Uint8A
   const o = part(loc.ownerId, 'ownerId');
   const j = loc.objectId !== undefined && loc.objectId !== null ? part(loc.objectId, 'objectId') : undefined;
   const label = LABEL.location;
-  const out = new Uint8Array(prefix.length + label.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0));
+  // `alloc` may return reused memory: every byte is written below.
+  const out = alloc(prefix.length + label.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0));
   out.set(prefix, 0);
   out.set(label, prefix.length);
   let p = writePart(out, prefix.length + label.length, c);
@@ -87,6 +88,10 @@ export function prefixedLocationInput(prefix: Uint8Array, loc: Location): Uint8A
   out[p++] = j ? 1 : 0;
   if (j) writePart(out, p, j);
   return out;
+}
+
+function newBytes(n: number): Uint8Array {
+  return new Uint8Array(n);
 }
 
 /** The 16-byte tag stored in headers. Public: derived from public facts only. */

@@ -90,6 +90,22 @@ export function assertPaddingPolicy(policy: PaddingPolicy): void {
   }
 }
 
+/**
+ * Writes the padded plaintext (`paddedLength` bytes, from `paddedLengthUnchecked`) into `out`
+ * at `offset`, zeros included (`out` may be reused memory). Lets the envelope pad straight
+ * into its output buffer.
+ */
+export function padInto(plaintext: Uint8Array, out: Uint8Array, offset: number, paddedLength: number): void {
+  out.set(plaintext, offset);
+  out[offset + plaintext.length] = 0x80;
+  out.fill(0, offset + plaintext.length + 1, offset + paddedLength);
+}
+
+/** `paddedLength` for a policy already checked with `assertPaddingPolicy`. */
+export function paddedLengthUnchecked(len: number, policy: PaddingPolicy): number {
+  return lengthFor(len, policy);
+}
+
 export function pad(plaintext: Uint8Array, policy: PaddingPolicy): Uint8Array {
   const out = new Uint8Array(lengthFor(plaintext.length, policy));
   out.set(plaintext, 0);

@@ -8,9 +8,13 @@ import { fc, test as fcTest } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { isCryptoError, nobleBackend, webCryptoBackend, type CryptoBackend } from '../../src/crypto/index.js';
 import { jwkPrivateImportDerives, nodeBackend } from '../../src/crypto/backends/node.js';
+import { loadSodiumBackend } from '../../src/crypto/backends/sodium.js';
 import { fromHex, toHex } from '../helpers/fixed-random.js';
 
-const BACKENDS: readonly CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend];
+// The optional native backend is installed in this repository, so it must load here: a
+// failure to load is a test failure, not a skipped backend.
+const sodiumBackend = await loadSodiumBackend();
+const BACKENDS: readonly CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend, sodiumBackend];
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** Hex with whitespace allowed, so vectors can be laid out as in the RFCs. */
@@ -20,6 +24,14 @@ function flipBit(b: Uint8Array, byte: number, bit: number): Uint8Array {
   const c = b.slice();
   c[byte]! ^= 1 << bit;
   return c;
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
 
 async function errorOf(f: () => unknown): Promise<unknown> {
@@ -197,6 +209,34 @@ describe.each(BACKENDS)('$name backend', (backend) => {
       expect(backend.xchacha20poly1305Open(XCHACHA.key, XCHACHA.nonce, ct.subarray(0, 15), XCHACHA.aad)).toBeNull();
     });
 
+    // The optional open into a given buffer, where the backend has one.
+    const openInto = backend.xchacha20poly1305OpenInto;
+    if (openInto) {
+      it('opens the published ciphertext into a given buffer; returns false and writes no plaintext on a flipped bit', () => {
+        const ct = new Uint8Array([...XCHACHA.ciphertext, ...XCHACHA.tag]);
+        const out = new Uint8Array(XCHACHA.plaintext.length);
+        expect(openInto(XCHACHA.key, XCHACHA.nonce, ct, XCHACHA.aad, out)).toBe(true);
+        expect(toHex(out)).toBe(toHex(XCHACHA.plaintext));
+        for (const bad of [flipBit(ct, ct.length - 1, 0), flipBit(ct, 0, 0)]) {
+          const o = new Uint8Array(XCHACHA.plaintext.length);
+          expect(openInto(XCHACHA.key, XCHACHA.nonce, bad, XCHACHA.aad, o)).toBe(false);
+          expect(o.every((b) => b === 0)).toBe(true);
+        }
+        expect(openInto(XCHACHA.key, XCHACHA.nonce, ct, flipBit(XCHACHA.aad, 0, 0), new Uint8Array(XCHACHA.plaintext.length))).toBe(false);
+      });
+    }
+
+    // The optional in-place seal, where the backend has one.
+    const inPlace = backend.xchacha20poly1305SealInPlace;
+    if (inPlace) {
+      it('seals in place to the published ciphertext and tag', () => {
+        const buf = new Uint8Array(XCHACHA.plaintext.length + 16);
+        buf.set(XCHACHA.plaintext);
+        inPlace(XCHACHA.key, XCHACHA.nonce, buf, XCHACHA.aad);
+        expect(toHex(buf)).toBe(toHex(XCHACHA.ciphertext) + toHex(XCHACHA.tag));
+      });
+    }
+
     it('seals and opens an empty plaintext to just a tag', () => {
       const out = backend.xchacha20poly1305Seal(XCHACHA.key, XCHACHA.nonce, new Uint8Array(0), XCHACHA.aad);
       expect(out.length).toBe(16);
@@ -291,6 +331,17 @@ describe('backends agree byte for byte on random inputs', () => {
         expect(toHex(b.chacha20poly1305Seal(key, nonce12, pt, aad)), b.name).toBe(chacha);
         expect(toHex(b.xchacha20poly1305Seal(key, nonce24, pt, aad)), b.name).toBe(xchacha);
       }
+      for (const b of BACKENDS.filter((x) => x.xchacha20poly1305OpenInto)) {
+        const out = new Uint8Array(pt.length);
+        expect(b.xchacha20poly1305OpenInto!(key, nonce24, fromHex(xchacha), aad, out), `${b.name} open into`).toBe(true);
+        expect(toHex(out), `${b.name} open into`).toBe(toHex(pt));
+      }
+      for (const b of BACKENDS.filter((x) => x.xchacha20poly1305SealInPlace)) {
+        const buf = new Uint8Array(pt.length + 16);
+        buf.set(pt);
+        b.xchacha20poly1305SealInPlace!(key, nonce24, buf, aad);
+        expect(toHex(buf), `${b.name} in place`).toBe(xchacha);
+      }
       for (const b of BACKENDS) {
         expect(toHex(b.chacha20poly1305Open(key, nonce12, fromHex(chacha), aad) ?? new Uint8Array([1])), b.name).toBe(toHex(pt));
         expect(toHex(b.xchacha20poly1305Open(key, nonce24, fromHex(xchacha), aad) ?? new Uint8Array([1])), b.name).toBe(toHex(pt));
@@ -344,6 +395,24 @@ describe('node backend: private keys import without a DER round trip', () => {
   it('the JWK path passes its self-check on both curves', () => {
     expect(jwkPrivateImportDerives('x25519')).toBe(true);
     expect(jwkPrivateImportDerives('ed25519')).toBe(true);
+  });
+
+  // Node's `Buffer.from(bytes)` copies into a shared 8 KiB pool that later `allocUnsafe`
+  // calls hand to anyone and nothing wipes. A private key must never be copied there.
+  it('leaves no copy of a private key in Node’s shared Buffer pool', async () => {
+    const peer = await nobleBackend.x25519PublicKey(nobleBackend.randomBytes(32));
+    const ops: [string, (k: Uint8Array) => Promise<unknown>][] = [
+      ['x25519PublicKey', (k) => nodeBackend.x25519PublicKey(k)],
+      ['x25519', (k) => nodeBackend.x25519(k, peer)],
+      ['ed25519PublicKey', (k) => nodeBackend.ed25519PublicKey(k)],
+      ['ed25519Sign', (k) => nodeBackend.ed25519Sign(k, ascii('message'))],
+    ];
+    for (const [name, op] of ops) {
+      const key = nobleBackend.randomBytes(32); // a fresh buffer: never in the key cache
+      await op(key);
+      const pool = new Uint8Array(Buffer.allocUnsafe(1).buffer);
+      expect(indexOf(pool, key), name).toBe(-1);
+    }
   });
 
   it('a fresh key derives the same public key and shared secret as the reference, also when the buffer is reused', async () => {

@@ -46,6 +46,7 @@ import {
   type SymmetricKey,
 } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { loadSodiumBackend } from '../../src/crypto/backends/sodium.js';
 
 // --- secret registry and the one helper every failure goes through -----------------------
 
@@ -137,7 +138,7 @@ const OTHER_LOCATIONS: readonly [string, Location][] = [
   ['owner/object boundary moved', { coordinate: 'Profile.bio', ownerId: 'alicep', objectId: '1' }],
 ];
 
-for (const backend of [nodeBackend, nobleBackend]) {
+for (const backend of [nodeBackend, nobleBackend, await loadSodiumBackend()]) {
   describe(`error codes (${backend.name} backend)`, async () => {
     const w = await world(backend);
     const { key, stranger, alice, mallory, r1, r2, outsider } = w;

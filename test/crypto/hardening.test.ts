@@ -18,12 +18,13 @@ import {
   type CryptoBackend,
 } from '../../src/crypto/index.js';
 import { nodeBackend } from '../../src/crypto/backends/node.js';
+import { loadSodiumBackend } from '../../src/crypto/backends/sodium.js';
 import { fromHex } from '../../src/crypto/bytes.js';
 import { keyIdOf } from '../../src/crypto/keys.js';
 import { isAcceptableEd25519PublicKey } from '../../src/crypto/ed25519-key-check.js';
 import { SIGNED_HEADER_BYTES } from '../../src/crypto/envelope.js';
 
-const backends: CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend];
+const backends: CryptoBackend[] = [nobleBackend, nodeBackend, webCryptoBackend, await loadSodiumBackend()];
 const loc = { coordinate: 'Profile.bio', ownerId: 'alice', objectId: 'p1' };
 
 function codeOf(f: () => unknown): string | undefined {

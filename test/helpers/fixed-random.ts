@@ -73,7 +73,10 @@ export class FixedRandom {
 
 /** `backend` with `randomBytes` served from `stream`; every other primitive unchanged. */
 export function withFixedRandom(backend: CryptoBackend, stream: FixedRandom): CryptoBackend {
-  return { ...backend, name: `${backend.name}+fixed-random`, randomBytes: (n: number) => stream.next(n) };
+  // Without `fillNonce`: envelope nonces then come from the stream too.
+  const fixed: CryptoBackend = { ...backend, name: `${backend.name}+fixed-random`, randomBytes: (n: number) => stream.next(n) };
+  delete fixed.fillNonce;
+  return fixed;
 }
 
 /** The first `n` bytes of the stream for `seed` (a fresh stream each call). */

@@ -24,6 +24,7 @@ import {
 import type { CryptoBackend } from '../backend.js';
 import { CryptoError } from '../errors.js';
 import { isAcceptableEd25519PublicKey } from '../ed25519-key-check.js';
+import { NoncePool } from '../nonce-pool.js';
 import { randomBytes } from '../random.js';
 import { xchachaSubkey } from '../xchacha.js';
 import { x25519Checked } from './noble.js';
@@ -62,8 +63,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const JWK_CRV: Record<Curve, 'X25519' | 'Ed25519'> = { x25519: 'X25519', ed25519: 'Ed25519' };
 
+// A Buffer over the same memory: `Buffer.from(bytes)` would copy a private key into Node's
+// shared Buffer pool (8 KiB slabs later handed to any `Buffer.allocUnsafe`), where nothing
+// ever wipes it.
+function view(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 function importPrivateDer(curve: Curve, raw: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.from(pkcs8(curve, raw)), format: 'der', type: 'pkcs8' });
+  const der = pkcs8(curve, raw);
+  try {
+    return createPrivateKey({ key: view(der), format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
 }
 
 // A JWK private key must carry `x` (the public key), which a caller deriving the public key
@@ -72,8 +85,21 @@ function importPrivateDer(curve: Curve, raw: Uint8Array): KeyObject {
 // is harmless there. A runtime that used or checked `x` instead would give wrong public keys
 // or throw: the self-check below runs the JWK path once per curve on the RFC 7748 / RFC 8032
 // test keys and keeps DER for good unless it derives exactly the published public keys.
+//
+// Node decodes `d` with `Buffer.from(d, 'base64')`, which for short strings copies into the
+// shared Buffer pool: every fresh private key would stay in an 8 KiB slab that later
+// `allocUnsafe` calls hand out unwiped. Setting `Buffer.poolSize` to 0 for this one
+// synchronous call makes that decode allocate a buffer of its own (garbage-collected like
+// the `d` string, which is unavoidable on this path); test/crypto/backends.test.ts checks
+// that no private key reaches the pool.
 function importPrivateJwk(curve: Curve, raw: Uint8Array): KeyObject {
-  return createPrivateKey({ key: { kty: 'OKP', crv: JWK_CRV[curve], d: Buffer.from(raw).toString('base64url'), x: '' }, format: 'jwk' });
+  const poolSize = Buffer.poolSize;
+  Buffer.poolSize = 0;
+  try {
+    return createPrivateKey({ key: { kty: 'OKP', crv: JWK_CRV[curve], d: view(raw).toString('base64url'), x: '' }, format: 'jwk' });
+  } finally {
+    Buffer.poolSize = poolSize;
+  }
 }
 
 const SELF_CHECK: Record<Curve, { readonly priv: string; readonly pub: string }> = {
@@ -90,7 +116,7 @@ export function jwkPrivateImportDerives(curve: Curve): boolean {
   if (ok === undefined) {
     const { priv, pub } = SELF_CHECK[curve];
     try {
-      ok = Buffer.from(rawPublic(importPrivateJwk(curve, Buffer.from(priv, 'hex')))).toString('hex') === pub;
+      ok = view(rawPublic(importPrivateJwk(curve, Buffer.from(priv, 'hex')))).toString('hex') === pub;
     } catch {
       ok = false;
     }
@@ -112,14 +138,17 @@ function privateKey(curve: Curve, raw: Uint8Array): KeyObject {
 function publicKey(curve: Curve, raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new CryptoError('INVALID_PUBLIC_KEY', `${curve} public key must be 32 bytes`);
   const crv = curve === 'x25519' ? 'X25519' : 'Ed25519';
-  return createPublicKey({ key: { kty: 'OKP', crv, x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  return createPublicKey({ key: { kty: 'OKP', crv, x: view(raw).toString('base64url') }, format: 'jwk' });
 }
 
 // The public half of a key object (private or public) as raw bytes. The JWK export takes
-// ~1 µs where the SPKI DER export takes ~75 µs.
+// ~1 µs where the SPKI DER export takes ~75 µs. A private key object is first reduced to its
+// public half (~1 µs): its own JWK export would carry `d`, a second unwipeable string copy of
+// the private key.
 function rawPublic(k: KeyObject): Uint8Array {
-  const x = k.export({ format: 'jwk' }).x;
-  if (typeof x !== 'string') return rawFromDer(u8(k.export({ format: 'der', type: 'spki' })));
+  const pub = k.type === 'private' ? createPublicKey(k) : k;
+  const x = pub.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') return rawFromDer(u8(pub.export({ format: 'der', type: 'spki' })));
   const raw = u8(Buffer.from(x, 'base64url'));
   if (raw.length !== 32) throw new CryptoError('INVALID_ARGUMENT', 'public key export: unexpected length');
   return raw;
@@ -139,7 +168,10 @@ function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: numbe
   for (let i = 1, o = 0; o < length; i++, o += HASH_LEN) {
     const h = createHmac('sha256', prk);
     if (prev) h.update(prev);
-    prev = h.update(info).update(COUNTER[i]!).digest();
+    const block: Buffer = h.update(info).update(COUNTER[i]!).digest();
+    // T(i-1) is key material like the output; wipe each block once it has been chained.
+    prev?.fill(0);
+    prev = block;
     out.set(length - o >= HASH_LEN ? prev : prev.subarray(0, length - o), o);
   }
   prk.fill(0);
@@ -180,9 +212,13 @@ function assertKey(key: Uint8Array, nonce: Uint8Array, nonceLength: number): voi
   if (nonce.length !== nonceLength) throw new CryptoError('INVALID_ARGUMENT', `AEAD nonce must be ${nonceLength} bytes`);
 }
 
+// Envelope nonces in 4 KiB batches from the same CSPRNG (see ../nonce-pool.ts).
+const nonces = new NoncePool(randomBytes);
+
 export const nodeBackend: CryptoBackend = {
   name: 'node',
   randomBytes,
+  fillNonce: (out) => nonces.take(out),
   chacha20poly1305Seal: (key, nonce, pt, aad) => {
     assertKey(key, nonce, 12);
     return seal(key, nonce, pt, aad);
