@@ -10,6 +10,8 @@
  *   messaging  group fan-out to 100 / 1,000 subscribers vs plain graphql-ws; group send cost
  *              and rekey on removal by group size (bench/messaging.ts)
  *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
+ *   sustained  1,000 sessions plus a mix at 80 % of measured capacity for minutes: p99 drift, RSS, errors;
+ *              SQLite and PostgreSQL with two gateways (bench/sustained.ts; minutes, not part of npm test)
  */
 import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
@@ -17,6 +19,7 @@ import { runCryptoBench } from './crypto.js';
 import { environmentLines, parseBenchOptions, type BenchOptions } from './harness.js';
 import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
+import { runSustainedBench } from './sustained.js';
 
 interface Suite {
   readonly name: string;
@@ -45,6 +48,11 @@ const SUITES: readonly Suite[] = [
     name: 'bundle',
     description: "the browser client's bundle size (core, Apollo link, urql exchange, whole entry) vs the @noble primitives alone and graphql alone",
     run: runBundleBench,
+  },
+  {
+    name: 'sustained',
+    description: '1,000 WebSocket sessions plus queries, writes and messages at 80 % of measured capacity for 5 minutes: p99 first vs last minute, gateway RSS, errors; SQLite and PostgreSQL (two gateways)',
+    run: runSustainedBench,
   },
 ];
 
