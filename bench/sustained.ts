@@ -46,14 +46,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { nodeBackend } from '../src/crypto/backends/node.js';
 import { base64urlEncode } from '../src/crypto/base64url.js';
 import { newKeyRingFile } from '../src/server/keyring.js';
 import { gqlAt } from '../test/helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../test/helpers/messaging.js';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
-import { fmtRatio, progress, progressDone, table, type BenchOptions } from './harness.js';
+import { EvalWorker, fmtRatio, pool, progress, progressDone, quantileOf, table, type BenchOptions } from './harness.js';
 import type { SustainedGatewaySettings } from './sustained-gateway.js';
 import { LOAD_WORKER_SOURCE } from './sustained-load.js';
 
@@ -110,28 +109,6 @@ function planOf(opts: BenchOptions, env: NodeJS.ProcessEnv = process.env): Plan 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MiB = (b: number): string => (b / 1024 / 1024).toFixed(0);
 const fmtMs = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-
-function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
-
-async function pool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Gateway processes
@@ -267,35 +244,16 @@ interface SealedSend {
   readonly body: string;
 }
 
+/** The load generator's thread (bench/sustained-load.ts). */
 class LoadWorker {
-  private readonly worker: Worker;
-  private seq = 0;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor() {
-    this.worker = new Worker(LOAD_WORKER_SOURCE, { eval: true, workerData: { wsPath: createRequire(import.meta.url).resolve('ws') } });
-    this.worker.on('message', (m: { seq: number; value?: unknown; error?: string }) => {
-      const p = this.pending.get(m.seq);
-      this.pending.delete(m.seq);
-      if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve(m.value);
-    });
-    this.worker.on('error', (e) => {
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    });
-  }
+  private readonly worker = new EvalWorker(LOAD_WORKER_SOURCE, { wsPath: createRequire(import.meta.url).resolve('ws') });
 
   call<T>(type: string, msg: Record<string, unknown> = {}): Promise<T> {
-    const seq = this.seq++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...msg, type, seq });
-    });
+    return this.worker.call<T>({ ...msg, type });
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.worker.close();
   }
 }
 
@@ -392,12 +350,12 @@ function windowOf(label: string, r: PhaseResult, from: number, to: number, sampl
     label,
     ops: lat.length,
     opsPerSec: lat.length / ((to - from) / 1000),
-    p50: quantile(lat, 0.5),
-    p99: quantile(lat, 0.99),
+    p50: quantileOf(lat, 0.5),
+    p99: quantileOf(lat, 0.99),
     deliveries: dLat.length,
-    dP99: quantile(dLat, 0.99),
-    rss: Array.from({ length: instances }, (_, k) => quantile(inside.map((s) => s.mem[k]!.rss), 0.5)),
-    heap: Array.from({ length: instances }, (_, k) => quantile(inside.map((s) => s.mem[k]!.heapUsed), 0.5)),
+    dP99: quantileOf(dLat, 0.99),
+    rss: Array.from({ length: instances }, (_, k) => quantileOf(inside.map((s) => s.mem[k]!.rss), 0.5)),
+    heap: Array.from({ length: instances }, (_, k) => quantileOf(inside.map((s) => s.mem[k]!.heapUsed), 0.5)),
     cpu: Array.from({ length: instances }, (_, k) => (b.t > a.t ? (b.mem[k]!.cpuMicros - a.mem[k]!.cpuMicros) / 1000 / (b.t - a.t) : NaN)),
     cpuMsPerOp: b.t > a.t ? ((b.mem.reduce((x, m) => x + m.cpuMicros, 0) - a.mem.reduce((x, m) => x + m.cpuMicros, 0)) / 1000) * ((to - from) / (b.t - a.t)) / lat.length : NaN,
   };
@@ -509,8 +467,8 @@ async function runDb(db: Db, plan: Plan): Promise<DbResult> {
       ramp.push({
         concurrency: c,
         opsPerSec: r.rec.lat.length / ((r.end - r.start) / 1000),
-        p50: quantile(r.rec.lat, 0.5),
-        p99: quantile(r.rec.lat, 0.99),
+        p50: quantileOf(r.rec.lat, 0.5),
+        p99: quantileOf(r.rec.lat, 0.99),
         busy: r.busy,
         cpuMsPerOp: cpu / 1000 / r.rec.lat.length,
         cpuShare: cpu / 1000 / (r.end - r.start),
@@ -628,7 +586,7 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
   const m = r.measured;
   const kinds = KINDS.map((k, i) => {
     const lat = m.rec.lat.filter((_, j) => m.rec.kind[j] === i);
-    return `${k} ${lat.length.toLocaleString('en-US')} (p99 ${fmtMs(quantile(lat, 0.99))} ms)`;
+    return `${k} ${lat.length.toLocaleString('en-US')} (p99 ${fmtMs(quantileOf(lat, 0.99))} ms)`;
   });
   console.log(
     `Measured phase: ${(plan.measuredMs / 1000).toFixed(0)} s open loop at ${r.rate.toFixed(0)} ops/s (${LOAD_FRACTION * 100} % of ${r.capacity.toFixed(0)}), after ${plan.warmupMs / 1000} s of warm-up; ` +
