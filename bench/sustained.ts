@@ -339,7 +339,11 @@ function windowOf(label: string, r: PhaseResult, from: number, to: number, sampl
   const lat: number[] = [];
   for (let i = 0; i < r.rec.at.length; i++) if (r.rec.at[i]! >= from && r.rec.at[i]! < to) lat.push(r.rec.lat[i]!);
   const dLat: number[] = [];
-  for (let i = 0; i < r.rec.dAt.length; i++) if (r.rec.dAt[i]! >= from && r.rec.dAt[i]! < to) dLat.push(r.rec.dLat[i]!);
+  // A delivery belongs to the window its send arrived in, as a request does.
+  for (let i = 0; i < r.rec.dAt.length; i++) {
+    const sentAt = r.rec.dAt[i]! - r.rec.dLat[i]!;
+    if (sentAt >= from && sentAt < to) dLat.push(r.rec.dLat[i]!);
+  }
   const inside = samples.filter((s) => s.t >= from && s.t < to);
   // The samples nearest the window's edges (the sampler runs beside the load, not in step).
   const nearest = (t: number): Sample => samples.reduce((best, x) => (Math.abs(x.t - t) < Math.abs(best.t - t) ? x : best), samples[0]!);
@@ -668,7 +672,7 @@ export async function runSustainedBench(opts: BenchOptions): Promise<SustainedBe
   console.log(
     `${USERS.toLocaleString('en-US')} signed-in WebSocket sessions (each subscribed to its GROUP conversation of ${GROUP_SIZE}) plus the mix (30 % myProfile, 30 % a 20-message history page, 20 % updateProfile, 20 % sendMessage fanned out to ${GROUP_SIZE} sockets) ` +
       `at ${LOAD_FRACTION * 100} % of the capacity measured first, for ${(plan.measuredMs / 1000).toFixed(0)} s; gateways in their own processes, the load generator on a worker thread of the bench process. ` +
-      `Windows of ${(plan.windowMs / 1000).toFixed(0)} s; latency from the scheduled arrival (open loop).`,
+      `Windows of ${(plan.windowMs / 1000).toFixed(0)} s by arrival (a delivery by its send's arrival); latency from the scheduled arrival (open loop).`,
   );
   console.log('');
   const results: DbResult[] = [];
