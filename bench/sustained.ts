@@ -598,6 +598,18 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
       `at most ${m.peakInFlight} in flight, ${m.peakQueued} queued in the generator; the last answer came ${((m.end - m.start - plan.measuredMs) / 1000).toFixed(1)} s after the last arrival; load thread busy ${(m.busy * 100).toFixed(0)} %.`,
   );
   console.log('');
+  // The generator queues only when 64 operations are already running: the gateways did not
+  // keep up with the offered rate at some point (on a shared machine, often because they got
+  // less CPU than during the capacity ramp). Latency and memory then measure the backlog.
+  const lagS = (m.end - m.start - plan.measuredMs) / 1000;
+  const overloaded = (m.peakQueued ?? 0) > 0;
+  if (overloaded) {
+    console.log(
+      `Overloaded: up to ${m.peakQueued} arrivals waited in the generator and the last answer came ${lagS.toFixed(1)} s after the last arrival; ` +
+        `the gateways completed less than the offered ${r.rate.toFixed(0)} ops/s for a while (compare their CPU share per window with the ramp's).`,
+    );
+    console.log('');
+  }
   const inst = r.baseline.map((_, k) => (r.instances > 1 ? ` #${k + 1}` : ''));
   console.log(
     table(
@@ -655,6 +667,7 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
   goalLines.push(
     `    (${r.db}: gateway CPU ms per operation, last window ÷ first: ${fmtRatio(last.cpuMsPerOp / first.cpuMsPerOp)} (${fmtMs(last.cpuMsPerOp)} vs ${fmtMs(first.cpuMsPerOp)} ms): the gateway's own work, whatever CPU the machine's other tenants leave it)`,
   );
+  if (overloaded) goalLines.push(`    (${r.db}: overloaded during the measured phase: up to ${m.peakQueued} arrivals queued in the generator, last answer ${lagS.toFixed(1)} s after the last arrival)`);
   const rss = r.baseline.map((b, k) => r.end[k]!.rss / b.rss);
   line(`RSS flat: after forced GC, end ÷ after warm-up ≤ ${fmtRatio(GOAL_RSS_FLAT)}`, rss.map((x, k) => `${fmtRatio(x)} (${MiB(r.end[k]!.rss)} vs ${MiB(r.baseline[k]!.rss)} MiB)`).join(', '), rss.every((x) => x <= GOAL_RSS_FLAT));
   line('errors = 0', `${errorCount} (${m.rec.lat.length.toLocaleString('en-US')} operations, ${m.rec.dLat.length.toLocaleString('en-US')} deliveries measured)`, errorCount === 0);
