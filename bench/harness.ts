@@ -23,6 +23,7 @@
  * stable to a few percent.
  */
 import { cpus, loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 export interface BenchOptions {
   /** Smoke mode: fewer and shorter samples. */
@@ -172,6 +173,25 @@ export function median(xs: readonly number[]): number {
   return quantile([...xs].sort((a, b) => a - b), 0.5);
 }
 
+/** The q-quantile (0–1, interpolated) of unsorted `xs`; NaN when empty. */
+export function quantileOf(xs: readonly number[], q: number): number {
+  return xs.length === 0 ? NaN : quantile([...xs].sort((a, b) => a - b), q);
+}
+
+/** `fn` over `items` with at most `concurrency` calls running at once; results in item order. */
+export async function pool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return out;
+}
+
 /** Warm-up: doubling batches until `ms` has passed; returns an estimate of ns per op. */
 async function warmUp(c: Case, ms: number): Promise<number> {
   const budget = ms * 1e6;
@@ -295,4 +315,44 @@ export function progress(msg: string): void {
 
 export function progressDone(): void {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+}
+
+// ---------------------------------------------------------------------------------------
+// Load threads
+
+/**
+ * A worker thread running plain JavaScript `source` (no TypeScript loader needed), called
+ * by message: `call({ type, … })` posts the message with a sequence number and resolves with
+ * the `value` the worker posts back under that number, or rejects with its `error` text.
+ */
+export class EvalWorker {
+  private readonly worker: Worker;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(source: string, workerData?: unknown) {
+    this.worker = new Worker(source, { eval: true, workerData });
+    this.worker.on('message', (m: { seq: number; value?: unknown; error?: string }) => {
+      const p = this.pending.get(m.seq);
+      this.pending.delete(m.seq);
+      if (m.error) p?.reject(new Error(m.error));
+      else p?.resolve(m.value);
+    });
+    this.worker.on('error', (e) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    });
+  }
+
+  call<T>(msg: Record<string, unknown>): Promise<T> {
+    const seq = this.seq++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...msg, seq });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

@@ -12,6 +12,8 @@
  *   bundle     the browser client's size in an app's bundle vs the crypto primitives alone (bench/bundle.ts)
  *   sessions   the device check's share of a one-row request (bench/sessions.ts)
  *   storage    each hot read through the store vs the same SQL as a prepared statement, SQLite and PostgreSQL; the send path's store calls (bench/storage.ts)
+ *   sustained  1,000 sessions plus a mix at 80 % of measured capacity for minutes: p99 drift, RSS, errors;
+ *              SQLite and PostgreSQL with two gateways (bench/sustained.ts; minutes, not part of npm test)
  */
 import { runBundleBench } from './bundle.js';
 import { runClientBench } from './client.js';
@@ -21,6 +23,7 @@ import { runMessagingBench } from './messaging.js';
 import { runServerBench } from './server.js';
 import { runSessionsBench } from './sessions.js';
 import { runStorageBench } from './storage.js';
+import { runSustainedBench } from './sustained.js';
 
 interface Suite {
   readonly name: string;
@@ -52,6 +55,11 @@ const SUITES: readonly Suite[] = [
   },
   { name: 'sessions', description: "the device check's share of a one-row request (device session vs the cached check)", run: runSessionsBench },
   { name: 'storage', description: 'hot reads through the store vs the same SQL as a prepared statement (SQLite, PostgreSQL); the send path\'s store calls', run: runStorageBench },
+  {
+    name: 'sustained',
+    description: '1,000 WebSocket sessions plus queries, writes and messages at 80 % of measured capacity for 5 minutes: p99 first vs last minute, gateway RSS, errors; SQLite and PostgreSQL (two gateways)',
+    run: runSustainedBench,
+  },
 ];
 
 async function main(): Promise<void> {
