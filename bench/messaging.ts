@@ -71,7 +71,7 @@ import { nodeBackend } from '../src/crypto/backends/node.js';
 import { base64urlEncode } from '../src/crypto/base64url.js';
 import { startGateway, type RunningGateway } from '../src/app/gateway.js';
 import { InMemoryPubSub } from '../src/server/pubsub.js';
-import { fmtNs, fmtRatio, fmtSpread, median, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+import { fmtNs, fmtRatio, fmtSpread, median, pool, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
 import { embeddedConfig } from '../src/app/config.js';
 
 const REALM = 'veilgraph';
@@ -171,19 +171,6 @@ function textOf(tag: string): string {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function pool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Client thread: the sender and every subscriber socket
