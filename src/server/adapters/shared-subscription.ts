@@ -8,8 +8,8 @@
  * graphql-js executes the selection once per event *and subscriber*; with 1,000 members of a
  * group on one instance that is 1,000 identical executions of one message. The conversation
  * feed (../services/messaging/conversation-feed.ts) hands the same row object to each of its
- * subscribers, so keying the shared result by that object (weakly: it goes when the row
- * does) finds it for all of them. What each subscriber may receive is still decided by its
+ * subscribers, so a result found by that object serves all of them. A key keeps only its
+ * newest few results, and goes with its last subscriber: nothing outlives the subscribers. What each subscriber may receive is still decided by its
  * own stream before the event reaches execution (membership, first readable epoch): sharing
  * changes who computes the result, not who gets it.
  *
@@ -76,15 +76,19 @@ export function shareKey(args: ExecutionArgs): string | null {
   return `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${print(document)}`;
 }
 
-/** Maps each value of `source` through `fn`; `return`/`throw` reach the source. */
-function mapEvents<T>(source: AsyncIterator<T>, fn: (value: T) => Result): AsyncGenerator<ExecutionResult, void, void> {
+/** Maps each value of `source` through `fn`; `return`/`throw` reach the source; `ended` runs once when the stream ends, however it ends. */
+function mapEvents<T>(source: AsyncIterator<T>, fn: (value: T) => Result, ended: () => void): AsyncGenerator<ExecutionResult, void, void> {
   const close = async (): Promise<void> => {
+    ended();
     await source.return?.();
   };
   const iterator: AsyncGenerator<ExecutionResult, void, void> = {
     async next() {
       const r = await source.next();
-      if (r.done) return { value: undefined, done: true };
+      if (r.done) {
+        ended();
+        return { value: undefined, done: true };
+      }
       try {
         return { value: await fn(r.value), done: false };
       } catch (e) {
@@ -108,23 +112,54 @@ function mapEvents<T>(source: AsyncIterator<T>, fn: (value: T) => Result): Async
   return iterator;
 }
 
+/**
+ * How many of the newest events' results a sharing key keeps. Subscribers of one key take an
+ * event at about the same time (one feed wakes them all), so a few suffice; one that comes
+ * later executes on its own (the same answer, one more execution). Keeping a result as long
+ * as its event lives instead would hold one per key and kept row (a feed keeps up to 2,000),
+ * long after the key's subscribers are gone.
+ */
+const RECENT_RESULTS = 8;
+
+interface SharedKey {
+  subscribers: number;
+  readonly recent: { readonly event: object; readonly result: Result }[];
+}
+
 /** A graphql-ws `subscribe` that shares results as the module comment says; one per schema. */
 export function sharedSubscribe(): (args: ExecutionArgs) => Promise<AsyncGenerator<ExecutionResult, void, void> | ExecutionResult> {
-  // event object → sharing key → its result. Weak: a result lives as long as its event.
-  const results = new WeakMap<object, Map<string, Result>>();
+  // Sharing key → its live subscribers and its newest results; gone with its last subscriber.
+  const keys = new Map<string, SharedKey>();
   return async (args) => {
     const key = shareKey(args);
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
     const events = source as AsyncGenerator<unknown>;
-    return mapEvents(events, (event) => {
-      const run = (): Result => execute({ ...args, rootValue: event });
-      if (key === null || typeof event !== 'object' || event === null) return run();
-      let byKey = results.get(event);
-      if (!byKey) results.set(event, (byKey = new Map()));
-      let result = byKey.get(key);
-      if (result === undefined) byKey.set(key, (result = run()));
-      return result;
-    });
+    let shared: SharedKey | null = null;
+    if (key !== null) {
+      shared = keys.get(key) ?? { subscribers: 0, recent: [] };
+      keys.set(key, shared);
+      shared.subscribers++;
+    }
+    let ended = false;
+    const end = (): void => {
+      if (ended || shared === null) return;
+      ended = true;
+      if (--shared.subscribers === 0 && keys.get(key!) === shared) keys.delete(key!);
+    };
+    return mapEvents(
+      events,
+      (event) => {
+        const run = (): Result => execute({ ...args, rootValue: event });
+        if (shared === null || typeof event !== 'object' || event === null) return run();
+        const hit = shared.recent.find((r) => r.event === event);
+        if (hit) return hit.result;
+        const result = run();
+        shared.recent.push({ event, result });
+        if (shared.recent.length > RECENT_RESULTS) shared.recent.shift();
+        return result;
+      },
+      end,
+    );
   };
 }

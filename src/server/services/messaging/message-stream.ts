@@ -32,7 +32,12 @@ interface SeqEvent {
   readonly seq: number;
 }
 
-export function messageStream(ctx: MessagingContext, viewerId: string, conversationIds: readonly string[], after: number | null): AsyncIterableIterator<MessageRow> {
+/**
+ * `subscribedAtEpoch`: the conversation's epoch when the subscribe check found the viewer a
+ * member (one conversation). The feed's membership, shared with streams that started earlier,
+ * is used no older than that: one held from before the viewer was added would not name them.
+ */
+export function messageStream(ctx: MessagingContext, viewerId: string, conversationIds: readonly string[], after: number | null, subscribedAtEpoch = 0): AsyncIterableIterator<MessageRow> {
   const sources = conversationIds.map((id) => ctx.pubsub.subscribe<SeqEvent>(conversationTopic(id)));
   const events: number[] = [];
   const ready: MessageRow[] = [];
@@ -66,7 +71,7 @@ export function messageStream(ctx: MessagingContext, viewerId: string, conversat
       // One conversation: the feed's membership, shared by its subscribers on this instance
       // and read again (once for all) when a message of a newer epoch arrives.
       for (const m of rows) {
-        const members = await feed.membershipAt(m.epoch);
+        const members = await feed.membershipAt(Math.max(m.epoch, subscribedAtEpoch));
         const joined = members.joined.get(viewerId);
         if (joined !== undefined && (members.historySharing || m.epoch >= joined)) out.push(m);
       }

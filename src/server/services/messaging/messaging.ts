@@ -293,13 +293,16 @@ export const messagingResolvers = {
           const viewer = requireViewer(ctx);
           const after = args.after === undefined || args.after === null ? null : cursorOf(args.after);
           let ids: string[];
+          // The epoch at which the viewer was found a member: the feed's shared membership is
+          // never used older than that for this stream (message-stream.ts).
+          let subscribedAtEpoch = 0;
           if (args.conversationId) {
-            await membership(ctx, args.conversationId);
+            subscribedAtEpoch = (await membership(ctx, args.conversationId)).conversation.epoch;
             ids = [args.conversationId];
           } else {
             ids = (await ctx.store.conversationsOf(viewer.id, MAX_PAGE)).map((c) => c.id);
           }
-          return messageStream(ctx, viewer.id, ids, after);
+          return messageStream(ctx, viewer.id, ids, after, subscribedAtEpoch);
         } catch (e) {
           throw toGraphQLError(e);
         }
