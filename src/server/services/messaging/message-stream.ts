@@ -80,7 +80,11 @@ export function messageStream(ctx: MessagingContext, viewerId: string, conversat
     for (const m of rows) {
       let a = access.get(m.conversationId);
       if (a === undefined || (a !== null && m.epoch > a.checkedAtEpoch)) {
-        const [member, conversation] = await Promise.all([ctx.store.findMember(m.conversationId, viewerId), ctx.store.findConversation(m.conversationId)]);
+        // The conversation first, then the member: the epoch recorded is then never newer than
+        // the membership read, so a removal that commits between the two reads cannot leave a
+        // removed member cached as entitled to the new epoch (read in parallel it could).
+        const conversation = await ctx.store.findConversation(m.conversationId);
+        const member = conversation && (await ctx.store.findMember(m.conversationId, viewerId));
         a = member && conversation ? { joinedEpoch: member.joinedEpoch, history: conversation.historySharing, checkedAtEpoch: conversation.epoch } : null;
         access.set(m.conversationId, a);
       }
