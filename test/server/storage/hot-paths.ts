@@ -169,6 +169,9 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(await count()).toBe(before);
     });
 
+    /** A row without some of its fields. */
+    const omit = (r: object, keys: readonly string[]): Record<string, unknown> => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k)));
+
     /** `n` users `u000…`, written through the client in one statement (createUser per user would take seconds on PostgreSQL). */
     async function manyUsers(n: number): Promise<string[]> {
       const ids = Array.from({ length: n }, (_, i) => `u${String(i).padStart(3, '0')}`);
@@ -189,10 +192,7 @@ export function hotPathSuite(target: SuiteTarget): void {
       );
       // Digits and fractions aside (PostgreSQL's text drops trailing zeros of the milliseconds).
       const shapes = new Set(raw.map((r) => String(r.createdAt).replace(/\.\d+/, '').replace(/\d/g, '9')));
-      const strip = <T extends { conversationId: string; createdAt: Date }>(r: T): Omit<T, 'conversationId' | 'createdAt'> => {
-        const { conversationId: _c, createdAt: _t, ...rest } = r;
-        return rest;
-      };
+      const strip = (r: object): Record<string, unknown> => omit(r, ['conversationId', 'createdAt']);
       return {
         members: members.map(strip),
         keys: keys.map(strip),
@@ -235,12 +235,11 @@ export function hotPathSuite(target: SuiteTarget): void {
       };
       const viaDirect = await fast.rotateEpoch('conv-rotate-direct', 2, change);
       const viaPrisma = await slow.rotateEpoch('conv-rotate-prisma', 2, change);
-      const { id: _a, epochStartedAt: startedDirect, createdAt: _b, ...restDirect } = viaDirect;
-      const { id: _c, epochStartedAt: startedPrisma, createdAt: _d, ...restPrisma } = viaPrisma;
-      expect(restDirect).toStrictEqual(restPrisma);
-      expect(restDirect.epoch).toBe(2);
-      expect(startedDirect).toBeInstanceOf(Date);
-      expect(startedPrisma).toBeInstanceOf(Date);
+      // Alike but for the id and the times (two conversations, written at different moments).
+      expect(omit(viaDirect, ['id', 'epochStartedAt', 'createdAt'])).toStrictEqual(omit(viaPrisma, ['id', 'epochStartedAt', 'createdAt']));
+      expect(viaDirect.epoch).toBe(2);
+      expect(viaDirect.epochStartedAt).toBeInstanceOf(Date);
+      expect(viaPrisma.epochStartedAt).toBeInstanceOf(Date);
       // The returned row is the stored row.
       expect(viaDirect).toStrictEqual(await slow.findConversation('conv-rotate-direct'));
       const direct = await stored('conv-rotate-direct');
