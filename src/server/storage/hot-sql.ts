@@ -94,3 +94,79 @@ export const HOLD_EPOCH_AND_INSERT_MESSAGE = statement(
     `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}) ` +
     `SELECT (SELECT count(*) FROM held)::integer AS "held", inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
 );
+
+// --- members and rotateEpoch -----------------------------------------------------------------
+
+/** A conversation's members in Prisma's `orderBy: { userId: 'asc' }` (the database's own collation, as Prisma's query). */
+export const LIST_MEMBERS = statement('list_members', `SELECT ${MEMBER} FROM {ConversationMember} WHERE "conversationId" = ? ORDER BY "userId" ASC`);
+/**
+ * The rotation's compare-and-swap: moves the conversation to the next epoch only from the one
+ * before it, and returns the row as it now is (what the Prisma path reads back after its writes,
+ * none of which touch this row). Parameters: next epoch, epochStartedAt, id, previous epoch.
+ */
+export const SWAP_EPOCH = statement(
+  'swap_epoch',
+  `UPDATE {Conversation} SET "epoch" = ?, "epochStartedAt" = ? WHERE "id" = ? AND "epoch" = ? RETURNING ${CONVERSATION}`,
+);
+
+/** Members of one conversation, by an `IN` list of `size` user ids (padded: padInList). */
+export function deleteMembersStatement(size: number): Statement {
+  return inListStatement('delete_members', size, (list) => `DELETE FROM {ConversationMember} WHERE "conversationId" = ? AND "userId" IN (${list})`);
+}
+
+/** Every epoch's keys in one conversation for an `IN` list of `size` recipients (padded: padInList). */
+export function deleteEpochKeysStatement(size: number): Statement {
+  return inListStatement('delete_epoch_keys', size, (list) => `DELETE FROM {EpochKey} WHERE "conversationId" = ? AND "recipientId" IN (${list})`);
+}
+
+/**
+ * Rows per multi-row INSERT at most: 256 rows × 5 columns = 1,280 bound parameters, far under
+ * SQLite's 32,766 and PostgreSQL's 65,535 a statement. A power of two, see `insertChunks`.
+ */
+export const INSERT_CHUNK = 256;
+
+/**
+ * How many rows each INSERT of `n` rows takes: chunks of INSERT_CHUNK, then the remainder as
+ * powers of two (rows cannot be padded as `IN` lists are: a repeated row is a duplicate key),
+ * so at most nine statement shapes per table serve every count. 999 → 256, 256, 256, 128, 64, 32, 4, 2, 1.
+ */
+export function insertChunks(n: number): number[] {
+  const out: number[] = [];
+  let left = n;
+  while (left >= INSERT_CHUNK) {
+    out.push(INSERT_CHUNK);
+    left -= INSERT_CHUNK;
+  }
+  for (let size = INSERT_CHUNK / 2; size >= 1; size /= 2) {
+    if (left >= size) {
+      out.push(size);
+      left -= size;
+    }
+  }
+  return out;
+}
+
+const multiRowStatements = new Map<string, Statement>();
+
+function multiRowInsert(name: string, table: string, columns: readonly string[], rows: number): Statement {
+  const key = `${name}_${rows}`;
+  let s = multiRowStatements.get(key);
+  if (!s) {
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    const text = `INSERT INTO {${table}} (${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
+    multiRowStatements.set(key, (s = statement(key, text)));
+  }
+  return s;
+}
+
+/** The columns a member insert writes, in the order of its parameters (createdAt: Prisma's @default(now()), the gateway's clock). */
+export const INSERT_MEMBER_COLUMNS = ['conversationId', 'userId', 'role', 'joinedEpoch', 'createdAt'] as const;
+export function insertMembersStatement(rows: number): Statement {
+  return multiRowInsert('insert_members', 'ConversationMember', INSERT_MEMBER_COLUMNS, rows);
+}
+
+/** The columns an epoch key insert writes, in the order of its parameters. */
+export const INSERT_EPOCH_KEY_COLUMNS = ['conversationId', 'epoch', 'recipientId', 'wrapped', 'createdAt'] as const;
+export function insertEpochKeysStatement(rows: number): Statement {
+  return multiRowInsert('insert_epoch_keys', 'EpochKey', INSERT_EPOCH_KEY_COLUMNS, rows);
+}

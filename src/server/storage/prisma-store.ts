@@ -32,6 +32,8 @@ import type { Columns, DirectConnection, DirectSql, Statement } from './direct-s
 import {
   CONVERSATION_COLUMNS,
   CONVERSATION_EXISTS,
+  deleteEpochKeysStatement,
+  deleteMembersStatement,
   DEVICE_COLUMNS,
   FIND_CONVERSATION,
   FIND_DEVICE,
@@ -43,12 +45,17 @@ import {
   HOLD_EPOCH,
   HOLD_EPOCH_AND_INSERT_MESSAGE,
   INSERT_MESSAGE,
+  insertChunks,
+  insertEpochKeysStatement,
+  insertMembersStatement,
+  LIST_MEMBERS,
   LIST_PROFILES,
   LIST_PROFILES_AFTER,
   MEMBER_COLUMNS,
   MESSAGE_COLUMNS,
   padInList,
   PROFILE_COLUMNS,
+  SWAP_EPOCH,
   USER_COLUMNS,
   usersStatement,
 } from './hot-sql.js';
@@ -1206,7 +1213,11 @@ export class PrismaStore implements Store, ProfileMethods {
   }
 
   members(conversationId: string): Promise<MemberRow[]> {
-    return this.#op('list members', async (db) => (await db.conversationMember.findMany({ where: { conversationId }, orderBy: { userId: 'asc' } })).map(toMember));
+    return this.#hot(
+      'list members',
+      async (d) => (await d.all<ConversationMember>(LIST_MEMBERS, [conversationId], MEMBER_COLUMNS)).map(toMember),
+      async (db) => (await db.conversationMember.findMany({ where: { conversationId }, orderBy: { userId: 'asc' } })).map(toMember),
+    );
   }
 
   findMember(conversationId: string, userId: string): Promise<MemberRow | null> {
@@ -1240,6 +1251,34 @@ export class PrismaStore implements Store, ProfileMethods {
     for (const r of [...added.map((m) => m.userId), ...keyRows.map((k) => k.recipientId), ...historyRows.map((k) => k.recipientId)]) {
       if (removed.has(r)) throw new StorageError('INVALID_ARGUMENT', 'rotate epoch: a removed member cannot be added or given keys in the same rotation');
     }
+    const allKeys = [...keyRows, ...historyRows];
+    // The Prisma body below in fewer statements (docs/storage.md, "Hot paths"): the swap
+    // returns the row, the deletes go by padded IN lists, the inserts as multi-row VALUES.
+    const direct = async (c: DirectConnection): Promise<ConversationRow> => {
+      const now = new Date();
+      const [swapped] = await c.all<Conversation>(SWAP_EPOCH, [nextEpoch, now, conversationId, nextEpoch - 1], CONVERSATION_COLUMNS);
+      if (swapped === undefined) {
+        if ((await c.all(CONVERSATION_EXISTS, [conversationId], {})).length === 0) throw new StorageError('INVALID_REFERENCE', 'rotate epoch: the conversation does not exist');
+        throw new StorageError('CONFLICT', `rotate epoch: epoch ${nextEpoch} does not follow the current epoch`, { fields: ['conversationId', 'epoch'] });
+      }
+      for (let i = 0; i < remove.length; i += IN_CHUNK) {
+        const chunk = padInList(remove.slice(i, i + IN_CHUNK));
+        await c.run(deleteMembersStatement(chunk.length), [conversationId, ...chunk]);
+        await c.run(deleteEpochKeysStatement(chunk.length), [conversationId, ...chunk]);
+      }
+      let at = 0;
+      for (const n of insertChunks(added.length)) {
+        await c.run(insertMembersStatement(n), added.slice(at, (at += n)).flatMap((m) => [m.conversationId, m.userId, m.role, m.joinedEpoch, now]));
+      }
+      at = 0;
+      for (const n of insertChunks(allKeys.length)) {
+        await c.run(insertEpochKeysStatement(n), allKeys.slice(at, (at += n)).flatMap((k) => [k.conversationId, k.epoch, k.recipientId, k.wrapped, now]));
+      }
+      return toConversation(swapped);
+    };
+    const d = this.#direct;
+    // Root store: a transaction of its own. A (SQLite) transaction's store: inside that one.
+    if (d !== null) return this.#viaDirect('rotate epoch', () => (this.#root === null ? direct(d) : d.transaction(direct)));
     return this.#atomic('rotate epoch', async (db) => {
       // Compare-and-swap on the epoch, first: one UPDATE … WHERE id = ? AND epoch = ?, so of
       // two concurrent rotations to the same epoch exactly one matches (PostgreSQL re-checks
@@ -1258,7 +1297,6 @@ export class PrismaStore implements Store, ProfileMethods {
       }
       // An added member who is already one, or a key slot already held, is CONFLICT (P2002).
       for (let i = 0; i < added.length; i += IN_CHUNK) await db.conversationMember.createMany({ data: added.slice(i, i + IN_CHUNK) });
-      const allKeys = [...keyRows, ...historyRows];
       for (let i = 0; i < allKeys.length; i += IN_CHUNK) await db.epochKey.createMany({ data: allKeys.slice(i, i + IN_CHUNK) });
       return toConversation(await db.conversation.findUniqueOrThrow({ where: { id: conversationId } }));
     });

@@ -169,6 +169,128 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(await count()).toBe(before);
     });
 
+    /** A row without some of its fields. */
+    const omit = (r: object, keys: readonly string[]): Record<string, unknown> => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k)));
+
+    /** `n` users `u000…`, written through the client in one statement (createUser per user would take seconds on PostgreSQL). */
+    async function manyUsers(n: number): Promise<string[]> {
+      const ids = Array.from({ length: n }, (_, i) => `u${String(i).padStart(3, '0')}`);
+      await client.user.createMany({ data: ids.map((id, i) => ({ id, username: id, signingKey: new Uint8Array(key(i % 256)), encryptionKey: new Uint8Array(key((i + 1) % 256)) })) });
+      return ids;
+    }
+
+    /** A conversation's members and epoch keys as stored, the conversation id left out, and the stored form of their createdAt. */
+    async function stored(conversationId: string): Promise<unknown> {
+      const members = await client.conversationMember.findMany({ where: { conversationId }, orderBy: { userId: 'asc' } });
+      const keys = await client.epochKey.findMany({ where: { conversationId }, orderBy: [{ epoch: 'asc' }, { recipientId: 'asc' }] });
+      const conversation = await client.conversation.findUnique({ where: { id: conversationId } });
+      const raw = await client.$queryRawUnsafe<{ createdAt: unknown }[]>(
+        target.kind === 'postgres'
+          ? 'SELECT "createdAt"::text AS "createdAt" FROM "public"."EpochKey" WHERE "conversationId" = $1 UNION ALL SELECT "createdAt"::text FROM "public"."ConversationMember" WHERE "conversationId" = $1 UNION ALL SELECT "epochStartedAt"::text FROM "public"."Conversation" WHERE "id" = $1'
+          : 'SELECT "createdAt" || \'\' AS "createdAt" FROM "EpochKey" WHERE "conversationId" = ? UNION ALL SELECT "createdAt" || \'\' FROM "ConversationMember" WHERE "conversationId" = ? UNION ALL SELECT "epochStartedAt" || \'\' FROM "Conversation" WHERE "id" = ?',
+        ...(target.kind === 'postgres' ? [conversationId] : [conversationId, conversationId, conversationId]),
+      );
+      // Digits and fractions aside (PostgreSQL's text drops trailing zeros of the milliseconds).
+      const shapes = new Set(raw.map((r) => String(r.createdAt).replace(/\.\d+/, '').replace(/\d/g, '9')));
+      const strip = (r: object): Record<string, unknown> => omit(r, ['conversationId', 'createdAt']);
+      return {
+        members: members.map(strip),
+        keys: keys.map(strip),
+        epoch: conversation?.epoch,
+        shapes: [...shapes],
+      };
+    }
+
+    it('members: the same rows in the same order as Prisma, none for an unknown conversation', async () => {
+      const ids = await manyUsers(40);
+      await fast.createConversation({ id: 'conv-members-0000', kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [
+        { userId: 'alice', role: 'ADMIN' },
+        ...[...ids].reverse().map((userId) => ({ userId, role: 'MEMBER' as const })),
+      ], []);
+      const members = await same((s) => s.members('conv-members-0000'));
+      expect(members).toHaveLength(41);
+      expect(members[0]).toMatchObject({ userId: 'alice', role: 'ADMIN', joinedEpoch: 1 });
+      expect(members[0]!.createdAt).toBeInstanceOf(Date);
+      expect(await same((s) => s.members('no-such-conversation'))).toEqual([]);
+    });
+
+    it('rotateEpoch: the same rows as Prisma writes past every chunk size, the same returned row, and a rejected rotation writes nothing, with the same codes', async () => {
+      // 600 members (more than one multi-row INSERT of 256 and one IN list of 500), in two
+      // conversations alike: one rotated by each path.
+      const ids = await manyUsers(600);
+      const [stay, leave, join] = [ids.slice(0, 300), ids.slice(300, 590), ids.slice(590)];
+      const wrap = (id: string, epoch: number): Uint8Array => key((Number(id.slice(1)) + epoch) % 256, 80);
+      for (const id of ['conv-rotate-direct', 'conv-rotate-prisma']) {
+        await fast.createConversation({ id, kind: 'GROUP', createdById: 'alice', historySharing: true, epochTtlSeconds: null }, [
+          { userId: 'alice', role: 'ADMIN' },
+          ...[...stay, ...leave].map((userId) => ({ userId, role: 'MEMBER' as const })),
+        ], ['alice', ...stay, ...leave].map((recipientId) => ({ recipientId, wrapped: wrap(recipientId, 1) })));
+      }
+      const change = {
+        // Removed: 290 members and 300 ids of no member (one IN list of 500 and another).
+        remove: [...leave, ...Array.from({ length: 300 }, (_, i) => `gone${i}`), leave[0]!],
+        add: join.map((userId) => ({ userId, role: 'MEMBER' as const })),
+        keys: ['alice', ...stay, ...join].map((recipientId) => ({ recipientId, wrapped: wrap(recipientId, 2) })),
+        historyKeys: join.map((recipientId) => ({ recipientId, epoch: 1, wrapped: wrap(recipientId, 1) })),
+      };
+      const viaDirect = await fast.rotateEpoch('conv-rotate-direct', 2, change);
+      const viaPrisma = await slow.rotateEpoch('conv-rotate-prisma', 2, change);
+      // Alike but for the id and the times (two conversations, written at different moments).
+      expect(omit(viaDirect, ['id', 'epochStartedAt', 'createdAt'])).toStrictEqual(omit(viaPrisma, ['id', 'epochStartedAt', 'createdAt']));
+      expect(viaDirect.epoch).toBe(2);
+      expect(viaDirect.epochStartedAt).toBeInstanceOf(Date);
+      expect(viaPrisma.epochStartedAt).toBeInstanceOf(Date);
+      // The returned row is the stored row.
+      expect(viaDirect).toStrictEqual(await slow.findConversation('conv-rotate-direct'));
+      const direct = await stored('conv-rotate-direct');
+      expect(direct).toStrictEqual(await stored('conv-rotate-prisma'));
+      expect(direct).toMatchObject({ epoch: 2, shapes: [expect.any(String)] });
+      expect((direct as { members: unknown[] }).members).toHaveLength(311);
+      expect((direct as { keys: unknown[] }).keys).toHaveLength(301 + 311 + 10);
+      expect(await same((s) => s.members('conv-rotate-direct'))).toHaveLength(311);
+
+      // Rejected rotations: the same code on both paths, and no row changed.
+      const codeOf = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'ok', (e: unknown) => (e instanceof StorageError ? e.code : e));
+      const rejected: [string, number, Parameters<PrismaStore['rotateEpoch']>[2]][] = [
+        // A stale epoch (before anything is written).
+        ['stale epoch', 2, { keys: [{ recipientId: 'alice', wrapped: key(1) }], remove: [stay[0]!] }],
+        // No such conversation.
+        ['no conversation', 3, { keys: [] }],
+        // After the swap and the removal: an added member who already is one (a unique key).
+        ['member twice', 3, { remove: [stay[1]!], keys: [{ recipientId: 'alice', wrapped: key(1) }], add: [{ userId: stay[2]!, role: 'MEMBER' }] }],
+        // After the swap: a key for a user who does not exist (a foreign key), past the first insert.
+        ['unknown recipient', 3, { remove: [stay[1]!], keys: [...stay.slice(3).map((recipientId) => ({ recipientId, wrapped: key(2) })), { recipientId: 'nobody', wrapped: key(1) }] }],
+        // A key slot already held (a history key of epoch 1 that is there).
+        ['slot held', 3, { keys: [], historyKeys: [{ recipientId: 'alice', epoch: 1, wrapped: key(3) }] }],
+      ];
+      const before = [await stored('conv-rotate-direct'), await stored('conv-rotate-prisma')];
+      for (const [what, next, c] of rejected) {
+        const conv = what === 'no conversation' ? 'no-such-conversation' : undefined;
+        const d = await codeOf(fast.rotateEpoch(conv ?? 'conv-rotate-direct', next, c));
+        const p = await codeOf(slow.rotateEpoch(conv ?? 'conv-rotate-prisma', next, c));
+        expect({ what, code: d }).toStrictEqual({ what, code: p });
+        expect(d).not.toBe('ok');
+      }
+      expect([await stored('conv-rotate-direct'), await stored('conv-rotate-prisma')]).toStrictEqual(before);
+    });
+
+    it('rotateEpoch inside a transaction joins it: its rollback takes the rotation back', async () => {
+      await fast.createConversation({ id: 'conv-rotate-in-tx', kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [
+        { userId: 'alice', role: 'ADMIN' },
+        { userId: 'bob', role: 'MEMBER' },
+      ], [{ recipientId: 'alice', wrapped: key(1) }, { recipientId: 'bob', wrapped: key(2) }]);
+      const before = await stored('conv-rotate-in-tx');
+      const failed = await fast
+        .transaction(async (tx) => {
+          expect((await tx.rotateEpoch('conv-rotate-in-tx', 2, { remove: ['bob'], keys: [{ recipientId: 'alice', wrapped: key(3) }] })).epoch).toBe(2);
+          expect(await tx.members('conv-rotate-in-tx')).toHaveLength(1);
+          throw new Error('roll back');
+        })
+        .catch((e: unknown) => e);
+      expect((failed as Error).message).toBe('roll back');
+      expect(await stored('conv-rotate-in-tx')).toStrictEqual(before);
+    });
+
     it('inside a transaction, hot reads see its own writes, and its rollback takes them back', async () => {
       const failed = await fast
         .transaction(async (tx) => {
