@@ -61,7 +61,7 @@ const INTEGRATION_PEERS: Record<string, readonly string[]> = {
   'client/urql.ts': ['@urql/core', 'wonka'],
 };
 
-const NODE_ONLY = new Set(['crypto/backends/node.ts', 'client/keystore-file.ts', 'client/node.ts']);
+const NODE_ONLY = new Set(['crypto/backends/node.ts', 'crypto/backends/sodium.ts', 'client/keystore-file.ts', 'client/node.ts']);
 const ALLOWED: Record<string, string[]> = {
   crypto: ['crypto'],
   privacy: ['crypto', 'privacy'],

@@ -26,7 +26,8 @@ function recordStoreCalls(target: Store, log: string[][]): void {
   const seen = new Set<string>();
   for (let proto = Object.getPrototypeOf(target) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Object.getOwnPropertyNames(proto)) {
-      const real = (proto as Record<string, unknown>)[name];
+      // Methods only: reading an accessor (`direct`) on the prototype would run it without an instance.
+      const real = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
       if (name === 'constructor' || seen.has(name) || typeof real !== 'function') continue;
       seen.add(name);
       Object.defineProperty(target, name, {
