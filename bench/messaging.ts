@@ -57,7 +57,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector/promises';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
@@ -71,7 +70,7 @@ import { nodeBackend } from '../src/crypto/backends/node.js';
 import { base64urlEncode } from '../src/crypto/base64url.js';
 import { startGateway, type RunningGateway } from '../src/app/gateway.js';
 import { InMemoryPubSub } from '../src/server/pubsub.js';
-import { fmtNs, fmtRatio, fmtSpread, median, pool, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+import { EvalWorker, fmtNs, fmtRatio, fmtSpread, median, pool, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
 import { embeddedConfig } from '../src/app/config.js';
 
 const REALM = 'veilgraph';
@@ -376,31 +375,10 @@ interface RoundResult {
 
 /** The client thread. */
 class Clients {
-  private readonly worker: Worker;
-  private seq = 0;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor() {
-    const wsPath = createRequire(import.meta.url).resolve('ws');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { wsPath } });
-    this.worker.on('message', (m: { seq: number; value?: unknown; error?: string }) => {
-      const p = this.pending.get(m.seq);
-      this.pending.delete(m.seq);
-      if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve(m.value);
-    });
-    this.worker.on('error', (e) => {
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    });
-  }
+  private readonly worker = new EvalWorker(WORKER_SOURCE, { wsPath: createRequire(import.meta.url).resolve('ws') });
 
   private call<T>(msg: Record<string, unknown>): Promise<T> {
-    const seq = this.seq++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...msg, seq });
-    });
+    return this.worker.call<T>(msg);
   }
 
   connect(group: string, url: string, tokens: readonly string[], variables: Record<string, unknown>): Promise<void> {
@@ -432,8 +410,8 @@ class Clients {
     check(problems.length === 0, `subscribers saw:\n  ${problems.join('\n  ')}`);
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.worker.close();
   }
 }
 

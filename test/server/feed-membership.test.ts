@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { MESSAGE_FIELDS, type WireMessage } from '../../src/client/messaging.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('feed membership and a member added while others are subscribed', () => {
   let t: TestGateway;
@@ -41,13 +42,6 @@ describe('feed membership and a member added while others are subscribed', () =>
     return { events, errors, stop };
   }
 
-  async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 
   it('a member added with history sharing gets the earlier epoch from cursor 0 although the feed held the older membership', async () => {
     const group = await alice.messenger.create('GROUP', [bob.username], { historySharing: true });
@@ -56,14 +50,14 @@ describe('feed membership and a member added while others are subscribed', () =>
     const bobSub = subscribe(bob, group, null);
     await waitFor(() => t.gateway.pubsub.subscriberCount(topic) === 1, "bob's subscription");
     const first = await alice.messenger.send(group, 'epoch one');
-    await waitFor(() => bobSub.events.length === 1, 'the first message to bob');
+    await waitFor(() => bobSub.events.length === 1, 'the first message to bob', 10_000);
 
     await alice.messenger.addMembers(group, [carol.username], { shareHistory: true });
     // Carol may read epoch 1 (history sharing): the `messages` query agrees.
     const carolSub = subscribe(carol, group, '0');
     await waitFor(() => t.gateway.pubsub.subscriberCount(topic) === 2, "carol's subscription");
     const second = await alice.messenger.send(group, 'epoch two');
-    await waitFor(() => carolSub.events.some((m) => m.seq === second.seq), 'the second message to carol');
+    await waitFor(() => carolSub.events.some((m) => m.seq === second.seq), 'the second message to carol', 10_000);
 
     expect(carolSub.errors).toEqual([]);
     // From cursor 0: every message she may read, in order, each once (before the fix: only
@@ -72,6 +66,6 @@ describe('feed membership and a member added while others are subscribed', () =>
     expect((await carol.messenger.open(carolSub.events[0]!)).text).toBe('epoch one');
     bobSub.stop();
     carolSub.stop();
-    await waitFor(() => t.gateway.pubsub.subscriberCount(topic) === 0, 'the unsubscriptions');
+    await waitFor(() => t.gateway.pubsub.subscriberCount(topic) === 0, 'the unsubscriptions', 10_000);
   });
 });

@@ -16,6 +16,7 @@ import { MESSAGE_BUCKETS } from '../../src/crypto/padding.js';
 import { MESSAGE_FIELDS, MessageError, type WireMessage } from '../../src/client/messaging.js';
 import { ROOMY_AUTH_LIMITS, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../helpers/messaging.js';
+import { waitFor } from '../helpers/wait.js';
 import { snapshotTables } from '../helpers/sqlite-snapshot.js';
 
 let t: TestGateway;
@@ -48,13 +49,6 @@ function subscribe(m: Member, variables: Record<string, unknown>) {
   return { events, errors, stop };
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 let alice: Member;
 let bob: Member;
@@ -114,7 +108,7 @@ describe('a group conversation', () => {
     // Each retry published the event again; a live subscriber still gets the message once
     // (events arrive in order: once the next message is there, any duplicate would be too).
     const next = await alice.messenger.send(group, 'after the retries');
-    await waitFor(() => live.events.some((m) => m.seq === next.seq), 'the next message, live');
+    await waitFor(() => live.events.some((m) => m.seq === next.seq), 'the next message, live', 10_000);
     expect(live.events.filter((m) => m.clientId === clientId)).toHaveLength(1);
     live.stop();
   });
@@ -174,17 +168,17 @@ describe('a group conversation', () => {
 describe('live delivery and resume over WebSockets', () => {
   it('a subscriber receives each message once, live; resuming from a cursor delivers what was missed, then live, without duplicates', async () => {
     const live = subscribe(bob, { c: group });
-    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${group}`) >= 1, 'the subscription');
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${group}`) >= 1, 'the subscription', 10_000);
     const first = await alice.messenger.send(group, 'live 1');
-    await waitFor(() => live.events.length === 1, 'the live event');
+    await waitFor(() => live.events.length === 1, 'the live event', 10_000);
     expect((await bob.messenger.open(live.events[0]!)).text).toBe('live 1');
     live.stop();
     // Offline: three messages. Then resume from the last seq seen.
     for (const text of ['missed 1', 'missed 2', 'missed 3']) await alice.messenger.send(group, text);
     const resumed = subscribe(bob, { c: group, a: first.seq });
-    await waitFor(() => resumed.events.length === 3, 'the replay');
+    await waitFor(() => resumed.events.length === 3, 'the replay', 10_000);
     await alice.messenger.send(group, 'live 2');
-    await waitFor(() => resumed.events.length === 4, 'live after the replay');
+    await waitFor(() => resumed.events.length === 4, 'live after the replay', 10_000);
     const texts = await Promise.all(resumed.events.map(async (m) => (await bob.messenger.open(m)).text));
     expect(texts).toEqual(['missed 1', 'missed 2', 'missed 3', 'live 2']);
     const seqs = resumed.events.map((m) => Number(m.seq));
@@ -311,10 +305,10 @@ describe('more epochs and subscriptions', () => {
     const one = await alice.messenger.create('DIRECT', ['frank']);
     const two = await bob.messenger.create('GROUP', ['frank', 'alice']);
     const all = subscribe(frank, {});
-    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${one}`) >= 1 && t.gateway.pubsub.subscriberCount(`Conversation:${two}`) >= 1, 'the subscription');
+    await waitFor(() => t.gateway.pubsub.subscriberCount(`Conversation:${one}`) >= 1 && t.gateway.pubsub.subscriberCount(`Conversation:${two}`) >= 1, 'the subscription', 10_000);
     await alice.messenger.send(one, 'to frank directly');
     await bob.messenger.send(two, 'to the group with frank');
-    await waitFor(() => all.events.length === 2, 'both messages');
+    await waitFor(() => all.events.length === 2, 'both messages', 10_000);
     expect(await Promise.all(all.events.map(async (m) => (await frank.messenger.open(m)).text))).toEqual(['to frank directly', 'to the group with frank']);
     all.stop();
   });
