@@ -513,7 +513,7 @@ function prismaPeerPage(db: BenchDb, databaseUrl: string, byId: ReadonlyMap<stri
  * The gateway with its two hot reads served from memory: the reference app and veilgraph
  * exactly as `startGateway` builds them (same options, the same data dir, so the same key
  * ring and token secret), behind the same HTTP handler, over the gateway's own store except
- * that `listProfiles` and `grantsFor` answer from rows read once at set-up (fresh row objects
+ * that `listProfiles` and `accessOf` (with `grantsFor`) answer from rows read once at set-up (fresh row objects
  * per call, as a database returns). Next to "same set-up, no layer, memory" this measures the
  * layer's own per-request work with the store's time set aside.
  */
@@ -534,6 +534,15 @@ async function startMemoryReadsGateway(gateway: RunningGateway, options: Paramet
         return (first: number, after?: string): Promise<ProfileRow[]> => {
           const start = after === undefined ? 0 : (index.get(after) ?? rows.length) + 1;
           return Promise.resolve(rows.slice(start, start + first).map((r) => ({ ...r })));
+        };
+      }
+      if (prop === 'accessOf') {
+        return (objectType: string, objectIds: readonly string[], granteeId: string): Promise<{ objectId: string; access: 'READ' | 'WRITE' }[]> => {
+          check(objectType === 'Profile' && granteeId === readerId, `memory accessOf(${objectType}, …, ${granteeId})`);
+          return Promise.resolve([...new Set(objectIds)].flatMap((id) => {
+            const g = grants.get(id);
+            return g ? [{ objectId: g.objectId, access: g.access }] : [];
+          }));
         };
       }
       if (prop === 'grantsFor') {
@@ -883,14 +892,14 @@ async function partsBench(fx: ServerFixture, opts: BenchOptions): Promise<PartRe
   try {
     for (const n of [1, 100, PAGE]) {
       check((await store.listProfiles(n)).length === n, `listProfiles(${n})`);
-      check((await store.grantsFor('Profile', ids.slice(0, n), fx.readerId)).length === n, `grantsFor(${n})`);
+      check((await store.accessOf('Profile', ids.slice(0, n), fx.readerId)).length === n, `accessOf(${n})`);
       check((await prepared.page(n)).length === n, `prepared page(${n})`);
       check((await prepared.grants(ids.slice(0, n))).length === n, `prepared grants(${n})`);
     }
     const cases: (Case & { key: string })[] = [
       ...[1, 100, PAGE].flatMap((n): (Case & { key: string })[] => [
         { key: `page:${n}`, name: `store.listProfiles(${n}): the page`, fn: () => store.listProfiles(n), async: true },
-        { key: `grants:${n}`, name: `store.grantsFor(${n} ids, viewer): the grantee's access check`, fn: () => store.grantsFor('Profile', ids.slice(0, n), fx.readerId), async: true },
+        { key: `grants:${n}`, name: `store.accessOf(${n} ids, viewer): the grantee's access check`, fn: () => store.accessOf('Profile', ids.slice(0, n), fx.readerId), async: true },
         { key: `prepPage:${n}`, name: `the page as a prepared statement (${n} rows)`, fn: () => prepared.page(n), async: true },
         { key: `prepGrants:${n}`, name: `the grants as a prepared statement (${n} ids)`, fn: () => prepared.grants(ids.slice(0, n)), async: true },
       ]),

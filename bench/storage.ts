@@ -16,8 +16,9 @@
  * Reads (each one call of the store, as the gateway makes it):
  *   page N           `listProfiles(N)`: the reference list query's rows (10 columns, a 96-byte
  *                    SERVER blob, two envelope texts), N = 1, 100.
- *   grants N         `grantsFor('Profile', <N ids>, viewer)`: the viewer's grants on a page.
- *                    The baseline's IN list has exactly N parameters (the store pads to a power of two).
+ *   grants N         `accessOf('Profile', <N ids>, viewer)`: the viewer's access on a page (the
+ *                    layer's access check). SQLite: the baseline's IN list has exactly N
+ *                    parameters (the store pads to a power of two); PostgreSQL: one array parameter.
  *   device check     `findDevice(id)`.
  *   conversation + membership  `findConversation` and `findMember` together (Promise.all,
  *                    as the messaging service's membership check); baseline: both statements.
@@ -40,7 +41,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createClient, openStore, resolveDatabaseTarget, type OpenStoreOptions } from '../src/server/storage/open.js';
 import { MESSAGE_SEQ_LOCK_KEY, PrismaStore } from '../src/server/storage/prisma-store.js';
-import { FIND_CONVERSATION, FIND_DEVICE, FIND_MEMBER, FIND_USER, grantsStatement, HOLD_EPOCH, HOLD_EPOCH_AND_INSERT_MESSAGE, INSERT_MESSAGE, LIST_PROFILES } from '../src/server/storage/hot-sql.js';
+import { FIND_CONVERSATION, FIND_DEVICE, FIND_MEMBER, FIND_USER, accessStatement, ACCESS_OF_ANY, HOLD_EPOCH, HOLD_EPOCH_AND_INSERT_MESSAGE, INSERT_MESSAGE, LIST_PROFILES } from '../src/server/storage/hot-sql.js';
 import type { Statement } from '../src/server/storage/direct-sql.js';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 import { fmtNs, fmtRatio, fmtSpread, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
@@ -115,11 +116,12 @@ function readCases(store: PrismaStore, prisma: PrismaStore, prepared: Prepared):
   }
   for (const n of PAGE_SIZES) {
     const list = ids(n);
+    // The layer's access check of a page (src/server/access.ts): the viewer's access on N objects.
     out.push({
       read: `viewer's grants N=${n}`,
-      store: () => store.grantsFor('Profile', list, 'viewer'),
-      prisma: () => prisma.grantsFor('Profile', list, 'viewer'),
-      prepared: () => prepared(grantsStatement(n, true), ['Profile', ...list, 'viewer']),
+      store: () => store.accessOf('Profile', list, 'viewer'),
+      prisma: () => prisma.accessOf('Profile', list, 'viewer'),
+      prepared: () => (store.kind === 'sqlite' ? prepared(accessStatement(n), ['Profile', 'viewer', ...list]) : prepared(ACCESS_OF_ANY, ['Profile', 'viewer', list])),
     });
   }
   out.push({ read: 'device check (findDevice)', store: () => store.findDevice('device-viewer-0001'), prisma: () => prisma.findDevice('device-viewer-0001'), prepared: () => prepared(FIND_DEVICE, ['device-viewer-0001']) });

@@ -63,7 +63,7 @@ export class RequestAccess {
       const ids = new Set<string>();
       const done = Promise.resolve().then(async () => {
         this.batches.delete(typeName);
-        const rows = await this.store.grantsFor(typeName, [...ids], viewer.id);
+        const rows = await this.store.accessOf(typeName, [...ids], viewer.id);
         this.remember(typeName, ids, rows);
       });
       batch = { ids, done };
@@ -80,7 +80,7 @@ export class RequestAccess {
   async prefetch(typeName: string, objectIds: readonly string[]): Promise<void> {
     const viewer = this.viewer;
     if (!viewer || objectIds.length === 0) return;
-    const rows = await this.store.grantsFor(typeName, objectIds, viewer.id);
+    const rows = await this.store.accessOf(typeName, objectIds, viewer.id);
     this.remember(typeName, objectIds, rows);
   }
 

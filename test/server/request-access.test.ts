@@ -35,9 +35,9 @@ afterAll(async () => {
 function counting(): { store: Store; calls: { type: string; ids: string[] }[] } {
   const calls: { type: string; ids: string[] }[] = [];
   const counted = Object.create(store) as Store;
-  counted.grantsFor = (type, ids, grantee) => {
+  counted.accessOf = (type, ids, grantee) => {
     calls.push({ type, ids: [...ids] });
-    return store.grantsFor(type, ids, grantee);
+    return store.accessOf(type, ids, grantee);
   };
   return { store: counted, calls };
 }

@@ -67,6 +67,17 @@ export function grantsStatement(size: number, byGrantee: boolean): Statement {
   return inListStatement(byGrantee ? 'grants_of' : 'grants', size, (list) => `SELECT ${GRANT} FROM {Grant} WHERE "objectType" = ? AND "objectId" IN (${list})${byGrantee ? ' AND "granteeId" = ?' : ''}`);
 }
 
+/**
+ * One grantee's access on objects of one type (`Store.accessOf`): two columns, no Date to
+ * build. SQLite: an `IN` list of `size` ids (padded: padInList). PostgreSQL: one array
+ * parameter (`= ANY`), so one prepared statement serves every length and the server gets one
+ * value to bind instead of up to 500 (the padded `IN` form took ~1.6× as long at 100 ids).
+ */
+export function accessStatement(size: number): Statement {
+  return inListStatement('access_of', size, (list) => `SELECT "objectId", "access" FROM {Grant} WHERE "objectType" = ? AND "granteeId" = ? AND "objectId" IN (${list})`);
+}
+export const ACCESS_OF_ANY = statement('access_of_any', 'SELECT "objectId", "access" FROM {Grant} WHERE "objectType" = ? AND "granteeId" = ? AND "objectId" = ANY(?::text[])');
+
 // --- insertMessage -------------------------------------------------------------------------
 
 const MESSAGE = '"seq", "conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt"';

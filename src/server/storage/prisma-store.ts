@@ -58,6 +58,8 @@ import {
   SWAP_EPOCH,
   USER_COLUMNS,
   usersStatement,
+  accessStatement,
+  ACCESS_OF_ANY,
 } from './hot-sql.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
 import type {
@@ -76,6 +78,7 @@ import type {
   ConversationRow,
   EpochChange,
   EpochKeyRow,
+  GrantAccess,
   GrantRow,
   MemberRole,
   MemberRow,
@@ -980,6 +983,29 @@ export class PrismaStore implements Store, ProfileMethods {
         return ordered(rows);
       },
     );
+  }
+
+  async accessOf(objectType: string, objectIds: readonly string[], granteeId: string): Promise<GrantAccess[]> {
+    const ids = [...new Set(objectIds)];
+    if (ids.length === 0) return [];
+    const rows = await this.#hot(
+      'find access',
+      async (d) => {
+        if (this.kind === 'sqlite') return allInChunks<{ objectId: string; access: string }>(d, ids, {}, (chunk) => [accessStatement(chunk.length), [objectType, granteeId, ...chunk]]);
+        const out: { objectId: string; access: string }[] = [];
+        for (let i = 0; i < ids.length; i += IN_CHUNK) out.push(...(await d.all<{ objectId: string; access: string }>(ACCESS_OF_ANY, [objectType, granteeId, ids.slice(i, i + IN_CHUNK)], {})));
+        return out;
+      },
+      async (db) => {
+        const out: { objectId: string; access: string }[] = [];
+        for (let i = 0; i < ids.length; i += IN_CHUNK) {
+          out.push(...(await db.grant.findMany({ where: { objectType, granteeId, objectId: { in: ids.slice(i, i + IN_CHUNK) } }, select: { objectId: true, access: true } })));
+        }
+        return out;
+      },
+    );
+    // A padded SQLite list repeats its last id, which matches one row at most once: no duplicates.
+    return rows.map((r) => ({ objectId: r.objectId, access: toAccess(r.access) }));
   }
 
   async putObjectKeys(rows: readonly ObjectKeyRow[]): Promise<void> {

@@ -113,6 +113,27 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(await same((s) => s.grantsFor('Profile', ids, 'nobody'))).toEqual([]);
     });
 
+    it('accessOf: the same access as Prisma for every list length up to past one chunk, duplicates once', async () => {
+      for (let i = 0; i < 40; i++) {
+        await fast.upsertGrant({ objectType: 'Profile', objectId: `a${String(i).padStart(3, '0')}`, granteeId: i % 3 === 0 ? 'bob' : 'alice', access: i % 2 === 0 ? 'READ' : 'WRITE' });
+      }
+      await fast.upsertGrant({ objectType: 'Other', objectId: 'a001', granteeId: 'bob', access: 'READ' });
+      const ids = Array.from({ length: 40 }, (_, i) => `a${String(i).padStart(3, '0')}`);
+      const sorted = async (s: PrismaStore, list: readonly string[], grantee: string) => (await s.accessOf('Profile', list, grantee)).sort((a, b) => (a.objectId < b.objectId ? -1 : 1));
+      for (const n of [1, 2, 3, 5, 8, 17, 40]) {
+        const bobs = await same((s) => sorted(s, ids.slice(0, n), 'bob'));
+        expect(bobs).toEqual(ids.slice(0, n).flatMap((id, i) => (i % 3 === 0 ? [{ objectId: id, access: i % 2 === 0 ? 'READ' : 'WRITE' }] : [])));
+      }
+      expect(await same((s) => sorted(s, ['a001', 'a001', 'missing', 'a002'], 'alice'))).toEqual([
+        { objectId: 'a001', access: 'WRITE' },
+        { objectId: 'a002', access: 'READ' },
+      ]);
+      // More than one chunk (500 ids).
+      const many = [...Array.from({ length: 700 }, (_, i) => `x${i}`), ...ids];
+      expect(await same((s) => sorted(s, many, 'alice'))).toHaveLength(26);
+      expect(await same((s) => sorted(s, ids, 'nobody'))).toEqual([]);
+    });
+
     it('listProfiles: pages with and without a cursor, bytes and nulls', async () => {
       await fast.createUser({ id: 'carol', username: 'carol', signingKey: key(7), encryptionKey: key(8) }, firstKey());
       await fast.createProfile(profile('p-a', 'alice', { serverSealed: key(0xab, 77), serverKeyVersion: 2, emailIndex: 'idx', bio: 'bio text', diary: 'diary text' }));

@@ -321,6 +321,29 @@ export function storeSuite(target: SuiteTarget): void {
         expect(await store.grantsFor('Profile', ['p1', 'p2'])).toHaveLength(3);
       });
 
+      it('accessOf gives one grantee\'s access per object, the objects without a grant left out', async () => {
+        await store.createProfile(profile('p1', 'alice'));
+        await store.createProfile(profile('p2', 'bob'));
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p1', granteeId: 'bob', access: 'READ' });
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p2', granteeId: 'alice', access: 'WRITE' });
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p2', granteeId: 'bob', access: 'WRITE' });
+        await store.upsertGrant({ objectType: 'Doc', objectId: 'p1', granteeId: 'alice', access: 'WRITE' });
+        const byId = (rows: { objectId: string; access: string }[]) => [...rows].sort((a, b) => (a.objectId < b.objectId ? -1 : 1));
+        expect(byId(await store.accessOf('Profile', ['p1', 'p2', 'p1', 'missing'], 'bob'))).toEqual([
+          { objectId: 'p1', access: 'READ' },
+          { objectId: 'p2', access: 'WRITE' },
+        ]);
+        // Another type's grant on the same id gives nothing here, nor does another grantee's.
+        expect(await store.accessOf('Profile', ['p1'], 'alice')).toEqual([]);
+        expect(await store.accessOf('Profile', ['p2'], 'alice')).toEqual([{ objectId: 'p2', access: 'WRITE' }]);
+        expect(await store.accessOf('Profile', [], 'bob')).toEqual([]);
+        // A downgrade shows at once.
+        await store.upsertGrant({ objectType: 'Profile', objectId: 'p2', granteeId: 'bob', access: 'READ' });
+        expect(await store.accessOf('Profile', ['p2'], 'bob')).toEqual([{ objectId: 'p2', access: 'READ' }]);
+        await store.deleteGrant('Profile', 'p2', 'bob');
+        expect(await store.accessOf('Profile', ['p2'], 'bob')).toEqual([]);
+      });
+
       it('deleting a profile deletes the grants on it, and only those', async () => {
         await store.createProfile(profile('p1', 'alice'));
         await store.createProfile(profile('p2', 'bob'));
