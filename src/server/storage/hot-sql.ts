@@ -91,6 +91,22 @@ export const INSERT_MESSAGE = statement(
   `INSERT INTO {Message} ("conversationId", "clientId", "senderId", "epoch", "body", "expiresAt", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?) ` +
     `ON CONFLICT ("conversationId", "clientId") DO NOTHING RETURNING ${MESSAGE}`,
 );
+// --- messagesAfter ---------------------------------------------------------------------------
+
+/**
+ * Unexpired messages of an `IN` list of `size` conversations after a seq, in seq order, at
+ * most LIMIT: Prisma's `findMany({ where: { conversationId: { in }, seq: { gt }, OR: [{ expiresAt:
+ * null }, { expiresAt: { gt: now } }] }, orderBy: { seq: 'asc' }, take })`. Parameters: the
+ * ids, the cursor, now, the limit. The conversation feed's read of each new message.
+ */
+export function messagesAfterStatement(size: number): Statement {
+  return inListStatement(
+    'messages_after',
+    size,
+    (list) => `SELECT ${MESSAGE} FROM {Message} WHERE "conversationId" IN (${list}) AND "seq" > ? AND ("expiresAt" IS NULL OR "expiresAt" > ?) ORDER BY "seq" ASC LIMIT ?`,
+  );
+}
+
 /**
  * PostgreSQL only (SQLite has no data-modifying CTE): HOLD_EPOCH and INSERT_MESSAGE in one
  * statement, one round trip. Always one row: `held` (1 when the conversation was at the

@@ -53,6 +53,7 @@ import {
   LIST_PROFILES_AFTER,
   MEMBER_COLUMNS,
   MESSAGE_COLUMNS,
+  messagesAfterStatement,
   padInList,
   PROFILE_COLUMNS,
   SWAP_EPOCH,
@@ -1414,6 +1415,13 @@ export class PrismaStore implements Store, ProfileMethods {
     checkDate(now, 'now');
     const ids = [...new Set(conversationIds)];
     if (limit === 0 || ids.length === 0 || after >= MAX_SEQ) return [];
+    const direct = this.#direct;
+    if (direct !== null && ids.length <= IN_CHUNK) {
+      // The hot path (each new message, once per conversation feed): one direct statement,
+      // so one snapshot, as the Prisma query below.
+      const list = padInList(ids);
+      return this.#viaDirect('list messages', async () => (await direct.all<Message>(messagesAfterStatement(list.length), [...list, after, now, limit], MESSAGE_COLUMNS)).map(toMessage));
+    }
     return this.#op('list messages', async (db) => {
       const query = (chunk: string[], seq: Prisma.IntFilter) =>
         db.message.findMany({ where: { AND: [{ conversationId: { in: chunk }, seq }, unexpiredAt(now)] }, orderBy: { seq: 'asc' }, take: limit });

@@ -6,7 +6,8 @@
  * postgres.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
+import { createClient, createClientAndDirect, openStore, resolveDatabaseTarget } from '../../../src/server/storage/open.js';
+import type { DirectSql } from '../../../src/server/storage/direct-sql.js';
 import { PrismaStore } from '../../../src/server/storage/prisma-store.js';
 import { StorageError } from '../../../src/server/storage/errors.js';
 import { firstKey, key, profile, type SuiteTarget } from './suite.js';
@@ -16,12 +17,13 @@ export function hotPathSuite(target: SuiteTarget): void {
     let fast: PrismaStore;
     let slow: PrismaStore;
     let client: ReturnType<typeof createClient>;
+    let options: Awaited<ReturnType<SuiteTarget['fresh']>>;
     const tz = process.env.TZ;
 
     beforeEach(async () => {
       // A zone far from UTC (+13:45 / +12:45): a DateTime read or written as local time shows.
       process.env.TZ = 'Pacific/Chatham';
-      const options = await (target.empty ?? target.fresh)();
+      options = await (target.empty ?? target.fresh)();
       fast = await openStore(options);
       // The same database through Prisma alone: a store without direct statements.
       client = createClient(resolveDatabaseTarget(options));
@@ -233,6 +235,60 @@ export function hotPathSuite(target: SuiteTarget): void {
       expect(members[0]).toMatchObject({ userId: 'alice', role: 'ADMIN', joinedEpoch: 1 });
       expect(members[0]!.createdAt).toBeInstanceOf(Date);
       expect(await same((s) => s.members('no-such-conversation'))).toEqual([]);
+    });
+
+    it('messagesAfter: the same rows as Prisma for every cursor, limit and list of conversations, expired ones left out', async () => {
+      const members = [
+        { userId: 'alice', role: 'ADMIN' as const },
+        { userId: 'bob', role: 'MEMBER' as const },
+      ];
+      for (const id of ['conv-after-a', 'conv-after-b', 'conv-after-c']) {
+        await fast.createConversation({ id, kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, members, []);
+      }
+      const now = new Date();
+      // Interleaved across conversations; expiresAt: none, later, and already past (written
+      // through Prisma: the store refuses nothing here, but a row may expire after it is written).
+      const expiries = [null, new Date(now.getTime() + 3_600_000), new Date(now.getTime() - 1_000), null, new Date(now.getTime() + 1)];
+      for (let i = 0; i < 15; i++) {
+        await client.message.create({
+          data: { conversationId: ['conv-after-a', 'conv-after-b', 'conv-after-c'][i % 3]!, clientId: `client-after-${String(i).padStart(4, '0')}`, senderId: i % 2 ? 'bob' : 'alice', epoch: 1, body: `body ${i}`, expiresAt: expiries[i % 5] },
+        });
+      }
+      const all = await same((s) => s.messagesAfter(['conv-after-a', 'conv-after-b', 'conv-after-c'], 0, 100, now));
+      expect(all.length).toBe(12); // the three already past left out
+      expect(all.map((m) => m.seq)).toStrictEqual([...all.map((m) => m.seq)].sort((x, y) => x - y));
+      expect(all.some((m) => m.expiresAt !== null)).toBe(true);
+      const seqs = all.map((m) => m.seq);
+      for (const ids of [['conv-after-a'], ['conv-after-b', 'conv-after-a'], ['conv-after-c', 'conv-after-c', 'no-such-conversation'], ['conv-after-a', 'conv-after-b', 'conv-after-c']]) {
+        for (const after of [0, seqs[3]!, seqs[seqs.length - 1]!]) {
+          for (const limit of [1, 2, 200]) await same((s) => s.messagesAfter(ids, after, limit, now));
+        }
+      }
+      // Later, the row that expired a millisecond after `now` is gone on both paths.
+      expect(await same((s) => s.messagesAfter(['conv-after-a', 'conv-after-b', 'conv-after-c'], 0, 100, new Date(now.getTime() + 10)))).toHaveLength(9);
+      expect(await same((s) => s.messagesAfter(['no-such-conversation'], 0, 100, now))).toEqual([]);
+    });
+
+    it('messagesAfter runs as one direct statement, not through Prisma (the conversation feed reads each new message with it)', async () => {
+      // A third store on the same database, whose direct statements are recorded.
+      const { client: own, direct } = createClientAndDirect(resolveDatabaseTarget(options));
+      await own.$queryRawUnsafe('SELECT 1'); // connects (SQLite: the adapter then exposes its connection)
+      const names: string[] = [];
+      const recording: DirectSql = { ...direct, all: (s, params, columns) => (names.push(s.name), direct.all(s, params, columns)) };
+      const store = new PrismaStore(target.kind, own, { direct: recording });
+      try {
+        await store.createConversation({ id: 'conv-direct-read', kind: 'GROUP', createdById: 'alice', historySharing: false, epochTtlSeconds: null }, [
+          { userId: 'alice', role: 'ADMIN' },
+          { userId: 'bob', role: 'MEMBER' },
+        ], []);
+        const { message } = await store.insertMessage({ conversationId: 'conv-direct-read', clientId: 'client-id-direct-read', senderId: 'alice', epoch: 1, body: 'x', expiresAt: null });
+        names.length = 0;
+        expect(await store.messagesAfter(['conv-direct-read'], 0, 10, new Date())).toStrictEqual([message]);
+        expect(await store.messagesAfter(['conv-direct-read', 'conv-direct-read', 'other'], 0, 10, new Date())).toStrictEqual([message]);
+        expect(names).toStrictEqual(['veil_messages_after_1', 'veil_messages_after_2']);
+      } finally {
+        await store.close();
+      }
     });
 
     it('rotateEpoch: the same rows as Prisma writes past every chunk size, the same returned row, and a rejected rotation writes nothing, with the same codes', async () => {
