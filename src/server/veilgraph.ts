@@ -10,6 +10,7 @@ import type { IResolvers } from '@graphql-tools/utils';
 import type { GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { Extra } from 'graphql-ws/use/ws';
 import type { CryptoBackend } from '../crypto/backend.js';
+import type { NativeCrypto } from './crypto-backend.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { Viewer } from './access.js';
 import type { EnvelopPlugin, VeilEnvelopOptions } from './adapters/envelop.js';
@@ -80,8 +81,20 @@ export interface VeilgraphOptions {
   readonly production?: boolean;
   /** Whether the debugView() service's `storedObject` answers (default: not in production). */
   readonly debugView?: boolean;
-  /** Default `nodeBackend`. */
+  /** The crypto backend, used as given; else chosen as `nativeCrypto` says (./crypto-backend.ts). */
   readonly backend?: CryptoBackend;
+  /**
+   * Without `backend`: 'prefer' (default) the libsodium backend where `sodium-native` loads,
+   * else the node backend; 'require' libsodium or refuse to start; 'off' the node backend.
+   * Same bytes and checks either way (docs/crypto.md §1). Not with `backend`.
+   */
+  readonly nativeCrypto?: NativeCrypto;
+  /**
+   * Bound in bytes of the in-process cache of opened SERVER values (./server-field-cache.ts;
+   * default 32 MiB, 0–1 GiB; 0 = no cache): re-reading an unchanged row costs a lookup
+   * instead of an AEAD open (docs/crypto.md §13, docs/threats.md).
+   */
+  readonly serverFieldCacheBytes?: number;
   readonly logSink?: LogSink;
   readonly logLevel?: LogLevel;
   /** Overrides of the rate-limit rules (docs/auth.md §7); on PostgreSQL every instance counts in one table. */
