@@ -370,6 +370,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
         keyring.refresh(true);
         return version;
       },
+      serverFieldCacheStats: () => codec.cacheStats(),
       reseal: (o = {}) => resealServerFields({ manifest, types, codec, keyring, ...o }),
       async close() {
         clearInterval(purge);

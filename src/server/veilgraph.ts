@@ -11,6 +11,7 @@ import type { GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule
 import type { Extra } from 'graphql-ws/use/ws';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { NativeCrypto } from './crypto-backend.js';
+import type { ServerFieldCacheStats } from './server-field-cache.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { Viewer } from './access.js';
 import type { EnvelopPlugin, VeilEnvelopOptions } from './adapters/envelop.js';
@@ -182,6 +183,11 @@ export interface Veilgraph {
   rateLimit(rule: AuthLimitName, key: string): Promise<void>;
   /** Adds a key ring version to `<dataDir>/keyring.json` (current for new writes at once); returns it. Not with `keyring` given. */
   rotateKeyRing(): number;
+  /**
+   * How full the cache of opened SERVER values is (entries, estimated bytes) and its bounds;
+   * null when `serverFieldCacheBytes` is 0. Counts only, never contents.
+   */
+  serverFieldCacheStats(): ServerFieldCacheStats | null;
   /** Re-seals SERVER fields of every type onto the current key ring version. */
   reseal(options?: { batchSize?: number; pauseMs?: number; onProgress?: (p: ResealProgress) => void }): Promise<ResealReport>;
   /** Subscription events (in this process; across instances on PostgreSQL), and how many subscribers a topic has in this process. */
