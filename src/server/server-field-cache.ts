@@ -5,15 +5,16 @@
  * JSON parse (docs/crypto.md §13, "Opened SERVER values in memory").
  *
  * A hit needs everything the open depends on to be equal: the type, the owner id and the
- * object id (the location, which the AEAD authenticates; the LRU key) and the exact sealed
+ * object id (the location, which the AEAD authenticates; the object id is the LRU key, the
+ * type and owner are compared) and the exact sealed
  * bytes (which carry the key id and version in their header; compared in full on every
  * lookup). Equal bytes at another location miss, and are opened, and refused, as without the
  * cache. The ring's generation is kept with each entry: an entry opened under keys that have
  * since been reloaded is not used (./keyring.ts). Only successful opens are stored: refused
- * bytes are opened, and refused, every time. One entry per location: a row written anew
+ * bytes are opened, and refused, every time. One entry per object id: a row written anew
  * replaces its entry when it is next read.
  *
- * Bounds: at most `maxBytes` (estimated per entry: twice the location key's length, the sealed
+ * Bounds: at most `maxBytes` (estimated per entry: twice the location's length, the sealed
  * bytes, twice the plaintext's length, plus ENTRY_OVERHEAD_BYTES) and at most
  * `maxBytes / ENTRY_OVERHEAD_BYTES` entries, least recently used first out (the `lru-cache`
  * package). There is no staleness to bound: an entry answers only for the exact bytes it was
@@ -34,6 +35,8 @@ export const ENTRY_OVERHEAD_BYTES = 256;
 export type OpenedValues = Readonly<Record<string, unknown>>;
 
 interface Entry {
+  readonly typeName: string;
+  readonly ownerId: string;
   /** A copy of the bytes the values were opened from. */
   readonly sealed: Uint8Array;
   readonly values: OpenedValues;
@@ -78,26 +81,27 @@ export class ServerFieldCache {
     this.lru = new LRUCache<string, Entry>({ max: this.maxEntries, maxSize: maxBytes });
   }
 
-  /** The LRU key of a location: each part prefixed by its length, so no two locations give the same string. */
-  static key(typeName: string, ownerId: string, objectId: string): string {
-    return `${typeName.length}:${typeName}${ownerId.length}:${ownerId}${objectId.length}:${objectId}`;
-  }
-
-  /** The values opened at location `key` from exactly `sealed` under ring `generation`, or undefined. */
-  get(key: string, sealed: Uint8Array, generation: number): OpenedValues | undefined {
-    const e = this.lru.get(key);
-    if (e === undefined || e.generation !== generation || Buffer.compare(e.sealed, sealed) !== 0) return undefined;
+  /**
+   * The values opened at location (`typeName`, `ownerId`, `objectId`) from exactly `sealed`
+   * under ring `generation`, or undefined. The LRU is keyed by the object id alone: the row's
+   * own string, whose hash V8 keeps, so a lookup builds and hashes no key; the type and owner
+   * are compared with the bytes. (Two types with the same object id take turns in one slot:
+   * slower, never wrong.)
+   */
+  get(typeName: string, ownerId: string, objectId: string, sealed: Uint8Array, generation: number): OpenedValues | undefined {
+    const e = this.lru.get(objectId);
+    if (e === undefined || e.generation !== generation || e.typeName !== typeName || e.ownerId !== ownerId || Buffer.compare(e.sealed, sealed) !== 0) return undefined;
     return e.values;
   }
 
   /**
-   * Stores what a successful open of `sealed` at `key` gave (`plaintextBytes`: the opened
-   * JSON's length), in place of what the location held. Returns the values, frozen.
+   * Stores what a successful open of `sealed` at the location gave (`plaintextBytes`: the
+   * opened JSON's length), in place of what the object id held. Returns the values, frozen.
    */
-  set(key: string, sealed: Uint8Array, generation: number, values: Record<string, unknown>, plaintextBytes: number): OpenedValues {
+  set(typeName: string, ownerId: string, objectId: string, sealed: Uint8Array, generation: number, values: Record<string, unknown>, plaintextBytes: number): OpenedValues {
     const frozen = deepFreeze(values);
-    const size = 2 * key.length + sealed.length + 2 * plaintextBytes + ENTRY_OVERHEAD_BYTES;
-    this.lru.set(key, { sealed: sealed.slice(), values: frozen, generation }, { size });
+    const size = 2 * (typeName.length + ownerId.length + objectId.length) + sealed.length + 2 * plaintextBytes + ENTRY_OVERHEAD_BYTES;
+    this.lru.set(objectId, { typeName, ownerId, sealed: sealed.slice(), values: frozen, generation }, { size });
     return frozen;
   }
 

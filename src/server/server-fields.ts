@@ -101,13 +101,12 @@ export class ServerFieldCodec {
     const sealed = row.serverSealed;
     let values = NO_VALUES;
     if (sealed) {
-      const key = ServerFieldCache.key(typeName, ownerId, objectId);
       const generation = this.keyring.generation();
-      const hit = cache.get(key, sealed, generation);
+      const hit = cache.get(typeName, ownerId, objectId, sealed, generation);
       if (hit) values = hit;
       else {
         const opened = this.decrypt(typeName, sealed, ownerId, objectId);
-        values = cache.set(key, sealed, generation, opened.values, opened.bytes);
+        values = cache.set(typeName, ownerId, objectId, sealed, generation, opened.values, opened.bytes);
       }
     }
     this.lastRow = row;
