@@ -145,8 +145,9 @@ describe.each<Db>(['sqlite', 'postgres'])('the cache of opened SERVER values on 
       const mail = `${canary('alice')}@example.com`;
       const a = await createProfile(s, alice, mail, '+1 555 0102');
       const b = await createProfile(s, bob, 'bob@example.com', '+1 555 0103');
-      // Alice's blob is opened (and cached) before it is moved.
+      // Both blobs are opened (and cached) before Alice's is moved over Bob's.
       expect((await read(s, alice, a)).data?.profile?.email).toBe(mail);
+      expect((await read(s, bob, b)).data?.profile?.email).toBe('bob@example.com');
       await setSealed(s, b, await sealedOf(s, a));
       const before = entries(s);
       for (let i = 0; i < 2; i++) {
