@@ -18,6 +18,13 @@
  *                      the device check's staleness bound in milliseconds, 5000 (0..60000; 0 = no cache):
  *                      a revoked device's session ends on every instance when the revocation event
  *                      arrives, and at the latest this long after the revocation (docs/devices.md)
+ *   VEIL_CRYPTO_NATIVE prefer: the libsodium backend (optional sodium-native) where it loads, else
+ *                      node:crypto; require = libsodium or no start; off = node:crypto. Same bytes either
+ *                      way; the choice is logged at start as crypto.backend (docs/crypto.md §1)
+ *   VEIL_SERVER_CACHE_BYTES
+ *                      bound of the in-process cache of opened SERVER values, 33554432 (0..1073741824;
+ *                      0 = no cache): an unchanged row read again costs a lookup instead of an AEAD
+ *                      (docs/crypto.md §13, docs/threats.md)
  *   VEIL_BODY_LIMIT    request body limit in bytes, 4194304
  *   VEIL_MAX_TOKENS, VEIL_MAX_DIRECTIVES, VEIL_MAX_DEPTH, VEIL_MAX_ALIASES, VEIL_MAX_COST,
  *   VEIL_DEFAULT_LIST_SIZE
@@ -38,7 +45,19 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_DEVICE_CACHE_TTL_MS, DEFAULT_LIMITS, MAX_DEVICE_CACHE_TTL_MS, parseTrustProxy, type LogLevel, type QueryLimits } from '../server/index.js';
+import {
+  DEFAULT_DEVICE_CACHE_TTL_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_NATIVE_CRYPTO,
+  DEFAULT_SERVER_FIELD_CACHE_BYTES,
+  MAX_DEVICE_CACHE_TTL_MS,
+  MAX_SERVER_FIELD_CACHE_BYTES,
+  NATIVE_CRYPTO_CHOICES,
+  parseTrustProxy,
+  type LogLevel,
+  type NativeCrypto,
+  type QueryLimits,
+} from '../server/index.js';
 
 export interface GatewayConfig {
   readonly port: number;
@@ -53,6 +72,10 @@ export interface GatewayConfig {
   readonly tokenTtlSeconds: number;
   /** The device check's staleness bound in milliseconds (0: every check reads the database). */
   readonly deviceCacheTtlMs: number;
+  /** Which crypto backend: libsodium where it loads ('prefer'), only libsodium ('require'), node:crypto ('off'). */
+  readonly nativeCrypto: NativeCrypto;
+  /** Bound in bytes of the cache of opened SERVER values (0: none). */
+  readonly serverFieldCacheBytes: number;
   readonly bodyLimitBytes: number;
   /** What one operation may ask for: tokens, directives, depth, aliases, cost (src/server/limits.ts). */
   readonly limits: QueryLimits;
@@ -102,6 +125,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   throw new ConfigError(`${name} must be "on" or "off", got "${raw}"`);
 }
 
+function nativeCrypto(env: NodeJS.ProcessEnv): NativeCrypto {
+  const raw = env.VEIL_CRYPTO_NATIVE;
+  if (raw === undefined || raw === '') return DEFAULT_NATIVE_CRYPTO;
+  if (!NATIVE_CRYPTO_CHOICES.includes(raw as NativeCrypto)) throw new ConfigError(`VEIL_CRYPTO_NATIVE must be ${NATIVE_CRYPTO_CHOICES.join(', ')}, got "${raw}"`);
+  return raw as NativeCrypto;
+}
+
 function trustProxy(env: NodeJS.ProcessEnv): readonly string[] {
   const raw = env.VEIL_TRUST_PROXY;
   if (raw === undefined || raw.trim() === '') return [];
@@ -137,6 +167,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     challengeKey: env.VEIL_CHALLENGE_KEY || undefined,
     tokenTtlSeconds: int(env, 'VEIL_TOKEN_TTL', 900, 30, 86_400),
     deviceCacheTtlMs: int(env, 'VEIL_DEVICE_CACHE_MS', DEFAULT_DEVICE_CACHE_TTL_MS, 0, MAX_DEVICE_CACHE_TTL_MS),
+    nativeCrypto: nativeCrypto(env),
+    serverFieldCacheBytes: int(env, 'VEIL_SERVER_CACHE_BYTES', DEFAULT_SERVER_FIELD_CACHE_BYTES, 0, MAX_SERVER_FIELD_CACHE_BYTES),
     bodyLimitBytes: int(env, 'VEIL_BODY_LIMIT', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     limits: {
       maxTokens: int(env, 'VEIL_MAX_TOKENS', DEFAULT_LIMITS.maxTokens, 100, 1_000_000),

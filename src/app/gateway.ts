@@ -129,7 +129,9 @@ export function referenceOptions(options: GatewayOptions, store: PrismaStore): P
     debugView: options.debugView,
     logLevel: options.logLevel,
     ...(options.logSink ? { logSink: options.logSink } : {}),
-    ...(options.backend ? { backend: options.backend } : {}),
+    // A backend given (tests, benchmarks) is used as given; else the setting chooses one.
+    ...(options.backend ? { backend: options.backend } : { nativeCrypto: options.nativeCrypto }),
+    serverFieldCacheBytes: options.serverFieldCacheBytes,
     ...(options.authLimits ? { authLimits: options.authLimits } : {}),
     trustProxy: options.trustProxy,
   };

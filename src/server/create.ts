@@ -23,7 +23,6 @@ import { resolve } from 'node:path';
 import type { IResolvers } from '@graphql-tools/utils';
 import { GraphQLError, type DocumentNode, type ValidationRule } from 'graphql';
 import pg from 'pg';
-import { nodeBackend } from '../crypto/backends/node.js';
 import { RequestAccess, type Viewer } from './access.js';
 import { createApolloPlugin, type ApolloLayer } from './adapters/apollo.js';
 import { createEnvelopPlugin } from './adapters/envelop.js';
@@ -46,6 +45,8 @@ import { assembleSchema } from './schema.js';
 import { checkGivenSecrets, loadSecrets } from './secrets.js';
 import { MAX_SEALED_BYTES, createSealedLiteralRule, createSealedScalar } from './sealed-scalar.js';
 import { ServerFieldCodec } from './server-fields.js';
+import { DEFAULT_SERVER_FIELD_CACHE_BYTES, checkServerFieldCacheBytes } from './server-field-cache.js';
+import { checkNativeCrypto, gatewayBackend } from './crypto-backend.js';
 import { ActiveDeviceCache, checkDeviceCacheTtl, withLocalRevocations } from './session-cache.js';
 import { resolveServices } from './service-module.js';
 import { AuthError, rateLimited } from './services/sign-in/auth/errors.js';
@@ -97,7 +98,6 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   if (typeof options !== 'object' || options === null) throw configInvalid('createVeilgraph(options): pass { typeDefs, resolvers, types, services, … }');
   if (options.typeDefs === undefined) throw configInvalid('typeDefs: pass your SDL (a string or a list of strings; [] when you only take services)');
   const production = options.production ?? process.env.NODE_ENV === 'production';
-  const backend = options.backend ?? nodeBackend;
   const log = createLogger({ level: options.logLevel, ...(options.logSink ? { sink: options.logSink } : {}) });
 
   // Everything that can be refused is checked before anything is created or opened.
@@ -113,9 +113,11 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   if (options.realm !== undefined && !REALM_PATTERN.test(options.realm)) throw configInvalid('realm must be 1–128 printable ASCII characters without spaces');
   try {
     checkDeviceCacheTtl(options.deviceCacheTtlMs);
+    checkServerFieldCacheBytes(options.serverFieldCacheBytes);
   } catch (e) {
     throw configInvalid((e as Error).message);
   }
+  checkNativeCrypto(options.nativeCrypto, options.backend !== undefined);
   const built = assembleSchema({
     typeDefs: list(options.typeDefs),
     resolvers: list<IResolvers>(options.resolvers),
@@ -126,6 +128,8 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   const types = checkTypeAdapters(manifest, options.types ?? {}, has('sharing'));
   const limits = createRequestLimits(options.limits, manifest);
 
+  // Last of the checks: 'require' without a loadable sodium-native refuses to start here.
+  const backend = await gatewayBackend(options, log);
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   ensurePrivateDir(dataDir);
   const keyring = GatewayKeyRing.load(backend, {
@@ -144,7 +148,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
   let pubsub: LocalPubSub | undefined;
   let devices: ActiveDeviceCache | undefined;
   try {
-    const codec = new ServerFieldCodec(backend, keyring, manifest);
+    const codec = new ServerFieldCodec(backend, keyring, manifest, { cacheBytes: options.serverFieldCacheBytes ?? DEFAULT_SERVER_FIELD_CACHE_BYTES });
     const schema = enforcePrivacy(built.wire, manifest, codec);
     // Rate limits: in this process on the embedded default; on PostgreSQL in one table that
     // every instance counts in (a small pool of its own, as the pubsub has).
@@ -366,6 +370,7 @@ export async function createVeilgraph(options: VeilgraphOptions): Promise<Veilgr
         keyring.refresh(true);
         return version;
       },
+      serverFieldCacheStats: () => codec.cacheStats(),
       reseal: (o = {}) => resealServerFields({ manifest, types, codec, keyring, ...o }),
       async close() {
         clearInterval(purge);

@@ -28,6 +28,8 @@ export { DEFAULT_AUTH_LIMITS, type AuthLimitName, type AuthLimits } from './serv
 export type { RateLimitRule } from './rate-limit.js';
 export { parseTrustProxy, requestHeader } from './client-address.js';
 export { DEFAULT_DEVICE_CACHE_TTL_MS, MAX_DEVICE_CACHE_TTL_MS } from './session-cache.js';
+export { DEFAULT_SERVER_FIELD_CACHE_BYTES, MAX_SERVER_FIELD_CACHE_BYTES, type ServerFieldCacheStats } from './server-field-cache.js';
+export { DEFAULT_NATIVE_CRYPTO, NATIVE_CRYPTO_CHOICES, type NativeCrypto } from './crypto-backend.js';
 export type { PubSub } from './pubsub.js';
 export type { Logger, LogLevel, LogSink } from './log.js';
 export type { GatewayKeyRing } from './keyring.js';

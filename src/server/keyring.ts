@@ -117,6 +117,7 @@ export class GatewayKeyRing {
   private readonly indexKeys = new Map<string, Uint8Array>();
   private mtimeMs = 0;
   private lastCheck = 0;
+  private gen = 0;
 
   private constructor(
     private readonly backend: CryptoBackend,
@@ -154,6 +155,7 @@ export class GatewayKeyRing {
     this.currentKey = current!;
     this.indexRoot = decodeKey(f.indexKey, 'indexKey');
     this.indexKeys.clear();
+    this.gen++;
   }
 
   private reload(): void {
@@ -183,6 +185,16 @@ export class GatewayKeyRing {
   current(): SymmetricKey {
     this.refresh();
     return this.currentKey;
+  }
+
+  /**
+   * Counts the rings this object has held: it changes whenever the keys are (re)loaded, so
+   * whatever was opened under one ring (./server-field-cache.ts) can be told apart from
+   * what the ring now opens. Picks up a rotation as `current()` does.
+   */
+  generation(): number {
+    this.refresh();
+    return this.gen;
   }
 
   /** All versions, for opening. Reloads once if `version` is unknown (a newer rotation). */

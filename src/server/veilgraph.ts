@@ -10,6 +10,8 @@ import type { IResolvers } from '@graphql-tools/utils';
 import type { GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { Extra } from 'graphql-ws/use/ws';
 import type { CryptoBackend } from '../crypto/backend.js';
+import type { NativeCrypto } from './crypto-backend.js';
+import type { ServerFieldCacheStats } from './server-field-cache.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import type { Viewer } from './access.js';
 import type { EnvelopPlugin, VeilEnvelopOptions } from './adapters/envelop.js';
@@ -80,8 +82,20 @@ export interface VeilgraphOptions {
   readonly production?: boolean;
   /** Whether the debugView() service's `storedObject` answers (default: not in production). */
   readonly debugView?: boolean;
-  /** Default `nodeBackend`. */
+  /** The crypto backend, used as given; else chosen as `nativeCrypto` says (./crypto-backend.ts). */
   readonly backend?: CryptoBackend;
+  /**
+   * Without `backend`: 'prefer' (default) the libsodium backend where `sodium-native` loads,
+   * else the node backend; 'require' libsodium or refuse to start; 'off' the node backend.
+   * Same bytes and checks either way (docs/crypto.md §1). Not with `backend`.
+   */
+  readonly nativeCrypto?: NativeCrypto;
+  /**
+   * Bound in bytes of the in-process cache of opened SERVER values (./server-field-cache.ts;
+   * default 32 MiB, 0–1 GiB; 0 = no cache): re-reading an unchanged row costs a lookup
+   * instead of an AEAD open (docs/crypto.md §13, docs/threats.md).
+   */
+  readonly serverFieldCacheBytes?: number;
   readonly logSink?: LogSink;
   readonly logLevel?: LogLevel;
   /** Overrides of the rate-limit rules (docs/auth.md §7); on PostgreSQL every instance counts in one table. */
@@ -169,6 +183,11 @@ export interface Veilgraph {
   rateLimit(rule: AuthLimitName, key: string): Promise<void>;
   /** Adds a key ring version to `<dataDir>/keyring.json` (current for new writes at once); returns it. Not with `keyring` given. */
   rotateKeyRing(): number;
+  /**
+   * How full the cache of opened SERVER values is (entries, estimated bytes) and its bounds;
+   * null when `serverFieldCacheBytes` is 0. Counts only, never contents.
+   */
+  serverFieldCacheStats(): ServerFieldCacheStats | null;
   /** Re-seals SERVER fields of every type onto the current key ring version. */
   reseal(options?: { batchSize?: number; pauseMs?: number; onProgress?: (p: ResealProgress) => void }): Promise<ResealReport>;
   /** Subscription events (in this process; across instances on PostgreSQL), and how many subscribers a topic has in this process. */
