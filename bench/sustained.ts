@@ -36,6 +36,13 @@
  * failed request, socket trouble, a missing, stray or duplicate delivery, plus every `error`
  * line a gateway logs).
  *
+ * Diagnostics per window (to tell why a window's p99 is what it is): latency per kind of
+ * operation; each gateway's event-loop delay and utilisation, its main thread's time on a CPU
+ * and waiting for one (/proc schedstat), its collector pauses (bench/sustained-gateway.ts);
+ * the generator thread's utilisation; the CPU of the machine, this process, PostgreSQL and
+ * everything else (/proc/stat); the load average; SQLite WAL checkpoints and file sizes or
+ * PostgreSQL autovacuum runs and dead rows.
+ *
  * Settings (environment; the harness's argv stays as it is):
  *   BENCH_SUSTAINED_SECONDS   the measured phase (default 300; quick: 30)
  *   BENCH_SUSTAINED_DB        sqlite,postgres (default both)
