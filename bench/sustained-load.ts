@@ -60,6 +60,7 @@ let poolNext = 0;
 // Every message sent: clientId -> { conv, at, got, expected, rec, closed }.
 const messages = new Map();
 let writes = 0;
+let lastElu = performance.eventLoopUtilization();
 
 function pickKind() {
   let x = Math.random();
@@ -266,6 +267,8 @@ const handlers = {
     return { missing, left: pool.length - poolNext };
   },
   async errors() { return errors; },
+  // Event-loop utilisation of this thread since the previous call (the suite's 5-s sampler).
+  async elu() { const now = performance.eventLoopUtilization(); const u = performance.eventLoopUtilization(now, lastElu).utilization; lastElu = now; return u; },
   async close() {
     closing = true;
     await Promise.all(sockets.map((x) => new Promise((r) => { if (x.ws.readyState === WebSocket.CLOSED) r(); else { x.ws.once('close', r); x.ws.close(1000); } })));

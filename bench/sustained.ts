@@ -18,8 +18,9 @@
  *    conversations of 10 members, created by their first member with `Messenger.create`.
  *    Every user opens a WebSocket to its instance and subscribes to its conversation's
  *    `messageAdded`; priming messages make sure each subscription is live.
- * 3. **Capacity**: the mix (bench/sustained-load.ts) in closed loop at 4, 16 and 64
- *    operations in flight; capacity = the most operations per second completed at any step.
+ * 3. **Capacity**: the mix (bench/sustained-load.ts) in closed loop at 2, 8 and 32
+ *    operations in flight; capacity = the median of the operations completed per second in
+ *    the steps at 8 and 32 (`capacityOf`).
  * 4. **Warm-up** at 80 % of capacity, open loop (Poisson arrivals; latency from the
  *    scheduled arrival), then the load stops, every message is delivered, and each gateway
  *    is asked for its memory after a forced full collection: the baseline.
@@ -35,16 +36,23 @@
  * failed request, socket trouble, a missing, stray or duplicate delivery, plus every `error`
  * line a gateway logs).
  *
+ * Diagnostics per window (to tell why a window's p99 is what it is): latency per kind of
+ * operation; each gateway's event-loop delay and utilisation, its main thread's time on a CPU
+ * and waiting for one (/proc schedstat), its collector pauses (bench/sustained-gateway.ts);
+ * the generator thread's utilisation; the CPU of the machine, this process, PostgreSQL and
+ * everything else (/proc/stat); the load average; SQLite WAL checkpoints and file sizes or
+ * PostgreSQL autovacuum runs and dead rows.
+ *
  * Settings (environment; the harness's argv stays as it is):
  *   BENCH_SUSTAINED_SECONDS   the measured phase (default 300; quick: 30)
  *   BENCH_SUSTAINED_DB        sqlite,postgres (default both)
  *   BENCH_SUSTAINED_SNAPSHOT  a directory: each gateway writes a V8 heap snapshot there at the
  *                             baseline and at the end (to find what grew; slow, adds pauses)
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { nodeBackend } from '../src/crypto/backends/node.js';
@@ -54,7 +62,8 @@ import { gqlAt } from '../test/helpers/gateway.js';
 import { messagingMember, type MessagingMember } from '../test/helpers/messaging.js';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 import { EvalWorker, fmtRatio, pool, progress, progressDone, quantileOf, table, type BenchOptions } from './harness.js';
-import type { SustainedGatewaySettings } from './sustained-gateway.js';
+import pg from 'pg';
+import type { GatewayStats, SustainedGatewaySettings } from './sustained-gateway.js';
 import { LOAD_WORKER_SOURCE } from './sustained-load.js';
 
 /** p99 of the last window within ±20 % of the first's (either way: a first window far worse than the last is no steady state either). */
@@ -126,6 +135,7 @@ interface Memory {
   readonly arrayBuffers: number;
   /** CPU time (user + system) the process has used so far, µs. */
   readonly cpuMicros: number;
+  readonly stats: GatewayStats;
 }
 
 class GatewayChild {
@@ -279,6 +289,42 @@ interface Window {
   readonly cpu: readonly number[];
   /** CPU time of all gateways over the window ÷ the operations that arrived in it, ms. */
   readonly cpuMsPerOp: number;
+  /** p50 and p99 per kind of operation (KINDS order), ms. */
+  readonly kinds: readonly { readonly n: number; readonly p50: number; readonly p99: number }[];
+  readonly diag: Diagnostics;
+}
+
+/** Why a window's latency is what it is: the gateways' runtime, the machine, the database. */
+interface Diagnostics {
+  /** Event-loop delay: the highest 5-s p99 and the longest delay in the window, over the gateways, ms. */
+  readonly eldP99: number;
+  readonly eldMax: number;
+  /** Event-loop utilisation of the gateways (mean of the 5-s samples; the busiest instance). */
+  readonly elu: number;
+  /** Collector pauses in the window: total ms (all gateways), major collections, the longest, ms. */
+  readonly gcMs: number;
+  readonly gcMajor: number;
+  readonly gcMaxMs: number;
+  /** The load generator's thread: event-loop utilisation (mean of the 5-s samples). */
+  readonly loadElu: number;
+  /** CPU in cores (1 = one core busy): the whole machine, this process, PostgreSQL, and everyone else. */
+  readonly machineCores: number;
+  readonly benchCores: number;
+  readonly pgCores: number;
+  readonly othersCores: number;
+  /** The gateways' main threads (their event loops), share of the wall time: on a CPU, and runnable but waiting for one (the busiest instance). */
+  readonly mainOnCpu: number;
+  readonly mainWaiting: number;
+  /** Load average (1 min), mean of the samples. */
+  readonly load1: number;
+  /** SQLite: WAL restarts after a checkpoint in the window, the database file at the end, MiB. */
+  readonly walCheckpoints?: number;
+  readonly dbMiB?: number;
+  readonly walMiB?: number;
+  /** PostgreSQL: autovacuum and autoanalyze runs in the window, dead rows at its end. */
+  readonly autovacuum?: number;
+  readonly autoanalyze?: number;
+  readonly deadRows?: number;
 }
 
 interface RampStep {
@@ -291,11 +337,94 @@ interface RampStep {
   readonly cpuMsPerOp: number;
   /** CPU of the gateway processes (summed) ÷ wall time. */
   readonly cpuShare: number;
+  /** Operations completed in each whole second of the step after its first (ramp-in). */
+  readonly perSecond: readonly number[];
+}
+
+/**
+ * Capacity: the median of the per-second completions of the steps that saturate the gateways
+ * (every step but the first, whose few operations in flight leave them idle between requests
+ * on a quiet machine). A maximum over whole steps (the rule before 2026-12-08) picks the
+ * luckiest step on a shared machine, where the CPU the gateways get changes from one step to
+ * the next: 80 % of that is more than 80 % of what they sustain.
+ */
+export function capacityOf(steps: readonly { readonly perSecond: readonly number[] }[]): number {
+  const slices = steps.slice(1).flatMap((s) => s.perSecond);
+  return slices.length > 0 ? quantileOf(slices, 0.5) : quantileOf(steps.flatMap((s) => s.perSecond), 0.5);
+}
+
+/** Completions per whole second of a closed-loop step, the first second left out. */
+function perSecondOf(r: PhaseResult): number[] {
+  const seconds = Math.floor((r.end - r.start) / 1000);
+  const counts = new Array<number>(seconds).fill(0);
+  for (let i = 0; i < r.rec.at.length; i++) {
+    const k = Math.floor((r.rec.at[i]! + r.rec.lat[i]! - r.start) / 1000);
+    if (k >= 0 && k < seconds) counts[k]!++;
+  }
+  return counts.slice(1);
 }
 
 interface Sample {
   readonly t: number;
   readonly mem: readonly Memory[];
+  readonly machine: Machine;
+  /** Event-loop utilisation of the load generator's thread since the previous sample. */
+  readonly loadElu: number;
+  /** PostgreSQL: autovacuum/autoanalyze runs so far and dead rows now, over every table. */
+  readonly pg?: PgStats;
+}
+
+/** The machine beside the run: where the CPU went (cumulative, from /proc), and the load average. */
+interface Machine {
+  /** Jiffies (1/100 s) of all CPUs: busy (not idle, not iowait) and total. */
+  readonly busy: number;
+  readonly total: number;
+  /** CPU time of this process (the load generator and the suite's main thread), µs. */
+  readonly benchMicros: number;
+  /** CPU jiffies of the PostgreSQL server's processes (0 on SQLite). */
+  readonly pgJiffies: number;
+  readonly load1: number;
+}
+
+interface PgStats {
+  readonly autovacuum: number;
+  readonly autoanalyze: number;
+  readonly deadRows: number;
+  readonly liveRows: number;
+}
+
+const CLK_TCK = 100;
+
+function procStat(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - (cpu[3] ?? 0) - (cpu[4] ?? 0), total };
+}
+
+/** CPU jiffies (utime + stime) of the PostgreSQL postmaster listening on `port` and of its children. */
+function pgJiffiesOf(port: number | undefined): number {
+  if (port === undefined) return 0;
+  let total = 0;
+  const stats: { pid: number; ppid: number; jiffies: number }[] = [];
+  let master = -1;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.push({ pid: Number(d), ppid: Number(f[1]), jiffies: Number(f[11]) + Number(f[12]) });
+      if (master < 0 && stat.includes('(postgres)') && readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').includes(`-p ${port} `)) master = Number(d);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  for (const x of stats) if (x.pid === master || x.ppid === master) total += x.jiffies;
+  return total;
+}
+
+function machineNow(pgPort: number | undefined): Machine {
+  const u = process.cpuUsage();
+  return { ...procStat(), benchMicros: u.user + u.system, pgJiffies: pgJiffiesOf(pgPort), load1: loadavg()[0]! };
 }
 
 interface DbResult {
@@ -355,7 +484,45 @@ function windowOf(label: string, r: PhaseResult, from: number, to: number, sampl
   const a = nearest(from);
   const b = nearest(to);
   const instances = samples[0]?.mem.length ?? 0;
+  const kinds = KINDS.map((_, k) => {
+    const xs: number[] = [];
+    for (let i = 0; i < r.rec.at.length; i++) if (r.rec.kind[i] === k && r.rec.at[i]! >= from && r.rec.at[i]! < to) xs.push(r.rec.lat[i]!);
+    return { n: xs.length, p50: quantileOf(xs, 0.5), p99: quantileOf(xs, 0.99) };
+  });
+  // Samples that describe the window: those taken inside it (each covers the 5 s before it).
+  const span = samples.filter((x) => x.t > from && x.t <= to + 2_500);
+  const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((p, q) => p + q, 0) / xs.length);
+  const sum = (f: (m: Memory) => number, x: Sample): number => x.mem.reduce((p, m) => p + f(m), 0);
+  const wall = (b.t - a.t) / 1000;
+  const cores = (jiffies: number): number => jiffies / CLK_TCK / wall;
+  const machineCores = cores(b.machine.busy - a.machine.busy);
+  const gatewayCores = (sum((m) => m.cpuMicros, b) - sum((m) => m.cpuMicros, a)) / 1e6 / wall;
+  const benchCores = (b.machine.benchMicros - a.machine.benchMicros) / 1e6 / wall;
+  const pgCores = cores(b.machine.pgJiffies - a.machine.pgJiffies);
+  const walSeq = (x: Sample): number | undefined => x.mem[0]?.stats.walCheckpointSeq;
+  const diag: Diagnostics = {
+    eldP99: Math.max(...span.flatMap((x) => x.mem.map((m) => m.stats.eldP99))),
+    eldMax: Math.max(...span.flatMap((x) => x.mem.map((m) => m.stats.eldMax))),
+    elu: Math.max(...Array.from({ length: instances }, (_, k) => mean(span.map((x) => x.mem[k]!.stats.elu)))),
+    gcMs: sum((m) => m.stats.gcMs, b) - sum((m) => m.stats.gcMs, a),
+    gcMajor: sum((m) => m.stats.gcMajorCount, b) - sum((m) => m.stats.gcMajorCount, a),
+    gcMaxMs: Math.max(...span.flatMap((x) => x.mem.map((m) => m.stats.gcMaxMs))),
+    loadElu: mean(span.map((x) => x.loadElu)),
+    machineCores,
+    benchCores,
+    pgCores,
+    othersCores: machineCores - gatewayCores - benchCores - pgCores,
+    load1: mean(span.map((x) => x.machine.load1)),
+    mainOnCpu: Math.max(...Array.from({ length: instances }, (_, k) => (b.mem[k]!.stats.mainOnCpuMs - a.mem[k]!.stats.mainOnCpuMs) / 1000 / wall)),
+    mainWaiting: Math.max(...Array.from({ length: instances }, (_, k) => (b.mem[k]!.stats.mainRunqueueMs - a.mem[k]!.stats.mainRunqueueMs) / 1000 / wall)),
+    ...(walSeq(a) !== undefined && walSeq(b) !== undefined
+      ? { walCheckpoints: walSeq(b)! - walSeq(a)!, dbMiB: (b.mem[0]!.stats.dbBytes ?? 0) / 1048576, walMiB: (b.mem[0]!.stats.walBytes ?? 0) / 1048576 }
+      : {}),
+    ...(a.pg && b.pg ? { autovacuum: b.pg.autovacuum - a.pg.autovacuum, autoanalyze: b.pg.autoanalyze - a.pg.autoanalyze, deadRows: b.pg.deadRows } : {}),
+  };
   return {
+    kinds,
+    diag,
     label,
     ops: lat.length,
     opsPerSec: lat.length / ((to - from) / 1000),
@@ -368,6 +535,14 @@ function windowOf(label: string, r: PhaseResult, from: number, to: number, sampl
     cpu: Array.from({ length: instances }, (_, k) => (b.t > a.t ? (b.mem[k]!.cpuMicros - a.mem[k]!.cpuMicros) / 1000 / (b.t - a.t) : NaN)),
     cpuMsPerOp: b.t > a.t ? ((b.mem.reduce((x, m) => x + m.cpuMicros, 0) - a.mem.reduce((x, m) => x + m.cpuMicros, 0)) / 1000) * ((to - from) / (b.t - a.t)) / lat.length : NaN,
   };
+}
+
+async function pgTableStats(c: pg.Client): Promise<PgStats> {
+  const r = await c.query<{ av: string; aa: string; dead: string; live: string }>(
+    'SELECT sum(autovacuum_count) AS av, sum(autoanalyze_count) AS aa, sum(n_dead_tup) AS dead, sum(n_live_tup) AS live FROM pg_stat_user_tables',
+  );
+  const row = r.rows[0]!;
+  return { autovacuum: Number(row.av), autoanalyze: Number(row.aa), deadRows: Number(row.dead), liveRows: Number(row.live) };
 }
 
 /** CPU time all gateway processes have used so far, µs. */
@@ -384,11 +559,18 @@ async function runDb(db: Db, plan: Plan): Promise<DbResult> {
     const setup: string[] = [];
     let t0 = performance.now();
     let databaseUrl: string | undefined;
+    let pgPort: number | undefined;
+    let pgStats: pg.Client | undefined;
     if (db === 'postgres') {
       progress('sustained: starting PostgreSQL');
-      const pg: TestPostgres = await startPostgres(); // throws (fails the suite) when PostgreSQL cannot start
-      closers.unshift(() => pg.stop());
-      databaseUrl = await pg.createDatabase('sustained');
+      const pgServer: TestPostgres = await startPostgres(); // throws (fails the suite) when PostgreSQL cannot start
+      closers.unshift(() => pgServer.stop());
+      databaseUrl = await pgServer.createDatabase('sustained');
+      pgPort = pgServer.port;
+      pgStats = new pg.Client({ connectionString: databaseUrl });
+      await pgStats.connect();
+      const client = pgStats;
+      closers.unshift(() => client.end());
     }
     const instances = db === 'postgres' ? 2 : 1;
     const shared = {
@@ -481,9 +663,10 @@ async function runDb(db: Db, plan: Plan): Promise<DbResult> {
         busy: r.busy,
         cpuMsPerOp: cpu / 1000 / r.rec.lat.length,
         cpuShare: cpu / 1000 / (r.end - r.start),
+        perSecond: perSecondOf(r),
       });
     }
-    const capacity = Math.max(...ramp.map((s) => s.opsPerSec));
+    const capacity = capacityOf(ramp);
     const rate = capacity * LOAD_FRACTION;
     const needed = Math.ceil(rate * SEND_SHARE * ((plan.warmupMs + plan.measuredMs) / 1000) * 1.25) + 200;
     progress(`sustained ${db}: sealing ${needed} messages`);
@@ -514,7 +697,8 @@ async function runDb(db: Db, plan: Plan): Promise<DbResult> {
     const sampler = (async () => {
       while (sampling) {
         const t = performance.timeOrigin + performance.now();
-        samples.push({ t, mem: await Promise.all(gateways.map((g) => g.memory(false))) });
+        const [mem, loadElu, pgNow] = await Promise.all([Promise.all(gateways.map((g) => g.memory(false))), load.call<number>('elu'), pgStats ? pgTableStats(pgStats) : undefined]);
+        samples.push({ t, mem, machine: machineNow(pgPort), loadElu, ...(pgNow ? { pg: pgNow } : {}) });
         const elapsed = samples.length > 0 ? t - samples[0]!.t : 0;
         progress(`sustained ${db}: ${(elapsed / 1000).toFixed(0)} of ${plan.measuredMs / 1000} s at ${rate.toFixed(0)} ops/s, RSS ${samples.at(-1)!.mem.map((m) => MiB(m.rss)).join(' + ')} MiB`);
         await sleep(plan.sampleEveryMs);
@@ -587,7 +771,10 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
   console.log('');
   console.log(`set-up: ${r.setup.join('; ')}`);
   console.log('');
-  console.log(`Capacity (closed loop, the mix; ${plan.rampStepMs / 1000} s per step; load thread busy = event-loop utilisation of the generator):`);
+  console.log(
+    `Capacity (closed loop, the mix; ${plan.rampStepMs / 1000} s per step; load thread busy = event-loop utilisation of the generator): ${r.capacity.toFixed(0)} ops/s, ` +
+      `the median of the operations completed per second in the steps at ${plan.rampConcurrency.slice(1).join(' and ')} in flight (per second: min ${Math.min(...r.ramp.slice(1).flatMap((x) => x.perSecond))}, max ${Math.max(...r.ramp.slice(1).flatMap((x) => x.perSecond))}).`,
+  );
   console.log('');
   console.log(
     table(
@@ -643,6 +830,51 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
   console.log('');
   console.log('(RSS and heap per window: the median of the 5-s samples, no collection forced; CPU = the gateway process\'s CPU time ÷ wall time between the first and last sample of the window: 100 % = one core.)');
   console.log('');
+  console.log('Latency per kind of operation (p50 / p99 ms, by arrival):');
+  console.log('');
+  console.log(
+    table(
+      ['window', ...KINDS.map((k) => `${k} n`), ...KINDS.map((k) => `${k} p50 / p99`)],
+      r.windows.map((w) => [w.label, ...w.kinds.map((k) => k.n.toLocaleString('en-US')), ...w.kinds.map((k) => `${fmtMs(k.p50)} / ${fmtMs(k.p99)}`)]),
+      ['l', ...KINDS.map(() => 'r' as const), ...KINDS.map(() => 'r' as const)],
+    ),
+  );
+  console.log('');
+  const pgDiag = r.db === 'postgres';
+  console.log(
+    'Diagnostics per window: the gateways\' event-loop delay (highest 5-s p99, longest), event-loop utilisation (busiest instance), its main thread\'s share of the wall time on a CPU and runnable but waiting for one (/proc schedstat: the CPU other processes had), collector pauses (total, major collections, longest); ' +
+      'the load generator thread\'s utilisation; CPU in cores of the machine, this process (generator + suite), PostgreSQL and everything else (other tenants); the 1-min load average; ' +
+      (pgDiag ? 'autovacuum and autoanalyze runs, dead rows at the end.' : 'WAL restarts after a checkpoint, the database and WAL files at the end.'),
+  );
+  console.log('');
+  console.log(
+    table(
+      ['window', 'ELD p99 ms', 'ELD max ms', 'gw ELU', 'gw main on CPU', 'gw main waiting for a CPU', 'GC ms', 'major GC', 'GC max ms', 'gen ELU', 'machine', 'bench', ...(pgDiag ? ['postgres'] : []), 'others', 'load', ...(pgDiag ? ['autovac', 'autoanalyze', 'dead rows'] : ['WAL ckpts', 'db MiB', 'WAL MiB'])],
+      r.windows.map((w) => {
+        const d = w.diag;
+        return [
+          w.label,
+          fmtMs(d.eldP99),
+          fmtMs(d.eldMax),
+          `${(d.elu * 100).toFixed(0)} %`,
+          `${(d.mainOnCpu * 100).toFixed(0)} %`,
+          `${(d.mainWaiting * 100).toFixed(0)} %`,
+          fmtMs(d.gcMs),
+          String(d.gcMajor),
+          fmtMs(d.gcMaxMs),
+          `${(d.loadElu * 100).toFixed(0)} %`,
+          d.machineCores.toFixed(2),
+          d.benchCores.toFixed(2),
+          ...(pgDiag ? [d.pgCores.toFixed(2)] : []),
+          d.othersCores.toFixed(2),
+          d.load1.toFixed(2),
+          ...(pgDiag ? [String(d.autovacuum ?? '–'), String(d.autoanalyze ?? '–'), String(d.deadRows ?? '–')] : [String(d.walCheckpoints ?? '–'), d.dbMiB?.toFixed(1) ?? '–', d.walMiB?.toFixed(1) ?? '–']),
+        ];
+      }),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(pgDiag ? ['r' as const] : []), 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+  console.log('');
   const memRows = r.baseline.map((b, k) => {
     const e = r.end[k]!;
     return [`gateway${inst[k]}`, MiB(b.rss), MiB(e.rss), fmtRatio(e.rss / b.rss), MiB(b.heapUsed), MiB(e.heapUsed), fmtRatio(e.heapUsed / b.heapUsed), MiB(b.external + b.arrayBuffers), MiB(e.external + e.arrayBuffers), (slopes(r.samples)[k] ?? NaN).toFixed(2)];
@@ -678,6 +910,10 @@ function report(r: DbResult, plan: Plan, goals: Goal[], goalLines: string[]): vo
   goalLines.push(
     `    (${r.db}: gateway CPU ms per operation, last window ÷ first: ${fmtRatio(last.cpuMsPerOp / first.cpuMsPerOp)} (${fmtMs(last.cpuMsPerOp)} vs ${fmtMs(first.cpuMsPerOp)} ms): the gateway's own work, whatever CPU the machine's other tenants leave it)`,
   );
+  goalLines.push(
+    `    (${r.db}: the gateways' event loop waiting for a CPU (other processes had it), first window ${(first.diag.mainWaiting * 100).toFixed(0)} %, last ${(last.diag.mainWaiting * 100).toFixed(0)} % of the wall time; ` +
+      `other processes used ${first.diag.othersCores.toFixed(2)} and ${last.diag.othersCores.toFixed(2)} cores; load average ${first.diag.load1.toFixed(1)} and ${last.diag.load1.toFixed(1)})`,
+  );
   if (overloaded) goalLines.push(`    (${r.db}: overloaded during the measured phase: up to ${m.peakQueued} arrivals queued in the generator, last answer ${lagS.toFixed(1)} s after the last arrival)`);
   const rss = r.baseline.map((b, k) => r.end[k]!.rss / b.rss);
   line(`RSS flat: after forced GC, end ÷ after warm-up ≤ ${fmtRatio(GOAL_RSS_FLAT)}`, rss.map((x, k) => `${fmtRatio(x)} (${MiB(r.end[k]!.rss)} vs ${MiB(r.baseline[k]!.rss)} MiB)`).join(', '), rss.every((x) => x <= GOAL_RSS_FLAT));
@@ -707,6 +943,8 @@ export async function runSustainedBench(opts: BenchOptions): Promise<SustainedBe
     results.push(r);
     report(r, plan, goals, goalLines);
   }
+  console.log(`load avg: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min, at the end of the suite)`);
+  console.log('');
   console.log('goals:');
   for (const l of goalLines) console.log(l);
   console.log('');
