@@ -193,6 +193,42 @@ function newBytes(n: number): Uint8Array {
 }
 
 /**
+ * `parseEnvelopeTextInto` without the ParsedEnvelope: the same checks and errors, returning
+ * the decoded bytes (in memory from `alloc`), which `openWith` opens without parsing them
+ * into objects again. The client decodes every field of a result this way (src/client/open.ts).
+ */
+export function decodeEnvelopeTextInto(text: string, alloc: (n: number) => Uint8Array, options?: ParseOptions): Uint8Array {
+  if (typeof text !== 'string') throw malformed('expected a string');
+  const max = maxBytesOf(options);
+  if (text.length > maxTextLength(max)) throw new CryptoError('ENVELOPE_TOO_LARGE', `envelope text exceeds the limit of ${max} bytes`);
+  const bytes = base64urlDecode(text, alloc);
+  if (!wellFormedHead(bytes, max)) parseEnvelope(bytes, options);
+  return bytes;
+}
+
+/**
+ * parseEnvelope's checks on bytes that are a Uint8Array: true when all pass. When false,
+ * parseEnvelope on the same bytes throws the error that says why.
+ */
+function wellFormedHead(bytes: Uint8Array, max: number): boolean {
+  const n = bytes.length;
+  const flags = bytes[2];
+  const signed = flags === FLAG_SIGNED;
+  return (
+    n <= max &&
+    n >= (signed ? SIGNED_HEADER_BYTES + SIGNATURE_BYTES : HEADER_BYTES) + MIN_CIPHERTEXT_BYTES &&
+    bytes[0] === ENVELOPE_VERSION &&
+    bytes[1] === SUITE_XCHACHA20POLY1305 &&
+    (signed || flags === 0)
+  );
+}
+
+/** Key id (a view) and version named in the header of bytes `decodeEnvelopeTextInto` accepted. */
+export function envelopeKeyOf(bytes: Uint8Array): { readonly keyId: Uint8Array; readonly keyVersion: number; readonly signed: boolean } {
+  return { keyId: bytes.subarray(OFF_KEY_ID, OFF_KEY_ID + KEY_ID_BYTES), keyVersion: readU32(bytes, OFF_KEY_VERSION), signed: bytes[2] === FLAG_SIGNED };
+}
+
+/**
  * A bump allocator over slabs of `slabBytes`: one allocation for many envelopes that live
  * and die together (the fields of one result). Each view is handed out once and never
  * reused; requests above a quarter slab get their own buffer.
@@ -420,17 +456,10 @@ function openBytes<T>(
   copySigner: boolean,
 ): T {
   const n = bytes.length;
-  const flags = bytes[2];
-  const signed = flags === FLAG_SIGNED;
+  const signed = bytes[2] === FLAG_SIGNED;
   const headerLen = signed ? SIGNED_HEADER_BYTES : HEADER_BYTES;
   const trailer = signed ? SIGNATURE_BYTES : 0;
-  const wellFormed =
-    n <= maxBytesOf(options) &&
-    n >= headerLen + MIN_CIPHERTEXT_BYTES + trailer &&
-    bytes[0] === ENVELOPE_VERSION &&
-    bytes[1] === SUITE_XCHACHA20POLY1305 &&
-    (signed || flags === 0);
-  const key = wellFormed ? keyFor(keys, bytes) : undefined;
+  const key = wellFormedHead(bytes, maxBytesOf(options)) ? keyFor(keys, bytes) : undefined;
   if (key === undefined) return openParsed(backend, parseEnvelope(bytes, options), keys, location, transient, use, copySigner);
   const signer = signed ? (copySigner ? bytes.slice(HEADER_BYTES, SIGNED_HEADER_BYTES) : bytes.subarray(HEADER_BYTES, SIGNED_HEADER_BYTES)) : null;
   const nonce = bytes.subarray(OFF_NONCE, OFF_NONCE + NONCE_BYTES);
