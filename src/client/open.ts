@@ -37,12 +37,12 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { utf8Decode } from '../crypto/bytes.js';
 import { Slab, decodeEnvelopeTextInto, envelopeKeyOf, openWith, parseEnvelope } from '../crypto/envelope.js';
 import { isCryptoError, type CryptoErrorCode } from '../crypto/errors.js';
 import type { Location } from '../crypto/location.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { isVeilClientError } from './errors.js';
+import { parseJsonValue } from './json-value.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
 import { checkSigners, type SignerDirectory, type VerifiedSigner } from './signers.js';
 import { PlanCache, collectFields, fragmentsOf, possibleTypesOf, rootTypeOf, sealedLevelOf, selectOperation } from './operation.js';
@@ -290,10 +290,6 @@ class ResultWalk {
   }
 }
 
-function parseJson(plaintext: Uint8Array): unknown {
-  return JSON.parse(utf8Decode(plaintext));
-}
-
 function first(obj: Obj, keys: readonly string[]): string | undefined {
   for (const k of keys) {
     const v = obj[k];
@@ -331,7 +327,7 @@ export async function openResult(options: OpenResultOptions): Promise<OpenedResu
         // Transient: the plaintext is decoded to a string and parsed before the call returns,
         // so it is opened into reused memory that is wiped right after (no 1 KiB buffer per
         // field for the GC).
-        opened.push({ job, value: openWith(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location, undefined, true, parseJson) });
+        opened.push({ job, value: openWith(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location, undefined, true, parseJsonValue) });
       } catch (e) {
         failed.push({ job, error: e });
       }
