@@ -20,10 +20,15 @@ function outcome(f: () => unknown): Outcome {
   }
 }
 
+// At every offset of a larger buffer: the scan reads aligned words in the middle.
 function same(bytes: Uint8Array): void {
   const want = outcome(() => JSON.parse(utf8Decode(bytes)));
-  const got = outcome(() => parseJsonValue(bytes));
-  expect(got).toEqual(want);
+  for (let offset = 0; offset < 4; offset++) {
+    const memory = new Uint8Array(bytes.length + 8).fill(0x22);
+    memory.set(bytes, offset);
+    const got = outcome(() => parseJsonValue(memory.subarray(offset, offset + bytes.length)));
+    expect(got).toEqual(want);
+  }
 }
 
 const b = (...xs: number[]): Uint8Array => new Uint8Array(xs);
@@ -78,10 +83,23 @@ describe('parseJsonValue', () => {
     );
   });
 
+  it('finds a byte to escape at every position of a longer string', () => {
+    const base = utf8Encode(JSON.stringify('x'.repeat(70)));
+    for (let i = 1; i < base.length - 1; i++) {
+      for (const c of [0x00, 0x09, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0xc3, 0xff]) {
+        const v = base.slice();
+        v[i] = c;
+        same(v);
+      }
+    }
+  });
+
   it('gives the same value or error for arbitrary bytes between quotes', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (inner, quoted) => {
-        const bytes = quoted ? new Uint8Array([q, ...inner, q]) : inner;
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(0x20, 0x41, 0x7f), fc.boolean(), (inner, fill, quoted) => {
+        // Mostly plain bytes around the random ones, so the word scan sees both.
+        const padded = new Uint8Array([...new Uint8Array(9).fill(fill), ...inner, ...new Uint8Array(7).fill(fill)]);
+        const bytes = quoted ? new Uint8Array([q, ...padded, q]) : padded;
         same(bytes);
       }),
       { numRuns: 5000 },
