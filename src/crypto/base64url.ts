@@ -16,7 +16,12 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 // Buffer is used when present purely for speed (native code); its output is only
 // trusted after the strict checks below have accepted the text.
-type BufferView = { toString(enc: 'base64url'): string; write(s: string, offset: number, length: number, enc: 'base64url'): number };
+type BufferView = {
+  toString(enc: 'base64url'): string;
+  write(s: string, offset: number, length: number, enc: 'base64url'): number;
+  /** Node's own decoder behind `write(s, offset, length, 'base64url')` (bounds checked natively), without its argument handling. */
+  base64urlWrite?(s: string, offset: number, length: number): number;
+};
 type BufferLike = {
   byteLength(s: string, enc: 'utf8'): number;
   from(s: string, enc: 'base64url'): Uint8Array & { buffer: ArrayBufferLike };
@@ -92,7 +97,10 @@ export function base64urlDecode(s: string, alloc: (n: number) => Uint8Array = ne
     // Fresh memory (the default) gets a Buffer of its own: it is the caller's (a decoded key,
     // say) and must not stay referenced from here.
     const view = alloc === newBytes ? NodeBuffer.from(out.buffer) : bufferOver(out.buffer);
-    if (view.write(s, out.byteOffset, n, 'base64url') !== n) throw malformed('not canonical unpadded base64url');
+    // `write`'s argument handling costs a fifth of decoding 1 KiB; where Buffer has the
+    // method `write` calls for this encoding (every Node with base64url), it is called directly.
+    const written = view.base64urlWrite ? view.base64urlWrite(s, out.byteOffset, n) : view.write(s, out.byteOffset, n, 'base64url');
+    if (written !== n) throw malformed('not canonical unpadded base64url');
     if (rem !== 0) checkUnusedBits(s, rem);
     return out;
   }
