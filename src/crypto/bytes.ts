@@ -22,9 +22,13 @@ export function utf8Encode(s: string): Uint8Array {
 
 /** Decodes UTF-8, rejecting invalid sequences instead of substituting U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
+  return decodeWith(decoder, b);
+}
+
+function decodeWith(d: TextDecoder, b: Uint8Array): string {
   assertBytes(b, undefined, 'UTF-8 bytes');
   try {
-    return decoder.decode(b);
+    return d.decode(b);
   } catch (cause) {
     throw new CryptoError('ENVELOPE_MALFORMED', 'plaintext is not valid UTF-8', { cause });
   }
@@ -36,12 +40,7 @@ const innerDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** `utf8Decode` for bytes cut from inside a text: the same checks and error, a leading U+FEFF kept. */
 export function utf8DecodeInner(b: Uint8Array): string {
-  assertBytes(b, undefined, 'UTF-8 bytes');
-  try {
-    return innerDecoder.decode(b);
-  } catch (cause) {
-    throw new CryptoError('ENVELOPE_MALFORMED', 'plaintext is not valid UTF-8', { cause });
-  }
+  return decodeWith(innerDecoder, b);
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
