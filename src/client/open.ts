@@ -18,8 +18,8 @@
  *
  * Cost: the plan (which response keys are sealed, per concrete type, where the owner and
  * id are) is computed once per document and cached; per result there is one walk over
- * the data, one `prepare` call, and per sealed field one strict parse, one synchronous
- * AEAD and one JSON.parse. No schema lookups happen per field. Signed values add one
+ * the data, one `prepare` call, and per sealed field one strict decode and check into a
+ * shared slab (no parsed objects), one synchronous AEAD and one JSON.parse. No schema lookups happen per field. Signed values add one
  * directory call per result (only for signers not seen before) and one Ed25519
  * verification per envelope not verified before.
  */
@@ -37,12 +37,12 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { utf8Decode } from '../crypto/bytes.js';
-import { Slab, openWith, parseEnvelopeTextInto, type ParsedEnvelope } from '../crypto/envelope.js';
+import { Slab, decodeEnvelopeTextInto, envelopeKeyOf, openWith, parseEnvelope } from '../crypto/envelope.js';
 import { isCryptoError, type CryptoErrorCode } from '../crypto/errors.js';
 import type { Location } from '../crypto/location.js';
 import type { PrivacyManifest } from '../privacy/manifest.js';
 import { isVeilClientError } from './errors.js';
+import { parseJsonValue } from './json-value.js';
 import type { ClientKeys, KeyRequest, SealedLevel } from './keys.js';
 import { checkSigners, type SignerDirectory, type VerifiedSigner } from './signers.js';
 import { PlanCache, collectFields, fragmentsOf, possibleTypesOf, rootTypeOf, sealedLevelOf, selectOperation } from './operation.js';
@@ -210,7 +210,9 @@ interface OpenJob extends KeyRequest {
   readonly purpose: 'open';
   readonly keyId: Uint8Array;
   readonly keyVersion: number;
-  readonly envelope: ParsedEnvelope;
+  /** The decoded envelope (checked like parseEnvelope does; parsed into objects only when signed). */
+  readonly envelope: Uint8Array;
+  readonly signed: boolean;
   readonly coordinate: string;
   readonly target: Record<string, unknown>;
   readonly key: string;
@@ -256,15 +258,16 @@ class ResultWalk {
           this.fail(obj, s.key, at, s.coordinate, 'LOCATION_UNKNOWN', `no ${ownerId === undefined ? 'owner' : 'object id'} in the result (send the document from withVeilFields)`);
           continue;
         }
-        let envelope: ParsedEnvelope;
+        let envelope: Uint8Array;
         try {
-          envelope = parseEnvelopeTextInto(text as string, this.slab.alloc);
+          envelope = decodeEnvelopeTextInto(text as string, this.slab.alloc);
         } catch (e) {
           this.failWith(obj, s.key, at, s.coordinate, e);
           continue;
         }
+        const { keyId, keyVersion, signed } = envelopeKeyOf(envelope);
         const location: Location = { coordinate: s.coordinate, ownerId, objectId };
-        this.jobs.push({ purpose: 'open', level: s.level, location, keyId: envelope.keyId, keyVersion: envelope.keyVersion, envelope, coordinate: s.coordinate, target: obj, key: s.key, at });
+        this.jobs.push({ purpose: 'open', level: s.level, location, keyId, keyVersion, envelope, signed, coordinate: s.coordinate, target: obj, key: s.key, at });
       }
     }
     for (const c of tp.children) {
@@ -285,10 +288,6 @@ class ResultWalk {
     if (e instanceof SyntaxError) return this.fail(obj, key, at, coordinate, 'ENVELOPE_MALFORMED', 'the plaintext is not JSON');
     throw e;
   }
-}
-
-function parseJson(plaintext: Uint8Array): unknown {
-  return JSON.parse(utf8Decode(plaintext));
 }
 
 function first(obj: Obj, keys: readonly string[]): string | undefined {
@@ -328,15 +327,15 @@ export async function openResult(options: OpenResultOptions): Promise<OpenedResu
         // Transient: the plaintext is decoded to a string and parsed before the call returns,
         // so it is opened into reused memory that is wiped right after (no 1 KiB buffer per
         // field for the GC).
-        opened.push({ job, value: openWith(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location, undefined, true, parseJson) });
+        opened.push({ job, value: openWith(backend, job.envelope, keys.openingKeys(job.level, job.location), job.location, undefined, true, parseJsonValue) });
       } catch (e) {
         failed.push({ job, error: e });
       }
     }
     // Signers, checked after the AEAD: only values that open (their signer id set by a key
     // holder) cost a directory lookup or a signature verification.
-    const signed = options.directory === 'unverified' ? [] : opened.filter((o) => o.job.envelope.signerKeyId !== null);
-    const checks = signed.length > 0 ? await checkSigners(backend, options.directory as SignerDirectory, signed.map((o) => o.job.envelope)) : [];
+    const signed = options.directory === 'unverified' ? [] : opened.filter((o) => o.job.signed);
+    const checks = signed.length > 0 ? await checkSigners(backend, options.directory as SignerDirectory, signed.map((o) => parseEnvelope(o.job.envelope))) : [];
     const checked = new Map(signed.map((o, i) => [o, checks[i]!]));
     for (const { job, error } of failed) walk.failWith(job.target, job.key, job.at, job.coordinate, error);
     for (const o of opened) {

@@ -22,12 +22,25 @@ export function utf8Encode(s: string): Uint8Array {
 
 /** Decodes UTF-8, rejecting invalid sequences instead of substituting U+FFFD. */
 export function utf8Decode(b: Uint8Array): string {
+  return decodeWith(decoder, b);
+}
+
+function decodeWith(d: TextDecoder, b: Uint8Array): string {
   assertBytes(b, undefined, 'UTF-8 bytes');
   try {
-    return decoder.decode(b);
+    return d.decode(b);
   } catch (cause) {
     throw new CryptoError('ENVELOPE_MALFORMED', 'plaintext is not valid UTF-8', { cause });
   }
+}
+
+// The same, keeping a leading U+FEFF: for bytes from inside a larger text (a BOM is only
+// stripped at the start of a whole text).
+const innerDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** `utf8Decode` for bytes cut from inside a text: the same checks and error, a leading U+FEFF kept. */
+export function utf8DecodeInner(b: Uint8Array): string {
+  return decodeWith(innerDecoder, b);
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {

@@ -19,6 +19,9 @@ export const LOCATION_TAG_BYTES = 16;
 const MAX_PART_BYTES = 1024;
 // `Type.field` (a schema coordinate) or `Type` alone (for keys that cover a whole object).
 const COORDINATE = /^[_A-Za-z][_0-9A-Za-z]*(\.[_A-Za-z][_0-9A-Za-z]*)?$/;
+// The last coordinate that passed COORDINATE (strings are immutable): the fields of one
+// type are opened one after another, and the test is a regex run per field.
+let lastCoordinate: string | null = null;
 
 export interface Location {
   /** Schema coordinate `Type.field`, or `Type` for a key covering a whole object. */
@@ -70,20 +73,24 @@ const EMPTY = new Uint8Array(0);
  * `prefix ‖ locationTagInput(loc)` in one allocation: the envelope's associated data is
  * the header followed by this, built once per field on the hot path.
  */
-export function prefixedLocationInput(prefix: Uint8Array, loc: Location, alloc: (n: number) => Uint8Array = newBytes): Uint8Array {
+export function prefixedLocationInput(prefix: Uint8Array, loc: Location, alloc: (n: number) => Uint8Array = newBytes, prefixLength = prefix.length): Uint8Array {
   if (typeof loc !== 'object' || loc === null) throw new CryptoError('INVALID_ARGUMENT', 'location must be an object { coordinate, ownerId, objectId? }');
-  if (typeof loc.coordinate !== 'string' || !COORDINATE.test(loc.coordinate)) {
+  if (typeof loc.coordinate !== 'string' || (loc.coordinate !== lastCoordinate && !COORDINATE.test(loc.coordinate))) {
     throw new CryptoError('INVALID_ARGUMENT', 'location coordinate must look like Type.field or Type');
   }
+  lastCoordinate = loc.coordinate;
   const c = part(loc.coordinate, 'coordinate');
   const o = part(loc.ownerId, 'ownerId');
   const j = loc.objectId !== undefined && loc.objectId !== null ? part(loc.objectId, 'objectId') : undefined;
   const label = LABEL.location;
   // `alloc` may return reused memory: every byte is written below.
-  const out = alloc(prefix.length + label.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0));
-  out.set(prefix, 0);
-  out.set(label, prefix.length);
-  let p = writePart(out, prefix.length + label.length, c);
+  const out = alloc(prefixLength + label.length + 2 + c.length + 2 + o.length + 1 + (j ? 2 + j.length : 0));
+  // The first `prefixLength` bytes of `prefix` (an envelope's header, read from the
+  // envelope itself): copied by hand, as a view for `set` would cost more than the copy.
+  if (prefixLength === prefix.length) out.set(prefix, 0);
+  else for (let i = 0; i < prefixLength; i++) out[i] = prefix[i]!;
+  out.set(label, prefixLength);
+  let p = writePart(out, prefixLength + label.length, c);
   p = writePart(out, p, o);
   out[p++] = j ? 1 : 0;
   if (j) writePart(out, p, j);

@@ -15,13 +15,18 @@
 export class Scratch {
   private buf = new Uint8Array(2048);
   private taken = false;
+  // The view handed out last: consecutive calls mostly ask for the same length (the fields
+  // of one type), and a new view costs more than small work on it.
+  private view = this.buf.subarray(0, 0);
 
   /** `n` bytes (contents undefined: callers overwrite what they read). */
   take(n: number): Uint8Array {
     if (this.taken) return new Uint8Array(n);
     this.taken = true;
+    if (this.view.length === n) return this.view;
     if (this.buf.length < n) this.buf = new Uint8Array(Math.max(n, 2 * this.buf.length));
-    return this.buf.subarray(0, n);
+    this.view = this.buf.subarray(0, n);
+    return this.view;
   }
 
   /** Gives back `view` (what `take` returned); wipes it first when `wipe`. */
