@@ -991,12 +991,11 @@ export class PrismaStore implements Store, ProfileMethods {
     if (ids.length === 0) return [];
     const rows = await this.#hot(
       'find access',
-      async (d) => {
-        if (this.kind === 'sqlite') return allInChunks<{ objectId: string; access: string }>(d, ids, {}, (chunk) => [accessStatement(chunk.length), [objectType, granteeId, ...chunk]]);
-        const out: { objectId: string; access: string }[] = [];
-        for (let i = 0; i < ids.length; i += IN_CHUNK) out.push(...(await d.all<{ objectId: string; access: string }>(ACCESS_OF_ANY, [objectType, granteeId, ids.slice(i, i + IN_CHUNK)], {})));
-        return out;
-      },
+      // PostgreSQL takes each chunk as one array parameter (its padding repeats an id: no extra row).
+      (d) =>
+        allInChunks<{ objectId: string; access: string }>(d, ids, {}, (chunk) =>
+          this.kind === 'sqlite' ? [accessStatement(chunk.length), [objectType, granteeId, ...chunk]] : [ACCESS_OF_ANY, [objectType, granteeId, chunk]],
+        ),
       async (db) => {
         const out: { objectId: string; access: string }[] = [];
         for (let i = 0; i < ids.length; i += IN_CHUNK) {
@@ -1005,7 +1004,7 @@ export class PrismaStore implements Store, ProfileMethods {
         return out;
       },
     );
-    // A padded SQLite list repeats its last id, which matches one row at most once: no duplicates.
+    // A padded list repeats its last id, which matches one row at most once: no duplicates.
     return rows.map((r) => ({ objectId: r.objectId, access: toAccess(r.access) }));
   }
 
