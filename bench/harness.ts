@@ -321,6 +321,26 @@ export function progressDone(): void {
 // Load threads
 
 /**
+ * Plain JavaScript for EvalWorker sources (interpolate it): `httpPost(agent, target, headers,
+ * body)` POSTs `body` to `target` ({ host, port, path }) and resolves with `{ status, text }`.
+ * The load threads of bench/messaging.ts and bench/sustained-load.ts share it.
+ */
+export const HTTP_POST_SOURCE = `
+function httpPost(agent, t, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: t.host, port: t.port, path: t.path, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+`;
+
+/**
  * A worker thread running plain JavaScript `source` (no TypeScript loader needed), called
  * by message: `call({ type, … })` posts the message with a sequence number and resolves with
  * the `value` the worker posts back under that number, or rejects with its `error` text.

@@ -70,7 +70,7 @@ import { nodeBackend } from '../src/crypto/backends/node.js';
 import { base64urlEncode } from '../src/crypto/base64url.js';
 import { startGateway, type RunningGateway } from '../src/app/gateway.js';
 import { InMemoryPubSub } from '../src/server/pubsub.js';
-import { EvalWorker, fmtNs, fmtRatio, fmtSpread, median, pool, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
+import { EvalWorker, HTTP_POST_SOURCE, fmtNs, fmtRatio, fmtSpread, median, pool, progress, progressDone, runInterleaved, table, type BenchOptions, type Case, type CaseResult } from './harness.js';
 import { embeddedConfig } from '../src/app/config.js';
 
 const REALM = 'veilgraph';
@@ -245,17 +245,9 @@ async function connect(m) {
   await Promise.all(Array.from({ length: 32 }, lane));
 }
 
+${HTTP_POST_SOURCE}
 function post(t, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ agent, host: t.host, port: t.port, path: t.path, method: 'POST', headers: { ...t.headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpPost(agent, t, t.headers, body);
 }
 
 async function sendAll(t, sends, concurrency, sentAt) {

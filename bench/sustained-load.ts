@@ -28,6 +28,8 @@
  * delivery missing when a phase has drained, and running out of sealed messages.
  */
 
+import { HTTP_POST_SOURCE } from './harness.js';
+
 export const LOAD_WORKER_SOURCE = `
 const http = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
@@ -83,18 +85,9 @@ function request(kind) {
   return { user, body: JSON.stringify({ query: M_WRITE, variables: { id: u.profileId, i: { displayName: 'user ' + user + ' #' + n, phone: '+1 555 01' + String(n % 100).padStart(2, '0') } } }) };
 }
 
+${HTTP_POST_SOURCE}
 function post(instance, token, body) {
-  const t = cfg.instances[instance];
-  return new Promise((resolve, reject) => {
-    const req = http.request({ agent: agents[instance], host: t.host, port: t.port, path: t.path, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return httpPost(agents[instance], cfg.instances[instance], { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body);
 }
 
 function newRec() { return { kind: [], at: [], lat: [], dAt: [], dLat: [] }; }
